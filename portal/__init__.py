@@ -1,0 +1,43 @@
+"""Parity: the billing portal. create_app() builds the Flask app; `portal` never imports `staff`."""
+from importlib import import_module
+
+from flask import Flask, render_template
+
+from portal.config import ROOT, Config, config_for_environment
+from portal.extensions import celery_init_app, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: Config | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(ROOT / "instance"))
+    app.config.from_object(config or config_for_environment())
+    _ensure_sqlite_folder(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    celery_init_app(app)
+
+    from portal import auth, cli, models  # noqa: F401  (models registers the tables)
+    from portal.patient.views import bp as patient_bp
+    from portal.web import register_web
+
+    auth.init_app(app)
+    app.register_blueprint(patient_bp)
+    register_web(app)
+    cli.init_app(app)
+    for name in app.config["INSTALLED_MODULES"]:
+        import_module(name).init_app(app)
+    return app
+
+
+def _ensure_sqlite_folder(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////:memory"):
+        from pathlib import Path
+
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+__all__ = ["create_app", "render_template"]

@@ -1,0 +1,111 @@
+"""Login for patients, the user loader, and the guards every view uses."""
+import functools
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from portal.extensions import db, limiter, login_manager
+from portal.forms import LoginForm
+from portal.models import User
+from portal.services import users
+
+bp = Blueprint("auth", __name__)
+
+
+def init_app(app) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = "strong"
+    app.register_blueprint(bp)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def login_rate_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def safe_next(default: str) -> str:
+    """Only follow a ?next= that stays on this site."""
+    target = request.args.get("next", "")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+        return target
+    return default
+
+
+def check_password(form: LoginForm, kind: str) -> users.LoginResult:
+    config = current_app.config
+    return users.authenticate(
+        form.email.data, form.password.data, kind=kind, max_failures=config["LOGIN_MAX_FAILURES"],
+        lockout_minutes=config["LOGIN_LOCKOUT_MINUTES"], totp_required_roles=config["TOTP_REQUIRED_ROLES"],
+    )
+
+
+def start_session(user: User) -> None:
+    session.clear()  # a fresh session id at every login (no fixation)
+    login_user(user)
+    session["kind"] = user.kind
+    users.record_login(user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated and not current_user.is_staff:
+        return redirect(url_for("patient.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        result = check_password(form, kind="patient")
+        if result.user:
+            start_session(result.user)
+            return redirect(safe_next(url_for("patient.home")))
+        flash(result.error, "error")
+        return render_template("login.html", form=form, side="patient"), 401
+    status = 400 if form.is_submitted() else 200
+    return render_template("login.html", form=form, side="patient"), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def patient_required(view):
+    """Patient pages: a signed-in patient login. Objects are then checked in services."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.is_staff:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def permission_required(permission: str):
+    """Staff views: the user's role must grant `permission`."""
+
+    def deco(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return redirect(url_for("staff_auth.login", next=request.full_path))
+            if not current_user.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission
+        return wrapped
+
+    return deco

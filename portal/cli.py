@@ -1,0 +1,106 @@
+"""`flask --app portal <command>`: every command that can fail exits non-zero with one readable line."""
+import json
+import secrets
+import sys
+
+import click
+import pyotp
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Account, AccountAccess, User
+from portal.services import demo, ledger, users
+from portal.services.clock import facility_today
+
+ledger_cli = AppGroup("ledger", help="Check the ledger.")
+users_cli = AppGroup("users", help="Manage logins.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(ledger_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(demo_totp)
+
+
+def _emit(as_json: bool, payload: dict, text: str) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str) if as_json else text)
+
+
+@ledger_cli.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def ledger_check(as_json: bool):
+    """Recompute every account from its entries; exit 1 naming any that disagree."""
+    checked, problems = ledger.check_all()
+    payload = {"accounts_checked": checked, "ok": not problems, "problems": [p.as_dict() for p in problems]}
+    lines = [f"checked {checked} accounts: " + ("all agree with their entries" if not problems
+                                                   else f"{len(problems)} disagree")]
+    lines += [f"  {p.account_number}: {'; '.join(p.problems)}" for p in problems]
+    _emit(as_json, payload, "\n".join(lines))
+    if problems:
+        names = ", ".join(p.account_number for p in problems)
+        click.echo(f"Error: ledger check failed for account(s) {names}", err=True)
+        sys.exit(1)
+
+
+@click.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True)
+def seed_demo(as_json: bool):
+    """Create the demo facility, its accounts and one login per role (idempotent)."""
+    result = demo.seed(facility_today())
+    payload = {"created": result.created, "logins": [vars(login) for login in result.logins]}
+    lines = ["Demo data " + ("created." if result.created else "already present; nothing added."), "",
+             "Staff sign-in: /staff/login    Patient sign-in: /login"]
+    for login in result.logins:
+        extra = f"  (two-factor: flask --app portal demo-totp {login.email})" if login.totp_secret else ""
+        lines.append(f"  {login.side:7} {login.role:10} {login.email:32} {login.password}{extra}")
+    _emit(as_json, payload, "\n".join(lines))
+
+
+@click.command("demo-totp")
+@click.argument("email")
+def demo_totp(email: str):
+    """Print the current two-factor code of a demo login (demo logins only)."""
+    if not email.endswith("@" + demo.DEMO_DOMAIN):
+        raise click.ClickException("only demo logins have codes printed here")
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None or not user.totp_secret:
+        raise click.ClickException(f"no demo login with two-factor called {email}")
+    click.echo(pyotp.TOTP(user.totp_secret).now())
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, help="A staff role (admin, biller, ...) or 'patient'.")
+@click.option("--name", "full_name", default=None, help="Full name (defaults to the email).")
+@click.option("--account", "account_number", default=None, help="For patients: the account number to reach.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--json", "as_json", is_flag=True)
+def users_create(email, role, full_name, account_number, password_stdin, as_json):
+    """Create a login. Without --password-stdin a temporary password is generated and printed once."""
+    users.ensure_default_roles()
+    kind = "patient" if role == "patient" else "staff"
+    account = None
+    if kind == "patient":
+        if not account_number:
+            raise click.ClickException("a patient login needs --account NUMBER")
+        account = db.session.scalar(select(Account).where(Account.number == account_number))
+        if account is None:
+            raise click.ClickException(f"no account numbered {account_number}")
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    try:
+        user = users.create_user(email=email, full_name=full_name or email, password=password, kind=kind,
+                                 role_name=None if kind == "patient" else role, actor="cli:users-create")
+    except users.UserError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    if account is not None:
+        db.session.add(AccountAccess(user_id=user.id, account_id=account.id))
+    db.session.commit()
+    payload = {"id": user.id, "email": user.email, "role": role}
+    if not password_stdin:
+        payload["temporary_password"] = password
+    text = f"created {user.email} ({role})" + (f"; temporary password: {password}" if not password_stdin else "")
+    _emit(as_json, payload, text)

@@ -1,0 +1,89 @@
+"""Configuration read from the environment, with safe defaults.
+
+Nothing secret is committed: SECRET_KEY comes from the environment or is generated
+once into instance/secret_key.
+"""
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("PARITY_INSTANCE", ROOT / "instance"))
+
+
+def _secret_key() -> str:
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    ENV_NAME = "production"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'parity.db'}"
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    FACILITY_NAME = os.environ.get("FACILITY_NAME", "Parity Demo Health")
+    FACILITY_TIMEZONE = os.environ.get("FACILITY_TIMEZONE", "America/New_York")
+    INSTALLED_MODULES = ["staff"]
+
+    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", True)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = 3600
+    # HIPAA automatic logoff for staff (minutes of inactivity).
+    STAFF_IDLE_MINUTES = int(os.environ.get("STAFF_IDLE_MINUTES", "15"))
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+    LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per minute")
+    # Roles whose users must use TOTP two-factor authentication.
+    TOTP_REQUIRED_ROLES = tuple(
+        r.strip() for r in os.environ.get("TOTP_REQUIRED_ROLES", "admin,biller").split(",") if r.strip()
+    )
+    HSTS = True
+
+    def __init__(self):
+        # Computed lazily so importing the module never touches the disk.
+        self.SECRET_KEY = _secret_key()
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+
+
+class DevConfig(Config):
+    """`make run`: plain HTTP on 127.0.0.1, so cookies cannot be Secure-only."""
+
+    ENV_NAME = "development"
+    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    HSTS = False
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    HSTS = False
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    LOGIN_RATE_LIMIT = "1000 per minute"
+
+    def __init__(self):
+        self.SECRET_KEY = "test-secret-key"
+        self.REDIS_URL = None
+        self.RATELIMIT_STORAGE_URI = "memory://"
+
+
+def config_for_environment() -> Config:
+    name = os.environ.get("PARITY_ENV", "production")
+    return {"development": DevConfig, "test": TestConfig}.get(name, Config)()

@@ -1,0 +1,21 @@
+"""All records; importing this module registers every table with the metadata."""
+from portal.models.accounts import PAYER_TYPES, Account, Coverage, InsurancePlan, Patient, Payer
+from portal.models.audit import AuditEvent
+from portal.models.base import utcnow
+from portal.models.billing import BillingCode, BillingCodeGroup, BillingCodeGroupMember, Charge, Claim, ClaimLine
+from portal.models.ledger import (
+    Adjustment,
+    Allocation,
+    BalanceTransfer,
+    LedgerEntry,
+    Payment,
+    Posting,
+)
+from portal.models.people import AccountAccess, Facility, Role, RolePermission, User
+
+__all__ = [
+    "PAYER_TYPES", "Account", "AccountAccess", "Adjustment", "Allocation", "AuditEvent", "BalanceTransfer",
+    "BillingCode", "BillingCodeGroup", "BillingCodeGroupMember", "Charge", "Claim", "ClaimLine", "Coverage",
+    "Facility", "InsurancePlan", "LedgerEntry", "Patient", "Payer", "Payment", "Posting", "Role",
+    "RolePermission", "User", "utcnow",
+]

@@ -1,0 +1,118 @@
+"""Guarantor accounts, patients, payers, plans and coverage with benefits."""
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, utcnow
+
+PAYER_TYPES = ("commercial", "medicaid", "medicare", "tricare", "self_pay", "other")
+
+
+class Account(db.Model):
+    """The guarantor: receives statements and pays. Balances here are caches of the ledger."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    guarantor_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(2))
+    zip_code: Mapped[str | None] = mapped_column(String(10))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    statement_day: Mapped[int] = mapped_column(default=1)
+    collection_stage: Mapped[str] = mapped_column(String(32), default="none")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Cached sums of ledger entries, updated by the ledger service only; `ledger check` verifies them.
+    insurance_balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    patient_balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    credit_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    patients: Mapped[list["Patient"]] = relationship(back_populates="account", order_by="Patient.id")
+
+    @property
+    def balance_cents(self) -> int:
+        return self.insurance_balance_cents + self.patient_balance_cents - self.credit_cents
+
+    @property
+    def patient_due_cents(self) -> int:
+        """What the guarantor owes now: patient responsibility less unapplied credit."""
+        return self.patient_balance_cents - self.credit_cents
+
+
+class Patient(db.Model):
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    mrn: Mapped[str] = mapped_column(String(32), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    zip_code: Mapped[str | None] = mapped_column(String(10))
+    # 42 CFR Part 2 records: never disclosed outside treatment, payment and operations.
+    part2: Mapped[bool] = mapped_column(default=False)
+    account: Mapped[Account] = relationship(back_populates="patients")
+    coverages: Mapped[list["Coverage"]] = relationship(back_populates="patient", order_by="Coverage.priority")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Payer(db.Model):
+    __tablename__ = "payers"
+    __table_args__ = (CheckConstraint(f"payer_type IN {PAYER_TYPES}", name="payer_type"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    x12_payer_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    payer_type: Mapped[str] = mapped_column(String(20), default="commercial")
+    plans: Mapped[list["InsurancePlan"]] = relationship(back_populates="payer")
+
+
+class InsurancePlan(db.Model):
+    __tablename__ = "insurance_plans"
+    __table_args__ = (UniqueConstraint("payer_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    payer: Mapped[Payer] = relationship(back_populates="plans")
+
+
+class Coverage(db.Model):
+    """A patient's insurance with the benefits that set the patient's share."""
+
+    __tablename__ = "coverages"
+    __table_args__ = (
+        CheckConstraint("priority BETWEEN 1 AND 3", name="priority"),
+        CheckConstraint("coinsurance_bps BETWEEN 0 AND 10000", name="coinsurance_bps"),
+        CheckConstraint("copay_per IN ('day', 'visit')", name="copay_per"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("insurance_plans.id"))
+    member_id: Mapped[str] = mapped_column(String(80))
+    group_number: Mapped[str | None] = mapped_column(String(80))
+    priority: Mapped[int] = mapped_column(default=1)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    in_network: Mapped[bool] = mapped_column(default=True)
+    deductible_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    deductible_met_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    coinsurance_bps: Mapped[int] = mapped_column(default=0)
+    copay_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    copay_per: Mapped[str] = mapped_column(String(10), default="day")
+    oop_max_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    oop_met_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    patient: Mapped[Patient] = relationship(back_populates="coverages")
+    payer: Mapped[Payer] = relationship()
+    plan: Mapped[InsurancePlan | None] = relationship()
+
+    def active_on(self, day: date) -> bool:
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)

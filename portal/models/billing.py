@@ -1,0 +1,104 @@
+"""Billing codes, charges and claims."""
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.accounts import Account, Coverage, Patient, Payer
+from portal.models.base import UTCDateTime, utcnow
+
+
+class BillingCode(db.Model):
+    __tablename__ = "billing_codes"
+    __table_args__ = (CheckConstraint("kind IN ('billable', 'documentation')", name="kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    description: Mapped[str] = mapped_column(String(200))
+    revenue_code: Mapped[str | None] = mapped_column(String(4))
+    kind: Mapped[str] = mapped_column(String(16), default="billable")
+    level_of_care: Mapped[str | None] = mapped_column(String(20))
+    default_price_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    minutes: Mapped[int | None] = mapped_column()
+
+
+class BillingCodeGroup(db.Model):
+    __tablename__ = "billing_code_groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16), default="billable")
+    codes: Mapped[list[BillingCode]] = relationship(secondary="billing_code_group_members")
+
+
+class BillingCodeGroupMember(db.Model):
+    __tablename__ = "billing_code_group_members"
+    group_id: Mapped[int] = mapped_column(ForeignKey("billing_code_groups.id"), primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("billing_codes.id"), primary_key=True)
+
+
+class Charge(db.Model):
+    """A billable item. Its two balances are caches of the ledger entries that name it."""
+
+    __tablename__ = "charges"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="positive_amount"),
+        CheckConstraint("units > 0", name="positive_units"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    coverage_id: Mapped[int | None] = mapped_column(ForeignKey("coverages.id"))
+    billing_code_id: Mapped[int] = mapped_column(ForeignKey("billing_codes.id"))
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), unique=True)
+    service_date: Mapped[date] = mapped_column(Date, index=True)
+    units: Mapped[int] = mapped_column(default=1)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(20), default="manual")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    insurance_balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    patient_balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    # When the patient first owed something on this charge (drives aging).
+    patient_responsible_since: Mapped[date | None] = mapped_column(Date)
+
+    account: Mapped[Account] = relationship()
+    patient: Mapped[Patient] = relationship()
+    coverage: Mapped[Coverage | None] = relationship()
+    billing_code: Mapped[BillingCode] = relationship(lazy="joined")
+    posting = relationship("Posting", foreign_keys=[posting_id])
+
+
+class Claim(db.Model):
+    __tablename__ = "claims"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Our claim control number (CLM01), echoed back by the payer in the 835's CLP01.
+    control_number: Mapped[str] = mapped_column(String(38), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"))
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    submitted_on: Mapped[date | None] = mapped_column(Date)
+    total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    patient: Mapped[Patient] = relationship()
+    payer: Mapped[Payer] = relationship()
+    lines: Mapped[list["ClaimLine"]] = relationship(back_populates="claim", order_by="ClaimLine.line_number")
+
+
+class ClaimLine(db.Model):
+    __tablename__ = "claim_lines"
+    __table_args__ = (UniqueConstraint("claim_id", "line_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    charge_id: Mapped[int] = mapped_column(ForeignKey("charges.id"), index=True)
+    line_number: Mapped[int] = mapped_column()
+    procedure_code: Mapped[str] = mapped_column(String(10))
+    revenue_code: Mapped[str | None] = mapped_column(String(4))
+    service_date: Mapped[date] = mapped_column(Date)
+    units: Mapped[int] = mapped_column(default=1)
+    charge_cents: Mapped[int] = mapped_column(BigInteger)
+
+    claim: Mapped[Claim] = relationship(back_populates="lines")
+    charge: Mapped[Charge] = relationship()

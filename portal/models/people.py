@@ -1,0 +1,100 @@
+"""Facility, users, roles and what a patient login may reach."""
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, utcnow
+
+
+class Facility(db.Model):
+    __tablename__ = "facilities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # What patients, mail and the card processor see: never a program or diagnosis word.
+    neutral_name: Mapped[str] = mapped_column(String(200))
+    npi: Mapped[str | None] = mapped_column(String(10))
+    tin: Mapped[str | None] = mapped_column(String(10))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(2))
+    zip_code: Mapped[str | None] = mapped_column(String(10))
+    remit_address: Mapped[str | None] = mapped_column(Text)
+    statement_descriptor: Mapped[str] = mapped_column(String(22), default="PARITY HEALTH")
+
+
+class Role(db.Model):
+    __tablename__ = "roles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    permissions: Mapped[list["RolePermission"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def permission_names(self) -> set[str]:
+        return {p.permission for p in self.permissions}
+
+
+class RolePermission(db.Model):
+    __tablename__ = "role_permissions"
+    __table_args__ = (UniqueConstraint("role_id", "permission"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
+    permission: Mapped[str] = mapped_column(String(64))
+
+
+class User(UserMixin, db.Model):
+    """Staff and patient logins share one table; `kind` keeps the two sides apart."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("kind IN ('staff', 'patient')", name="kind"),
+        CheckConstraint("kind = 'patient' OR role_id IS NOT NULL", name="staff_has_role"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(10))
+    role_id: Mapped[int | None] = mapped_column(ForeignKey("roles.id"))
+    role: Mapped[Role | None] = relationship(lazy="joined")
+    active: Mapped[bool] = mapped_column(default=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(default=False)
+    totp_last_step: Mapped[int | None] = mapped_column()  # refuses a replayed code
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    accesses: Mapped[list["AccountAccess"]] = relationship(back_populates="user")
+
+    @property
+    def is_active(self) -> bool:  # flask-login: inactive users cannot log in
+        return self.active
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == "staff"
+
+    def can(self, permission: str) -> bool:
+        return self.is_staff and self.role is not None and permission in self.role.permission_names
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class AccountAccess(db.Model):
+    """Which accounts a patient login may see (a guarantor's own, a parent's child's)."""
+
+    __tablename__ = "account_access"
+    __table_args__ = (UniqueConstraint("user_id", "account_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    user: Mapped[User] = relationship(back_populates="accesses")

@@ -1,0 +1,36 @@
+"""Named permissions and the default roles built from them.
+
+A role is a set of these names; admins can change the sets on the roles page. Views check
+names, never role names, so a new role needs no code.
+"""
+PERMISSIONS = {
+    "dashboard.view": "See the staff dashboard",
+    "accounts.view": "View patient accounts and their financial records",
+    "accounts.edit": "Change account and patient details",
+    "payments.post": "Post patient and insurance payments",
+    "adjustments.post": "Post adjustments and write-offs",
+    "ledger.reverse": "Reverse postings",
+    "claims.view": "View claims and remittances",
+    "collections.work": "Work the collections queue",
+    "estimates.run": "Run cost estimates and Good Faith Estimates",
+    "attendance.record": "Record attendance and documentation",
+    "admin.users": "Manage staff users",
+    "admin.roles": "Manage roles and permissions",
+    "admin.audit": "Read the audit log",
+    "admin.settings": "Change facility settings",
+}
+
+DEFAULT_ROLES = {
+    "admin": ("Administrator: users, roles, settings, audit log", set(PERMISSIONS)),
+    "biller": (
+        "Posts payments, adjustments and reversals; works claims",
+        {"dashboard.view", "accounts.view", "accounts.edit", "payments.post", "adjustments.post",
+         "ledger.reverse", "claims.view"},
+    ),
+    "collector": (
+        "Works the collections queue",
+        {"dashboard.view", "accounts.view", "collections.work", "payments.post"},
+    ),
+    "admissions": ("Gives estimates to prospects and admits patients", {"dashboard.view", "estimates.run"}),
+    "clinician": ("Clinician or front desk: records attendance", {"dashboard.view", "attendance.record"}),
+}

@@ -1,0 +1,63 @@
+"""Reading accounts: who may see which, and what an account holds."""
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from portal.extensions import db
+from portal.models import Account, AccountAccess, Charge, Patient, Payment, User
+
+
+def accounts_for_patient_user(user: User) -> list[Account]:
+    return list(db.session.scalars(
+        select(Account).join(AccountAccess, AccountAccess.account_id == Account.id)
+        .where(AccountAccess.user_id == user.id).order_by(Account.id)
+    ))
+
+
+def get_for_patient_user(user: User, account_id: int) -> Account | None:
+    """The account if this patient login may see it; None otherwise (the view answers 404)."""
+    return db.session.scalar(
+        select(Account).join(AccountAccess, AccountAccess.account_id == Account.id)
+        .where(AccountAccess.user_id == user.id, Account.id == account_id)
+    )
+
+
+@dataclass
+class AccountDetail:
+    account: Account
+    charges: list[Charge]
+    payments: list[Payment]
+
+    @property
+    def patient_lines(self) -> list[Charge]:
+        return [c for c in self.charges if c.patient_balance_cents > 0]
+
+    @property
+    def insurance_pending(self) -> list[Charge]:
+        return [c for c in self.charges if c.insurance_balance_cents > 0]
+
+
+def detail(account: Account) -> AccountDetail:
+    charges = db.session.scalars(
+        select(Charge).where(Charge.account_id == account.id)
+        .options(selectinload(Charge.patient)).order_by(Charge.service_date.desc(), Charge.id.desc())
+    ).all()
+    payments = db.session.scalars(
+        select(Payment).where(Payment.account_id == account.id)
+        .options(selectinload(Payment.allocations)).order_by(Payment.received_on.desc(), Payment.id.desc())
+    ).all()
+    return AccountDetail(account, list(charges), list(payments))
+
+
+def search(query: str, limit: int = 50) -> list[Account]:
+    stmt = select(Account).order_by(Account.number).limit(limit)
+    query = (query or "").strip()
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(or_(
+            Account.number.ilike(like), Account.guarantor_name.ilike(like),
+            Account.id.in_(select(Patient.account_id).where(or_(
+                Patient.mrn.ilike(like), Patient.last_name.ilike(like), Patient.first_name.ilike(like))))
+        ))
+    return list(db.session.scalars(stmt))

@@ -1,0 +1,14 @@
+"""Dates in the facility's time zone: a date of service or "yesterday" is a facility date."""
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+def facility_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["FACILITY_TIMEZONE"])
+
+
+def facility_today(now: datetime | None = None) -> date:
+    now = now or datetime.now(timezone.utc)
+    return now.astimezone(facility_zone()).date()

@@ -1,0 +1,47 @@
+"""Dashboard cards: what needs a person, filtered by what the user may see."""
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+
+from sqlalchemy import func, select
+
+from portal import money
+from portal.extensions import db
+from portal.models import Account, Payment, User, utcnow
+from portal.services.clock import facility_today, facility_zone
+
+
+@dataclass
+class Card:
+    title: str
+    value: str
+    note: str = ""
+    link_endpoint: str | None = None
+
+
+def cards_for(user: User) -> list[Card]:
+    cards: list[Card] = []
+    if user.can("accounts.view"):
+        ins, pat, credit = db.session.execute(select(
+            func.coalesce(func.sum(Account.insurance_balance_cents), 0),
+            func.coalesce(func.sum(Account.patient_balance_cents), 0),
+            func.coalesce(func.sum(Account.credit_cents), 0),
+        )).one()
+        start_of_day = datetime.combine(facility_today(), time.min, facility_zone()).astimezone(timezone.utc)
+        paid_today = db.session.scalar(
+            select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(Payment.created_at >= start_of_day)
+        )
+        cards += [
+            Card("Insurance A/R", money.format_usd(ins), "Owed by payers", "staff_billing.index"),
+            Card("Patient A/R", money.format_usd(pat), "Owed by patients and guarantors", "staff_billing.index"),
+            Card("Unapplied credit", money.format_usd(credit), "Payments not yet applied to a charge"),
+            Card("Payments today", money.format_usd(paid_today), "Posted since midnight, facility time"),
+        ]
+    if user.can("admin.users"):
+        locked = db.session.scalar(select(func.count(User.id)).where(User.locked_until > utcnow()))
+        no_2fa = db.session.scalar(select(func.count(User.id)).where(
+            User.kind == "staff", User.active.is_(True), User.totp_enabled.is_(False)))
+        cards += [
+            Card("Locked logins", str(locked), "After repeated failed sign-ins", "staff_admin.users"),
+            Card("Staff without two-factor", str(no_2fa), "Active staff logins", "staff_admin.users"),
+        ]
+    return cards

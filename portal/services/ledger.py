@@ -1,0 +1,598 @@
+"""The only code that moves money.
+
+Every operation here:
+- takes an idempotency key (unique on `postings`): a replay returns what the first call made,
+  and the same key with different figures is refused;
+- locks the account first (SELECT ... FOR UPDATE on PostgreSQL; SQLite transactions are
+  BEGIN IMMEDIATE, see extensions.py), so two postings to one account never interleave;
+- writes its postings and entries, checks the money rules on everything it touched, refreshes
+  the cached balances from the entries, and commits once. A broken rule rolls everything back.
+
+Sign convention: an entry is what the account owes. A charge adds to its insurance or patient
+bucket; a payment subtracts from its unapplied bucket; allocating moves the credit onto a charge.
+"""
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.extensions import db
+from portal.models import (
+    Account,
+    Adjustment,
+    Allocation,
+    BalanceTransfer,
+    Charge,
+    LedgerEntry,
+    Patient,
+    Payment,
+    Posting,
+)
+from portal.models.ledger import ADJUSTMENT_KINDS, PAYMENT_METHODS, TRANSFER_REASONS
+from portal.services.clock import facility_today
+
+CHARGE_BUCKETS = ("insurance", "patient")
+
+
+class LedgerError(ValueError):
+    """The posting would break a money rule; nothing was written."""
+
+
+class IdempotencyConflict(LedgerError):
+    """The key was already used for a different operation."""
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+def _fingerprint(**fields) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def lock_account(account_id: int) -> Account:
+    account = db.session.execute(
+        select(Account)
+        .where(Account.id == account_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if account is None:
+        raise LedgerError(f"account {account_id} does not exist")
+    return account
+
+
+def _existing(key: str, fingerprint: str) -> Posting | None:
+    posting = db.session.scalar(select(Posting).where(Posting.idempotency_key == key))
+    if posting is not None and posting.fingerprint != fingerprint:
+        raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different posting")
+    return posting
+
+
+@dataclass
+class _Work:
+    """Postings of one operation and what they touched, checked together before commit."""
+
+    account: Account
+    actor: str
+    charges: set[int] = field(default_factory=set)
+    payments: set[int] = field(default_factory=set)
+
+    def posting(self, kind: str, key: str, fingerprint: str, memo: str | None = None,
+                reverses: Posting | None = None) -> Posting:
+        posting = Posting(
+            account_id=self.account.id, kind=kind, idempotency_key=key, fingerprint=fingerprint,
+            memo=memo, actor=self.actor, reverses_posting_id=reverses.id if reverses else None,
+        )
+        db.session.add(posting)
+        db.session.flush()
+        return posting
+
+    def entry(self, posting: Posting, bucket: str, amount: int, *, charge_id: int | None = None,
+              payment_id: int | None = None) -> None:
+        if amount == 0:
+            return
+        db.session.add(LedgerEntry(
+            posting_id=posting.id, account_id=self.account.id, charge_id=charge_id,
+            payment_id=payment_id, bucket=bucket, amount_cents=amount,
+        ))
+        if charge_id is not None:
+            self.charges.add(charge_id)
+        if payment_id is not None:
+            self.payments.add(payment_id)
+
+
+def _commit(work: _Work, key: str, effective_date: date | None = None) -> None:
+    """Check the money rules on everything touched, refresh caches, commit once."""
+    db.session.flush()
+    _check_and_cache_charges(work.charges, effective_date or facility_today())
+    _check_payments(work.payments)
+    _cache_account(work.account)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        # Lost a race on the idempotency key (or on reversing one posting twice).
+        raise _Replay(key) from exc
+
+
+class _Replay(Exception):
+    def __init__(self, key: str):
+        self.key = key
+
+
+def _charge_sums(charge_ids) -> dict[int, dict[str, int]]:
+    sums = defaultdict(lambda: dict.fromkeys(CHARGE_BUCKETS, 0))
+    rows = db.session.execute(
+        select(LedgerEntry.charge_id, LedgerEntry.bucket, func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.charge_id.in_(charge_ids))
+        .group_by(LedgerEntry.charge_id, LedgerEntry.bucket)
+    )
+    for charge_id, bucket, total in rows:
+        sums[charge_id][bucket] = int(total)
+    return sums
+
+
+def _reversed_posting_ids(posting_ids) -> set[int]:
+    return set(db.session.scalars(
+        select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.in_(posting_ids))
+    ))
+
+
+def _check_and_cache_charges(charge_ids: set[int], on: date) -> None:
+    if not charge_ids:
+        return
+    sums = _charge_sums(charge_ids)
+    charges = db.session.scalars(
+        select(Charge).where(Charge.id.in_(charge_ids)).execution_options(populate_existing=True)
+    ).all()
+    reversed_ids = _reversed_posting_ids([c.posting_id for c in charges])
+    for charge in charges:
+        balances = sums[charge.id]
+        for bucket, amount in balances.items():
+            if amount < 0:
+                raise LedgerError(
+                    f"charge {charge.id}: the {bucket} balance would fall below zero ({amount} cents)"
+                )
+        if balances["insurance"] + balances["patient"] > charge.amount_cents:
+            raise LedgerError(f"charge {charge.id}: balances would exceed the charge amount")
+        if charge.posting_id in reversed_ids and any(balances.values()):
+            raise LedgerError(f"charge {charge.id} is reversed and must stay at zero")
+        if balances["patient"] > 0 and charge.patient_responsible_since is None:
+            charge.patient_responsible_since = on
+        charge.insurance_balance_cents = balances["insurance"]
+        charge.patient_balance_cents = balances["patient"]
+
+
+def _check_payments(payment_ids: set[int]) -> None:
+    if not payment_ids:
+        return
+    credit = dict(db.session.execute(
+        select(LedgerEntry.payment_id, -func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.payment_id.in_(payment_ids), LedgerEntry.bucket == "unapplied")
+        .group_by(LedgerEntry.payment_id)
+    ).all())
+    applied = db.session.execute(
+        select(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket,
+               -func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.payment_id.in_(payment_ids), LedgerEntry.bucket != "unapplied")
+        .group_by(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket)
+    ).all()
+    payments = db.session.scalars(select(Payment).where(Payment.id.in_(payment_ids))).all()
+    reversed_ids = _reversed_posting_ids([p.posting_id for p in payments])
+    for payment in payments:
+        left = int(credit.get(payment.id, 0))
+        if left < 0:
+            raise LedgerError(f"payment {payment.id}: allocations would exceed the payment")
+        if payment.posting_id in reversed_ids and left != 0:
+            raise LedgerError(f"payment {payment.id} is reversed and must stay at zero")
+    for payment_id, charge_id, bucket, amount in applied:
+        if amount < 0:
+            raise LedgerError(
+                f"payment {payment_id}: cannot take back more from charge {charge_id} than was applied"
+            )
+
+
+def _cache_account(account: Account) -> None:
+    totals = account_sums(account.id)
+    account.insurance_balance_cents = totals["insurance"]
+    account.patient_balance_cents = totals["patient"]
+    account.credit_cents = totals["credit"]
+
+
+def account_sums(account_id: int) -> dict[str, int]:
+    """An account's balances derived from its entries (the truth the caches must equal)."""
+    rows = dict(db.session.execute(
+        select(LedgerEntry.bucket, func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.account_id == account_id)
+        .group_by(LedgerEntry.bucket)
+    ).all())
+    return {
+        "insurance": int(rows.get("insurance") or 0),
+        "patient": int(rows.get("patient") or 0),
+        "credit": -int(rows.get("unapplied") or 0),
+    }
+
+
+def _run(account_id: int, key: str, fingerprint: str, build, result_of):
+    """Lock, replay or build, commit; on a lost race return the winner's result."""
+    for _attempt in range(2):
+        try:
+            account = lock_account(account_id)
+            if done := _existing(key, fingerprint):
+                db.session.commit()  # release the lock
+                return result_of(done)
+            posting = build(account)
+            return result_of(posting)
+        except _Replay:
+            continue
+        except Exception:
+            db.session.rollback()
+            raise
+    posting = _existing(key, fingerprint)
+    if posting is None:
+        raise LedgerError(f"posting {key!r} could not be written")
+    return result_of(posting)
+
+
+def _require_positive(amount_cents: int) -> None:
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
+        raise LedgerError("amount must be a positive whole number of cents")
+
+
+# ---------------------------------------------------------------- charges
+
+
+def post_charge(account_id: int, *, patient_id: int, billing_code_id: int, service_date: date,
+                amount_cents: int, key: str, actor: str, units: int = 1, coverage_id: int | None = None,
+                responsibility: str = "insurance", source: str = "manual") -> Charge:
+    """Post a charge, owed by insurance (billed to coverage) or by the patient (self-pay)."""
+    _require_positive(amount_cents)
+    if responsibility not in CHARGE_BUCKETS:
+        raise LedgerError(f"responsibility must be one of {CHARGE_BUCKETS}")
+    fp = _fingerprint(op="charge", account=account_id, patient=patient_id, code=billing_code_id,
+                      date=service_date, amount=amount_cents, units=units, coverage=coverage_id,
+                      resp=responsibility)
+
+    def build(account: Account) -> Posting:
+        patient = db.session.get(Patient, patient_id)
+        if patient is None or patient.account_id != account.id:
+            raise LedgerError(f"patient {patient_id} is not on account {account.id}")
+        work = _Work(account, actor)
+        posting = work.posting("charge", key, fp)
+        charge = Charge(
+            account_id=account.id, patient_id=patient_id, coverage_id=coverage_id,
+            billing_code_id=billing_code_id, posting_id=posting.id, service_date=service_date,
+            units=units, amount_cents=amount_cents, source=source, created_by=actor,
+        )
+        db.session.add(charge)
+        db.session.flush()
+        work.entry(posting, responsibility, amount_cents, charge_id=charge.id)
+        _commit(work, key)
+        return posting
+
+    return _run(account_id, key, fp, build, lambda p: db.session.scalar(
+        select(Charge).where(Charge.posting_id == p.id)))
+
+
+# ---------------------------------------------------------------- payments
+
+
+def post_payment(account_id: int, *, amount_cents: int, method: str, key: str, actor: str,
+                 received_on: date | None = None, source: str = "patient", reference: str | None = None,
+                 payer_id: int | None = None, allocate_to: list[tuple[int, int]] | None = None,
+                 auto_allocate: bool = True) -> Payment:
+    """Receive a payment and apply it: to the chosen (charge id, cents) pairs, or oldest
+    service date first. Whatever is not applied stays on the payment as unapplied credit."""
+    _require_positive(amount_cents)
+    if method not in PAYMENT_METHODS:
+        raise LedgerError(f"unknown payment method {method!r}")
+    if source not in ("patient", "insurance"):
+        raise LedgerError("source must be 'patient' or 'insurance'")
+    fp = _fingerprint(op="payment", account=account_id, amount=amount_cents, method=method, source=source,
+                      reference=reference, payer=payer_id, to=allocate_to, auto=auto_allocate)
+
+    def build(account: Account) -> Posting:
+        work = _Work(account, actor)
+        posting = work.posting("payment", key, fp, memo=reference)
+        payment = Payment(
+            account_id=account.id, posting_id=posting.id, source=source, method=method, payer_id=payer_id,
+            reference=reference, amount_cents=amount_cents, received_on=received_on or facility_today(),
+            created_by=actor,
+        )
+        db.session.add(payment)
+        db.session.flush()
+        work.entry(posting, "unapplied", -amount_cents, payment_id=payment.id)
+        if allocate_to or auto_allocate:
+            _allocate(work, payment, amount_cents, allocate_to, f"{key}#allocation")
+        _commit(work, key)
+        return posting
+
+    return _run(account_id, key, fp, build, lambda p: db.session.scalar(
+        select(Payment).where(Payment.posting_id == p.id)))
+
+
+def unapplied_credit(payment_id: int) -> int:
+    total = db.session.scalar(
+        select(func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.payment_id == payment_id, LedgerEntry.bucket == "unapplied")
+    )
+    return -int(total or 0)
+
+
+def apply_credit(payment_id: int, *, key: str, actor: str,
+                 allocate_to: list[tuple[int, int]] | None = None) -> list[Allocation]:
+    """Apply a payment's unapplied credit: to chosen charges, or oldest service date first."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        raise LedgerError(f"payment {payment_id} does not exist")
+    fp = _fingerprint(op="apply", payment=payment_id, to=allocate_to)
+
+    def build(account: Account) -> Posting:
+        if _reversed_posting_ids([payment.posting_id]):
+            raise LedgerError(f"payment {payment.id} is reversed")
+        work = _Work(account, actor)
+        posting = _allocate(work, payment, unapplied_credit(payment.id), allocate_to, key)
+        if posting is None:
+            raise LedgerError("nothing to apply: no credit left or no open balance")
+        _commit(work, key)
+        return posting
+
+    return _run(payment.account_id, key, fp, build, lambda p: list(db.session.scalars(
+        select(Allocation).where(Allocation.posting_id == p.id).order_by(Allocation.id))))
+
+
+def _open_charges(account_id: int, bucket: str) -> list[Charge]:
+    column = Charge.patient_balance_cents if bucket == "patient" else Charge.insurance_balance_cents
+    return list(db.session.scalars(
+        select(Charge).where(Charge.account_id == account_id, column > 0)
+        .order_by(Charge.service_date, Charge.id).execution_options(populate_existing=True)
+    ))
+
+
+def _allocate(work: _Work, payment: Payment, available: int, targets, key: str) -> Posting | None:
+    bucket = "patient" if payment.source == "patient" else "insurance"
+    if targets:
+        total = sum(amount for _, amount in targets)
+        if total > available:
+            raise LedgerError(f"allocations ({total} cents) exceed what the payment has left ({available} cents)")
+        plan = []
+        for charge_id, amount in targets:
+            _require_positive(amount)
+            charge = db.session.get(Charge, charge_id)
+            if charge is None or charge.account_id != payment.account_id:
+                raise LedgerError(f"charge {charge_id} is not on account {payment.account_id}")
+            plan.append((charge, amount))
+    else:
+        plan, left = [], available
+        for charge in _open_charges(payment.account_id, bucket):
+            if left == 0:
+                break
+            owed = charge.patient_balance_cents if bucket == "patient" else charge.insurance_balance_cents
+            take = min(owed, left)
+            plan.append((charge, take))
+            left -= take
+    if not plan:
+        return None
+    posting = work.posting("allocation", key, _fingerprint(op="allocation", payment=payment.id, key=key))
+    for charge, amount in plan:
+        db.session.add(Allocation(posting_id=posting.id, payment_id=payment.id, charge_id=charge.id,
+                                  bucket=bucket, amount_cents=amount))
+        work.entry(posting, bucket, -amount, charge_id=charge.id, payment_id=payment.id)
+        work.entry(posting, "unapplied", amount, payment_id=payment.id)
+    return posting
+
+
+# ---------------------------------------------------------------- adjustments and transfers
+
+
+def post_adjustment(charge_id: int, *, amount_cents: int, kind: str, bucket: str, key: str, actor: str,
+                    group_code: str | None = None, carc: str | None = None, rarc: str | None = None,
+                    reason: str | None = None) -> Adjustment:
+    """Reduce what is owed on one bucket of a charge (contractual, write-off, ...)."""
+    _require_positive(amount_cents)
+    if kind not in ADJUSTMENT_KINDS:
+        raise LedgerError(f"unknown adjustment kind {kind!r}")
+    if bucket not in CHARGE_BUCKETS:
+        raise LedgerError(f"bucket must be one of {CHARGE_BUCKETS}")
+    charge = db.session.get(Charge, charge_id)
+    if charge is None:
+        raise LedgerError(f"charge {charge_id} does not exist")
+    fp = _fingerprint(op="adjustment", charge=charge_id, amount=amount_cents, kind=kind, bucket=bucket,
+                      group=group_code, carc=carc, rarc=rarc)
+
+    def build(account: Account) -> Posting:
+        work = _Work(account, actor)
+        posting = work.posting("adjustment", key, fp, memo=reason)
+        db.session.add(Adjustment(
+            posting_id=posting.id, account_id=account.id, charge_id=charge_id, bucket=bucket, kind=kind,
+            amount_cents=amount_cents, group_code=group_code, carc=carc, rarc=rarc, reason=reason,
+            created_by=actor,
+        ))
+        work.entry(posting, bucket, -amount_cents, charge_id=charge_id)
+        _commit(work, key)
+        return posting
+
+    return _run(charge.account_id, key, fp, build, lambda p: db.session.scalar(
+        select(Adjustment).where(Adjustment.posting_id == p.id)))
+
+
+def transfer(charge_id: int, *, amount_cents: int, to_bucket: str, reason: str, key: str, actor: str,
+             carc: str | None = None, effective_date: date | None = None) -> BalanceTransfer:
+    """Move responsibility for part of a charge between insurance and the patient."""
+    _require_positive(amount_cents)
+    if to_bucket not in CHARGE_BUCKETS:
+        raise LedgerError(f"bucket must be one of {CHARGE_BUCKETS}")
+    if reason not in TRANSFER_REASONS:
+        raise LedgerError(f"unknown transfer reason {reason!r}")
+    from_bucket = "insurance" if to_bucket == "patient" else "patient"
+    charge = db.session.get(Charge, charge_id)
+    if charge is None:
+        raise LedgerError(f"charge {charge_id} does not exist")
+    fp = _fingerprint(op="transfer", charge=charge_id, amount=amount_cents, to=to_bucket, reason=reason,
+                      carc=carc)
+
+    def build(account: Account) -> Posting:
+        work = _Work(account, actor)
+        posting = work.posting("transfer", key, fp)
+        db.session.add(BalanceTransfer(
+            posting_id=posting.id, charge_id=charge_id, from_bucket=from_bucket, to_bucket=to_bucket,
+            amount_cents=amount_cents, reason=reason, carc=carc, created_by=actor,
+        ))
+        work.entry(posting, from_bucket, -amount_cents, charge_id=charge_id)
+        work.entry(posting, to_bucket, amount_cents, charge_id=charge_id)
+        _commit(work, key, effective_date)
+        return posting
+
+    return _run(charge.account_id, key, fp, build, lambda p: db.session.scalar(
+        select(BalanceTransfer).where(BalanceTransfer.posting_id == p.id)))
+
+
+# ---------------------------------------------------------------- reversals
+
+
+def reverse(posting_id: int, *, key: str, actor: str, reason: str) -> Posting:
+    """Undo a posting with a new one that negates it.
+
+    Reversing a charge first reverses its adjustments and transfers and returns any payment
+    applied to it to that payment's unapplied credit; reversing a payment first takes back
+    everything it paid. A reversal is itself never reversed: post the original again instead.
+    """
+    if not (reason or "").strip():
+        raise LedgerError("a reversal needs a reason")
+    original = db.session.get(Posting, posting_id)
+    if original is None:
+        raise LedgerError(f"posting {posting_id} does not exist")
+    fp = _fingerprint(op="reverse", posting=posting_id)
+
+    def build(account: Account) -> Posting:
+        db.session.refresh(original)
+        if original.kind in ("reversal", "unallocation"):
+            raise LedgerError(f"posting {original.id} is a {original.kind} and cannot be reversed")
+        if original.reversed_by is not None:
+            raise LedgerError(f"posting {original.id} was already reversed by posting {original.reversed_by.id}")
+        work = _Work(account, actor)
+        if original.kind == "charge":
+            charge = db.session.scalar(select(Charge).where(Charge.posting_id == original.id))
+            _reverse_dependents_of_charge(work, charge, key, reason)
+            _unallocate(work, f"{key}#unallocate", reason, charge_id=charge.id)
+        elif original.kind == "payment":
+            payment = db.session.scalar(select(Payment).where(Payment.posting_id == original.id))
+            _unallocate(work, f"{key}#unallocate", reason, payment_id=payment.id)
+        posting = _negate(work, original, key, fp, reason)
+        _commit(work, key)
+        return posting
+
+    return _run(original.account_id, key, fp, build, lambda p: p)
+
+
+def _negate(work: _Work, original: Posting, key: str, fp: str, reason: str) -> Posting:
+    posting = work.posting("reversal", key, fp, memo=reason, reverses=original)
+    for e in original.entries:
+        work.entry(posting, e.bucket, -e.amount_cents, charge_id=e.charge_id, payment_id=e.payment_id)
+    return posting
+
+
+def _reverse_dependents_of_charge(work: _Work, charge: Charge, key: str, reason: str) -> None:
+    standing = db.session.scalars(
+        select(Posting)
+        .where(Posting.id.in_(
+            select(LedgerEntry.posting_id).where(LedgerEntry.charge_id == charge.id)
+        ), Posting.kind.in_(("adjustment", "transfer")))
+        .order_by(Posting.id.desc())
+    ).all()
+    for posting in standing:
+        if posting.reversed_by is None:
+            _negate(work, posting, f"{key}#{posting.id}", _fingerprint(op="reverse", posting=posting.id), reason)
+
+
+def _unallocate(work: _Work, key: str, reason: str, *, charge_id: int | None = None,
+                payment_id: int | None = None) -> None:
+    """Return what payments applied to a charge (or what one payment applied) to unapplied credit."""
+    query = (
+        select(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket,
+               -func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.payment_id.is_not(None), LedgerEntry.bucket != "unapplied")
+        .group_by(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket)
+    )
+    if charge_id is not None:
+        query = query.where(LedgerEntry.charge_id == charge_id)
+    if payment_id is not None:
+        query = query.where(LedgerEntry.payment_id == payment_id)
+    standing = [row for row in db.session.execute(query) if row[3] > 0]
+    if not standing:
+        return
+    posting = work.posting("unallocation", key, _fingerprint(op="unallocation", key=key), memo=reason)
+    for pay_id, chg_id, bucket, amount in standing:
+        work.entry(posting, bucket, amount, charge_id=chg_id, payment_id=pay_id)
+        work.entry(posting, "unapplied", -amount, payment_id=pay_id)
+
+
+# ---------------------------------------------------------------- checking
+
+
+@dataclass
+class Discrepancy:
+    account_id: int
+    account_number: str
+    problems: list[str]
+
+    def as_dict(self) -> dict:
+        return {"account_id": self.account_id, "account_number": self.account_number, "problems": self.problems}
+
+
+def check_all() -> tuple[int, list[Discrepancy]]:
+    """Recompute every account and charge from entries; report what disagrees with the caches."""
+    by_account = defaultdict(lambda: {"insurance": 0, "patient": 0, "unapplied": 0})
+    for account_id, bucket, total in db.session.execute(
+        select(LedgerEntry.account_id, LedgerEntry.bucket, func.sum(LedgerEntry.amount_cents))
+        .group_by(LedgerEntry.account_id, LedgerEntry.bucket)
+    ):
+        by_account[account_id][bucket] = int(total)
+    by_charge = defaultdict(lambda: {"insurance": 0, "patient": 0})
+    for charge_id, bucket, total in db.session.execute(
+        select(LedgerEntry.charge_id, LedgerEntry.bucket, func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.charge_id.is_not(None))
+        .group_by(LedgerEntry.charge_id, LedgerEntry.bucket)
+    ):
+        by_charge[charge_id][bucket] = int(total)
+    problems = defaultdict(list)
+    for charge in db.session.execute(
+        select(Charge.id, Charge.account_id, Charge.amount_cents, Charge.insurance_balance_cents,
+               Charge.patient_balance_cents)
+    ):
+        truth = by_charge[charge.id]
+        if (charge.insurance_balance_cents, charge.patient_balance_cents) != (truth["insurance"], truth["patient"]):
+            problems[charge.account_id].append(
+                f"charge {charge.id}: stored insurance/patient {charge.insurance_balance_cents}/"
+                f"{charge.patient_balance_cents}, entries say {truth['insurance']}/{truth['patient']}"
+            )
+        if min(truth.values()) < 0 or sum(truth.values()) > charge.amount_cents:
+            problems[charge.account_id].append(f"charge {charge.id}: balances outside 0..amount")
+    accounts = db.session.execute(
+        select(Account.id, Account.number, Account.insurance_balance_cents, Account.patient_balance_cents,
+               Account.credit_cents).order_by(Account.id)
+    ).all()
+    for acc in accounts:
+        truth = by_account[acc.id]
+        stored = (acc.insurance_balance_cents, acc.patient_balance_cents, acc.credit_cents)
+        derived = (truth["insurance"], truth["patient"], -truth["unapplied"])
+        if stored != derived:
+            problems[acc.id].append(
+                f"stored insurance/patient/credit {stored[0]}/{stored[1]}/{stored[2]}, "
+                f"entries say {derived[0]}/{derived[1]}/{derived[2]}"
+            )
+    for posting_id, total in db.session.execute(
+        select(Payment.id, func.sum(LedgerEntry.amount_cents))
+        .join(LedgerEntry, LedgerEntry.payment_id == Payment.id)
+        .where(LedgerEntry.bucket == "unapplied").group_by(Payment.id)
+    ):
+        if total > 0:
+            acc_id = db.session.scalar(select(Payment.account_id).where(Payment.id == posting_id))
+            problems[acc_id].append(f"payment {posting_id}: applied more than was paid")
+    numbers = {a.id: a.number for a in accounts}
+    found = [Discrepancy(acc_id, numbers.get(acc_id, "?"), msgs) for acc_id, msgs in sorted(problems.items())]
+    return len(accounts), found

@@ -1,0 +1,40 @@
+"""What every page shares: security headers, template filters, error pages."""
+from flask import Flask, render_template
+
+from portal import money
+
+# Stripe's scripts are the only third-party code a page may load (added with card payments).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'"
+)
+
+
+def register_web(app: Flask) -> None:
+    app.add_template_filter(money.format_usd, "usd")
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if app.config.get("HSTS"):
+            response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        if response.mimetype == "text/html":
+            # Pages carry financial data: never keep them in shared or back-button caches.
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    for code, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"),
+                        (429, "Too many requests"), (500, "Something went wrong")):
+        app.register_error_handler(code, _error_page(code, title))
+
+
+def _error_page(code: int, title: str):
+    def handler(error):
+        description = getattr(error, "description", None) if code != 500 else None
+        return render_template("errors/error.html", code=code, title=title, description=description), code
+
+    return handler

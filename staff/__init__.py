@@ -1,0 +1,35 @@
+"""The staff side. Loaded by name from create_app (portal never imports staff)."""
+import time
+
+from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+
+
+def init_app(app: Flask) -> None:
+    from staff.admin.views import bp as admin_bp
+    from staff.auth import bp as auth_bp
+    from staff.billing.views import bp as billing_bp
+    from staff.home import bp as home_bp
+
+    app.register_blueprint(auth_bp)
+    for bp in (home_bp, billing_bp, admin_bp):
+        bp.before_request(require_staff_session)
+        app.register_blueprint(bp)
+
+
+def require_staff_session():
+    """Every staff page: a staff login whose session has not idled out (HIPAA automatic logoff)."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("staff_auth.login", next=request.full_path))
+    if not current_user.is_staff:
+        abort(403)
+    now = time.time()
+    idle_limit = current_app.config["STAFF_IDLE_MINUTES"] * 60
+    last_seen = session.get("last_seen", now)
+    if now - last_seen > idle_limit:
+        logout_user()
+        session.clear()
+        flash("You were signed out after a period of inactivity.", "info")
+        return redirect(url_for("staff_auth.login", next=request.full_path))
+    session["last_seen"] = now
+    return None

@@ -1,0 +1,150 @@
+"""Admin: staff users, roles and their permissions, the audit log, facility settings."""
+from datetime import datetime, time, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.auth import permission_required
+from portal.extensions import db
+from portal.models import Role, User
+from portal.permissions import PERMISSIONS
+from portal.services import audit, facility, users
+from portal.services.clock import facility_zone
+from staff.admin.forms import ActionForm, AuditFilterForm, EditUserForm, FacilityForm, NewUserForm
+
+bp = Blueprint("staff_admin", __name__, url_prefix="/staff/admin")
+
+
+def _role_choices():
+    return [(r.name, r.name) for r in db.session.scalars(select(Role).order_by(Role.name))]
+
+
+def _staff_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_staff:
+        abort(404)
+    return user
+
+
+@bp.get("/users")
+@permission_required("admin.users")
+def users_list():
+    show = request.args.get("show", "active")
+    stmt = select(User).where(User.kind == "staff").order_by(User.email)
+    if show == "active":
+        stmt = stmt.where(User.active.is_(True))
+    return render_template("staff/admin/users.html", users=db.session.scalars(stmt).all(), show=show,
+                           action_form=ActionForm())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@permission_required("admin.users")
+def user_new():
+    form = NewUserForm()
+    form.role.choices = _role_choices()
+    if form.validate_on_submit():
+        try:
+            user = users.create_user(email=form.email.data, full_name=form.full_name.data,
+                                     password=form.password.data, kind="staff", role_name=form.role.data,
+                                     actor=current_user)
+        except users.UserError as exc:
+            form.email.errors.append(str(exc))
+        else:
+            flash(f"Created {user.email}. Share the temporary password in person.", "info")
+            return redirect(url_for(".users_list"))
+    return render_template("staff/admin/user_new.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@permission_required("admin.users")
+def user_edit(user_id: int):
+    user = _staff_user(user_id)
+    form = EditUserForm(data={"role": user.role.name, "active": user.active})
+    form.role.choices = _role_choices()
+    if form.validate_on_submit():
+        try:
+            users.update_staff_user(user, actor=current_user, role_name=form.role.data, active=form.active.data)
+        except users.UserError as exc:
+            db.session.rollback()
+            form.role.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"Saved {user.email}.", "info")
+            return redirect(url_for(".users_list"))
+    return render_template("staff/admin/user_edit.html", form=form, user=user, action_form=ActionForm()), \
+        400 if form.errors else 200
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@permission_required("admin.users")
+def user_unlock(user_id: int):
+    user = _staff_user(user_id)
+    if ActionForm().validate_on_submit():
+        users.unlock(user, actor=current_user)
+        flash(f"Unlocked {user.email}.", "info")
+    return redirect(url_for(".user_edit", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/reset-two-factor")
+@permission_required("admin.users")
+def user_reset_totp(user_id: int):
+    user = _staff_user(user_id)
+    if ActionForm().validate_on_submit():
+        users.reset_totp(user, actor=current_user)
+        flash(f"Two-factor reset for {user.email}: they enrol again at their next sign-in.", "info")
+    return redirect(url_for(".user_edit", user_id=user.id))
+
+
+@bp.route("/roles", methods=["GET", "POST"])
+@permission_required("admin.roles")
+def roles():
+    all_roles = db.session.scalars(select(Role).order_by(Role.name)).all()
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            for role in all_roles:
+                chosen = {p for p in PERMISSIONS if request.form.get(f"{role.name}:{p}")}
+                users.set_role_permissions(role, chosen, actor=current_user)
+        except users.UserError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return render_template("staff/admin/roles.html", roles=all_roles, permissions=PERMISSIONS,
+                                   form=form), 400
+        db.session.commit()
+        flash("Role permissions saved.", "info")
+        return redirect(url_for(".roles"))
+    return render_template("staff/admin/roles.html", roles=all_roles, permissions=PERMISSIONS, form=form)
+
+
+@bp.get("/audit")
+@permission_required("admin.audit")
+def audit_log():
+    form = AuditFilterForm(request.args)
+    form.validate()
+    zone = facility_zone()
+
+    def start_of(day):
+        return datetime.combine(day, time.min, zone) if day and not form.errors else None
+
+    until = start_of(form.until.data)
+    page = audit.search(
+        actor_email=form.actor.data, action=form.action.data,
+        account_id=form.account_id.data if not form.account_id.errors else None,
+        patient_id=form.patient_id.data if not form.patient_id.errors else None,
+        since=start_of(form.since.data), until=until + timedelta(days=1) if until else None,
+        page=request.args.get("page", 1, type=int),
+    )
+    return render_template("staff/admin/audit.html", form=form, page=page, zone=zone)
+
+
+@bp.route("/facility", methods=["GET", "POST"])
+@permission_required("admin.settings")
+def facility_settings():
+    record = facility.current()
+    form = FacilityForm(obj=record)
+    if form.validate_on_submit():
+        facility.update(record, form.data, actor=current_user)
+        flash("Facility settings saved.", "info")
+        return redirect(url_for(".facility_settings"))
+    return render_template("staff/admin/facility.html", form=form), 400 if form.errors else 200

@@ -1,0 +1,23 @@
+"""Staff dashboard shell and the user's own security settings."""
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user
+
+from portal.auth import permission_required
+from portal.services import dashboard
+from staff import auth as staff_auth
+
+bp = Blueprint("staff_home", __name__, url_prefix="/staff")
+
+
+@bp.get("/")
+@permission_required("dashboard.view")
+def dashboard():
+    return render_template("staff/dashboard.html", cards=dashboard.cards_for(current_user))
+
+
+@bp.route("/profile/two-factor", methods=["GET", "POST"])
+@permission_required("dashboard.view")
+def two_factor():
+    if current_user.totp_enabled:
+        return render_template("staff/two_factor_on.html")
+    return staff_auth.enrolment_page(current_user, on_success=lambda: redirect(url_for(".dashboard")))

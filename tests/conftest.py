@@ -1,0 +1,168 @@
+"""Test fixtures: a real database per worker (SQLite file or a fresh PostgreSQL database),
+the schema built by the project's own migrations, and logins that go through the real forms.
+
+TEST_DATABASE_URL picks the database: unset or "sqlite" for SQLite, or a PostgreSQL URL whose
+server gets a new database for each pytest worker, dropped at the end.
+"""
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from portal import create_app
+from portal.config import TestConfig
+from portal.extensions import db, limiter
+from portal.services import users
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+PASSWORD = "correct horse battery"
+CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _base_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", "sqlite")
+
+
+def is_postgres() -> bool:
+    return _base_url().startswith("postgresql")
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests (row-lock races) are not collected on the SQLite run."""
+    if is_postgres():
+        return
+    kept = [item for item in items if "postgres" not in item.keywords]
+    dropped = [item for item in items if "postgres" in item.keywords]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    base = _base_url()
+    if not base.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'parity.db'}"
+        return
+    name = f"parity_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:  # a missing service is a failure, never a skip
+        pytest.fail(f"PostgreSQL is not reachable at {base}: {exc}", pytrace=False)
+    yield sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_config(database_url: str, **overrides) -> TestConfig:
+    config = TestConfig()
+    config.SQLALCHEMY_DATABASE_URI = database_url
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app(make_config(database_url))
+    with app.app_context():
+        upgrade()  # the schema comes from the migrations, as in production
+    return app
+
+
+def _truncate_all() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+        _truncate_all()
+        db.session.remove()
+    limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def roles(app):
+    return users.ensure_default_roles()
+
+
+# ---------------------------------------------------------------- logins through the real forms
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+def post_form(client, url: str, data: dict, *, page: str | None = None, **kwargs):
+    """GET the page the form lives on for its CSRF token, then POST the form."""
+    token = csrf_from(client.get(page or url).get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token, **data}, **kwargs)
+
+
+@pytest.fixture
+def make_staff(roles):
+    def make(role: str, *, email: str | None = None, totp: bool = True):
+        secret = pyotp.random_base32() if totp else None
+        user = users.create_user(email=email or f"{role}-{uuid.uuid4().hex[:6]}@example.org",
+                                 full_name=f"Test {role}", password=PASSWORD, kind="staff", role_name=role,
+                                 actor="test", totp_secret=secret)
+        db.session.commit()
+        return user
+
+    return make
+
+
+def staff_login(client, user) -> None:
+    response = post_form(client, "/staff/login", {"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    if user.totp_enabled:
+        assert response.headers["Location"].endswith("/staff/login/totp")
+        code = pyotp.TOTP(user.totp_secret).now()
+        response = post_form(client, "/staff/login/totp", {"code": code})
+        assert response.status_code == 302, response.get_data(as_text=True)
+    assert "/staff/login" not in response.headers["Location"]
+
+
+@pytest.fixture
+def login_as(app, make_staff):
+    def login(role: str):
+        client = app.test_client()
+        user = make_staff(role)
+        staff_login(client, user)
+        client.user = user
+        return client
+
+    return login
+
+
+@pytest.fixture
+def artifacts_dir():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
