@@ -3,7 +3,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.auth import permission_required
-from portal.services import dashboard
+from portal.services import dashboard as dashboard_service
 from staff import auth as staff_auth
 
 bp = Blueprint("staff_home", __name__, url_prefix="/staff")
@@ -12,7 +12,7 @@ bp = Blueprint("staff_home", __name__, url_prefix="/staff")
 @bp.get("/")
 @permission_required("dashboard.view")
 def dashboard():
-    return render_template("staff/dashboard.html", cards=dashboard.cards_for(current_user))
+    return render_template("staff/dashboard.html", cards=dashboard_service.cards_for(current_user))
 
 
 @bp.route("/profile/two-factor", methods=["GET", "POST"])

@@ -12,6 +12,8 @@ from pathlib import Path
 import pyotp
 import pytest
 import sqlalchemy as sa
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from portal import create_app
@@ -70,9 +72,28 @@ def make_config(database_url: str, **overrides) -> TestConfig:
     return config
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context, `g` and database session, as in production.
+
+    Without this a request would reuse the test's app context (and its `g`, where Flask-Login
+    and Flask-WTF cache the user and the CSRF token). The test's own transaction is committed
+    first: SQLite transactions hold the write lock (see extensions.py).
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+            db.session.expire_all()
+
+
 @pytest.fixture(scope="session")
 def app(database_url):
     app = create_app(make_config(database_url))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()  # the schema comes from the migrations, as in production
     return app

@@ -1,7 +1,6 @@
 """Facility, users, roles and what a patient login may reach."""
 from datetime import datetime
 
-from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -48,7 +47,7 @@ class RolePermission(db.Model):
     permission: Mapped[str] = mapped_column(String(64))
 
 
-class User(UserMixin, db.Model):
+class User(db.Model):
     """Staff and patient logins share one table; `kind` keeps the two sides apart."""
 
     __tablename__ = "users"
@@ -74,8 +73,12 @@ class User(UserMixin, db.Model):
 
     accesses: Mapped[list["AccountAccess"]] = relationship(back_populates="user")
 
+    # The attributes Flask-Login asks of a user object (no web import in the models).
+    is_authenticated = True
+    is_anonymous = False
+
     @property
-    def is_active(self) -> bool:  # flask-login: inactive users cannot log in
+    def is_active(self) -> bool:  # inactive users cannot sign in
         return self.active
 
     @property

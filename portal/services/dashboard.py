@@ -41,7 +41,7 @@ def cards_for(user: User) -> list[Card]:
         no_2fa = db.session.scalar(select(func.count(User.id)).where(
             User.kind == "staff", User.active.is_(True), User.totp_enabled.is_(False)))
         cards += [
-            Card("Locked logins", str(locked), "After repeated failed sign-ins", "staff_admin.users"),
-            Card("Staff without two-factor", str(no_2fa), "Active staff logins", "staff_admin.users"),
+            Card("Locked logins", str(locked), "After repeated failed sign-ins", "staff_admin.users_list"),
+            Card("Staff without two-factor", str(no_2fa), "Active staff logins", "staff_admin.users_list"),
         ]
     return cards

@@ -1,0 +1,95 @@
+"""Every staff route, requested by every role, by a patient and by nobody: only the permitted succeed."""
+import pytest
+
+from portal.permissions import DEFAULT_ROLES
+from tests import factories
+from tests.conftest import PASSWORD, csrf_from, post_form
+
+STAFF_ROLES = sorted(DEFAULT_ROLES)
+
+
+def staff_routes(app):
+    """(endpoint, method, rule, permission) for every staff route except sign-in itself."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.split(".")[0]
+        if not blueprint.startswith("staff_") or blueprint == "staff_auth":
+            continue
+        view = app.view_functions[rule.endpoint]
+        permission = getattr(view, "required_permission", None)
+        assert permission, f"{rule.endpoint} has no permission check"
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, method, rule, permission))
+    return routes
+
+
+def url_for_rule(rule, ids):
+    return rule.rule.replace("<int:account_id>", str(ids["account"])).replace("<int:user_id>", str(ids["user"]))
+
+
+@pytest.fixture
+def world(app, make_staff):
+    account = factories.account()
+    target = make_staff("clinician", totp=False)
+    return {"account": account.id, "user": target.id}
+
+
+def request_as(client, method, url, home):
+    if method == "GET":
+        return client.get(url)
+    token = csrf_from(client.get(home).get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token})
+
+
+def test_every_staff_route_declares_a_permission(app):
+    assert len(staff_routes(app)) >= 12
+
+
+@pytest.mark.parametrize("role", STAFF_ROLES)
+def test_role_reaches_exactly_the_routes_its_permissions_allow(app, role, login_as, world):
+    client = login_as(role)
+    granted = DEFAULT_ROLES[role][1]
+    for endpoint, method, rule, permission in staff_routes(app):
+        response = request_as(client, method, url_for_rule(rule, world), "/staff/")
+        where = f"{role} {method} {rule.rule}"
+        if permission in granted:
+            assert response.status_code in (200, 302, 400), where
+            if response.status_code == 302:
+                assert "/login" not in response.headers["Location"], where
+        else:
+            assert response.status_code == 403, where
+
+
+def test_patient_and_anonymous_reach_no_staff_route(app, world):
+    account = factories.account()
+    patient_user = factories.patient_login(account, PASSWORD)
+    patient = app.test_client()
+    assert post_form(patient, "/login", {"email": patient_user.email, "password": PASSWORD}).status_code == 302
+    anonymous = app.test_client()
+    for endpoint, method, rule, permission in staff_routes(app):
+        url = url_for_rule(rule, world)
+        assert request_as(patient, method, url, "/").status_code == 403, f"patient {method} {url}"
+        response = request_as(anonymous, method, url, "/login")
+        assert response.status_code == 302 and "/staff/login" in response.headers["Location"], url
+
+
+def test_a_patient_sees_their_account_and_gets_404_for_anyone_elses(app, client):
+    mine = factories.account()
+    factories.charge(mine, 12345)
+    theirs = factories.account()
+    factories.charge(theirs, 99999)
+    user = factories.patient_login(mine, PASSWORD)
+    post_form(client, "/login", {"email": user.email, "password": PASSWORD})
+    home = client.get("/").get_data(as_text=True)
+    assert "$123.45" in home and mine.number in home and theirs.number not in home
+    assert client.get(f"/accounts/{mine.id}").status_code == 200
+    other = client.get(f"/accounts/{theirs.id}")
+    assert other.status_code == 404
+    assert "$999.99" not in other.get_data(as_text=True)
+    assert client.get("/accounts/999999").status_code == 404
+
+
+def test_staff_login_cannot_open_patient_pages(app, login_as):
+    account = factories.account()
+    client = login_as("admin")
+    assert client.get(f"/accounts/{account.id}").status_code == 403
