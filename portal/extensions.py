@@ -1,5 +1,6 @@
 """Flask extensions, bound to the app in create_app()."""
 import sqlite3
+from contextvars import ContextVar
 
 from celery import Celery, Task
 from flask import Flask
@@ -41,12 +42,16 @@ def _sqlite_connect(dbapi_connection, _record):
     cursor.close()
 
 
+# Set by the ledger before it starts a transaction: SQLite has no row locks, so a money
+# posting takes the database write lock up front (BEGIN IMMEDIATE) and two postings can never
+# interleave. Other transactions stay deferred so readers never block writers (WAL).
+sqlite_immediate: ContextVar[bool] = ContextVar("sqlite_immediate", default=False)
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection):
-    # SQLite has no row locks: every transaction takes the write lock up front, so two
-    # postings to one account can never interleave (the PostgreSQL path uses FOR UPDATE).
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate.get() else "BEGIN")
 
 
 def celery_init_app(app: Flask) -> Celery:

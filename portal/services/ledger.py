@@ -3,8 +3,9 @@
 Every operation here:
 - takes an idempotency key (unique on `postings`): a replay returns what the first call made,
   and the same key with different figures is refused;
-- locks the account first (SELECT ... FOR UPDATE on PostgreSQL; SQLite transactions are
-  BEGIN IMMEDIATE, see extensions.py), so two postings to one account never interleave;
+- locks the account first (SELECT ... FOR UPDATE on PostgreSQL; on SQLite, which has no row
+  locks, whatever the session holds is committed and a BEGIN IMMEDIATE transaction takes the
+  database write lock), so two postings to one account never interleave;
 - writes its postings and entries, checks the money rules on everything it touched, refreshes
   the cached balances from the entries, and commits once. A broken rule rolls everything back.
 
@@ -20,7 +21,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.extensions import db
+from portal.extensions import db, sqlite_immediate
 from portal.models import (
     Account,
     Adjustment,
@@ -54,6 +55,15 @@ def _fingerprint(**fields) -> str:
 
 
 def lock_account(account_id: int) -> Account:
+    """Lock the account row until commit (SQLite: hold the database write lock)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        # A deferred SQLite transaction cannot be upgraded safely: finish it, start an immediate one.
+        db.session.commit()
+        token = sqlite_immediate.set(True)
+        try:
+            db.session.connection()  # begins the transaction now
+        finally:
+            sqlite_immediate.reset(token)
     account = db.session.execute(
         select(Account)
         .where(Account.id == account_id)
@@ -80,6 +90,7 @@ class _Work:
     actor: str
     charges: set[int] = field(default_factory=set)
     payments: set[int] = field(default_factory=set)
+    deltas: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("insurance", "patient", "unapplied"), 0))
 
     def posting(self, kind: str, key: str, fingerprint: str, memo: str | None = None,
                 reverses: Posting | None = None) -> Posting:
@@ -99,6 +110,7 @@ class _Work:
             posting_id=posting.id, account_id=self.account.id, charge_id=charge_id,
             payment_id=payment_id, bucket=bucket, amount_cents=amount,
         ))
+        self.deltas[bucket] += amount
         if charge_id is not None:
             self.charges.add(charge_id)
         if payment_id is not None:
@@ -110,7 +122,10 @@ def _commit(work: _Work, key: str, effective_date: date | None = None) -> None:
     db.session.flush()
     _check_and_cache_charges(work.charges, effective_date or facility_today())
     _check_payments(work.payments)
-    _cache_account(work.account)
+    # The account row is locked, so adding this operation's amounts keeps the cache exact.
+    work.account.insurance_balance_cents += work.deltas["insurance"]
+    work.account.patient_balance_cents += work.deltas["patient"]
+    work.account.credit_cents -= work.deltas["unapplied"]
     try:
         db.session.commit()
     except IntegrityError as exc:
@@ -194,13 +209,6 @@ def _check_payments(payment_ids: set[int]) -> None:
             raise LedgerError(
                 f"payment {payment_id}: cannot take back more from charge {charge_id} than was applied"
             )
-
-
-def _cache_account(account: Account) -> None:
-    totals = account_sums(account.id)
-    account.insurance_balance_cents = totals["insurance"]
-    account.patient_balance_cents = totals["patient"]
-    account.credit_cents = totals["credit"]
 
 
 def account_sums(account_id: int) -> dict[str, int]:
@@ -345,12 +353,20 @@ def apply_credit(payment_id: int, *, key: str, actor: str,
         select(Allocation).where(Allocation.posting_id == p.id).order_by(Allocation.id))))
 
 
-def _open_charges(account_id: int, bucket: str) -> list[Charge]:
+def _open_charges(account_id: int, bucket: str, page_size: int = 50):
+    """Charges with something owed in `bucket`, oldest service date first, a page at a time."""
     column = Charge.patient_balance_cents if bucket == "patient" else Charge.insurance_balance_cents
-    return list(db.session.scalars(
-        select(Charge).where(Charge.account_id == account_id, column > 0)
-        .order_by(Charge.service_date, Charge.id).execution_options(populate_existing=True)
-    ))
+    offset = 0
+    while True:
+        page = db.session.scalars(
+            select(Charge).where(Charge.account_id == account_id, column > 0)
+            .order_by(Charge.service_date, Charge.id).offset(offset).limit(page_size)
+            .execution_options(populate_existing=True)
+        ).all()
+        yield from page
+        if len(page) < page_size:
+            return
+        offset += page_size
 
 
 def _allocate(work: _Work, payment: Payment, available: int, targets, key: str) -> Posting | None:
