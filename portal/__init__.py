@@ -1,7 +1,8 @@
 """Parity: the billing portal. create_app() builds the Flask app; `portal` never imports `staff`."""
 from importlib import import_module
+from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask
 
 from portal.config import ROOT, Config, config_for_environment
 from portal.extensions import celery_init_app, csrf, db, limiter, login_manager, migrate
@@ -34,10 +35,6 @@ def create_app(config: Config | None = None) -> Flask:
 
 def _ensure_sqlite_folder(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////:memory"):
-        from pathlib import Path
-
+    if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
-
-__all__ = ["create_app", "render_template"]

@@ -54,7 +54,7 @@ def seed_demo(as_json: bool):
     lines = ["Demo data " + ("created." if result.created else "already present; nothing added."), "",
              "Staff sign-in: /staff/login    Patient sign-in: /login"]
     for login in result.logins:
-        extra = f"  (two-factor: flask --app portal demo-totp {login.email})" if login.totp_secret else ""
+        extra = f"  (code: .venv/bin/flask --app portal demo-totp {login.email})" if login.totp_secret else ""
         lines.append(f"  {login.side:7} {login.role:10} {login.email:32} {login.password}{extra}")
     _emit(as_json, payload, "\n".join(lines))
 

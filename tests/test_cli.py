@@ -56,7 +56,25 @@ def test_users_create_makes_a_staff_login_and_refuses_bad_input_in_one_line(app)
 def test_demo_totp_prints_codes_only_for_demo_logins(app):
     runner = app.test_cli_runner()
     runner.invoke(args=["seed-demo"])
-    ok = runner.invoke(args=["demo-totp", "admin@demo.parity.test"])
+    ok = runner.invoke(args=["demo-totp", "admin@demo.example.org"])
     assert ok.exit_code == 0 and ok.output.strip().isdigit()
     refused = runner.invoke(args=["demo-totp", "someone@hospital.org"])
     assert refused.exit_code != 0
+
+
+def test_every_printed_demo_login_signs_in(app):
+    import pyotp
+
+    from tests.conftest import post_form
+
+    logins = json.loads(app.test_cli_runner().invoke(args=["seed-demo", "--json"]).output)["logins"]
+    for login in logins:
+        client = app.test_client()
+        url = "/staff/login" if login["side"] == "staff" else "/login"
+        response = post_form(client, url, {"email": login["email"], "password": login["password"]})
+        assert response.status_code == 302, login["email"]
+        if login["totp_secret"]:
+            response = post_form(client, "/staff/login/totp", {"code": pyotp.TOTP(login["totp_secret"]).now()})
+            assert response.status_code == 302, login["email"]
+        home = client.get("/staff/" if login["side"] == "staff" else "/")
+        assert home.status_code == 200, login["email"]

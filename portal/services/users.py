@@ -7,6 +7,7 @@ import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -150,7 +151,10 @@ def ensure_default_roles() -> dict[str, Role]:
 
 def create_user(*, email: str, full_name: str, password: str, kind: str, actor, role_name: str | None = None,
                 totp_secret: str | None = None) -> User:
-    email = email.strip().lower()
+    try:
+        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise UserError(f"{email!r} is not an email address: {exc}") from exc
     if db.session.scalar(select(User).where(func.lower(User.email) == email)):
         raise UserError(f"A login for {email} already exists.")
     role = None

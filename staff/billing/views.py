@@ -26,5 +26,6 @@ def account(account_id: int):
     found = db.session.get(Account, account_id)
     if found is None:
         abort(404)
-    audit.record("account.viewed", "account", actor=current_user, object_id=found.id, account_id=found.id)
+    audit.record("account.viewed", "account", actor=current_user, object_id=found.id, account_id=found.id,
+                 detail={"patients": [p.id for p in found.patients]})
     return render_template("staff/billing/account.html", detail=accounts.detail(found))
