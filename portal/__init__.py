@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Flask
 
 from portal.config import ROOT, Config, config_for_environment
-from portal.extensions import celery_init_app, csrf, db, limiter, login_manager, migrate
+from portal.extensions import celery_init_app, csrf, db, limiter, migrate
 
 
 def create_app(config: Config | None = None) -> Flask:

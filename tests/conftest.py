@@ -21,6 +21,7 @@ from portal.config import TestConfig
 from portal.extensions import db, limiter
 from portal.services import users
 
+pytest_plugins = ["tests.browser"]  # live server and Chromium fixtures
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "correct horse battery"
 CI = os.environ.get("CI", "").lower() == "true"

@@ -5,7 +5,6 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from tests import factories
-from tests.browser import browser, live_server, page, phone_page  # noqa: F401  (fixtures)
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser

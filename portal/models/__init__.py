@@ -2,7 +2,14 @@
 from portal.models.accounts import PAYER_TYPES, Account, Coverage, InsurancePlan, Patient, Payer
 from portal.models.audit import AuditEvent
 from portal.models.base import utcnow
-from portal.models.billing import BillingCode, BillingCodeGroup, BillingCodeGroupMember, Charge, Claim, ClaimLine
+from portal.models.billing import (
+    BillingCode,
+    BillingCodeGroup,
+    BillingCodeGroupMember,
+    Charge,
+    Claim,
+    ClaimLine,
+)
 from portal.models.ledger import (
     Adjustment,
     Allocation,

@@ -204,7 +204,7 @@ def _check_payments(payment_ids: set[int]) -> None:
             raise LedgerError(f"payment {payment.id}: allocations would exceed the payment")
         if payment.posting_id in reversed_ids and left != 0:
             raise LedgerError(f"payment {payment.id} is reversed and must stay at zero")
-    for payment_id, charge_id, bucket, amount in applied:
+    for payment_id, charge_id, _bucket, amount in applied:
         if amount < 0:
             raise LedgerError(
                 f"payment {payment_id}: cannot take back more from charge {charge_id} than was applied"

@@ -211,6 +211,9 @@ def set_role_permissions(role: Role, permissions: set[str], *, actor: User) -> N
     before = role.permission_names
     if before == permissions:
         return
-    role.permissions = [RolePermission(permission=p) for p in sorted(permissions)]
+    # Change only what differs: replacing the list would insert before deleting (unique clash).
+    role.permissions = [p for p in role.permissions if p.permission in permissions]
+    role.permissions += [RolePermission(permission=p) for p in sorted(permissions - before)]
+    db.session.flush()
     audit.record("role.updated", "role", actor=actor, object_id=role.id,
                  detail={"added": sorted(permissions - before), "removed": sorted(before - permissions)})

@@ -7,7 +7,8 @@ class NewUserForm(FlaskForm):
     full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     role = SelectField("Role", validators=[DataRequired()])
-    password = PasswordField("Temporary password", validators=[DataRequired(), Length(min=12, max=200)])
+    password = PasswordField("Temporary password", validators=[
+        DataRequired(), Length(min=12, max=200, message="Use 12 to 200 characters.")])
 
 
 class EditUserForm(FlaskForm):

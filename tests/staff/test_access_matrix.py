@@ -49,7 +49,7 @@ def test_every_staff_route_declares_a_permission(app):
 def test_role_reaches_exactly_the_routes_its_permissions_allow(app, role, login_as, world):
     client = login_as(role)
     granted = DEFAULT_ROLES[role][1]
-    for endpoint, method, rule, permission in staff_routes(app):
+    for _endpoint, method, rule, permission in staff_routes(app):
         response = request_as(client, method, url_for_rule(rule, world), "/staff/")
         where = f"{role} {method} {rule.rule}"
         if permission in granted:
@@ -66,7 +66,7 @@ def test_patient_and_anonymous_reach_no_staff_route(app, world):
     patient = app.test_client()
     assert post_form(patient, "/login", {"email": patient_user.email, "password": PASSWORD}).status_code == 302
     anonymous = app.test_client()
-    for endpoint, method, rule, permission in staff_routes(app):
+    for _endpoint, method, rule, _permission in staff_routes(app):
         url = url_for_rule(rule, world)
         assert request_as(patient, method, url, "/").status_code == 403, f"patient {method} {url}"
         response = request_as(anonymous, method, url, "/login")
