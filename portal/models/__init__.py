@@ -10,6 +10,14 @@ from portal.models.billing import (
     Claim,
     ClaimLine,
 )
+from portal.models.iop import (
+    EXCEPTION_REASONS,
+    Authorization,
+    ClinicalSession,
+    IopException,
+    IopSettings,
+    Notification,
+)
 from portal.models.ledger import (
     Adjustment,
     Allocation,
@@ -21,6 +29,7 @@ from portal.models.ledger import (
 from portal.models.people import AccountAccess, Facility, Role, RolePermission, User
 
 __all__ = [
+    "EXCEPTION_REASONS", "Authorization", "ClinicalSession", "IopException", "IopSettings", "Notification",
     "PAYER_TYPES", "Account", "AccountAccess", "Adjustment", "Allocation", "AuditEvent", "BalanceTransfer",
     "BillingCode", "BillingCodeGroup", "BillingCodeGroupMember", "Charge", "Claim", "ClaimLine", "Coverage",
     "Facility", "InsurancePlan", "LedgerEntry", "Patient", "Payer", "Payment", "Posting", "Role",

@@ -56,6 +56,9 @@ class Patient(db.Model):
     zip_code: Mapped[str | None] = mapped_column(String(10))
     # 42 CFR Part 2 records: never disclosed outside treatment, payment and operations.
     part2: Mapped[bool] = mapped_column(default=False)
+    # Used on generated IOP charges instead of the facility defaults.
+    default_clinician: Mapped[str | None] = mapped_column(String(100))
+    default_location: Mapped[str | None] = mapped_column(String(100))
     account: Mapped[Account] = relationship(back_populates="patients")
     coverages: Mapped[list["Coverage"]] = relationship(back_populates="patient", order_by="Coverage.priority")
 

@@ -60,6 +60,10 @@ class Charge(db.Model):
     patient_balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     # When the patient first owed something on this charge (drives aging).
     patient_responsible_since: Mapped[date | None] = mapped_column(Date)
+    clinician: Mapped[str | None] = mapped_column(String(100))
+    location: Mapped[str | None] = mapped_column(String(100))
+    minutes: Mapped[int | None] = mapped_column()
+    authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"), index=True)
 
     account: Mapped[Account] = relationship()
     patient: Mapped[Patient] = relationship()

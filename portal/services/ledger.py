@@ -56,6 +56,11 @@ def _fingerprint(**fields) -> str:
 
 def lock_account(account_id: int) -> Account:
     """Lock the account row until commit (SQLite: hold the database write lock)."""
+    return lock_accounts({account_id})[account_id]
+
+
+def lock_accounts(account_ids: set[int]) -> dict[int, Account]:
+    """Lock account rows in id order (no deadlock between two batches) until commit."""
     if db.session.get_bind().dialect.name == "sqlite":
         # A deferred SQLite transaction cannot be upgraded safely: finish it, start an immediate one.
         db.session.commit()
@@ -64,15 +69,16 @@ def lock_account(account_id: int) -> Account:
             db.session.connection()  # begins the transaction now
         finally:
             sqlite_immediate.reset(token)
-    account = db.session.execute(
+    accounts = {a.id: a for a in db.session.scalars(
         select(Account)
-        .where(Account.id == account_id)
+        .where(Account.id.in_(sorted(account_ids)))
+        .order_by(Account.id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if account is None:
-        raise LedgerError(f"account {account_id} does not exist")
-    return account
+    )}
+    if missing := set(account_ids) - set(accounts):
+        raise LedgerError(f"account {min(missing)} does not exist")
+    return accounts
 
 
 def _existing(key: str, fingerprint: str) -> Posting | None:
@@ -254,36 +260,130 @@ def _require_positive(amount_cents: int) -> None:
 # ---------------------------------------------------------------- charges
 
 
+CHARGE_DETAILS = ("clinician", "location", "minutes", "authorization_id")
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    account_id: int
+    patient_id: int
+    billing_code_id: int
+    service_date: date
+    amount_cents: int
+    key: str
+    units: int = 1
+    coverage_id: int | None = None
+    responsibility: str = "insurance"
+    source: str = "manual"
+    clinician: str | None = None
+    location: str | None = None
+    minutes: int | None = None
+    authorization_id: int | None = None
+
+    def fingerprint(self) -> str:
+        return _fingerprint(op="charge", account=self.account_id, patient=self.patient_id,
+                            code=self.billing_code_id, date=self.service_date, amount=self.amount_cents,
+                            units=self.units, coverage=self.coverage_id, resp=self.responsibility)
+
+
+@dataclass
+class ChargeBatch:
+    created: list[Charge] = field(default_factory=list)
+    replayed: list[Charge] = field(default_factory=list)  # the key was already posted: nothing new
+    refused: list[tuple[ChargeRequest, str]] = field(default_factory=list)
+
+
 def post_charge(account_id: int, *, patient_id: int, billing_code_id: int, service_date: date,
                 amount_cents: int, key: str, actor: str, units: int = 1, coverage_id: int | None = None,
                 responsibility: str = "insurance", source: str = "manual") -> Charge:
     """Post a charge, owed by insurance (billed to coverage) or by the patient (self-pay)."""
-    _require_positive(amount_cents)
-    if responsibility not in CHARGE_BUCKETS:
-        raise LedgerError(f"responsibility must be one of {CHARGE_BUCKETS}")
-    fp = _fingerprint(op="charge", account=account_id, patient=patient_id, code=billing_code_id,
-                      date=service_date, amount=amount_cents, units=units, coverage=coverage_id,
-                      resp=responsibility)
+    request = ChargeRequest(account_id, patient_id, billing_code_id, service_date, amount_cents, key, units,
+                            coverage_id, responsibility, source)
+    batch = post_charges([request], actor=actor)
+    if batch.refused:
+        raise IdempotencyConflict(batch.refused[0][1])
+    return (batch.created or batch.replayed)[0]
 
-    def build(account: Account) -> Posting:
-        patient = db.session.get(Patient, patient_id)
-        if patient is None or patient.account_id != account.id:
-            raise LedgerError(f"patient {patient_id} is not on account {account.id}")
-        work = _Work(account, actor)
-        posting = work.posting("charge", key, fp)
-        charge = Charge(
-            account_id=account.id, patient_id=patient_id, coverage_id=coverage_id,
-            billing_code_id=billing_code_id, posting_id=posting.id, service_date=service_date,
-            units=units, amount_cents=amount_cents, source=source, created_by=actor,
-        )
-        db.session.add(charge)
-        db.session.flush()
-        work.entry(posting, responsibility, amount_cents, charge_id=charge.id)
-        _commit(work, key)
-        return posting
 
-    return _run(account_id, key, fp, build, lambda p: db.session.scalar(
-        select(Charge).where(Charge.posting_id == p.id)))
+def post_charges(requests: list[ChargeRequest], *, actor: str, admit=None) -> ChargeBatch:
+    """Post many charges in one transaction, the accounts locked in id order.
+
+    `admit(request)` runs under the locks for each charge not posted before and returns None to
+    post it or a reason to refuse it (e.g. no authorization units left), so the check and the
+    posting cannot be separated by another worker. A key posted before is a replay: nothing new.
+    """
+    for request in requests:
+        _require_positive(request.amount_cents)
+        if request.responsibility not in CHARGE_BUCKETS:
+            raise LedgerError(f"responsibility must be one of {CHARGE_BUCKETS}")
+    if len({r.key for r in requests}) != len(requests):
+        raise LedgerError("two charges in one batch share an idempotency key")
+    for _attempt in range(2):
+        try:
+            return _post_charges(requests, actor, admit)
+        except _Replay:
+            continue
+        except Exception:
+            db.session.rollback()
+            raise
+    raise LedgerError("charges could not be written")
+
+
+def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBatch:
+    accounts = lock_accounts({r.account_id for r in requests})
+    batch = ChargeBatch()
+    done = {p.idempotency_key: p for p in db.session.scalars(
+        select(Posting).where(Posting.idempotency_key.in_([r.key for r in requests])))}
+    patients = dict(db.session.execute(
+        select(Patient.id, Patient.account_id).where(Patient.id.in_({r.patient_id for r in requests}))).all())
+    fresh = []
+    for request in requests:
+        if patients.get(request.patient_id) != request.account_id:
+            raise LedgerError(f"patient {request.patient_id} is not on account {request.account_id}")
+        if (posting := done.get(request.key)) is not None:
+            if posting.fingerprint != request.fingerprint():
+                batch.refused.append((request, f"idempotency key {request.key!r} was already used for a different charge"))
+            else:
+                batch.replayed.append(posting)
+        elif admit is not None and (reason := admit(request)):
+            batch.refused.append((request, reason))
+        else:
+            fresh.append(request)
+    batch.replayed = list(db.session.scalars(
+        select(Charge).where(Charge.posting_id.in_([p.id for p in batch.replayed])))) if batch.replayed else []
+    postings = [Posting(account_id=r.account_id, kind="charge", idempotency_key=r.key, fingerprint=r.fingerprint(),
+                        actor=actor) for r in fresh]
+    db.session.add_all(postings)
+    db.session.flush()
+    today = facility_today()
+    for request, posting in zip(fresh, postings, strict=True):
+        # A new charge owes its whole amount in one bucket: the money rules hold by construction.
+        owed_by_patient = request.responsibility == "patient"
+        batch.created.append(Charge(
+            account_id=request.account_id, patient_id=request.patient_id, coverage_id=request.coverage_id,
+            billing_code_id=request.billing_code_id, posting_id=posting.id, service_date=request.service_date,
+            units=request.units, amount_cents=request.amount_cents, source=request.source, created_by=actor,
+            insurance_balance_cents=0 if owed_by_patient else request.amount_cents,
+            patient_balance_cents=request.amount_cents if owed_by_patient else 0,
+            patient_responsible_since=today if owed_by_patient else None,
+            **{name: getattr(request, name) for name in CHARGE_DETAILS},
+        ))
+    db.session.add_all(batch.created)
+    db.session.flush()
+    for request, posting, charge in zip(fresh, postings, batch.created, strict=True):
+        db.session.add(LedgerEntry(posting_id=posting.id, account_id=request.account_id, charge_id=charge.id,
+                                   bucket=request.responsibility, amount_cents=request.amount_cents))
+        account = accounts[request.account_id]
+        if request.responsibility == "patient":
+            account.patient_balance_cents += request.amount_cents
+        else:
+            account.insurance_balance_cents += request.amount_cents
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise _Replay("batch") from exc
+    return batch
 
 
 # ---------------------------------------------------------------- payments
