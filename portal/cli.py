@@ -11,16 +11,22 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Account, AccountAccess, User
-from portal.services import demo, ledger, users
+from portal.services import demo, iop, ledger, users
 from portal.services.clock import facility_today
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
 users_cli = AppGroup("users", help="Manage logins.")
+iop_cli = AppGroup("iop", help="IOP per-diem charges from attendance.")
+sessions_cli = AppGroup("sessions", help="Attendance and documentation.")
+auths_cli = AppGroup("auths", help="Authorizations.")
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(iop_cli)
+    app.cli.add_command(sessions_cli)
+    app.cli.add_command(auths_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
 
@@ -104,3 +110,47 @@ def users_create(email, role, full_name, account_number, password_stdin, as_json
         payload["temporary_password"] = password
     text = f"created {user.email} ({role})" + (f"; temporary password: {password}" if not password_stdin else "")
     _emit(as_json, payload, text)
+
+
+@iop_cli.command("run")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Run as if on this date (facility time); the service date is this minus the arrears days.")
+@click.option("--date", "only_date", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Re-run one service date only.")
+@click.option("--json", "as_json", is_flag=True)
+def iop_run(as_of, only_date, as_json):
+    """Create per-diem charges for attended days; report exceptions."""
+    day = as_of.date() if as_of else facility_today()
+    try:
+        result = iop.run(day, actor="cli:iop-run", only_date=only_date.date() if only_date else None)
+    except iop.IopError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _emit(as_json, result.as_dict(), result.summary())
+
+
+def _import(kind: str, path: str, as_json: bool, importer):
+    try:
+        text = open(path, encoding="utf-8-sig").read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from exc
+    result = importer(text, actor=f"cli:{kind}-import")
+    _emit(as_json, result.as_dict(), f"imported {result.imported} {kind}" if result.imported else
+          "nothing imported:\n" + "\n".join(f"  {e}" for e in result.errors))
+    if result.errors:
+        raise click.ClickException(f"{path}: {len(result.errors)} problem(s); nothing was imported")
+
+
+@sessions_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def sessions_import(path, as_json):
+    """Import sessions: patient_mrn,service_date,code,minutes,units,clinician,signed."""
+    _import("sessions", path, as_json, iop.import_sessions)
+
+
+@auths_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def auths_import(path, as_json):
+    """Import authorizations: patient_mrn,payer,code,start,end,units."""
+    _import("authorizations", path, as_json, iop.import_authorizations)

@@ -53,6 +53,16 @@ class Config:
         r.strip() for r in os.environ.get("TOTP_REQUIRED_ROLES", "admin,biller").split(",") if r.strip()
     )
     HSTS = True
+    # Mail: SMTP when MAIL_SERVER is set, otherwise each message is written to MAIL_OUTBOX.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_USE_TLS = _flag("MAIL_USE_TLS", False)
+    MAIL_FROM = os.environ.get("MAIL_FROM", "billing@parity.invalid")
+    MAIL_OUTBOX = os.environ.get("MAIL_OUTBOX", str(INSTANCE / "outbox"))
+    # Links in mail point here.
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
 
     def __init__(self):
         # Computed lazily so importing the module never touches the disk.
@@ -81,6 +91,7 @@ class TestConfig(Config):
     def __init__(self):
         self.SECRET_KEY = "test-secret-key"
         self.REDIS_URL = None
+        self.MAIL_SERVER = None
         self.RATELIMIT_STORAGE_URI = "memory://"
 
 

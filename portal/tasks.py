@@ -4,11 +4,14 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal.services import ledger
+from portal.services import iop, ledger, mail
+from portal.services.clock import facility_today
 
 log = logging.getLogger(__name__)
 
+# Times are in the facility's zone (the Celery timezone is set from FACILITY_TIMEZONE).
 BEAT_SCHEDULE = {
+    "iop-charges-nightly": {"task": "portal.tasks.iop_nightly", "schedule": crontab(hour=1, minute=30)},
     "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=2, minute=15)},
 }
 
@@ -20,3 +23,22 @@ def ledger_check() -> dict:
     for problem in problems:
         log.error("ledger check: account %s: %s", problem.account_number, "; ".join(problem.problems))
     return {"accounts_checked": checked, "accounts_with_problems": [p.as_dict() for p in problems]}
+
+
+@shared_task(name="portal.tasks.iop_nightly", bind=True, acks_late=True)
+def iop_nightly(self, as_of: str | None = None) -> dict:
+    """Per-diem charges for the service date in arrears, then the authorization run-out alerts."""
+    from datetime import date
+
+    day = date.fromisoformat(as_of) if as_of else facility_today()
+    result = iop.run(day, actor=f"task:{self.request.id}")
+    iop.alert_forecasts(day)
+    return result.as_dict()
+
+
+@shared_task(name="portal.tasks.send_mail", bind=True, acks_late=True, max_retries=5)
+def send_mail(self, to: list[str], subject: str, body: str) -> None:
+    try:
+        mail.send(to, subject, body)
+    except OSError as exc:  # SMTP down or refusing: try again later
+        raise self.retry(exc=exc, countdown=300) from exc

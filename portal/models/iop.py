@@ -16,6 +16,7 @@ EXCEPTION_REASONS = {
     "expired": "Authorization expired before the date of service",
     "exhausted": "Authorization has no units left",
     "overlapping": "Two authorizations cover the same date",
+    "no_price": "The billable code has no price",
     "conflict": "Already charged differently for this day",
 }
 
@@ -37,7 +38,7 @@ class ClinicalSession(db.Model):
     clinician: Mapped[str] = mapped_column(String(100))
     signed: Mapped[bool] = mapped_column(default=False)
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    source: Mapped[str] = mapped_column(String(20), default="form")
+    source: Mapped[str] = mapped_column(String(40), default="form", index=True)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -61,6 +62,8 @@ class Authorization(db.Model):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)
     units_allotted: Mapped[int] = mapped_column()
+    # The run-out forecast alerts once per authorization.
+    forecast_alerted_on: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -288,8 +288,10 @@ class ChargeRequest:
 
 @dataclass
 class ChargeBatch:
-    created: list[Charge] = field(default_factory=list)
-    replayed: list[Charge] = field(default_factory=list)  # the key was already posted: nothing new
+    """Charge ids by idempotency key (plain ids: the ORM objects are expired after the commit)."""
+
+    created: dict[str, int] = field(default_factory=dict)
+    replayed: dict[str, int] = field(default_factory=dict)  # the key was already posted: nothing new
     refused: list[tuple[ChargeRequest, str]] = field(default_factory=list)
 
 
@@ -302,7 +304,7 @@ def post_charge(account_id: int, *, patient_id: int, billing_code_id: int, servi
     batch = post_charges([request], actor=actor)
     if batch.refused:
         raise IdempotencyConflict(batch.refused[0][1])
-    return (batch.created or batch.replayed)[0]
+    return db.session.get(Charge, batch.created.get(key) or batch.replayed[key])
 
 
 def post_charges(requests: list[ChargeRequest], *, actor: str, admit=None) -> ChargeBatch:
@@ -336,7 +338,7 @@ def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBat
         select(Posting).where(Posting.idempotency_key.in_([r.key for r in requests])))}
     patients = dict(db.session.execute(
         select(Patient.id, Patient.account_id).where(Patient.id.in_({r.patient_id for r in requests}))).all())
-    fresh = []
+    fresh, replayed = [], {}
     for request in requests:
         if patients.get(request.patient_id) != request.account_id:
             raise LedgerError(f"patient {request.patient_id} is not on account {request.account_id}")
@@ -344,22 +346,24 @@ def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBat
             if posting.fingerprint != request.fingerprint():
                 batch.refused.append((request, f"idempotency key {request.key!r} was already used for a different charge"))
             else:
-                batch.replayed.append(posting)
+                replayed[posting.id] = request.key
         elif admit is not None and (reason := admit(request)):
             batch.refused.append((request, reason))
         else:
             fresh.append(request)
-    batch.replayed = list(db.session.scalars(
-        select(Charge).where(Charge.posting_id.in_([p.id for p in batch.replayed])))) if batch.replayed else []
+    if replayed:
+        batch.replayed = {replayed[posting_id]: charge_id for charge_id, posting_id in db.session.execute(
+            select(Charge.id, Charge.posting_id).where(Charge.posting_id.in_(list(replayed))))}
     postings = [Posting(account_id=r.account_id, kind="charge", idempotency_key=r.key, fingerprint=r.fingerprint(),
                         actor=actor) for r in fresh]
     db.session.add_all(postings)
     db.session.flush()
     today = facility_today()
+    charges = []
     for request, posting in zip(fresh, postings, strict=True):
         # A new charge owes its whole amount in one bucket: the money rules hold by construction.
         owed_by_patient = request.responsibility == "patient"
-        batch.created.append(Charge(
+        charges.append(Charge(
             account_id=request.account_id, patient_id=request.patient_id, coverage_id=request.coverage_id,
             billing_code_id=request.billing_code_id, posting_id=posting.id, service_date=request.service_date,
             units=request.units, amount_cents=request.amount_cents, source=request.source, created_by=actor,
@@ -368,9 +372,10 @@ def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBat
             patient_responsible_since=today if owed_by_patient else None,
             **{name: getattr(request, name) for name in CHARGE_DETAILS},
         ))
-    db.session.add_all(batch.created)
+    db.session.add_all(charges)
     db.session.flush()
-    for request, posting, charge in zip(fresh, postings, batch.created, strict=True):
+    for request, posting, charge in zip(fresh, postings, charges, strict=True):
+        batch.created[request.key] = charge.id
         db.session.add(LedgerEntry(posting_id=posting.id, account_id=request.account_id, charge_id=charge.id,
                                    bucket=request.responsibility, amount_cents=request.amount_cents))
         account = accounts[request.account_id]

@@ -1,8 +1,8 @@
 """iop per-diem billing
 
-Revision ID: 7483c6a0ce60
+Revision ID: cf179395dfd5
 Revises: cd5495fce27d
-Create Date: 2026-11-23 12:33:36.727172
+Create Date: 2026-11-23 12:37:07.518354
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import portal.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '7483c6a0ce60'
+revision = 'cf179395dfd5'
 down_revision = 'cd5495fce27d'
 branch_labels = None
 depends_on = None
@@ -65,7 +65,7 @@ def upgrade():
     sa.Column('clinician', sa.String(length=100), nullable=False),
     sa.Column('signed', sa.Boolean(), nullable=False),
     sa.Column('signed_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('source', sa.String(length=40), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('minutes >= 0 AND units >= 0', name=op.f('ck_clinical_sessions_non_negative')),
@@ -75,6 +75,7 @@ def upgrade():
     )
     with op.batch_alter_table('clinical_sessions', schema=None) as batch_op:
         batch_op.create_index('ix_clinical_sessions_day_patient', ['service_date', 'patient_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_clinical_sessions_source'), ['source'], unique=False)
 
     op.create_table('iop_exceptions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -106,6 +107,7 @@ def upgrade():
     sa.Column('start_date', sa.Date(), nullable=False),
     sa.Column('end_date', sa.Date(), nullable=False),
     sa.Column('units_allotted', sa.Integer(), nullable=False),
+    sa.Column('forecast_alerted_on', sa.Date(), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('end_date >= start_date', name=op.f('ck_authorizations_dates')),
@@ -156,6 +158,7 @@ def downgrade():
 
     op.drop_table('iop_exceptions')
     with op.batch_alter_table('clinical_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_clinical_sessions_source'))
         batch_op.drop_index('ix_clinical_sessions_day_patient')
 
     op.drop_table('clinical_sessions')
