@@ -14,6 +14,8 @@ PERMISSIONS = {
     "collections.work": "Work the collections queue",
     "estimates.run": "Run cost estimates and Good Faith Estimates",
     "attendance.record": "Record attendance and documentation",
+    "authorizations.manage": "Enter and change payer authorizations",
+    "iop.review": "Review IOP per-diem charges, exceptions and forecasts",
     "admin.users": "Manage staff users",
     "admin.roles": "Manage roles and permissions",
     "admin.audit": "Read the audit log",
@@ -25,12 +27,15 @@ DEFAULT_ROLES = {
     "biller": (
         "Posts payments, adjustments and reversals; works claims",
         {"dashboard.view", "accounts.view", "accounts.edit", "payments.post", "adjustments.post",
-         "ledger.reverse", "claims.view"},
+         "ledger.reverse", "claims.view", "authorizations.manage", "iop.review"},
     ),
     "collector": (
         "Works the collections queue",
         {"dashboard.view", "accounts.view", "collections.work", "payments.post"},
     ),
-    "admissions": ("Gives estimates to prospects and admits patients", {"dashboard.view", "estimates.run"}),
+    "admissions": (
+        "Gives estimates to prospects, admits patients, enters authorizations",
+        {"dashboard.view", "estimates.run", "authorizations.manage"},
+    ),
     "clinician": ("Clinician or front desk: records attendance", {"dashboard.view", "attendance.record"}),
 }

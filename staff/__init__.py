@@ -9,12 +9,23 @@ def init_app(app: Flask) -> None:
     from staff.admin.views import bp as admin_bp
     from staff.auth import bp as auth_bp
     from staff.billing.views import bp as billing_bp
+    from staff.clinical.views import bp as iop_bp
     from staff.home import bp as home_bp
 
     app.register_blueprint(auth_bp)
-    for bp in (home_bp, billing_bp, admin_bp):
-        bp.before_request(require_staff_session)
+    for bp in (home_bp, billing_bp, iop_bp, admin_bp):
         app.register_blueprint(bp)
+        # Registered on the app, keyed by blueprint, so every app built gets its own guard.
+        app.before_request_funcs.setdefault(bp.name, []).append(require_staff_session)
+        app.template_context_processors.setdefault(bp.name, []).append(_staff_context)
+
+
+def _staff_context() -> dict:
+    from portal.services import notifications
+
+    if current_user.is_authenticated and current_user.is_staff:
+        return {"unread_alerts": notifications.unread_count(current_user)}
+    return {}
 
 
 def require_staff_session():

@@ -4,6 +4,8 @@ from flask_login import current_user
 
 from portal.auth import permission_required
 from portal.services import dashboard as dashboard_service
+from portal.services import notifications
+from staff.admin.forms import ActionForm
 from staff import auth as staff_auth
 
 bp = Blueprint("staff_home", __name__, url_prefix="/staff")
@@ -21,3 +23,18 @@ def two_factor():
     if current_user.totp_enabled:
         return render_template("staff/two_factor_on.html")
     return staff_auth.enrolment_page(current_user, on_success=lambda: redirect(url_for(".dashboard")))
+
+
+@bp.get("/notifications")
+@permission_required("dashboard.view")
+def notifications_list():
+    return render_template("staff/notifications.html", notes=notifications.for_user(current_user),
+                           action_form=ActionForm())
+
+
+@bp.post("/notifications/read")
+@permission_required("dashboard.view")
+def notifications_read():
+    if ActionForm().validate_on_submit():
+        notifications.mark_all_read(current_user)
+    return redirect(url_for(".notifications_list"))

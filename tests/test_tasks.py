@@ -6,28 +6,33 @@ import pytest
 import redis
 from sqlalchemy import update
 
+from portal import create_app
 from portal.extensions import db
 from portal.models import Account
 from portal.services import ledger
 from portal.tasks import BEAT_SCHEDULE, ledger_check
 from tests import factories
+from tests.conftest import make_config
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 
 
 @pytest.fixture
-def celery_app(app):
-    """The app's own Celery (tasks run inside a Flask app context), pointed at Redis for this test."""
+def celery_app(app, database_url):
+    """A second app on the same database whose Celery uses Redis (tasks run in its app context).
+
+    The suite's own app runs tasks eagerly; its Celery keeps an in-memory broker connection pool,
+    so the worker test gets an app of its own rather than reconfiguring that one.
+    """
     try:
         redis.Redis.from_url(REDIS_URL).ping()
     except redis.RedisError as exc:  # a missing service is a failure, never a skip
         pytest.fail(f"Redis is not reachable at {REDIS_URL}: {exc}", pytrace=False)
-    celery = app.extensions["celery"]
-    saved = {k: celery.conf[k] for k in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")}
-    celery.conf.update(broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False,
-                       task_default_queue=f"parity-test-{uuid.uuid4().hex[:8]}")
+    worker_app = create_app(make_config(database_url, REDIS_URL=REDIS_URL))
+    celery = worker_app.extensions["celery"]
+    celery.conf.task_default_queue = f"parity-test-{uuid.uuid4().hex[:8]}"
     yield celery
-    celery.conf.update(saved)
+    app.extensions["celery"].set_default()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Dashboard cards: what needs a person, filtered by what the user may see."""
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -35,6 +35,17 @@ def cards_for(user: User) -> list[Card]:
             Card("Patient A/R", money.format_usd(pat), "Owed by patients and guarantors", "staff_billing.index"),
             Card("Unapplied credit", money.format_usd(credit), "Payments not yet applied to a charge"),
             Card("Payments today", money.format_usd(paid_today), "Posted since midnight, facility time"),
+        ]
+    if user.can("iop.review"):
+        from portal.services import iop
+
+        yesterday = facility_today() - timedelta(days=1)
+        count = sum(n for _, n, _ in iop.charges_by_day(yesterday, yesterday))
+        cards += [
+            Card("IOP days to review", str(len(iop.open_exceptions())), "Attended days the nightly run could not bill",
+                 "staff_iop.review"),
+            Card("IOP charges yesterday", str(count), "Per-diem charges for yesterday's date of service",
+                 "staff_iop.review"),
         ]
     if user.can("admin.users"):
         locked = db.session.scalar(select(func.count(User.id)).where(User.locked_until > utcnow()))

@@ -1,6 +1,15 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 
 class NewUserForm(FlaskForm):
@@ -49,3 +58,34 @@ class FacilityForm(FlaskForm):
         "Card statement descriptor", validators=[DataRequired(), Length(min=5, max=22),
                                                   Regexp(r"^[A-Za-z0-9 .\-]+$", message="Letters, digits, spaces.")],
     )
+
+
+class IopSettingsForm(FlaskForm):
+    documentation_group_id = SelectField("Documentation group (notes that count toward the day)", coerce=int)
+    billable_group_id = SelectField("Billable group (per-diem codes)", coerce=int)
+    unit_threshold = IntegerField("Signed documentation units a day must reach",
+                                  validators=[DataRequired(), NumberRange(min=1, max=48)])
+    minimum_minutes = IntegerField("Also require at least this many documented minutes (leave empty for off)",
+                                   validators=[Optional(), NumberRange(min=1, max=1440)])
+    occurrence_minutes = IntegerField("Duration recorded on each generated charge (minutes)",
+                                      validators=[DataRequired(), NumberRange(min=1, max=1440)])
+    arrears_days = IntegerField("Days in arrears (time for clinicians to sign notes)",
+                                validators=[Optional(), NumberRange(min=0, max=30)])
+    catch_up_days = IntegerField("Catch-up window for late-signed notes (days)",
+                                 validators=[Optional(), NumberRange(min=0, max=60)])
+    alert_role = SelectField("Alert this user group when a day cannot be billed")
+    default_clinician = StringField("Default clinician on generated charges", validators=[Optional(), Length(max=100)])
+    default_location = StringField("Default location on generated charges", validators=[Optional(), Length(max=100)])
+    forecast_alert_days = IntegerField("Warn this many days before an authorization runs out",
+                                       validators=[Optional(), NumberRange(min=0, max=90)])
+
+
+class BillingCodeForm(FlaskForm):
+    code = StringField("Code (CPT/HCPCS)", validators=[DataRequired(), Length(max=10),
+                                                       Regexp(r"^[A-Z0-9]+$", message="Capital letters and digits.")])
+    description = StringField("Description", validators=[DataRequired(), Length(max=200)])
+    revenue_code = StringField("Revenue code", validators=[Optional(), Regexp(r"^\d{4}$", message="Four digits.")])
+    kind = SelectField("Kind", choices=[("billable", "Billable"), ("documentation", "Documentation only")])
+    price = StringField("Price (dollars)", validators=[Optional(), Length(max=12)])
+    minutes = IntegerField("Minutes", validators=[Optional(), NumberRange(min=1, max=1440)])
+    groups = SelectMultipleField("Groups", coerce=int)

@@ -9,9 +9,18 @@ from portal.auth import permission_required
 from portal.extensions import db
 from portal.models import Role, User
 from portal.permissions import PERMISSIONS
-from portal.services import audit, facility, users
+from portal import money
+from portal.services import audit, codes, facility, iop, users
 from portal.services.clock import facility_zone
-from staff.admin.forms import ActionForm, AuditFilterForm, EditUserForm, FacilityForm, NewUserForm
+from staff.admin.forms import (
+    ActionForm,
+    AuditFilterForm,
+    BillingCodeForm,
+    EditUserForm,
+    FacilityForm,
+    IopSettingsForm,
+    NewUserForm,
+)
 
 bp = Blueprint("staff_admin", __name__, url_prefix="/staff/admin")
 
@@ -148,3 +157,61 @@ def facility_settings():
         flash("Facility settings saved.", "info")
         return redirect(url_for(".facility_settings"))
     return render_template("staff/admin/facility.html", form=form), 400 if form.errors else 200
+
+
+IOP_FIELDS = ("documentation_group_id", "billable_group_id", "unit_threshold", "minimum_minutes",
+              "occurrence_minutes", "arrears_days", "catch_up_days", "alert_role", "default_clinician",
+              "default_location", "forecast_alert_days")
+
+
+@bp.route("/iop-settings", methods=["GET", "POST"])
+@permission_required("admin.settings")
+def iop_settings():
+    record = iop.settings()
+    form = IopSettingsForm(obj=record)
+    groups = [(g.id, g.name) for g in codes.all_groups()]
+    form.documentation_group_id.choices = groups
+    form.billable_group_id.choices = groups
+    form.alert_role.choices = _role_choices()
+    if form.validate_on_submit():
+        if form.documentation_group_id.data == form.billable_group_id.data:
+            form.billable_group_id.errors.append("Choose two different groups.")
+        else:
+            changes = {}
+            for name in IOP_FIELDS:
+                value = getattr(form, name).data
+                if name in ("arrears_days", "catch_up_days", "forecast_alert_days"):
+                    value = value or 0
+                if getattr(record, name) != value:
+                    changes[name] = [getattr(record, name), value]
+                    setattr(record, name, value)
+            audit.record("iop_settings.updated", "iop_settings", actor=current_user, object_id=record.id,
+                         detail=changes)
+            flash("IOP settings saved.", "info")
+            return redirect(url_for(".iop_settings"))
+    return render_template("staff/admin/iop_settings.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/codes", methods=["GET", "POST"])
+@permission_required("admin.settings")
+def billing_codes():
+    form = BillingCodeForm()
+    form.groups.choices = [(g.id, g.name) for g in codes.all_groups()]
+    if form.validate_on_submit():
+        try:
+            price = money.parse_cents(form.price.data or "0")
+            codes.save_code(code=form.code.data, description=form.description.data, kind=form.kind.data,
+                            price_cents=price, revenue_code=form.revenue_code.data, minutes=form.minutes.data,
+                            group_ids=form.groups.data or [], actor=current_user)
+        except ValueError as exc:
+            db.session.rollback()
+            form.price.errors.append(str(exc) if isinstance(exc, codes.CodeError) else "Enter a price like 950.00.")
+        else:
+            flash(f"Saved {form.code.data}.", "info")
+            return redirect(url_for(".billing_codes"))
+    code_groups = {}
+    for group in codes.all_groups():
+        for code in group.codes:
+            code_groups.setdefault(code.id, []).append(group.name)
+    return render_template("staff/admin/codes.html", form=form, codes=codes.all_codes(),
+                           code_groups=code_groups), 400 if form.errors else 200

@@ -1,8 +1,11 @@
 """Every staff route, requested by every role, by a patient and by nobody: only the permitted succeed."""
 import pytest
+from sqlalchemy import select
 
+from portal.extensions import db
 from portal.permissions import DEFAULT_ROLES
 from tests import factories
+from tests.iop_fixtures import DAY, program  # noqa: F401  (fixture)
 from tests.conftest import PASSWORD, csrf_from, post_form
 
 STAFF_ROLES = sorted(DEFAULT_ROLES)
@@ -24,14 +27,26 @@ def staff_routes(app):
 
 
 def url_for_rule(rule, ids):
-    return rule.rule.replace("<int:account_id>", str(ids["account"])).replace("<int:user_id>", str(ids["user"]))
+    url = rule.rule
+    for name in rule.arguments:
+        url = url.replace(f"<int:{name}>", str(ids[name]))
+    assert "<" not in url, f"no sample id for {rule.rule}"
+    return url
 
 
 @pytest.fixture
-def world(app, make_staff):
-    account = factories.account()
+def world(app, make_staff, program):
+    from datetime import timedelta
+
+    from portal.models import IopException
+    from portal.services import iop
+
     target = make_staff("clinician", totp=False)
-    return {"account": account.id, "user": target.id}
+    session = program.attend(units=1)
+    iop.run(DAY + timedelta(days=2), actor="test")
+    exception = db.session.scalar(select(IopException))
+    return {"account_id": program.patient.account_id, "user_id": target.id, "session_id": session.id,
+            "authorization_id": program.auth.id, "exception_id": exception.id}
 
 
 def request_as(client, method, url, home):
