@@ -58,8 +58,10 @@ worker: setup
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker"; exit 2; }
 	$(BIN)/celery -A portal.worker worker --beat --loglevel INFO
 
+# Benchmarks print JSON figures; the IOP one needs PostgreSQL (BENCH_POSTGRES_URL, default the local server).
 bench: setup
 	$(BIN)/python -m bench.ledger_posting
+	$(BIN)/python -m bench.iop_nightly
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts *.egg-info

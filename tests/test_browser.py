@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 from portal.extensions import db
 from tests import factories
 from tests.conftest import PASSWORD
+from tests.iop_fixtures import program  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -73,3 +74,43 @@ def test_admin_enrols_two_factor_by_scanning_the_page(app, live_server, page, ma
     expect(page.get_by_role("link", name="Audit log")).to_be_visible()
     page.get_by_role("link", name="Audit log").click()
     expect(page.get_by_role("cell", name="user.totp_enrolled")).to_be_visible()
+
+
+def test_biller_clears_an_iop_exception_by_adding_the_authorization_and_running_the_day(
+        app, live_server, page, make_staff, program, artifacts_dir):
+    from datetime import timedelta
+
+    from portal.services import iop
+    from tests.iop_fixtures import DAY, make_patient
+
+    patient, _ = make_patient()
+    program.attend(patient=patient)
+    iop.run(DAY + timedelta(days=2), actor="test")
+    biller = make_staff("biller")
+    db.session.commit()
+    page.goto(f"{live_server}/staff/login")
+    page.get_by_label("Email").fill(biller.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Six-digit code").fill(pyotp.TOTP(biller.totp_secret).now())
+    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("link", name="IOP review").click()
+    row = page.locator("tr", has_text=patient.mrn)
+    expect(row).to_contain_text("No authorization for the date of service")
+    page.screenshot(path=str(artifacts_dir / "iop-review.png"), full_page=True)
+
+    page.get_by_role("link", name="Authorizations").click()
+    page.get_by_role("link", name="Add an authorization").click()
+    page.get_by_label("Patient MRN").fill(patient.mrn)
+    page.get_by_label("Authorization number").fill("NEW-7")
+    page.get_by_label("First day").fill("2026-10-01")
+    page.get_by_label("Last day").fill("2026-10-31")
+    page.get_by_label("Units authorized").fill("12")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("link", name="NEW-7")).to_be_visible()
+
+    page.get_by_role("link", name="IOP review").click()
+    page.get_by_label("Date of service").fill(DAY.isoformat())
+    page.get_by_role("button", name="Run this date").click()
+    expect(page.get_by_role("status")).to_contain_text("1 charge(s) created")
+    expect(page.locator("tr", has_text=patient.mrn)).to_have_count(0)

@@ -18,7 +18,7 @@ from portal.models import (
     Payer,
     User,
 )
-from portal.services import facility, ledger, users
+from portal.services import facility, iop, ledger, users
 
 ACTOR = "cli:seed-demo"
 DEMO_DOMAIN = "demo.example.org"
@@ -56,6 +56,7 @@ def seed(today: date) -> DemoResult:
         fac.address_line1, fac.city, fac.state, fac.zip_code = "100 Main Street", "Springfield", "NJ", "07081"
         fac.remit_address = "Parity Health Services\nPO Box 1000\nSpringfield, NJ 07081"
         _seed_records(fac.id, today)
+        _seed_iop(today)
     logins = []
     for role in roles:
         email = f"{role}@{DEMO_DOMAIN}"
@@ -190,3 +191,38 @@ def _seed_episode(account: Account, patient: Patient, coverage: Coverage | None,
     if patient.mrn == "MRN1001":
         ledger.post_payment(account.id, amount_cents=10000, method="card", key="demo:payment:MRN1001",
                             actor=ACTOR, received_on=today - timedelta(days=7), reference="demo card")
+
+
+def _seed_iop(today: date) -> None:
+    """Two weeks of attendance: most days bill; some show each kind of exception for the review page."""
+    config = iop.settings()
+    config.default_clinician, config.default_location = "Dr. Sam Ortiz", "Main campus"
+    codes = {c.code: c for c in db.session.scalars(select(BillingCode))}
+    patients = {p.mrn: p for p in db.session.scalars(select(Patient))}
+    start = today - timedelta(days=16)
+    auths = {  # MRN: (code, first day, units); MRN1005 is self-pay, MRN1006 has none
+        "MRN1001": ("S9480", start, 20),
+        "MRN1002": ("S9480", start, 4),
+        "MRN1003": ("S9480", start, 20),
+        "MRN1004": ("H0015", start, 20),
+    }
+    for mrn, (code, first, units) in auths.items():
+        patient = patients[mrn]
+        iop.save_authorization(patient=patient, coverage_id=patient.coverages[0].id,
+                               billing_code_id=codes[code].id, start=first, end=first + timedelta(days=60),
+                               units=units, actor=ACTOR, number=f"AUTH-{mrn[3:]}")
+    for offset in range(14):
+        day = start + timedelta(days=offset)
+        if day.weekday() >= 5:
+            continue
+        for mrn, patient in patients.items():
+            short_day = mrn == "MRN1003" and offset % 4 == 0  # left early: below the threshold
+            iop.record_session(patient=patient, service_date=day, billing_code_id=codes["90853"].id,
+                               minutes=60 if short_day else 120, units=1 if short_day else 2,
+                               clinician="Dr. Sam Ortiz", signed=True, actor=ACTOR, source="demo")
+            iop.record_session(patient=patient, service_date=day, billing_code_id=codes["90837"].id,
+                               minutes=60, units=1, clinician="Dr. Ana Reyes", signed=offset < 12, actor=ACTOR,
+                               source="demo")
+    db.session.commit()
+    for offset in range(14):
+        iop.run(today, actor=ACTOR, only_date=start + timedelta(days=offset))

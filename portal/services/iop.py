@@ -189,7 +189,7 @@ def run(as_of: date, *, actor: str, only_date: date | None = None) -> RunResult:
     context = _Context(config)
     for day in dates:
         _run_day(day, context, actor, result)
-    _alert(result, config)
+    _alert(result, context.alert_role)
     return result
 
 
@@ -209,6 +209,7 @@ class _Context:
         self.threshold, self.minimum_minutes = config.unit_threshold, config.minimum_minutes
         self.occurrence_minutes = config.occurrence_minutes
         self.default_clinician, self.default_location = config.default_clinician, config.default_location
+        self.alert_role = config.alert_role
         self.documentation = group_code_ids(config.documentation_group_id)
         self.billable = group_code_ids(config.billable_group_id)
         self.codes = {c.id: (c.code, c.default_price_cents) for c in db.session.scalars(
@@ -276,6 +277,11 @@ def _run_day(day: date, ctx: _Context, actor: str, result: RunResult) -> None:
         pending[request.key] = (outcome, _Auth(auth.id, auth.number or f"#{auth.id}", auth.units_allotted,
                                                auth.coverage_id, auth.billing_code_id))
 
+    # Everything needed now is plain values: let the session forget the records loaded for this
+    # day, so each batch commit expires only that batch's objects (cost per patient-day stays flat).
+    for record in [*patients.values(), *(c for cs in coverages.values() for c in cs),
+                   *(a for a_s in auths.values() for a in a_s)]:
+        db.session.expunge(record)
     for start in range(0, len(requests), BATCH_SIZE):
         _post_batch(requests[start:start + BATCH_SIZE], pending, actor, result)
     _record_exceptions(day, result)
@@ -363,13 +369,13 @@ def _record_exceptions(day: date, result: RunResult) -> None:
     result.new_exception_ids += [e.id for e in fresh]
 
 
-def _alert(result: RunResult, config: IopSettings) -> None:
+def _alert(result: RunResult, alert_role: str) -> None:
     """Tell the configured user group about each new exception, in the app and by mail, once."""
     if not result.new_exception_ids:
         return
     exceptions = db.session.scalars(select(IopException).where(
         IopException.id.in_(result.new_exception_ids)).order_by(IopException.service_date, IopException.id)).all()
-    members = notifications.role_members(config.alert_role)
+    members = notifications.role_members(alert_role)
     for exc in exceptions:
         notifications.notify(members, title=f"IOP day not billed: {exc.reason_text}",
                              body=f"{exc.patient.mrn} on {exc.service_date:%m/%d/%Y}: {exc.message}",
