@@ -26,9 +26,11 @@ from portal.models.ledger import (
     Payment,
     Posting,
 )
+from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
 from portal.models.people import AccountAccess, Facility, Role, RolePermission, User
 
 __all__ = [
+    "CardPayment", "Refund", "SavedCard", "Statement", "StripeEvent",
     "EXCEPTION_REASONS", "Authorization", "ClinicalSession", "IopException", "IopSettings", "Notification",
     "PAYER_TYPES", "Account", "AccountAccess", "Adjustment", "Allocation", "AuditEvent", "BalanceTransfer",
     "BillingCode", "BillingCodeGroup", "BillingCodeGroupMember", "Charge", "Claim", "ClaimLine", "Coverage",

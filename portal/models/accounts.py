@@ -27,6 +27,7 @@ class Account(db.Model):
     timezone: Mapped[str | None] = mapped_column(String(64))
     statement_day: Mapped[int] = mapped_column(default=1)
     collection_stage: Mapped[str] = mapped_column(String(32), default="none")
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Cached sums of ledger entries, updated by the ledger service only; `ledger check` verifies them.
     insurance_balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -14,7 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.base import UTCDateTime, utcnow
 
-POSTING_KINDS = ("charge", "payment", "allocation", "unallocation", "adjustment", "transfer", "reversal")
+POSTING_KINDS = (
+    "charge", "payment", "allocation", "unallocation", "adjustment", "transfer", "reversal", "refund",
+)
 BUCKETS = ("insurance", "patient", "unapplied")
 PAYMENT_METHODS = ("card", "cash", "check", "card_present", "eft", "insurance_check", "other")
 ADJUSTMENT_KINDS = (

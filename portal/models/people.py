@@ -23,6 +23,10 @@ class Facility(db.Model):
     zip_code: Mapped[str | None] = mapped_column(String(10))
     remit_address: Mapped[str | None] = mapped_column(Text)
     statement_descriptor: Mapped[str] = mapped_column(String(22), default="PARITY HEALTH")
+    # Statements and payments policy.
+    statement_minimum_cents: Mapped[int] = mapped_column(default=500)
+    statement_due_days: Mapped[int] = mapped_column(default=25)
+    payment_minimum_cents: Mapped[int] = mapped_column(default=500)
 
 
 class Role(db.Model):

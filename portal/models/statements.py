@@ -1,0 +1,103 @@
+"""Statements (frozen snapshots of an account) and card payments through Stripe."""
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.accounts import Account
+from portal.models.base import UTCDateTime, utcnow
+
+
+class Statement(db.Model):
+    """What an account owed on a date. Issued once and never changed; the next one carries forward."""
+
+    __tablename__ = "statements"
+    __table_args__ = (UniqueConstraint("account_id", "statement_date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    statement_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    cycle_number: Mapped[int] = mapped_column()
+    # Short code printed on the statement for paying online without an account.
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    previous_amount_due_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    payments_since_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    adjustments_since_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    insurance_pending_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_due_cents: Mapped[int] = mapped_column(BigInteger)
+    message: Mapped[str | None] = mapped_column(Text)
+    # The frozen lines: groups by patient and date of service, payments, adjustments, pending items.
+    snapshot: Mapped[dict] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+
+
+class CardPayment(db.Model):
+    """One attempt to take a card payment. Its token is unique, so a double submit is one attempt;
+    the PaymentIntent id is stored before the money is posted, so a retry reuses it."""
+
+    __tablename__ = "card_payments"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="positive_amount"),
+        CheckConstraint("status IN ('started', 'requires_action', 'succeeded', 'failed')", name="status"),
+        CheckConstraint("channel IN ('portal', 'pay_link', 'staff')", name="channel"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(16), default="started")
+    save_card: Mapped[bool] = mapped_column(Boolean, default=False)
+    setup_intent_id: Mapped[str | None] = mapped_column(String(100))
+    payment_method_id: Mapped[str | None] = mapped_column(String(100))
+    payment_intent_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account: Mapped[Account] = relationship()
+
+
+class SavedCard(db.Model):
+    """A card the guarantor chose to keep: only Stripe's id, brand, last four and expiry."""
+
+    __tablename__ = "saved_cards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    payment_method_id: Mapped[str] = mapped_column(String(100), unique=True)
+    brand: Mapped[str] = mapped_column(String(20))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column()
+    exp_year: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StripeEvent(db.Model):
+    """Webhook events seen, so a redelivered event is acknowledged and ignored."""
+
+    __tablename__ = "stripe_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(100), unique=True)
+    event_type: Mapped[str] = mapped_column(String(60))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Refund(db.Model):
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="positive_amount"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), unique=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
