@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Account, AccountAccess, User
-from portal.services import demo, iop, ledger, users
+from portal.services import demo, iop, ledger, statements, users
 from portal.services.clock import facility_today
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
@@ -19,6 +19,8 @@ users_cli = AppGroup("users", help="Manage logins.")
 iop_cli = AppGroup("iop", help="IOP per-diem charges from attendance.")
 sessions_cli = AppGroup("sessions", help="Attendance and documentation.")
 auths_cli = AppGroup("auths", help="Authorizations.")
+statements_cli = AppGroup("statements", help="Patient statements.")
+stripe_cli = AppGroup("stripe", help="Card processor set-up.")
 
 
 def init_app(app: Flask) -> None:
@@ -27,6 +29,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(iop_cli)
     app.cli.add_command(sessions_cli)
     app.cli.add_command(auths_cli)
+    app.cli.add_command(statements_cli)
+    app.cli.add_command(stripe_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
 
@@ -154,3 +158,36 @@ def sessions_import(path, as_json):
 def auths_import(path, as_json):
     """Import authorizations: patient_mrn,payer,code,start,end,units."""
     _import("authorizations", path, as_json, iop.import_authorizations)
+
+
+@statements_cli.command("run")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Issue the statements due on this date (facility time).")
+@click.option("--no-mail", is_flag=True, help="Do not send the statement-ready mail.")
+@click.option("--json", "as_json", is_flag=True)
+def statements_run(as_of, no_mail, as_json):
+    """Issue statements for accounts whose statement day it is (idempotent)."""
+    result = statements.run(as_of.date() if as_of else facility_today(), actor="cli:statements-run",
+                            notify=not no_mail)
+    _emit(as_json, result.as_dict(), result.summary())
+
+
+@stripe_cli.command("register-webhook")
+@click.option("--url", required=True, help="Where the emulator should deliver events, e.g. http://127.0.0.1:5000/webhooks/stripe")
+def stripe_register_webhook(url):
+    """Tell the local Stripe emulator where to send signed events (emulator only)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from flask import current_app
+
+    base, secret = current_app.config.get("STRIPE_API_BASE"), current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not base or not secret:
+        raise click.ClickException("STRIPE_API_BASE and STRIPE_WEBHOOK_SECRET must be set (emulator only)")
+    data = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{base}/_config/webhooks/parity", data=data), timeout=10)
+    except (urllib.error.URLError, OSError) as exc:
+        raise click.ClickException(f"the Stripe emulator at {base} did not answer: {exc}") from exc
+    click.echo(f"webhook registered: {url}")

@@ -61,6 +61,12 @@ class Config:
     MAIL_USE_TLS = _flag("MAIL_USE_TLS", False)
     MAIL_FROM = os.environ.get("MAIL_FROM", "billing@parity.invalid")
     MAIL_OUTBOX = os.environ.get("MAIL_OUTBOX", str(INSTANCE / "outbox"))
+    # Stripe. STRIPE_API_BASE points the SDK at the local emulator (make run, tests); unset means Stripe itself.
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
+    STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY") or None
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
+    PDF_CACHE_DIR = os.environ.get("PDF_CACHE_DIR", str(INSTANCE / "pdf"))
     # Links in mail point here.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
 

@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal.services import iop, ledger, mail
+from portal.services import iop, ledger, mail, statements
 from portal.services.clock import facility_today
 
 log = logging.getLogger(__name__)
@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 # Times are in the facility's zone (the Celery timezone is set from FACILITY_TIMEZONE).
 BEAT_SCHEDULE = {
     "iop-charges-nightly": {"task": "portal.tasks.iop_nightly", "schedule": crontab(hour=1, minute=30)},
+    "statements-daily": {"task": "portal.tasks.statements_daily", "schedule": crontab(hour=6, minute=0)},
     "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=2, minute=15)},
 }
 
@@ -42,3 +43,12 @@ def send_mail(self, to: list[str], subject: str, body: str) -> None:
         mail.send(to, subject, body)
     except OSError as exc:  # SMTP down or refusing: try again later
         raise self.retry(exc=exc, countdown=300) from exc
+
+
+@shared_task(name="portal.tasks.statements_daily", bind=True, acks_late=True)
+def statements_daily(self, as_of: str | None = None) -> dict:
+    """Statements for the accounts whose statement day it is; each guarantor is mailed once."""
+    from datetime import date
+
+    day = date.fromisoformat(as_of) if as_of else facility_today()
+    return statements.run(day, actor=f"task:{self.request.id}").as_dict()

@@ -1,7 +1,8 @@
 """What every page shares: security headers, template filters, error pages."""
-from flask import Flask, render_template
+from flask import Flask, g, render_template
 
 from portal import money
+from portal.services import gateway
 
 # Stripe's scripts are the only third-party code a page may load (added with card payments).
 CSP = (
@@ -12,10 +13,11 @@ CSP = (
 
 def register_web(app: Flask) -> None:
     app.add_template_filter(money.format_usd, "usd")
+    app.add_template_filter(money.format_plain, "plain")
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", card_page_csp() if g.get("stripe_page") else CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
@@ -38,3 +40,13 @@ def _error_page(code: int, title: str):
         return render_template("errors/error.html", code=code, title=title, description=description), code
 
     return handler
+
+
+def card_page_csp() -> str:
+    """Card pages also let Stripe's own script, frames and API calls through (and nothing else)."""
+    stripe = " ".join(gateway.origins())
+    return (
+        f"default-src 'self'; script-src 'self' {stripe}; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {stripe}; frame-src {stripe}; frame-ancestors 'none'; form-action 'self'; "
+        "base-uri 'self'; object-src 'none'"
+    )

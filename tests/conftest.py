@@ -6,6 +6,10 @@ server gets a new database for each pytest worker, dropped at the end.
 """
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -65,9 +69,42 @@ def database_url(tmp_path_factory):
     admin.dispose()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator():
+    """The local Stripe emulator on a loopback port, one per test worker."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "portal.stripe_emulator", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("the Stripe emulator did not start", pytrace=False)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+SESSION_DIRS = {}
+
+
 def make_config(database_url: str, **overrides) -> TestConfig:
     config = TestConfig()
     config.SQLALCHEMY_DATABASE_URI = database_url
+    for key, value in SESSION_DIRS.items():
+        setattr(config, key, value)
     for key, value in overrides.items():
         setattr(config, key, value)
     return config
@@ -92,7 +129,11 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
+def app(database_url, stripe_emulator, tmp_path_factory):
+    SESSION_DIRS.update(
+        PDF_CACHE_DIR=str(tmp_path_factory.mktemp("pdf")), MAIL_OUTBOX=str(tmp_path_factory.mktemp("outbox")),
+        STRIPE_API_BASE=stripe_emulator, STRIPE_SECRET_KEY="sk_test_parity", STRIPE_PUBLISHABLE_KEY="pk_test_parity",
+        STRIPE_WEBHOOK_SECRET="whsec_parity_test")
     app = create_app(make_config(database_url))
     app.test_client_class = IsolatedClient
     with app.app_context():

@@ -21,7 +21,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.extensions import db, sqlite_immediate
+from portal.extensions import db
 from portal.models import (
     Account,
     Adjustment,
@@ -32,9 +32,11 @@ from portal.models import (
     Patient,
     Payment,
     Posting,
+    Refund,
 )
 from portal.models.ledger import ADJUSTMENT_KINDS, PAYMENT_METHODS, TRANSFER_REASONS
 from portal.services.clock import facility_today
+from portal.services.locking import lock_rows
 
 CHARGE_BUCKETS = ("insurance", "patient")
 
@@ -61,21 +63,7 @@ def lock_account(account_id: int) -> Account:
 
 def lock_accounts(account_ids: set[int]) -> dict[int, Account]:
     """Lock account rows in id order (no deadlock between two batches) until commit."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        # A deferred SQLite transaction cannot be upgraded safely: finish it, start an immediate one.
-        db.session.commit()
-        token = sqlite_immediate.set(True)
-        try:
-            db.session.connection()  # begins the transaction now
-        finally:
-            sqlite_immediate.reset(token)
-    accounts = {a.id: a for a in db.session.scalars(
-        select(Account)
-        .where(Account.id.in_(sorted(account_ids)))
-        .order_by(Account.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )}
+    accounts = lock_rows(Account, account_ids)
     if missing := set(account_ids) - set(accounts):
         raise LedgerError(f"account {min(missing)} does not exist")
     return accounts
@@ -505,6 +493,49 @@ def _allocate(work: _Work, payment: Payment, available: int, targets, key: str) 
         work.entry(posting, bucket, -amount, charge_id=charge.id, payment_id=payment.id)
         work.entry(posting, "unapplied", amount, payment_id=payment.id)
     return posting
+
+
+def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, reason: str,
+                   processor_reference: str | None = None) -> Refund:
+    """Give back part or all of a payment: what is not unapplied credit is first taken back from
+    the charges it paid, newest date of service first."""
+    _require_positive(amount_cents)
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        raise LedgerError(f"payment {payment_id} does not exist")
+    fp = _fingerprint(op="refund", payment=payment_id, amount=amount_cents)
+
+    def build(account: Account) -> Posting:
+        if _reversed_posting_ids([payment.posting_id]):
+            raise LedgerError(f"payment {payment.id} is reversed")
+        work = _Work(account, actor)
+        shortfall = amount_cents - unapplied_credit(payment.id)
+        if shortfall > 0:
+            standing = db.session.execute(
+                select(LedgerEntry.charge_id, LedgerEntry.bucket, -func.sum(LedgerEntry.amount_cents))
+                .join(Charge, Charge.id == LedgerEntry.charge_id)
+                .where(LedgerEntry.payment_id == payment.id, LedgerEntry.bucket != "unapplied")
+                .group_by(LedgerEntry.charge_id, LedgerEntry.bucket, Charge.service_date)
+                .order_by(Charge.service_date.desc(), LedgerEntry.charge_id.desc())
+            ).all()
+            taking = work.posting("unallocation", f"{key}#unallocate", _fingerprint(op="unallocation", key=key),
+                                  memo=reason)
+            for charge_id, bucket, applied in standing:
+                take = min(applied, shortfall)
+                if take <= 0:
+                    continue
+                work.entry(taking, bucket, take, charge_id=charge_id, payment_id=payment.id)
+                work.entry(taking, "unapplied", -take, payment_id=payment.id)
+                shortfall -= take
+        posting = work.posting("refund", key, fp, memo=reason)
+        db.session.add(Refund(payment_id=payment.id, posting_id=posting.id, amount_cents=amount_cents,
+                              stripe_refund_id=processor_reference, reason=reason, created_by=actor))
+        work.entry(posting, "unapplied", amount_cents, payment_id=payment.id)
+        _commit(work, key)
+        return posting
+
+    return _run(payment.account_id, key, fp, build, lambda p: db.session.scalar(
+        select(Refund).where(Refund.posting_id == p.id)))
 
 
 # ---------------------------------------------------------------- adjustments and transfers

@@ -1,0 +1,253 @@
+"""Card payments: the card is saved with a SetupIntent in the browser, then the server creates and
+confirms the PaymentIntent; 3-D Secure, when asked, is finished in the browser.
+
+Exactly once: the attempt's token is unique (a double submit is one attempt); the attempt row is
+locked while its PaymentIntent is created, and the PaymentIntent id is stored, so a retry reuses it
+rather than charging again; the ledger posts the payment on the key `stripe:<PaymentIntent id>`,
+whichever arrives first, the browser's return or the `payment_intent.succeeded` webhook.
+"""
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal import money
+from portal.extensions import db
+from portal.models import Account, Allocation, CardPayment, Charge, Payment, SavedCard, Statement, StripeEvent
+from portal.services import facility, gateway, ledger
+from portal.services.locking import lock_rows
+
+
+class PaymentError(ValueError):
+    """A payment request that cannot go ahead, with a message fit to show."""
+
+
+@dataclass
+class Outcome:
+    status: str  # succeeded | requires_action | failed
+    message: str | None = None
+    client_secret: str | None = None
+    payment_id: int | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+def amount_bounds(account: Account) -> tuple[int, int]:
+    """(least, most) a payer may pay now: at least the policy minimum (or the whole balance if smaller)."""
+    due = account.patient_due_cents
+    return min(facility.current().payment_minimum_cents, max(due, 0)), max(due, 0)
+
+
+def check_amount(account: Account, amount_cents: int) -> None:
+    least, most = amount_bounds(account)
+    if most <= 0:
+        raise PaymentError("Nothing is due on this account right now.")
+    if amount_cents > most:
+        raise PaymentError(f"Enter an amount up to your balance of {money.format_usd(most)}.")
+    if amount_cents < least:
+        raise PaymentError(f"The smallest payment we can take is {money.format_usd(least)}.")
+
+
+def saved_cards(account: Account) -> list[SavedCard]:
+    return list(db.session.scalars(select(SavedCard).where(SavedCard.account_id == account.id,
+                                                           SavedCard.removed_at.is_(None)).order_by(SavedCard.id)))
+
+
+def _customer(account: Account) -> str:
+    if not account.stripe_customer_id:
+        account.stripe_customer_id = gateway.create_customer(account.id)
+        db.session.commit()
+    return account.stripe_customer_id
+
+
+def start(account: Account, amount_cents: int, *, token: str, channel: str, actor: str, save_card: bool = False,
+          statement: Statement | None = None, saved_card_id: int | None = None) -> tuple[CardPayment, str | None]:
+    """Open the attempt (once per token) and, for a new card, the SetupIntent the browser confirms.
+
+    Returns the attempt and the SetupIntent's client secret (None when paying with a saved card).
+    """
+    existing = db.session.scalar(select(CardPayment).where(CardPayment.token == token))
+    if existing is not None:
+        if existing.account_id != account.id:
+            raise PaymentError("This payment form has expired. Please reload the page.")
+        secret = gateway.setup_intent_secret(existing.setup_intent_id) if existing.setup_intent_id else None
+        return existing, secret
+    check_amount(account, amount_cents)
+    card = None
+    if saved_card_id is not None:
+        card = db.session.scalar(select(SavedCard).where(SavedCard.id == saved_card_id,
+                                                         SavedCard.account_id == account.id,
+                                                         SavedCard.removed_at.is_(None)))
+        if card is None:
+            raise PaymentError("Choose one of your saved cards, or enter a card.")
+    customer = _customer(account)
+    attempt = CardPayment(token=token, account_id=account.id, statement_id=statement.id if statement else None,
+                          amount_cents=amount_cents, channel=channel, save_card=save_card and card is None,
+                          payment_method_id=card.payment_method_id if card else None, created_by=actor)
+    db.session.add(attempt)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same form submitted twice at once
+        db.session.rollback()
+        return start(account, amount_cents, token=token, channel=channel, actor=actor, save_card=save_card,
+                     statement=statement, saved_card_id=saved_card_id)
+    if card is not None:
+        return attempt, None
+    attempt.setup_intent_id, secret = gateway.create_setup_intent(customer, attempt.id)
+    db.session.commit()
+    return attempt, secret
+
+
+def confirm(attempt_id: int, *, payment_method_id: str | None, actor: str) -> Outcome:
+    """Charge the card saved by the browser (or the saved card chosen). Safe to call any number of times."""
+    attempt = lock_rows(CardPayment, [attempt_id]).get(attempt_id)
+    if attempt is None:
+        raise PaymentError("This payment was not found.")
+    if attempt.status == "succeeded":
+        db.session.commit()
+        return Outcome("succeeded", payment_id=attempt.payment_id)
+    if attempt.payment_intent_id:
+        intent = gateway.retrieve_payment_intent(attempt.payment_intent_id)
+    else:
+        if attempt.status == "failed":
+            db.session.commit()
+            return Outcome("failed", attempt.failure_message)
+        attempt.payment_method_id = attempt.payment_method_id or payment_method_id
+        if not attempt.payment_method_id:
+            raise PaymentError("Enter your card first.")
+        account = db.session.get(Account, attempt.account_id)
+        fac = facility.current()
+        params = gateway.payment_intent_params(
+            amount_cents=attempt.amount_cents, customer_id=account.stripe_customer_id,
+            payment_method_id=attempt.payment_method_id, card_payment_id=attempt.id, account_id=account.id,
+            descriptor=fac.statement_descriptor, payer_name=fac.neutral_name)
+        intent = gateway.create_payment_intent(params, idempotency_key=f"parity-card-payment-{attempt.id}")
+        attempt.payment_intent_id = intent.id if intent.status != "failed" else None
+    return _settle(attempt, intent, actor)
+
+
+def complete(attempt_id: int, *, actor: str) -> Outcome:
+    """After 3-D Secure in the browser: look at the PaymentIntent and settle the attempt."""
+    attempt = lock_rows(CardPayment, [attempt_id]).get(attempt_id)
+    if attempt is None or not attempt.payment_intent_id:
+        raise PaymentError("This payment was not found.")
+    return _settle(attempt, gateway.retrieve_payment_intent(attempt.payment_intent_id), actor)
+
+
+def _settle(attempt: CardPayment, intent: gateway.Intent, actor: str) -> Outcome:
+    if intent.status == "succeeded":
+        payment = record_success(attempt, intent.id, actor=actor)
+        return Outcome("succeeded", payment_id=payment.id)
+    if intent.status == "requires_action":
+        attempt.status = "requires_action"
+        db.session.commit()
+        return Outcome("requires_action", client_secret=intent.client_secret)
+    attempt.status = "failed"
+    attempt.failure_message = intent.error_message or "The payment did not go through. Nothing was charged."
+    db.session.commit()
+    return Outcome("failed", attempt.failure_message)
+
+
+def record_success(attempt: CardPayment, payment_intent_id: str, *, actor: str) -> Payment:
+    """Post the payment through the ledger (once per PaymentIntent) and keep or forget the card."""
+    payment = ledger.post_payment(
+        attempt.account_id, amount_cents=attempt.amount_cents, method="card", key=f"stripe:{payment_intent_id}",
+        actor=actor, reference=payment_intent_id)
+    attempt = db.session.get(CardPayment, attempt.id)
+    first_time = attempt.payment_id is None
+    attempt.status, attempt.payment_id = "succeeded", payment.id
+    attempt.payment_intent_id = payment_intent_id
+    if first_time and attempt.save_card and attempt.payment_method_id:
+        exists = db.session.scalar(select(SavedCard.id).where(SavedCard.payment_method_id == attempt.payment_method_id))
+        if exists is None:
+            db.session.add(SavedCard(account_id=attempt.account_id, payment_method_id=attempt.payment_method_id,
+                                     **gateway.card_details(attempt.payment_method_id)))
+    db.session.commit()
+    if first_time:
+        send_receipt(payment)
+    return payment
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def handle_event(event) -> str:
+    """A verified Stripe event: recorded once; a succeeded PaymentIntent posts its payment."""
+    db.session.add(StripeEvent(event_id=event["id"], event_type=event["type"]))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return "duplicate"
+    if event["type"] != "payment_intent.succeeded":
+        return "ignored"
+    intent = event["data"]["object"]
+    attempt_id = (intent.get("metadata") or {}).get("parity_card_payment")
+    attempt = db.session.get(CardPayment, int(attempt_id)) if attempt_id and attempt_id.isdigit() else None
+    if attempt is None:
+        attempt = db.session.scalar(select(CardPayment).where(CardPayment.payment_intent_id == intent["id"]))
+    if attempt is None:
+        current_app.logger.warning("payment_intent.succeeded for an unknown attempt: %s", intent["id"])
+        return "unknown"
+    if int(intent["amount"]) != attempt.amount_cents:
+        current_app.logger.error("payment_intent %s amount differs from attempt %s", intent["id"], attempt.id)
+        return "mismatch"
+    record_success(attempt, intent["id"], actor=f"webhook:{event['id']}")
+    return "posted"
+
+
+# ---------------------------------------------------------------- receipts and refunds
+
+
+def receipt_number(payment: Payment) -> str:
+    return f"R{payment.id:08d}"
+
+
+@dataclass
+class Receipt:
+    number: str
+    payment: Payment
+    account: Account
+    card: str | None
+    applied: list[tuple[str, int]]  # (date of service, cents)
+    credit_cents: int
+
+
+def receipt(payment: Payment) -> Receipt:
+    attempt = db.session.scalar(select(CardPayment).where(CardPayment.payment_id == payment.id))
+    card = None
+    if attempt is not None and attempt.payment_method_id:
+        saved = db.session.scalar(select(SavedCard).where(SavedCard.payment_method_id == attempt.payment_method_id))
+        card = f"{saved.brand.title()} ending {saved.last4}" if saved else "Card"
+    applied = [(c.service_date.strftime("%m/%d/%Y"), a.amount_cents) for a, c in db.session.execute(
+        select(Allocation, Charge).join(Charge, Charge.id == Allocation.charge_id)
+        .where(Allocation.payment_id == payment.id).order_by(Charge.service_date))]
+    return Receipt(receipt_number(payment), payment, db.session.get(Account, payment.account_id), card, applied,
+                   ledger.unapplied_credit(payment.id))
+
+
+def send_receipt(payment: Payment) -> None:
+    from portal.tasks import send_mail
+
+    account = db.session.get(Account, payment.account_id)
+    if not account.email:
+        return
+    fac = facility.current()
+    body = (f"Thank you. We received {money.format_usd(payment.amount_cents)} on {payment.received_on:%B %d, %Y} "
+            f"for account {account.number}.\nReceipt {receipt_number(payment)}.\n\n"
+            f"See your receipts after signing in at {current_app.config['BASE_URL']}/login\n\n{fac.neutral_name}\n")
+    send_mail.delay([account.email], f"Your payment receipt from {fac.neutral_name}", body)
+
+
+def refund(payment: Payment, amount_cents: int, *, reason: str, actor: str, key: str) -> None:
+    """Give card money back: a Stripe refund, then the refund posted through the ledger."""
+    if not payment.reference or not payment.reference.startswith("pi_"):
+        raise PaymentError("Only card payments taken here can be refunded here.")
+    if not reason.strip():
+        raise PaymentError("Say why the money is refunded.")
+    stripe_refund_id = gateway.refund(payment.reference, amount_cents, idempotency_key=key)
+    ledger.refund_payment(payment.id, amount_cents=amount_cents, key=key, actor=actor, reason=reason,
+                          processor_reference=stripe_refund_id)
+

@@ -1,0 +1,152 @@
+"""The one module that talks to Stripe (the real service, or the local emulator in development and tests).
+
+Only opaque ids travel: metadata carries our record ids, descriptions are neutral, and no billing
+code, diagnosis or program name is ever sent.
+"""
+from dataclasses import dataclass
+
+import stripe
+from flask import current_app
+
+
+class GatewayError(Exception):
+    """The processor refused or failed; `message` is fit to show the payer."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+DECLINE_WORDS = {
+    "card_declined": "Your card was declined. Please use another card or call your bank.",
+    "insufficient_funds": "Your card has insufficient funds. Please use another card.",
+    "expired_card": "Your card has expired. Please use another card.",
+    "incorrect_cvc": "The security code is not right. Please check it and try again.",
+    "processing_error": "The card could not be processed. Please try again in a moment.",
+    "payment_intent_authentication_failure": "Your bank could not confirm this payment. Please try again or use another card.",
+}
+
+
+@dataclass
+class Intent:
+    id: str
+    status: str
+    client_secret: str | None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+def configured() -> bool:
+    return bool(current_app.config.get("STRIPE_SECRET_KEY"))
+
+
+def emulated() -> bool:
+    return bool(current_app.config.get("STRIPE_API_BASE"))
+
+
+def js_url() -> str:
+    base = current_app.config.get("STRIPE_API_BASE")
+    return f"{base}/js.stripe.com/v3/" if base else "https://js.stripe.com/v3/"
+
+
+def origins() -> list[str]:
+    """What a card page must allow in its Content-Security-Policy."""
+    base = current_app.config.get("STRIPE_API_BASE")
+    return [base] if base else ["https://js.stripe.com", "https://api.stripe.com", "https://hooks.stripe.com"]
+
+
+def _client() -> stripe.StripeClient:
+    config = current_app.config
+    if not config.get("STRIPE_SECRET_KEY"):
+        raise GatewayError("Card payments are not set up. Please call our billing office.")
+    base = config.get("STRIPE_API_BASE")
+    return stripe.StripeClient(config["STRIPE_SECRET_KEY"], base_addresses={"api": base} if base else None,
+                               max_network_retries=2)
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except stripe.CardError as exc:
+        code = exc.code or "card_declined"
+        raise GatewayError(DECLINE_WORDS.get(code, exc.user_message or DECLINE_WORDS["card_declined"]), code) from exc
+    except stripe.StripeError as exc:
+        current_app.logger.warning("stripe error: %s", exc)
+        raise GatewayError("The card service did not answer. Nothing was charged; please try again.",
+                           "gateway") from exc
+
+
+def create_customer(account_id: int) -> str:
+    return _call(_client().v1.customers.create, params={"metadata": {"parity_account": str(account_id)}}).id
+
+
+def create_setup_intent(customer_id: str, card_payment_id: int) -> tuple[str, str]:
+    intent = _call(_client().v1.setup_intents.create, params={
+        "customer": customer_id, "usage": "off_session", "metadata": {"parity_card_payment": str(card_payment_id)}})
+    return intent.id, intent.client_secret
+
+
+def setup_intent_secret(setup_intent_id: str) -> str:
+    return _call(_client().v1.setup_intents.retrieve, setup_intent_id).client_secret
+
+
+def payment_intent_params(*, amount_cents: int, customer_id: str, payment_method_id: str, card_payment_id: int,
+                          account_id: int, descriptor: str, payer_name: str, off_session: bool = False) -> dict:
+    params = {
+        "amount": amount_cents, "currency": "usd", "customer": customer_id, "payment_method": payment_method_id,
+        "confirm": True, "metadata": {"parity_card_payment": str(card_payment_id), "parity_account": str(account_id)},
+    }
+    if off_session:
+        params["off_session"] = True
+    if not emulated():  # the emulator refuses these two fields
+        params["description"] = f"Payment to {payer_name}"
+        params["statement_descriptor_suffix"] = descriptor[:22]
+    return params
+
+
+def create_payment_intent(params: dict, *, idempotency_key: str) -> Intent:
+    try:
+        intent = _client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
+    except stripe.CardError as exc:
+        code = exc.code or "card_declined"
+        return Intent(id=getattr(exc.error, "payment_intent", {}).get("id") if exc.error else None,
+                      status="failed", client_secret=None, error_code=code,
+                      error_message=DECLINE_WORDS.get(code, exc.user_message or DECLINE_WORDS["card_declined"]))
+    except stripe.StripeError as exc:
+        current_app.logger.warning("stripe error: %s", exc)
+        raise GatewayError("The card service did not answer. Nothing was charged; please try again.",
+                           "gateway") from exc
+    return _intent(intent)
+
+
+def retrieve_payment_intent(intent_id: str) -> Intent:
+    return _intent(_call(_client().v1.payment_intents.retrieve, intent_id))
+
+
+def _intent(intent) -> Intent:
+    error = intent.get("last_payment_error") or {}
+    code = error.get("code")
+    return Intent(intent.id, intent.status, intent.get("client_secret"), code,
+                  DECLINE_WORDS.get(code, error.get("message")) if code else None)
+
+
+def card_details(payment_method_id: str) -> dict:
+    card = _call(_client().v1.payment_methods.retrieve, payment_method_id).card
+    return {"brand": card.brand, "last4": card.last4, "exp_month": int(card.exp_month), "exp_year": int(card.exp_year)}
+
+
+def refund(payment_intent_id: str, amount_cents: int, *, idempotency_key: str) -> str:
+    created = _call(_client().v1.refunds.create, params={"payment_intent": payment_intent_id, "amount": amount_cents},
+                    options={"idempotency_key": idempotency_key})
+    return created.id
+
+
+def verify_event(payload: bytes, signature: str | None):
+    """The webhook event if its signature is right; raises ValueError otherwise."""
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        raise ValueError("webhooks are not configured")
+    try:
+        return stripe.Webhook.construct_event(payload, signature, secret)
+    except (stripe.SignatureVerificationError, ValueError) as exc:
+        raise ValueError("bad signature") from exc
