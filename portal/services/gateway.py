@@ -109,8 +109,7 @@ def create_payment_intent(params: dict, *, idempotency_key: str) -> Intent:
         intent = _client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
     except stripe.CardError as exc:
         code = exc.code or "card_declined"
-        return Intent(id=getattr(exc.error, "payment_intent", {}).get("id") if exc.error else None,
-                      status="failed", client_secret=None, error_code=code,
+        return Intent(id=None, status="failed", client_secret=None, error_code=code,
                       error_message=DECLINE_WORDS.get(code, exc.user_message or DECLINE_WORDS["card_declined"]))
     except stripe.StripeError as exc:
         current_app.logger.warning("stripe error: %s", exc)
@@ -124,9 +123,10 @@ def retrieve_payment_intent(intent_id: str) -> Intent:
 
 
 def _intent(intent) -> Intent:
-    error = intent.get("last_payment_error") or {}
+    data = intent.to_dict()
+    error = data.get("last_payment_error") or {}
     code = error.get("code")
-    return Intent(intent.id, intent.status, intent.get("client_secret"), code,
+    return Intent(data["id"], data["status"], data.get("client_secret"), code,
                   DECLINE_WORDS.get(code, error.get("message")) if code else None)
 
 

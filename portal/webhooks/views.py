@@ -14,4 +14,4 @@ def stripe_event():
         event = gateway.verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
     except ValueError:
         return jsonify(error="invalid signature"), 400
-    return jsonify(result=card_payments.handle_event(event))
+    return jsonify(result=card_payments.handle_event(event.to_dict()))
