@@ -1,6 +1,6 @@
 # Parity: two commands set everything up on a fresh machine.
 #   make run   - install, migrate a SQLite database, seed the demo facility, serve on 127.0.0.1:5000
-#   make test  - install test needs (Python extras, Debian chromium), run the suite on SQLite and on PostgreSQL
+#   make test  - install test needs (Python extras, Debian chromium and poppler-utils), run the suite on SQLite and on PostgreSQL
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+STRIPE_EMULATOR_PORT ?= 8420
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_WORKERS ?= 2
@@ -23,17 +24,29 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Without STRIPE_SECRET_KEY the demo takes cards through the local Stripe emulator (test cards such as
+# 4242 4242 4242 4242), started here on a loopback port and stopped with the server.
 run: setup
-	PARITY_ENV=development $(BIN)/flask --app portal db upgrade
-	PARITY_ENV=development $(BIN)/flask --app portal seed-demo
-	@echo "Serving on http://$(HOST):$(PORT)  (patients: /login, staff: /staff/login)"
-	PARITY_ENV=development $(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
+	@set -e; export PARITY_ENV=development; \
+	if [ -z "$$STRIPE_SECRET_KEY" ]; then \
+	  export STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_EMULATOR_PORT) STRIPE_SECRET_KEY=sk_test_emulator \
+	         STRIPE_PUBLISHABLE_KEY=pk_test_emulator STRIPE_WEBHOOK_SECRET=whsec_emulator_demo; \
+	  $(BIN)/python -m portal.stripe_emulator --port $(STRIPE_EMULATOR_PORT) & emulator=$$!; \
+	  trap "kill $$emulator 2>/dev/null" EXIT; \
+	  for i in $$(seq 50); do $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', $(STRIPE_EMULATOR_PORT)), 1)" 2>/dev/null && break; sleep 0.2; done; \
+	  $(BIN)/flask --app portal stripe register-webhook --url http://$(HOST):$(PORT)/webhooks/stripe; \
+	fi; \
+	$(BIN)/flask --app portal db upgrade; \
+	$(BIN)/flask --app portal seed-demo; \
+	echo "Serving on http://$(HOST):$(PORT)  (patients: /login, pay a statement: /pay, staff: /staff/login)"; \
+	BASE_URL=http://$(HOST):$(PORT) $(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
 
 # Debian packages the tests need: Chromium for the browser tests.
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian chromium for the browser tests"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then echo "Installing Debian packages for the tests:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
 
 test: setup system-deps
 	@start=$$(date +%s); \

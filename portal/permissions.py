@@ -7,7 +7,8 @@ PERMISSIONS = {
     "dashboard.view": "See the staff dashboard",
     "accounts.view": "View patient accounts and their financial records",
     "accounts.edit": "Change account and patient details",
-    "payments.post": "Post patient and insurance payments",
+    "payments.post": "Post patient and insurance payments, and take card payments",
+    "payments.refund": "Refund card payments",
     "adjustments.post": "Post adjustments and write-offs",
     "ledger.reverse": "Reverse postings",
     "claims.view": "View claims and remittances",
@@ -26,7 +27,7 @@ DEFAULT_ROLES = {
     "admin": ("Administrator: users, roles, settings, audit log", set(PERMISSIONS)),
     "biller": (
         "Posts payments, adjustments and reversals; works claims",
-        {"dashboard.view", "accounts.view", "accounts.edit", "payments.post", "adjustments.post",
+        {"dashboard.view", "accounts.view", "accounts.edit", "payments.post", "payments.refund", "adjustments.post",
          "ledger.reverse", "claims.view", "authorizations.manage", "iop.review"},
     ),
     "collector": (

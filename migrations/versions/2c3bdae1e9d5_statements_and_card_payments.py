@@ -82,6 +82,8 @@ def upgrade():
     sa.Column('payment_method_id', sa.String(length=100), nullable=True),
     sa.Column('payment_intent_id', sa.String(length=100), nullable=True),
     sa.Column('failure_message', sa.Text(), nullable=True),
+    sa.Column('card_brand', sa.String(length=20), nullable=True),
+    sa.Column('card_last4', sa.String(length=4), nullable=True),
     sa.Column('payment_id', sa.Integer(), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),

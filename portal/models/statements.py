@@ -58,6 +58,8 @@ class CardPayment(db.Model):
     payment_method_id: Mapped[str | None] = mapped_column(String(100))
     payment_intent_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     failure_message: Mapped[str | None] = mapped_column(Text)
+    card_brand: Mapped[str | None] = mapped_column(String(20))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -159,11 +159,13 @@ def record_success(attempt: CardPayment, payment_intent_id: str, *, actor: str) 
     first_time = attempt.payment_id is None
     attempt.status, attempt.payment_id = "succeeded", payment.id
     attempt.payment_intent_id = payment_intent_id
-    if first_time and attempt.save_card and attempt.payment_method_id:
+    if first_time and attempt.payment_method_id:
+        details = gateway.card_details(attempt.payment_method_id)
+        attempt.card_brand, attempt.card_last4 = details["brand"], details["last4"]
         exists = db.session.scalar(select(SavedCard.id).where(SavedCard.payment_method_id == attempt.payment_method_id))
-        if exists is None:
+        if attempt.save_card and exists is None:
             db.session.add(SavedCard(account_id=attempt.account_id, payment_method_id=attempt.payment_method_id,
-                                     **gateway.card_details(attempt.payment_method_id)))
+                                     **details))
     db.session.commit()
     if first_time:
         send_receipt(payment)
@@ -218,9 +220,8 @@ class Receipt:
 def receipt(payment: Payment) -> Receipt:
     attempt = db.session.scalar(select(CardPayment).where(CardPayment.payment_id == payment.id))
     card = None
-    if attempt is not None and attempt.payment_method_id:
-        saved = db.session.scalar(select(SavedCard).where(SavedCard.payment_method_id == attempt.payment_method_id))
-        card = f"{saved.brand.title()} ending {saved.last4}" if saved else "Card"
+    if attempt is not None and attempt.card_last4:
+        card = f"{(attempt.card_brand or 'card').title()} ending {attempt.card_last4}"
     applied = [(c.service_date.strftime("%m/%d/%Y"), a.amount_cents) for a, c in db.session.execute(
         select(Allocation, Charge).join(Charge, Charge.id == Allocation.charge_id)
         .where(Allocation.payment_id == payment.id).order_by(Charge.service_date))]

