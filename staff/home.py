@@ -5,8 +5,8 @@ from flask_login import current_user
 from portal.auth import permission_required
 from portal.services import dashboard as dashboard_service
 from portal.services import notifications
-from staff.admin.forms import ActionForm
 from staff import auth as staff_auth
+from staff.admin.forms import ActionForm
 
 bp = Blueprint("staff_home", __name__, url_prefix="/staff")
 

@@ -25,7 +25,7 @@ from portal.config import TestConfig
 from portal.extensions import db, limiter
 from portal.services import users
 
-pytest_plugins = ["tests.browser"]  # live server and Chromium fixtures
+pytest_plugins = ["tests.browser", "tests.iop_fixtures"]  # live server, Chromium, an IOP program
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "correct horse battery"
 CI = os.environ.get("CI", "").lower() == "true"
@@ -229,3 +229,30 @@ def login_as(app, make_staff):
 def artifacts_dir():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+class _Inbox:
+    """An aiosmtpd handler that keeps what arrives."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes
+
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server on a loopback port; the app sends its mail there during the test."""
+    from aiosmtpd.controller import Controller
+
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    yield inbox
+    app.config.update(MAIL_SERVER=None)
+    controller.stop()

@@ -6,7 +6,6 @@ from playwright.sync_api import expect
 from portal.extensions import db
 from tests import factories
 from tests.conftest import PASSWORD
-from tests.iop_fixtures import program  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -1,39 +1,12 @@
 """IOP from the command line, and the alert mail through a real SMTP server."""
 import json
-import socket
 from datetime import timedelta
 
-import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Charge
-from tests.iop_fixtures import DAY, make_patient, program  # noqa: F401  (fixture)
-
-
-class Inbox(Message):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def handle_message(self, message):
-        self.messages.append(message)
-
-
-@pytest.fixture
-def smtp_server(app):
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    yield inbox
-    app.config.update(MAIL_SERVER=None)
-    controller.stop()
+from tests.iop_fixtures import DAY, make_patient
 
 
 def test_iop_run_json_lists_charges_and_exceptions(app, program):

@@ -26,8 +26,8 @@ from portal.models.ledger import (
     Payment,
     Posting,
 )
-from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
 from portal.models.people import AccountAccess, Facility, Role, RolePermission, User
+from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
 
 __all__ = [
     "CardPayment", "Refund", "SavedCard", "Statement", "StripeEvent",

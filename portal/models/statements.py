@@ -1,7 +1,17 @@
 """Statements (frozen snapshots of an account) and card payments through Stripe."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -28,7 +38,7 @@ class Statement(db.Model):
     amount_due_cents: Mapped[int] = mapped_column(BigInteger)
     message: Mapped[str | None] = mapped_column(Text)
     # The frozen lines: groups by patient and date of service, payments, adjustments, pending items.
-    snapshot: Mapped[dict] = mapped_column(JSON)
+    snapshot: Mapped[dict] = mapped_column(JSON, deferred=True)  # large; loaded only when used
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

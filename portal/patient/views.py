@@ -42,9 +42,9 @@ def account(account_id: int):
 @bp.get("/accounts/<int:account_id>/statements/<int:statement_id>")
 @patient_required
 def statement(account_id: int, statement_id: int):
-    found = _account(account_id)
-    item = statements.get_for_account(found, statement_id) or abort(404)
-    return render_template("patient/statement.html", account=found, statement=item, s=item.snapshot)
+    item = statements.get_for_patient_user(current_user, account_id, statement_id) or abort(404)
+    return render_template("patient/statement.html", statement=item,
+                           body=statements.body_html(item.id, item.code))
 
 
 @bp.get("/accounts/<int:account_id>/statements/<int:statement_id>/pdf")

@@ -7,7 +7,8 @@ from portal.models import Facility
 from portal.services import audit
 
 EDITABLE = ("name", "neutral_name", "npi", "tin", "phone", "address_line1", "city", "state", "zip_code",
-            "statement_descriptor")
+            "statement_descriptor", "statement_minimum_cents", "statement_due_days", "payment_minimum_cents")
+NUMBERS = ("statement_minimum_cents", "statement_due_days", "payment_minimum_cents")
 
 
 def current() -> Facility:
@@ -24,7 +25,9 @@ def current() -> Facility:
 def update(facility: Facility, values: dict, *, actor) -> None:
     changes = {}
     for field in EDITABLE:
-        new = values.get(field) or None
+        if field in NUMBERS and values.get(field) is None:
+            continue  # left empty: keep the current value
+        new = values.get(field) if field in NUMBERS else (values.get(field) or None)
         if field in ("name", "neutral_name", "statement_descriptor"):
             new = (new or "").strip()
         if getattr(facility, field) != new:

@@ -4,9 +4,11 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, render_template
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from portal import money
@@ -189,6 +191,20 @@ def build_snapshot(account: Account, as_of: date, since: date | None) -> dict:
 def for_account(account: Account) -> list[Statement]:
     return list(db.session.scalars(select(Statement).where(Statement.account_id == account.id)
                                    .order_by(Statement.statement_date.desc())))
+
+
+def get_for_patient_user(user: User, account_id: int, statement_id: int) -> Statement | None:
+    """The statement if it is on an account this patient login may see (one query)."""
+    return db.session.scalar(
+        select(Statement).join(AccountAccess, AccountAccess.account_id == Statement.account_id)
+        .where(Statement.id == statement_id, Statement.account_id == account_id, AccountAccess.user_id == user.id))
+
+
+@lru_cache(maxsize=512)
+def body_html(statement_id: int, code: str) -> Markup:
+    """The statement's lines as HTML. A statement never changes, so this is rendered once per process."""
+    statement = db.session.get(Statement, statement_id)
+    return Markup(render_template("patient/_statement_body.html", s=statement.snapshot))
 
 
 def get_for_account(account: Account, statement_id: int) -> Statement | None:

@@ -58,6 +58,10 @@ class FacilityForm(FlaskForm):
         "Card statement descriptor", validators=[DataRequired(), Length(min=5, max=22),
                                                   Regexp(r"^[A-Za-z0-9 .\-]+$", message="Letters, digits, spaces.")],
     )
+    statement_minimum = StringField("No statement below (dollars)", validators=[Optional(), Length(max=12)])
+    statement_due_days = IntegerField("Days from statement to due date",
+                                      validators=[Optional(), NumberRange(min=1, max=90)])
+    payment_minimum = StringField("Smallest card payment (dollars)", validators=[Optional(), Length(max=12)])
 
 
 class IopSettingsForm(FlaskForm):

@@ -5,11 +5,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import money
 from portal.auth import permission_required
 from portal.extensions import db
 from portal.models import Role, User
 from portal.permissions import PERMISSIONS
-from portal import money
 from portal.services import audit, codes, facility, iop, users
 from portal.services.clock import facility_zone
 from staff.admin.forms import (
@@ -151,11 +151,19 @@ def audit_log():
 @permission_required("admin.settings")
 def facility_settings():
     record = facility.current()
-    form = FacilityForm(obj=record)
+    form = FacilityForm(obj=record, data={"statement_minimum": money.format_plain(record.statement_minimum_cents),
+                                          "payment_minimum": money.format_plain(record.payment_minimum_cents)})
     if form.validate_on_submit():
-        facility.update(record, form.data, actor=current_user)
-        flash("Facility settings saved.", "info")
-        return redirect(url_for(".facility_settings"))
+        values = dict(form.data)
+        for field in ("statement_minimum", "payment_minimum"):
+            try:
+                values[f"{field}_cents"] = money.parse_cents(values[field]) if values[field] else None
+            except ValueError:
+                getattr(form, field).errors.append("Enter an amount like 5.00.")
+        if not form.errors:
+            facility.update(record, values, actor=current_user)
+            flash("Facility settings saved.", "info")
+            return redirect(url_for(".facility_settings"))
     return render_template("staff/admin/facility.html", form=form), 400 if form.errors else 200
 
 

@@ -2,6 +2,7 @@
 import hashlib
 import hmac
 import json
+import subprocess
 import time
 import uuid
 
@@ -45,7 +46,7 @@ def payments_count():
     return db.session.scalar(select(func.count(Payment.id)).where(Payment.method == "card"))
 
 
-def test_card_payment_posts_once_and_shows_a_receipt(app, stripe_emulator):
+def test_card_payment_posts_once_and_shows_a_receipt(app, stripe_emulator, smtp_server):
     client, account, csrf = signed_in_patient(app)
     attempt_id, outcome = pay(client, account, csrf, stripe_emulator, amount="120.50", save=True)
     assert outcome["status"] == "succeeded", outcome
@@ -54,6 +55,12 @@ def test_card_payment_posts_once_and_shows_a_receipt(app, stripe_emulator):
     receipt = client.get(outcome["redirect"]).get_data(as_text=True)
     assert "$120.50" in receipt and "Visa ending 4242" in receipt
     assert [c.last4 for c in db.session.scalars(select(SavedCard))] == ["4242"]
+    pdf = client.get(outcome["redirect"] + "/pdf").data
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    number = receipt.split('data-testid="receipt-number">')[1].split("<")[0]
+    assert "$120.50" in text and number in text
+    [mail] = smtp_server.messages
+    assert mail["To"] == account.email and number in mail.get_payload() and "$120.50" in mail.get_payload()
     # The same confirmation again (a retried request) changes nothing.
     _, again = call(client, f"/accounts/{account.id}/pay/confirm", csrf, {"attempt_id": attempt_id})
     assert again["status"] == "succeeded" and payments_count() == 1

@@ -1,8 +1,6 @@
 """Statements: who gets one, frozen snapshots, the PDF a mailed statement would be, pay by link."""
 import subprocess
 from datetime import date, timedelta
-from email import message_from_bytes
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -24,22 +22,13 @@ def account_due(amount, *, statement_day=AS_OF.day, email="guarantor@example.org
     return account
 
 
-def outbox(app) -> dict:
-    return {p.name: p for p in Path(app.config["MAIL_OUTBOX"]).glob("*.eml")}
-
-
-def new_mail(app, before: dict) -> list:
-    return [message_from_bytes(p.read_bytes()) for name, p in outbox(app).items() if name not in before]
-
-
-def test_run_issues_due_accounts_once_and_skips_zero_credit_and_small_balances(app):
+def test_run_issues_due_accounts_once_and_skips_zero_credit_and_small_balances(app, smtp_server):
     due = account_due(12345)
     zero = account_due(0)
     small = account_due(300)  # under the $5.00 minimum
     credit = account_due(1000)
     ledger.post_payment(credit.id, amount_cents=3000, method="cash", key="over", actor="test")
     other_day = account_due(5000, statement_day=11)
-    before = outbox(app)
     result = statements.run(AS_OF, actor="test")
     assert [i["account"] for i in result.issued] == [due.number]
     reasons = {s["account"]: s["reason"] for s in result.skipped}
@@ -49,7 +38,7 @@ def test_run_issues_due_accounts_once_and_skips_zero_credit_and_small_balances(a
     again = statements.run(AS_OF, actor="test")
     assert again.issued == [] and again.skipped[0]["reason"] == "a statement for this date already exists"
     assert db.session.scalar(select(func.count(Statement.id))) == 1
-    [mail] = new_mail(app, before)
+    [mail] = smtp_server.messages
     body = mail.get_payload()
     assert mail["To"] == "guarantor@example.org" and "$123.45" in body
     for word in ("S9480", "IOP", "psychiatric", "per diem", due.patients[0].last_name):

@@ -5,8 +5,8 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.permissions import DEFAULT_ROLES
 from tests import factories
-from tests.iop_fixtures import DAY, program  # noqa: F401  (fixture)
 from tests.conftest import PASSWORD, csrf_from, post_form
+from tests.iop_fixtures import DAY
 
 STAFF_ROLES = sorted(DEFAULT_ROLES)
 

@@ -91,3 +91,18 @@ def _checked_boxes(html: str) -> set[str]:
     import re
 
     return set(re.findall(r'name="([a-z]+:[a-z.]+)" value="1" checked', html))
+
+
+def test_statement_and_payment_policy_are_facility_settings(login_as):
+    admin = login_as("admin")
+    response = post_form(admin, "/staff/admin/facility", {
+        "name": "Clinic", "neutral_name": "Riverside Health", "statement_descriptor": "RIVERSIDE",
+        "statement_minimum": "10.00", "statement_due_days": "30", "payment_minimum": "2.50"})
+    assert response.status_code == 302
+    facility = db.session.scalar(select(Facility))
+    assert (facility.statement_minimum_cents, facility.statement_due_days, facility.payment_minimum_cents) == (
+        1000, 30, 250)
+    bad = post_form(admin, "/staff/admin/facility", {
+        "name": "Clinic", "neutral_name": "Riverside Health", "statement_descriptor": "RIVERSIDE",
+        "statement_minimum": "ten"})
+    assert bad.status_code == 400 and "Enter an amount like 5.00." in bad.get_data(as_text=True)

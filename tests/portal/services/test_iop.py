@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.models import Authorization, Charge, IopException, Notification
 from portal.services import iop, ledger
 from portal.services.clock import facility_today
-from tests.iop_fixtures import DAY, make_patient, program  # noqa: F401  (fixture)
+from tests.iop_fixtures import DAY, make_patient
 
 AS_OF = DAY + timedelta(days=2)  # two days in arrears
 

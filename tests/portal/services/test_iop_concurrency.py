@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Charge, IopException
 from portal.services import iop, ledger
-from tests.iop_fixtures import DAY, make_patient, program  # noqa: F401  (fixture)
+from tests.iop_fixtures import DAY, make_patient
 
 pytestmark = pytest.mark.postgres
 
