@@ -511,22 +511,7 @@ def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, 
         work = _Work(account, actor)
         shortfall = amount_cents - unapplied_credit(payment.id)
         if shortfall > 0:
-            standing = db.session.execute(
-                select(LedgerEntry.charge_id, LedgerEntry.bucket, -func.sum(LedgerEntry.amount_cents))
-                .join(Charge, Charge.id == LedgerEntry.charge_id)
-                .where(LedgerEntry.payment_id == payment.id, LedgerEntry.bucket != "unapplied")
-                .group_by(LedgerEntry.charge_id, LedgerEntry.bucket, Charge.service_date)
-                .order_by(Charge.service_date.desc(), LedgerEntry.charge_id.desc())
-            ).all()
-            taking = work.posting("unallocation", f"{key}#unallocate", _fingerprint(op="unallocation", key=key),
-                                  memo=reason)
-            for charge_id, bucket, applied in standing:
-                take = min(applied, shortfall)
-                if take <= 0:
-                    continue
-                work.entry(taking, bucket, take, charge_id=charge_id, payment_id=payment.id)
-                work.entry(taking, "unapplied", -take, payment_id=payment.id)
-                shortfall -= take
+            _unallocate(work, f"{key}#unallocate", reason, payment_id=payment.id, up_to=shortfall)
         posting = work.posting("refund", key, fp, memo=reason)
         db.session.add(Refund(payment_id=payment.id, posting_id=posting.id, amount_cents=amount_cents,
                               stripe_refund_id=processor_reference, reason=reason, created_by=actor))
@@ -662,23 +647,34 @@ def _reverse_dependents_of_charge(work: _Work, charge: Charge, key: str, reason:
 
 
 def _unallocate(work: _Work, key: str, reason: str, *, charge_id: int | None = None,
-                payment_id: int | None = None) -> None:
-    """Return what payments applied to a charge (or what one payment applied) to unapplied credit."""
+                payment_id: int | None = None, up_to: int | None = None) -> None:
+    """Return what payments applied to a charge (or what one payment applied) to unapplied credit;
+    with `up_to`, only that much, taken from the newest date of service first."""
     query = (
         select(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket,
                -func.sum(LedgerEntry.amount_cents))
+        .join(Charge, Charge.id == LedgerEntry.charge_id)
         .where(LedgerEntry.payment_id.is_not(None), LedgerEntry.bucket != "unapplied")
-        .group_by(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket)
+        .group_by(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket, Charge.service_date)
+        .order_by(Charge.service_date.desc(), LedgerEntry.charge_id.desc())
     )
     if charge_id is not None:
         query = query.where(LedgerEntry.charge_id == charge_id)
     if payment_id is not None:
         query = query.where(LedgerEntry.payment_id == payment_id)
-    standing = [row for row in db.session.execute(query) if row[3] > 0]
-    if not standing:
+    left = up_to
+    taking = []
+    for pay_id, chg_id, bucket, applied in db.session.execute(query):
+        amount = applied if left is None else min(applied, left)
+        if amount <= 0:
+            continue
+        taking.append((pay_id, chg_id, bucket, amount))
+        if left is not None:
+            left -= amount
+    if not taking:
         return
     posting = work.posting("unallocation", key, _fingerprint(op="unallocation", key=key), memo=reason)
-    for pay_id, chg_id, bucket, amount in standing:
+    for pay_id, chg_id, bucket, amount in taking:
         work.entry(posting, bucket, amount, charge_id=chg_id, payment_id=pay_id)
         work.entry(posting, "unapplied", -amount, payment_id=pay_id)
 

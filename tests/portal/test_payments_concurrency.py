@@ -1,5 +1,4 @@
 """Exactly once under races, on PostgreSQL (row locks are real there)."""
-import threading
 import uuid
 
 import pytest
@@ -10,29 +9,9 @@ from portal.models import CardPayment, Payment
 from portal.services import card_payments
 from tests import stripe_helpers
 from tests.portal.test_payments import call, sign, signed_in_patient, succeeded_event
+from tests.threads import run_concurrently
 
 pytestmark = pytest.mark.postgres
-
-
-def in_threads(app, count, work):
-    barrier, results, errors = threading.Barrier(count), [], []
-
-    def target(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(work(i))
-            except Exception as exc:  # asserted below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results, errors
 
 
 def test_twenty_concurrent_confirmations_charge_and_post_once(app, stripe_emulator):
@@ -40,7 +19,7 @@ def test_twenty_concurrent_confirmations_charge_and_post_once(app, stripe_emulat
     _, started = call(client, f"/accounts/{account.id}/pay/start", csrf, {"token": uuid.uuid4().hex, "amount": "75.00"})
     method = stripe_helpers.save_card(stripe_emulator, started["setup_client_secret"])
     attempt_id = started["attempt_id"]
-    results, errors = in_threads(app, 20, lambda i: card_payments.confirm(
+    results, errors = run_concurrently(app, 20, lambda i: card_payments.confirm(
         attempt_id, payment_method_id=method, actor=f"thread:{i}"))
     assert errors == []
     assert {r.status for r in results} == {"succeeded"} and len({r.payment_id for r in results}) == 1
@@ -65,7 +44,7 @@ def test_webhook_delivered_100_times_while_the_browser_returns_posts_one_payment
         return app.test_client().post("/webhooks/stripe", data=payload, content_type="application/json",
                                       headers={"Stripe-Signature": sign(payload)}).status_code
 
-    results, errors = in_threads(app, 101, deliver)
+    results, errors = run_concurrently(app, 101, deliver)
     assert errors == [] and set(results) == {200}
     assert db.session.scalar(select(func.count(Payment.id)).where(Payment.method == "card")) == 1
     db.session.refresh(account)

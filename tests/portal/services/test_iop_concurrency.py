@@ -1,5 +1,4 @@
 """Two workers running the same night at once on PostgreSQL create each charge and exception once."""
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -9,6 +8,7 @@ from portal.extensions import db
 from portal.models import Charge, IopException
 from portal.services import iop, ledger
 from tests.iop_fixtures import DAY, make_patient
+from tests.threads import run_concurrently
 
 pytestmark = pytest.mark.postgres
 
@@ -23,23 +23,7 @@ def test_two_concurrent_runs_for_one_date_create_each_charge_once(app, program):
             billable.append(patient.id)
         program.attend(patient=patient)
     db.session.commit()
-    barrier, errors = threading.Barrier(2), []
-
-    def worker():
-        with app.app_context():
-            barrier.wait()
-            try:
-                iop.run(DAY + timedelta(days=2), actor=f"thread:{threading.get_ident()}")
-            except Exception as exc:  # asserted below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    _, errors = run_concurrently(app, 2, lambda i: iop.run(DAY + timedelta(days=2), actor=f"thread:{i}"))
     assert errors == []
     charged = db.session.scalars(select(Charge.patient_id).where(Charge.source == "iop")).all()
     assert sorted(charged) == sorted(billable)

@@ -1,6 +1,4 @@
 """Races on PostgreSQL: the account row lock and the unique idempotency key keep money exact."""
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -8,32 +6,14 @@ from portal.extensions import db
 from portal.models import Payment
 from portal.services import ledger
 from tests import factories
+from tests.threads import run_concurrently
 
 pytestmark = pytest.mark.postgres
 THREADS = 20
 
 
 def run_in_threads(app, work):
-    """Start THREADS threads at once, each with its own app context and database session."""
-    barrier = threading.Barrier(THREADS)
-    results, errors = [], []
-
-    def target(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(work(i))
-            except Exception as exc:  # collected and asserted on below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results, errors
+    return run_concurrently(app, THREADS, work)
 
 
 def test_twenty_threads_posting_the_same_payment_take_it_once(app):

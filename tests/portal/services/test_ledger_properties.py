@@ -67,6 +67,15 @@ class LedgerMachine(RuleBasedStateMachine):
         if allocations:
             self.reversible.append(allocations[0].posting_id)
 
+    @precondition(lambda self: self.payments)
+    @rule(data=st.data(), amount=amounts)
+    def refund(self, data, amount):
+        payment = data.draw(st.sampled_from(self.payments))
+        refunded = self.attempt(lambda: ledger.refund_payment(payment.id, amount_cents=amount, key=self.key(),
+                                                              actor="prop", reason="property test"))
+        if refunded:
+            self.reversible.append(refunded.posting_id)
+
     @precondition(lambda self: self.charges)
     @rule(data=st.data(), amount=amounts, bucket=st.sampled_from(["insurance", "patient"]))
     def adjust(self, data, amount, bucket):
@@ -113,7 +122,13 @@ class LedgerMachine(RuleBasedStateMachine):
         assert ledger.check_all()[1] == []
 
     def teardown(self):
-        # Reversing everything that still stands returns the account to zero.
+        # Reversing everything that still stands returns the account to zero (refunds first: a payment
+        # that was partly given back cannot be reversed whole).
+        for posting in db.session.scalars(select(Posting).where(Posting.account_id == self.account.id,
+                                                                 Posting.kind == "refund")).all():
+            db.session.refresh(posting)
+            if posting.reversed_by is None:
+                ledger.reverse(posting.id, key=self.key(), actor="prop", reason="wind down")
         for payment in db.session.scalars(select(Payment).where(Payment.account_id == self.account.id)):
             if not payment.reversed:
                 ledger.reverse(payment.posting_id, key=self.key(), actor="prop", reason="wind down")
