@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Account, AccountAccess, User
-from portal.services import demo, iop, ledger, statements, users
+from portal.services import demo, iop, ledger, plans, statements, users
 from portal.services.clock import facility_today
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
@@ -21,6 +21,7 @@ sessions_cli = AppGroup("sessions", help="Attendance and documentation.")
 auths_cli = AppGroup("auths", help="Authorizations.")
 statements_cli = AppGroup("statements", help="Patient statements.")
 stripe_cli = AppGroup("stripe", help="Card processor set-up.")
+plans_cli = AppGroup("plans", help="Payment plans with autopay.")
 
 
 def init_app(app: Flask) -> None:
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(auths_cli)
     app.cli.add_command(statements_cli)
     app.cli.add_command(stripe_cli)
+    app.cli.add_command(plans_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
 
@@ -191,3 +193,20 @@ def stripe_register_webhook(url):
     except (urllib.error.URLError, OSError) as exc:
         raise click.ClickException(f"the Stripe emulator at {base} did not answer: {exc}") from exc
     click.echo(f"webhook registered: {url}")
+
+
+@plans_cli.command("charge-due")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Charge what is due by this date (facility time).")
+@click.option("--json", "as_json", is_flag=True)
+def plans_charge_due(as_of, as_json):
+    """Charge due installments and retries off-session; rerunning charges nobody twice."""
+    day = as_of.date() if as_of else facility_today()
+    outcomes = plans.charge_due(day, actor="cli:plans-charge-due")
+    reminders = plans.send_reminders(day)
+    counts = {r: sum(1 for o in outcomes if o.result == r) for r in ("paid", "failed", "defaulted", "skipped")}
+    lines = [f"plans as of {day}: " + ", ".join(f"{n} {r}" for r, n in counts.items()) + f", {reminders} reminders"]
+    lines += [f"  {o.account_number} payment {o.installment_id} attempt {o.attempt}: {o.result}"
+              + (f" ({o.message})" if o.message else "") for o in outcomes]
+    _emit(as_json, {"as_of": day.isoformat(), "outcomes": [vars(o) for o in outcomes], "counts": counts,
+                    "reminders": reminders}, "\n".join(lines))

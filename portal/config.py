@@ -66,6 +66,8 @@ class Config:
     STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY") or None
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
+    # How long a worker holds a plan installment it is charging before another may resume it.
+    PLAN_CLAIM_SECONDS = int(os.environ.get("PLAN_CLAIM_SECONDS", "120"))
     PDF_CACHE_DIR = os.environ.get("PDF_CACHE_DIR", str(INSTANCE / "pdf"))
     # Links in mail point here.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")

@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal.services import iop, ledger, mail, statements
+from portal.services import iop, ledger, mail, plans, statements
 from portal.services.clock import facility_today
 
 log = logging.getLogger(__name__)
@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 # Times are in the facility's zone (the Celery timezone is set from FACILITY_TIMEZONE).
 BEAT_SCHEDULE = {
     "iop-charges-nightly": {"task": "portal.tasks.iop_nightly", "schedule": crontab(hour=1, minute=30)},
+    "plans-daily": {"task": "portal.tasks.plans_daily", "schedule": crontab(hour=9, minute=0)},
     "statements-daily": {"task": "portal.tasks.statements_daily", "schedule": crontab(hour=6, minute=0)},
     "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=2, minute=15)},
 }
@@ -52,3 +53,14 @@ def statements_daily(self, as_of: str | None = None) -> dict:
 
     day = date.fromisoformat(as_of) if as_of else facility_today()
     return statements.run(day, actor=f"task:{self.request.id}").as_dict()
+
+
+@shared_task(name="portal.tasks.plans_daily", bind=True, acks_late=True)
+def plans_daily(self, as_of: str | None = None) -> dict:
+    """Charge the plan installments due (and retries), then remind payers of upcoming charges."""
+    from datetime import date
+
+    day = date.fromisoformat(as_of) if as_of else facility_today()
+    outcomes = plans.charge_due(day, actor=f"task:{self.request.id}")
+    return {"as_of": day.isoformat(), "charged": [vars(o) for o in outcomes],
+            "reminders": plans.send_reminders(day)}

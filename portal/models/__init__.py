@@ -27,9 +27,11 @@ from portal.models.ledger import (
     Posting,
 )
 from portal.models.people import AccountAccess, Facility, Role, RolePermission, User
+from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment, PlanPolicy
 from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
 
 __all__ = [
+    "PaymentPlan", "PlanChargeAttempt", "PlanInstallment", "PlanPolicy",
     "CardPayment", "Refund", "SavedCard", "Statement", "StripeEvent",
     "EXCEPTION_REASONS", "Authorization", "ClinicalSession", "IopException", "IopSettings", "Notification",
     "PAYER_TYPES", "Account", "AccountAccess", "Adjustment", "Allocation", "AuditEvent", "BalanceTransfer",

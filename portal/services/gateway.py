@@ -130,6 +130,18 @@ def _intent(intent) -> Intent:
                   DECLINE_WORDS.get(code, error.get("message")) if code else None)
 
 
+def find_payment_intent(customer_id: str, metadata: dict) -> str | None:
+    """A PaymentIntent of this customer carrying these metadata, if one was created (after a crash)."""
+    client = _client()
+    params = {"limit": 100} if emulated() else {"customer": customer_id, "limit": 100}
+    for intent in _call(client.v1.payment_intents.list, params=params).data:
+        data = intent.to_dict()
+        if data.get("customer") == customer_id and all(
+                (data.get("metadata") or {}).get(k) == v for k, v in metadata.items()):
+            return data["id"]
+    return None
+
+
 def card_details(payment_method_id: str) -> dict:
     card = _call(_client().v1.payment_methods.retrieve, payment_method_id).card
     return {"brand": card.brand, "last4": card.last4, "exp_month": int(card.exp_month), "exp_year": int(card.exp_year)}
