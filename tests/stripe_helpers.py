@@ -36,3 +36,14 @@ def retrieve(emulator: str, path: str) -> dict:
     request = urllib.request.Request(f"{emulator}/v1/{path}", headers={"Authorization": "Bearer sk_test_parity"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
+
+
+def all_payment_intents(emulator: str) -> list[dict]:
+    """Every PaymentIntent the emulator holds (its lists are oldest first, 100 a page)."""
+    intents, after = [], None
+    while True:
+        page = retrieve(emulator, "payment_intents?limit=100" + (f"&starting_after={after}" if after else ""))
+        intents += page["data"]
+        if not page["has_more"]:
+            return intents
+        after = page["data"][-1]["id"]

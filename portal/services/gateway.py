@@ -133,13 +133,18 @@ def _intent(intent) -> Intent:
 def find_payment_intent(customer_id: str, metadata: dict) -> str | None:
     """A PaymentIntent of this customer carrying these metadata, if one was created (after a crash)."""
     client = _client()
+    # Stripe filters by customer; the emulator cannot, so every page is read there.
     params = {"limit": 100} if emulated() else {"customer": customer_id, "limit": 100}
-    for intent in _call(client.v1.payment_intents.list, params=params).data:
-        data = intent.to_dict()
-        if data.get("customer") == customer_id and all(
-                (data.get("metadata") or {}).get(k) == v for k, v in metadata.items()):
-            return data["id"]
-    return None
+    while True:
+        page = _call(client.v1.payment_intents.list, params=params)
+        for intent in page.data:
+            data = intent.to_dict()
+            if data.get("customer") == customer_id and all(
+                    (data.get("metadata") or {}).get(k) == v for k, v in metadata.items()):
+                return data["id"]
+        if not page.has_more or not page.data:
+            return None
+        params = {**params, "starting_after": page.data[-1].id}
 
 
 def card_details(payment_method_id: str) -> dict:

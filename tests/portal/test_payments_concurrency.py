@@ -24,7 +24,7 @@ def test_twenty_concurrent_confirmations_charge_and_post_once(app, stripe_emulat
     assert errors == []
     assert {r.status for r in results} == {"succeeded"} and len({r.payment_id for r in results}) == 1
     assert db.session.scalar(select(func.count(Payment.id)).where(Payment.method == "card")) == 1
-    intents = stripe_helpers.retrieve(stripe_emulator, "payment_intents?limit=100")["data"]
+    intents = stripe_helpers.all_payment_intents(stripe_emulator)
     assert len([i for i in intents if i["customer"] == account.stripe_customer_id]) == 1
 
 

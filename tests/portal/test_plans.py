@@ -167,6 +167,6 @@ def test_a_worker_that_died_after_charging_is_not_charged_again(app, make_plan, 
     db.session.get(PlanChargeAttempt, attempt_id).claimed_until = None
     db.session.commit()
     assert [o.result for o in plans.charge_due(date(2026, 12, 1), actor="test")] == ["paid"]
-    intents = stripe_helpers.retrieve(stripe_emulator, "payment_intents?limit=100")["data"]
+    intents = stripe_helpers.all_payment_intents(stripe_emulator)
     assert len([i for i in intents if i["customer"] == account.stripe_customer_id]) == 1
     assert card_payment_count() == 1
