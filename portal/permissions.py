@@ -9,6 +9,7 @@ PERMISSIONS = {
     "accounts.edit": "Change account and patient details",
     "payments.post": "Post patient and insurance payments, and take card payments",
     "payments.refund": "Refund card payments",
+    "plans.manage": "Set up, approve and cancel payment plans",
     "adjustments.post": "Post adjustments and write-offs",
     "ledger.reverse": "Reverse postings",
     "claims.view": "View claims and remittances",
@@ -28,11 +29,11 @@ DEFAULT_ROLES = {
     "biller": (
         "Posts payments, adjustments and reversals; works claims",
         {"dashboard.view", "accounts.view", "accounts.edit", "payments.post", "payments.refund", "adjustments.post",
-         "ledger.reverse", "claims.view", "authorizations.manage", "iop.review"},
+         "ledger.reverse", "claims.view", "authorizations.manage", "iop.review", "plans.manage"},
     ),
     "collector": (
         "Works the collections queue",
-        {"dashboard.view", "accounts.view", "collections.work", "payments.post"},
+        {"dashboard.view", "accounts.view", "collections.work", "payments.post", "plans.manage"},
     ),
     "admissions": (
         "Gives estimates to prospects, admits patients, enters authorizations",

@@ -1,13 +1,31 @@
 """The patient's side: accounts, statements, paying by card, receipts."""
-from flask import Blueprint, Response, abort, render_template, url_for
-from flask_login import current_user
-from sqlalchemy import select
+from datetime import timedelta
 
-from portal import payments_web
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional
+
+from portal import money, payments_web
 from portal.auth import patient_required
 from portal.extensions import db
 from portal.models import Payment
-from portal.services import accounts, card_payments, documents, statements
+from portal.services import accounts, card_payments, documents, facility, gateway, plans, statements
+from portal.services.clock import facility_today
 
 bp = Blueprint("patient", __name__)
 
@@ -112,3 +130,119 @@ def receipt_pdf(account_id: int, payment_id: int):
     found = _account(account_id)
     r = card_payments.receipt(_payment(found, payment_id))
     return _pdf(documents.receipt_pdf(r), f"receipt-{r.number}.pdf")
+
+
+# ---------------------------------------------------------------- payment plans and saved cards
+
+
+class PlanForm(FlaskForm):
+    months = IntegerField("Number of months", validators=[Optional(), NumberRange(min=1, max=60)])
+    monthly = StringField("Or a monthly amount (dollars)", validators=[Optional(), Length(max=12)])
+    card = SelectField("Card for automatic payments", coerce=int)
+    agreement_name = StringField("Type your full name to sign", validators=[Optional(), Length(max=200)])
+    accept = BooleanField("I agree to the payment plan terms above and authorize the automatic payments")
+
+
+def _schedule_from(form: PlanForm, account, rules):
+    monthly = money.parse_cents(form.monthly.data) if form.monthly.data else None
+    months = form.months.data if monthly is None else None
+    return plans.build_schedule(account.patient_due_cents, facility_today() + timedelta(days=7), rules,
+                                months=months, monthly_cents=monthly)
+
+
+@bp.route("/accounts/<int:account_id>/plan", methods=["GET", "POST"])
+@patient_required
+def plan(account_id: int):
+    found = _account(account_id)
+    existing = plans.active_plan(found)
+    if existing is not None:
+        return render_template("patient/plan.html", account=found, plan=existing, cards=card_payments.saved_cards(found),
+                               card_form=ChangeCardForm(data={"card": existing.saved_card_id}),
+                               remaining=plans.remaining_cents(existing))
+    rules = plans.policy()
+    cards = card_payments.saved_cards(found)
+    form = PlanForm(request.form if request.method == "POST" else request.args)  # GET only previews
+    form.card.choices = [(c.id, f"{c.brand.title()} ending {c.last4}") for c in cards]
+    schedule, error = None, None
+    if form.months.data or form.monthly.data:
+        try:
+            schedule = _schedule_from(form, found, rules)
+        except ValueError as exc:
+            error = str(exc) if isinstance(exc, plans.PlanError) else "Enter an amount like 50.00."
+    if request.method == "POST" and schedule is not None and form.validate():
+        if not form.accept.data:
+            form.accept.errors.append("Tick the box to accept the agreement.")
+        else:
+            card = next((c for c in cards if c.id == form.card.data), None)
+            try:
+                made = plans.create(found, schedule, card=card, actor=_actor(), by_patient=True,
+                                    agreement_name=form.agreement_name.data, agreement_ip=request.remote_addr)
+            except plans.PlanError as exc:
+                error = str(exc)
+            else:
+                flash("Your payment plan is set up." if made.status == "active" else
+                      "Thanks. A member of our billing team will review your plan and confirm it by email.", "info")
+                return redirect(url_for(".plan", account_id=found.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("patient/plan_enrol.html", account=found, form=form, schedule=schedule, error=error,
+                           rules=rules, cards=cards, needs_approval=schedule is not None and plans.needs_approval(schedule, rules)), status
+
+
+class ChangeCardForm(FlaskForm):
+    card = SelectField("Card for automatic payments", coerce=int)
+
+
+@bp.post("/accounts/<int:account_id>/plan/card")
+@patient_required
+def plan_card(account_id: int):
+    found = _account(account_id)
+    existing = plans.active_plan(found) or abort(404)
+    form = ChangeCardForm()
+    form.card.choices = [(c.id, c.last4) for c in card_payments.saved_cards(found)]
+    if form.validate_on_submit():
+        plans.change_card(existing, form.card.data, actor=_actor())
+        flash("Future payments will use the card you chose.", "info")
+    return redirect(url_for(".plan", account_id=found.id))
+
+
+@bp.get("/accounts/<int:account_id>/plan/agreement")
+@patient_required
+def plan_agreement(account_id: int):
+    found = _account(account_id)
+    existing = plans.active_plan(found) or abort(404)
+    return _pdf(documents.render_pdf("pdf/plan_agreement.html", plan=existing, account=found,
+                                     facility=facility.current()), f"payment-plan-{existing.id}.pdf")
+
+
+@bp.get("/accounts/<int:account_id>/cards/new")
+@patient_required
+def card_new(account_id: int):
+    found = _account(account_id)
+    g.stripe_page = True
+    return render_template("patient/card_new.html", account=found, stripe_js=gateway.js_url(),
+                           stripe_key=current_app.config.get("STRIPE_PUBLISHABLE_KEY") or "",
+                           card_ready=gateway.configured())
+
+
+@bp.post("/accounts/<int:account_id>/cards/start")
+@patient_required
+def card_start(account_id: int):
+    found = _account(account_id)
+    try:
+        setup_id, secret = card_payments.start_card_setup(found)
+    except gateway.GatewayError as exc:
+        return jsonify(message=exc.message), 400
+    return jsonify(setup_intent_id=setup_id, setup_client_secret=secret)
+
+
+@bp.post("/accounts/<int:account_id>/cards/finish")
+@patient_required
+def card_finish(account_id: int):
+    found = _account(account_id)
+    setup_id = str((request.get_json(silent=True) or {}).get("setup_intent_id", ""))[:100]
+    try:
+        card = card_payments.finish_card_setup(found, setup_id)
+    except (card_payments.PaymentError, gateway.GatewayError) as exc:
+        return jsonify(message=getattr(exc, "message", None) or str(exc)), 400
+    flash(f"Saved your {card.brand.title()} ending {card.last4}.", "info")
+    return jsonify(redirect=url_for(".plan", account_id=found.id))

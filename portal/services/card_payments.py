@@ -172,6 +172,25 @@ def record_success(attempt: CardPayment, payment_intent_id: str, *, actor: str) 
     return payment
 
 
+def start_card_setup(account: Account) -> tuple[str, str]:
+    """A SetupIntent for saving a card without paying (for autopay): (id, client secret)."""
+    return gateway.create_setup_intent(_customer(account), 0)
+
+
+def finish_card_setup(account: Account, setup_intent_id: str) -> SavedCard:
+    """Keep the card the browser saved, after checking the SetupIntent belongs to this account."""
+    setup = gateway.retrieve_setup_intent(setup_intent_id)
+    if setup["customer"] != account.stripe_customer_id or setup["status"] != "succeeded":
+        raise PaymentError("The card was not saved. Please try again.")
+    method = setup["payment_method"]
+    card = db.session.scalar(select(SavedCard).where(SavedCard.payment_method_id == method))
+    if card is None:
+        card = SavedCard(account_id=account.id, payment_method_id=method, **gateway.card_details(method))
+        db.session.add(card)
+        db.session.commit()
+    return card
+
+
 # ---------------------------------------------------------------- webhooks
 
 

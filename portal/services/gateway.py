@@ -86,6 +86,10 @@ def create_setup_intent(customer_id: str, card_payment_id: int) -> tuple[str, st
     return intent.id, intent.client_secret
 
 
+def retrieve_setup_intent(setup_intent_id: str) -> dict:
+    return _call(_client().v1.setup_intents.retrieve, setup_intent_id).to_dict()
+
+
 def setup_intent_secret(setup_intent_id: str) -> str:
     return _call(_client().v1.setup_intents.retrieve, setup_intent_id).client_secret
 

@@ -23,6 +23,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import facility, gateway, ledger
+from portal.services.clock import facility_today
 from portal.services.locking import lock_rows
 
 GOOD_STANDING = ("active",)
@@ -127,8 +128,12 @@ def create(account: Account, schedule: Schedule, *, card: SavedCard | None, acto
         agreement_accepted_at=utcnow() if agreement_name else None,
         approved_by=None if status == "pending_approval" else actor,
     )
+    # The down payment is the first charge, taken by the next daily run.
+    today = facility_today()
+    charges = ([(today, schedule.down_payment_cents)] if schedule.down_payment_cents else []) + list(
+        schedule.installments)
     plan.installments = [PlanInstallment(sequence=n + 1, due_date=day, amount_cents=cents, next_attempt_on=day)
-                         for n, (day, cents) in enumerate(schedule.installments)]
+                         for n, (day, cents) in enumerate(charges)]
     db.session.add(plan)
     db.session.commit()
     return plan
@@ -145,6 +150,14 @@ def cancel(plan: PaymentPlan, *, reason: str, actor: str) -> None:
     if plan.status not in ("active", "pending_approval"):
         raise PlanError("This plan has already ended.")
     _end(plan, "cancelled", f"{reason} ({actor})")
+    db.session.commit()
+
+
+def change_card(plan: PaymentPlan, card_id: int, *, actor: str) -> None:
+    card = db.session.get(SavedCard, card_id)
+    if card is None or card.account_id != plan.account_id or card.removed_at is not None:
+        raise PlanError("Choose one of the account's saved cards.")
+    plan.saved_card_id = card.id
     db.session.commit()
 
 
@@ -346,3 +359,55 @@ def remaining_cents(plan: PaymentPlan) -> int:
 def is_in_good_standing(account: Account) -> bool:
     return db.session.scalar(select(PaymentPlan.id).where(
         PaymentPlan.account_id == account.id, PaymentPlan.status.in_(GOOD_STANDING))) is not None
+
+
+# ---------------------------------------------------------------- for billers
+
+FILTERS = {
+    "all": "All plans",
+    "due_today": "Charging today",
+    "in_retry": "In retry",
+    "failed": "Failed payments",
+    "pending_approval": "Waiting for approval",
+    "defaulted": "Defaulted",
+}
+
+
+def listing(kind: str, today: date) -> list[PaymentPlan]:
+    query = select(PaymentPlan).order_by(PaymentPlan.id.desc())
+    due = select(PlanInstallment.plan_id).where(PlanInstallment.status == "scheduled")
+    if kind == "due_today":
+        query = query.where(PaymentPlan.status == "active",
+                            PaymentPlan.id.in_(due.where(PlanInstallment.next_attempt_on <= today)))
+    elif kind == "in_retry":
+        query = query.where(PaymentPlan.status == "active", PaymentPlan.id.in_(due.where(PlanInstallment.failures > 0)))
+    elif kind == "failed":
+        query = query.where(PaymentPlan.id.in_(
+            select(PlanInstallment.plan_id).join(PlanChargeAttempt, PlanChargeAttempt.installment_id == PlanInstallment.id)
+            .where(PlanChargeAttempt.status == "failed")))
+    elif kind in ("pending_approval", "defaulted"):
+        query = query.where(PaymentPlan.status == kind)
+    return list(db.session.scalars(query.limit(500)))
+
+
+@dataclass
+class Health:
+    active_plans: int
+    on_time_rate_bps: int | None  # installments paid at the first attempt, of those attempted
+    amount_under_plans_cents: int
+    defaulted_plans: int
+
+
+def health() -> Health:
+    from sqlalchemy import func
+
+    active = db.session.scalar(select(func.count(PaymentPlan.id)).where(PaymentPlan.status == "active"))
+    defaulted = db.session.scalar(select(func.count(PaymentPlan.id)).where(PaymentPlan.status == "defaulted"))
+    remaining = db.session.scalar(
+        select(func.coalesce(func.sum(PlanInstallment.amount_cents), 0))
+        .join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
+        .where(PaymentPlan.status == "active", PlanInstallment.status == "scheduled"))
+    firsts = db.session.execute(select(PlanChargeAttempt.status).where(PlanChargeAttempt.attempt_number == 1,
+                                                                       PlanChargeAttempt.status != "started")).scalars().all()
+    rate = None if not firsts else (sum(1 for s in firsts if s == "succeeded") * 10000 + len(firsts) // 2) // len(firsts)
+    return Health(active, rate, int(remaining), defaulted)

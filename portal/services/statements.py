@@ -27,7 +27,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import documents, facility
+from portal.services import documents, facility, plans
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read from paper
 CODE_LENGTH = 8
@@ -95,6 +95,17 @@ def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | Non
     last = db.session.scalar(select(Statement).where(Statement.account_id == account.id)
                              .order_by(Statement.statement_date.desc()).limit(1))
     snapshot = build_snapshot(account, as_of, last.statement_date if last else None)
+    message = None
+    plan = plans.active_plan(account)
+    if plan is not None and plan.status == "active":
+        # Plan-summary mode: what is due is the next automatic payment, nothing more.
+        upcoming = next((i for i in plan.installments if i.status == "scheduled"), None)
+        if upcoming is not None:
+            due = upcoming.amount_cents
+            snapshot["plan"] = {"next_date": upcoming.next_attempt_on.isoformat(), "next_cents": due,
+                                "remaining_cents": plans.remaining_cents(plan)}
+            message = (f"You are on a payment plan. Your next automatic payment of {money.format_usd(due)} "
+                       f"is on {upcoming.next_attempt_on:%B %d, %Y}. There is nothing else to pay now.")
     statement = Statement(
         account_id=account.id, statement_date=as_of, due_date=as_of + timedelta(days=fac.statement_due_days),
         cycle_number=(last.cycle_number + 1) if last else 1, code=_unique_code(),
@@ -102,7 +113,7 @@ def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | Non
         payments_since_cents=sum(p["amount_cents"] for p in snapshot["payments"]),
         adjustments_since_cents=sum(a["amount_cents"] for a in snapshot["adjustments"]),
         insurance_pending_cents=sum(p["amount_cents"] for p in snapshot["pending"]),
-        amount_due_cents=due, snapshot=snapshot, created_by=actor,
+        amount_due_cents=due, snapshot=snapshot, created_by=actor, message=message,
     )
     db.session.add(statement)
     db.session.commit()

@@ -170,3 +170,27 @@ def test_a_worker_that_died_after_charging_is_not_charged_again(app, make_plan, 
     intents = stripe_helpers.all_payment_intents(stripe_emulator)
     assert len([i for i in intents if i["customer"] == account.stripe_customer_id]) == 1
     assert card_payment_count() == 1
+
+
+def test_down_payment_is_the_first_charge(app, stripe_emulator):
+    from tests.plan_fixtures import account_with_card
+
+    rules = plans.policy()
+    rules.down_payment_bps = 1000
+    db.session.commit()
+    account, card = account_with_card(stripe_emulator, 100000)
+    schedule = plans.build_schedule(100000, date(2027, 1, 1), rules, months=3)
+    plan = plans.create(account, schedule, card=card, actor="test", by_patient=False)
+    amounts = [i.amount_cents for i in plan.installments]
+    assert amounts == [10000, 30000, 30000, 30000] and sum(amounts) == plan.balance_cents
+
+
+def test_statement_of_an_account_on_a_plan_shows_the_plan_summary(app, make_plan):
+    from portal.services import statements
+
+    plan = make_plan(balance=60000, months=3, first_due=date(2026, 12, 1))
+    account = db.session.get(Account, plan.account_id)
+    statement, _ = statements.issue(account, date(2026, 11, 20), actor="test")
+    assert statement.amount_due_cents == 20000
+    assert "next automatic payment of $200.00 is on December 01, 2026" in statement.message
+    assert statement.snapshot["plan"]["remaining_cents"] == 60000

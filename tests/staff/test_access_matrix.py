@@ -35,7 +35,7 @@ def url_for_rule(rule, ids):
 
 
 @pytest.fixture
-def world(app, make_staff, program):
+def world(app, make_staff, program, make_plan):
     from datetime import timedelta
 
     from portal.models import IopException
@@ -50,7 +50,8 @@ def world(app, make_staff, program):
     payment = ledger.post_payment(program.patient.account_id, amount_cents=100, method="cash", key="matrix",
                                   actor="test")
     return {"account_id": program.patient.account_id, "user_id": target.id, "session_id": session.id,
-            "authorization_id": program.auth.id, "exception_id": exception.id, "payment_id": payment.id}
+            "authorization_id": program.auth.id, "exception_id": exception.id, "payment_id": payment.id,
+            "plan_id": make_plan().id}
 
 
 def request_as(client, method, url, home):
