@@ -43,6 +43,17 @@ def policy() -> PlanPolicy:
     return found
 
 
+def update_policy(rules: PlanPolicy, values: dict, *, actor) -> None:
+    from portal.services import audit
+
+    if values["self_service_max_months"] > values["max_term_months"]:
+        raise PlanError("The self-service limit cannot be longer than the longest plan.")
+    changes = {k: [getattr(rules, k), v] for k, v in values.items() if getattr(rules, k) != v}
+    for key, value in values.items():
+        setattr(rules, key, value)
+    audit.record("plan_policy.updated", "plan_policy", actor=actor, object_id=rules.id, detail=changes)
+
+
 def add_months(day: date, months: int, day_of_month: int | None = None) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
@@ -159,6 +170,67 @@ def change_card(plan: PaymentPlan, card_id: int, *, actor: str) -> None:
         raise PlanError("Choose one of the account's saved cards.")
     plan.saved_card_id = card.id
     db.session.commit()
+
+
+def skip(installment: PlanInstallment, *, reason: str, actor) -> PlanInstallment:
+    """Move one payment to the end of the plan (a biller's decision, with a reason)."""
+    from portal.services import audit
+
+    plan = installment.plan
+    if plan.status != "active" or installment.status != "scheduled" or installment.failures:
+        raise PlanError("Only an upcoming payment of an active plan can be moved.")
+    if not reason.strip():
+        raise PlanError("Say why the payment is moved.")
+    last = plan.installments[-1]
+    moved = PlanInstallment(sequence=last.sequence + 1, due_date=add_months(last.due_date, 1),
+                            amount_cents=installment.amount_cents, next_attempt_on=add_months(last.due_date, 1))
+    installment.status = "cancelled"
+    plan.installments.append(moved)
+    plan.months += 1
+    db.session.flush()
+    audit.record("plan.payment_moved", "payment_plan", actor=actor, object_id=plan.id, account_id=plan.account_id,
+                 detail={"from": installment.due_date.isoformat(), "to": moved.due_date.isoformat(), "reason": reason})
+    return moved
+
+
+def reamortise(plan: PaymentPlan, *, months: int | None = None, monthly_cents: int | None = None,
+               actor) -> None:
+    """Spread what is left over a new number of months (or a new monthly amount), from the next due date."""
+    from portal.services import audit
+
+    rules = policy()
+    upcoming = [i for i in plan.installments if i.status == "scheduled"]
+    if plan.status != "active" or not upcoming or any(i.failures for i in upcoming):
+        raise PlanError("Only an active plan with no payment in retry can be changed.")
+    left = sum(i.amount_cents for i in upcoming)
+    # The same policy, except that no minimum balance or down payment applies to what is already on a plan.
+    base_rules = PlanPolicy(min_balance_cents=0, min_installment_cents=rules.min_installment_cents,
+                            max_term_months=rules.max_term_months, down_payment_bps=0, down_payment_cents=0)
+    fresh = build_schedule(left, upcoming[0].next_attempt_on, base_rules, months=months,
+                           monthly_cents=monthly_cents, down_payment_cents=0)
+    for installment in upcoming:
+        installment.status = "cancelled"
+    sequence = plan.installments[-1].sequence
+    for n, (day, cents) in enumerate(fresh.installments, start=1):
+        plan.installments.append(PlanInstallment(sequence=sequence + n, due_date=day, amount_cents=cents,
+                                                 next_attempt_on=day))
+    plan.months = sum(1 for i in plan.installments if i.status != "cancelled")
+    db.session.flush()
+    audit.record("plan.reamortised", "payment_plan", actor=actor, object_id=plan.id, account_id=plan.account_id,
+                 detail={"left_cents": left, "payments": fresh.months, "monthly_cents": fresh.monthly_cents})
+
+
+def invite(account: Account, *, actor) -> None:
+    """Send the guarantor a link to save a card and enrol themselves (no names, no services)."""
+    from portal.services import audit
+
+    if not account.email:
+        raise PlanError("This account has no email address.")
+    base = current_app.config["BASE_URL"]
+    _mail(account, "Set up a payment plan",
+          f"You can spread your balance over monthly payments with no interest. Sign in at {base}/login, "
+          "open your account and choose Payment plan.")
+    audit.record("plan.invited", "account", actor=actor, object_id=account.id, account_id=account.id)
 
 
 def _end(plan: PaymentPlan, status: str, reason: str) -> None:

@@ -93,3 +93,20 @@ class BillingCodeForm(FlaskForm):
     price = StringField("Price (dollars)", validators=[Optional(), Length(max=12)])
     minutes = IntegerField("Minutes", validators=[Optional(), NumberRange(min=1, max=1440)])
     groups = SelectMultipleField("Groups", coerce=int)
+
+
+class PlanPolicyForm(FlaskForm):
+    min_balance = StringField("Smallest balance for a plan (dollars)", validators=[DataRequired(), Length(max=12)])
+    min_installment = StringField("Smallest monthly payment (dollars)", validators=[DataRequired(), Length(max=12)])
+    max_term_months = IntegerField("Longest plan (months)", validators=[DataRequired(), NumberRange(min=1, max=120)])
+    down_payment_bps = IntegerField("Down payment, share of the balance (basis points; 1000 = 10%)",
+                                    validators=[Optional(), NumberRange(min=0, max=10000)])
+    down_payment = StringField("Down payment, at least (dollars)", validators=[Optional(), Length(max=12)])
+    self_service_max_months = IntegerField("Longest plan a patient may choose without approval (months)",
+                                           validators=[DataRequired(), NumberRange(min=1, max=120)])
+    retry_days = StringField("Days between tries after a failed payment (e.g. 3,5,7)",
+                             validators=[DataRequired(), Regexp(r"^\s*\d+(\s*,\s*\d+)*\s*$", message="Numbers and commas.")])
+    failures_before_default = IntegerField("Failed tries before the plan defaults",
+                                           validators=[DataRequired(), NumberRange(min=1, max=10)])
+    reminder_lead_days = IntegerField("Remind the payer this many days before a charge",
+                                      validators=[Optional(), NumberRange(min=0, max=30)])

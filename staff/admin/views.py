@@ -10,7 +10,7 @@ from portal.auth import permission_required
 from portal.extensions import db
 from portal.models import Role, User
 from portal.permissions import PERMISSIONS
-from portal.services import audit, codes, facility, iop, users
+from portal.services import audit, codes, facility, iop, plans, users
 from portal.services.clock import facility_zone
 from staff.admin.forms import (
     ActionForm,
@@ -20,6 +20,7 @@ from staff.admin.forms import (
     FacilityForm,
     IopSettingsForm,
     NewUserForm,
+    PlanPolicyForm,
 )
 
 bp = Blueprint("staff_admin", __name__, url_prefix="/staff/admin")
@@ -223,3 +224,39 @@ def billing_codes():
             code_groups.setdefault(code.id, []).append(group.name)
     return render_template("staff/admin/codes.html", form=form, codes=codes.all_codes(),
                            code_groups=code_groups), 400 if form.errors else 200
+
+
+@bp.route("/plan-policy", methods=["GET", "POST"])
+@permission_required("admin.settings")
+def plan_policy():
+    rules = plans.policy()
+    form = PlanPolicyForm(data={
+        "min_balance": money.format_plain(rules.min_balance_cents),
+        "min_installment": money.format_plain(rules.min_installment_cents),
+        "max_term_months": rules.max_term_months, "down_payment_bps": rules.down_payment_bps,
+        "down_payment": money.format_plain(rules.down_payment_cents),
+        "self_service_max_months": rules.self_service_max_months, "retry_days": rules.retry_days,
+        "failures_before_default": rules.failures_before_default, "reminder_lead_days": rules.reminder_lead_days,
+    })
+    if form.validate_on_submit():
+        values = {}
+        for field, column in (("min_balance", "min_balance_cents"), ("min_installment", "min_installment_cents"),
+                              ("down_payment", "down_payment_cents")):
+            try:
+                values[column] = money.parse_cents(getattr(form, field).data or "0")
+            except ValueError:
+                getattr(form, field).errors.append("Enter an amount like 25.00.")
+        if not form.errors:
+            values.update(max_term_months=form.max_term_months.data, down_payment_bps=form.down_payment_bps.data or 0,
+                          self_service_max_months=form.self_service_max_months.data,
+                          retry_days=",".join(d.strip() for d in form.retry_days.data.split(",")),
+                          failures_before_default=form.failures_before_default.data,
+                          reminder_lead_days=form.reminder_lead_days.data or 0)
+            try:
+                plans.update_policy(rules, values, actor=current_user)
+            except plans.PlanError as exc:
+                form.max_term_months.errors.append(str(exc))
+            else:
+                flash("Payment plan policy saved.", "info")
+                return redirect(url_for(".plan_policy"))
+    return render_template("staff/admin/plan_policy.html", form=form), 400 if form.errors else 200

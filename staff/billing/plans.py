@@ -78,7 +78,7 @@ def detail(plan_id: int):
     plan = db.session.get(PaymentPlan, plan_id) or abort(404)
     audit.record("plan.viewed", "payment_plan", actor=current_user, object_id=plan.id, account_id=plan.account_id)
     return render_template("staff/plans/detail.html", plan=plan, reason_form=ReasonForm(),
-                           remaining=plans.remaining_cents(plan))
+                           change_form=ChangeForm(), remaining=plans.remaining_cents(plan))
 
 
 @bp.post("/<int:plan_id>/approve")
@@ -110,3 +110,58 @@ def cancel(plan_id: int):
     except plans.PlanError as exc:
         flash(str(exc), "error")
     return redirect(url_for(".detail", plan_id=plan.id))
+
+
+class ChangeForm(FlaskForm):
+    months = IntegerField("New number of months", validators=[Optional(), NumberRange(min=1, max=60)])
+    monthly = StringField("Or a new monthly amount (dollars)", validators=[Optional(), Length(max=12)])
+
+
+@bp.post("/<int:plan_id>/payments/<int:installment_id>/move")
+@permission_required("plans.manage")
+def move(plan_id: int, installment_id: int):
+    plan = db.session.get(PaymentPlan, plan_id) or abort(404)
+    installment = next((i for i in plan.installments if i.id == installment_id), None) or abort(404)
+    form = ReasonForm()
+    try:
+        if not form.validate_on_submit():
+            raise plans.PlanError("Say why the payment is moved.")
+        moved = plans.skip(installment, reason=form.reason.data, actor=current_user)
+        db.session.commit()
+        flash(f"Payment moved to {moved.due_date:%b %d, %Y}.", "info")
+    except plans.PlanError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    return redirect(url_for(".detail", plan_id=plan.id))
+
+
+@bp.post("/<int:plan_id>/change")
+@permission_required("plans.manage")
+def change(plan_id: int):
+    plan = db.session.get(PaymentPlan, plan_id) or abort(404)
+    form = ChangeForm()
+    try:
+        if not form.validate_on_submit() or not (form.months.data or form.monthly.data):
+            raise plans.PlanError("Enter a number of months or a monthly amount.")
+        monthly = money.parse_cents(form.monthly.data) if form.monthly.data else None
+        plans.reamortise(plan, months=None if monthly else form.months.data, monthly_cents=monthly,
+                         actor=current_user)
+        db.session.commit()
+        flash("The rest of the plan was spread again.", "info")
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc) if isinstance(exc, plans.PlanError) else "Enter an amount like 50.00.", "error")
+    return redirect(url_for(".detail", plan_id=plan.id))
+
+
+@bp.post("/invite/<int:account_id>")
+@permission_required("plans.manage")
+def invite(account_id: int):
+    """Mail the guarantor a link to add a card and choose a plan in the portal."""
+    account = db.session.get(Account, account_id) or abort(404)
+    try:
+        plans.invite(account, actor=current_user)
+        flash(f"Sent a plan link to {account.email}.", "info")
+    except plans.PlanError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for(".setup", account_id=account.id))

@@ -194,3 +194,19 @@ def test_statement_of_an_account_on_a_plan_shows_the_plan_summary(app, make_plan
     assert statement.amount_due_cents == 20000
     assert "next automatic payment of $200.00 is on December 01, 2026" in statement.message
     assert statement.snapshot["plan"]["remaining_cents"] == 60000
+
+
+def test_biller_moves_a_payment_to_the_end_and_changes_the_amount(app, make_plan):
+    plan = make_plan(balance=60000, months=3, first_due=date(2026, 12, 1))
+    moved = plans.skip(plan.installments[0], reason="job loss this month", actor="user:1")
+    assert moved.due_date == date(2027, 3, 1) and plan.installments[0].status == "cancelled"
+    assert plans.remaining_cents(plan) == 60000
+    plans.reamortise(plan, months=6, actor="user:1")
+    db.session.commit()
+    upcoming = [i for i in plan.installments if i.status == "scheduled"]
+    assert [i.amount_cents for i in upcoming] == [10000] * 6 and sum(i.amount_cents for i in upcoming) == 60000
+    assert upcoming[0].due_date == date(2027, 1, 1)
+    with pytest.raises(plans.PlanError, match="1 to 24 months"):
+        plans.reamortise(plan, months=60, actor="user:1")
+    plans.reamortise(plan, months=24, actor="user:1")  # exactly the $25.00 floor
+    assert {i.amount_cents for i in plan.installments if i.status == "scheduled"} == {2500}

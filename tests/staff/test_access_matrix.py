@@ -47,11 +47,12 @@ def world(app, make_staff, program, make_plan):
     exception = db.session.scalar(select(IopException))
     from portal.services import ledger
 
+    plan = make_plan()
     payment = ledger.post_payment(program.patient.account_id, amount_cents=100, method="cash", key="matrix",
                                   actor="test")
     return {"account_id": program.patient.account_id, "user_id": target.id, "session_id": session.id,
             "authorization_id": program.auth.id, "exception_id": exception.id, "payment_id": payment.id,
-            "plan_id": make_plan().id}
+            "plan_id": plan.id, "installment_id": plan.installments[0].id}
 
 
 def request_as(client, method, url, home):

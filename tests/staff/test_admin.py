@@ -106,3 +106,18 @@ def test_statement_and_payment_policy_are_facility_settings(login_as):
         "name": "Clinic", "neutral_name": "Riverside Health", "statement_descriptor": "RIVERSIDE",
         "statement_minimum": "ten"})
     assert bad.status_code == 400 and "Enter an amount like 5.00." in bad.get_data(as_text=True)
+
+
+def test_plan_policy_is_an_admin_setting(login_as):
+    from portal.services import plans
+
+    admin = login_as("admin")
+    form = {"min_balance": "100.00", "min_installment": "40.00", "max_term_months": "18", "down_payment_bps": "500",
+            "down_payment": "0", "self_service_max_months": "24", "retry_days": "2, 4", "failures_before_default": "3",
+            "reminder_lead_days": "2"}
+    refused = post_form(admin, "/staff/admin/plan-policy", form)
+    assert refused.status_code == 400 and "cannot be longer than the longest plan" in refused.get_data(as_text=True)
+    assert post_form(admin, "/staff/admin/plan-policy", {**form, "self_service_max_months": "12"}).status_code == 302
+    rules = plans.policy()
+    db.session.refresh(rules)
+    assert (rules.min_balance_cents, rules.min_installment_cents, rules.retry_schedule) == (10000, 4000, [2, 4])
