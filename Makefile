@@ -78,6 +78,7 @@ bench: setup
 	$(BIN)/python -m bench.ledger_posting
 	$(BIN)/python -m bench.iop_nightly
 	$(BIN)/python -m bench.statement_page
+	$(BIN)/python -m bench.plans_charge_due
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts *.egg-info
