@@ -26,6 +26,8 @@ class PlanPolicy(db.Model):
     retry_days: Mapped[str] = mapped_column(String(50), default="3,5,7")  # days between attempts after a failure
     failures_before_default: Mapped[int] = mapped_column(default=4)
     reminder_lead_days: Mapped[int] = mapped_column(default=3)
+    # New patient balance while on a plan: joins the plan (spread over the months left) or is billed apart.
+    new_charges_join: Mapped[bool] = mapped_column(default=False)
 
     @property
     def retry_schedule(self) -> list[int]:

@@ -262,8 +262,40 @@ def due_installments(as_of: date) -> list[int]:
         .order_by(PlanInstallment.next_attempt_on, PlanInstallment.id)))
 
 
+def absorb_new_balances(*, actor: str) -> int:
+    """Where policy says new charges join the plan, spread what an account now owes beyond the plan
+    over the payments left (the daily job runs this before charging)."""
+    if not policy().new_charges_join:
+        return 0
+    changed = 0
+    for plan in db.session.scalars(select(PaymentPlan).where(PaymentPlan.status == "active")).all():
+        upcoming = [i for i in plan.installments if i.status == "scheduled"]
+        account = db.session.get(Account, plan.account_id)
+        extra = account.patient_due_cents - plans_remaining(upcoming)
+        if extra <= 0 or not upcoming or any(i.failures for i in upcoming):
+            continue
+        base, remainder = divmod(extra, len(upcoming))
+        for n, installment in enumerate(upcoming):
+            installment.amount_cents += base + (remainder if n == 0 else 0)
+        plan.balance_cents += extra
+        changed += 1
+    db.session.commit()
+    return changed
+
+
+def plans_remaining(installments) -> int:
+    return sum(i.amount_cents for i in installments if i.status == "scheduled")
+
+
+def billed_apart_cents(plan: PaymentPlan) -> int:
+    """What the account owes beyond what the plan will still take (new charges billed apart)."""
+    account = db.session.get(Account, plan.account_id)
+    return max(account.patient_due_cents - remaining_cents(plan), 0)
+
+
 def charge_due(as_of: date, *, actor: str) -> list[ChargeOutcome]:
     """Charge every installment due by `as_of` (the daily job). Rerunning charges nobody twice."""
+    absorb_new_balances(actor=actor)
     outcomes = []
     for installment_id in due_installments(as_of):
         outcome = charge_installment(installment_id, as_of, actor=actor)
@@ -425,7 +457,7 @@ def _mail(account: Account, subject: str, body: str) -> None:
 
 
 def remaining_cents(plan: PaymentPlan) -> int:
-    return sum(i.amount_cents for i in plan.installments if i.status == "scheduled")
+    return plans_remaining(plan.installments)
 
 
 def is_in_good_standing(account: Account) -> bool:

@@ -101,11 +101,15 @@ def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | Non
         # Plan-summary mode: what is due is the next automatic payment, nothing more.
         upcoming = next((i for i in plan.installments if i.status == "scheduled"), None)
         if upcoming is not None:
-            due = upcoming.amount_cents
-            snapshot["plan"] = {"next_date": upcoming.next_attempt_on.isoformat(), "next_cents": due,
-                                "remaining_cents": plans.remaining_cents(plan)}
-            message = (f"You are on a payment plan. Your next automatic payment of {money.format_usd(due)} "
-                       f"is on {upcoming.next_attempt_on:%B %d, %Y}. There is nothing else to pay now.")
+            apart = plans.billed_apart_cents(plan)  # new charges the plan does not cover
+            due = upcoming.amount_cents + apart
+            snapshot["plan"] = {"next_date": upcoming.next_attempt_on.isoformat(),
+                                "next_cents": upcoming.amount_cents, "remaining_cents": plans.remaining_cents(plan),
+                                "billed_apart_cents": apart}
+            message = (f"You are on a payment plan. Your next automatic payment of "
+                       f"{money.format_usd(upcoming.amount_cents)} is on {upcoming.next_attempt_on:%B %d, %Y}. "
+                       + (f"New charges of {money.format_usd(apart)} are due apart from the plan."
+                          if apart else "There is nothing else to pay now."))
     statement = Statement(
         account_id=account.id, statement_date=as_of, due_date=as_of + timedelta(days=fac.statement_due_days),
         cycle_number=(last.cycle_number + 1) if last else 1, code=_unique_code(),

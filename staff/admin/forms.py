@@ -110,3 +110,5 @@ class PlanPolicyForm(FlaskForm):
                                            validators=[DataRequired(), NumberRange(min=1, max=10)])
     reminder_lead_days = IntegerField("Remind the payer this many days before a charge",
                                       validators=[Optional(), NumberRange(min=0, max=30)])
+    new_charges_join = BooleanField("New charges join an active plan (spread over the payments left); "
+                                    "otherwise they are billed apart")

@@ -237,6 +237,7 @@ def plan_policy():
         "down_payment": money.format_plain(rules.down_payment_cents),
         "self_service_max_months": rules.self_service_max_months, "retry_days": rules.retry_days,
         "failures_before_default": rules.failures_before_default, "reminder_lead_days": rules.reminder_lead_days,
+        "new_charges_join": rules.new_charges_join,
     })
     if form.validate_on_submit():
         values = {}
@@ -251,7 +252,8 @@ def plan_policy():
                           self_service_max_months=form.self_service_max_months.data,
                           retry_days=",".join(d.strip() for d in form.retry_days.data.split(",")),
                           failures_before_default=form.failures_before_default.data,
-                          reminder_lead_days=form.reminder_lead_days.data or 0)
+                          reminder_lead_days=form.reminder_lead_days.data or 0,
+                          new_charges_join=form.new_charges_join.data)
             try:
                 plans.update_policy(rules, values, actor=current_user)
             except plans.PlanError as exc:

@@ -210,3 +210,35 @@ def test_biller_moves_a_payment_to_the_end_and_changes_the_amount(app, make_plan
         plans.reamortise(plan, months=60, actor="user:1")
     plans.reamortise(plan, months=24, actor="user:1")  # exactly the $25.00 floor
     assert {i.amount_cents for i in plan.installments if i.status == "scheduled"} == {2500}
+
+
+def test_new_charges_are_billed_apart_or_join_the_plan_as_policy_says(app, make_plan):
+    from portal.services import statements
+    from tests import factories
+
+    plan = make_plan(balance=60000, months=3, first_due=date(2026, 12, 1))
+    account = db.session.get(Account, plan.account_id)
+    factories.charge(account, 9000, day=date(2026, 11, 15))
+    statement, _ = statements.issue(db.session.get(Account, account.id), date(2026, 11, 20), actor="test")
+    assert statement.amount_due_cents == 20000 + 9000 and "New charges of $90.00" in statement.message
+    rules = plans.policy()
+    rules.new_charges_join = True
+    db.session.commit()
+    assert plans.absorb_new_balances(actor="test") == 1
+    db.session.refresh(plan)
+    assert [i.amount_cents for i in plan.installments] == [23000, 23000, 23000]
+    assert plans.remaining_cents(plan) == 69000 == plan.balance_cents
+
+
+def test_cli_time_travel_walks_a_declined_card_to_default(app, make_plan):
+    import json
+
+    plan = make_plan(balance=60000, months=3, card_number=stripe_helpers.CARD_DECLINE)
+    runner, seen = app.test_cli_runner(), []
+    for day in (date(2026, 12, 1), date(2026, 12, 4), date(2026, 12, 9), date(2026, 12, 16), date(2026, 12, 20)):
+        result = runner.invoke(args=["plans", "charge-due", "--as-of", day.isoformat(), "--json"])
+        assert result.exit_code == 0, result.output
+        seen += [(day.day, o["attempt"], o["result"]) for o in json.loads(result.output)["outcomes"]]
+    assert seen == [(1, 1, "failed"), (4, 2, "failed"), (9, 3, "failed"), (16, 4, "defaulted")]
+    db.session.refresh(plan)
+    assert plan.status == "defaulted"

@@ -1,8 +1,8 @@
 """payment plans
 
-Revision ID: 9ca75f76f573
+Revision ID: 44f84d906029
 Revises: 2c3bdae1e9d5
-Create Date: 2026-11-23 13:21:18.245783
+Create Date: 2026-11-23 13:37:05.976603
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import portal.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '9ca75f76f573'
+revision = '44f84d906029'
 down_revision = '2c3bdae1e9d5'
 branch_labels = None
 depends_on = None
@@ -31,6 +31,7 @@ def upgrade():
     sa.Column('retry_days', sa.String(length=50), nullable=False),
     sa.Column('failures_before_default', sa.Integer(), nullable=False),
     sa.Column('reminder_lead_days', sa.Integer(), nullable=False),
+    sa.Column('new_charges_join', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['facility_id'], ['facilities.id'], name=op.f('fk_plan_policies_facility_id_facilities')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_policies')),
     sa.UniqueConstraint('facility_id', name=op.f('uq_plan_policies_facility_id'))
