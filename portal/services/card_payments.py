@@ -9,7 +9,7 @@ whichever arrives first, the browser's return or the `payment_intent.succeeded` 
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import money
@@ -215,7 +215,14 @@ def handle_event(event) -> str:
     if int(intent["amount"]) != attempt.amount_cents:
         current_app.logger.error("payment_intent %s amount differs from attempt %s", intent["id"], attempt.id)
         return "mismatch"
-    record_success(attempt, intent["id"], actor=f"webhook:{event['id']}")
+    try:
+        record_success(attempt, intent["id"], actor=f"webhook:{event['id']}")
+    except Exception:
+        # Forget the event so Stripe's redelivery is processed, not ignored as a duplicate.
+        db.session.rollback()
+        db.session.execute(delete(StripeEvent).where(StripeEvent.event_id == event["id"]))
+        db.session.commit()
+        raise
     return "posted"
 
 
