@@ -6,7 +6,7 @@ attempt, and the attempt must belong to the account the page is about.
 """
 import uuid
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 
 from portal import money
 from portal.extensions import db
@@ -33,8 +33,6 @@ def card_page_context(account: Account, *, start_url: str, confirm_url: str, com
 
 
 def _publishable_key() -> str:
-    from flask import current_app
-
     return current_app.config.get("STRIPE_PUBLISHABLE_KEY") or ""
 
 

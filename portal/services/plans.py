@@ -271,7 +271,7 @@ def absorb_new_balances(*, actor: str) -> int:
     for plan in db.session.scalars(select(PaymentPlan).where(PaymentPlan.status == "active")).all():
         upcoming = [i for i in plan.installments if i.status == "scheduled"]
         account = db.session.get(Account, plan.account_id)
-        extra = account.patient_due_cents - plans_remaining(upcoming)
+        extra = account.patient_due_cents - _scheduled_total(upcoming)
         if extra <= 0 or not upcoming or any(i.failures for i in upcoming):
             continue
         base, remainder = divmod(extra, len(upcoming))
@@ -279,11 +279,15 @@ def absorb_new_balances(*, actor: str) -> int:
             installment.amount_cents += base + (remainder if n == 0 else 0)
         plan.balance_cents += extra
         changed += 1
+        from portal.services import audit
+
+        audit.record("plan.new_charges_joined", "payment_plan", actor=actor, object_id=plan.id,
+                     account_id=plan.account_id, detail={"added_cents": extra}, commit=False)
     db.session.commit()
     return changed
 
 
-def plans_remaining(installments) -> int:
+def _scheduled_total(installments) -> int:
     return sum(i.amount_cents for i in installments if i.status == "scheduled")
 
 
@@ -457,7 +461,7 @@ def _mail(account: Account, subject: str, body: str) -> None:
 
 
 def remaining_cents(plan: PaymentPlan) -> int:
-    return plans_remaining(plan.installments)
+    return _scheduled_total(plan.installments)
 
 
 def is_in_good_standing(account: Account) -> bool:

@@ -1,4 +1,6 @@
 """Payment plans for billing staff: the list with its health, set-up, approval and cancellation."""
+from datetime import date, timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -44,8 +46,6 @@ def index():
 @bp.route("/new/<int:account_id>", methods=["GET", "POST"])
 @permission_required("plans.manage")
 def setup(account_id: int):
-    from datetime import date, timedelta
-
     account = db.session.get(Account, account_id) or abort(404)
     cards = card_payments.saved_cards(account)
     form = SetupForm(data={"first_due": (facility_today() + timedelta(days=7)).isoformat()})
