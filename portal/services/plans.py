@@ -22,7 +22,7 @@ from portal.models import (
     SavedCard,
     utcnow,
 )
-from portal.services import facility, gateway, ledger
+from portal.services import audit, facility, gateway, ledger
 from portal.services.clock import facility_today
 from portal.services.locking import lock_rows
 
@@ -44,8 +44,6 @@ def policy() -> PlanPolicy:
 
 
 def update_policy(rules: PlanPolicy, values: dict, *, actor) -> None:
-    from portal.services import audit
-
     if values["self_service_max_months"] > values["max_term_months"]:
         raise PlanError("The self-service limit cannot be longer than the longest plan.")
     changes = {k: [getattr(rules, k), v] for k, v in values.items() if getattr(rules, k) != v}
@@ -174,8 +172,6 @@ def change_card(plan: PaymentPlan, card_id: int, *, actor: str) -> None:
 
 def skip(installment: PlanInstallment, *, reason: str, actor) -> PlanInstallment:
     """Move one payment to the end of the plan (a biller's decision, with a reason)."""
-    from portal.services import audit
-
     plan = installment.plan
     if plan.status != "active" or installment.status != "scheduled" or installment.failures:
         raise PlanError("Only an upcoming payment of an active plan can be moved.")
@@ -196,8 +192,6 @@ def skip(installment: PlanInstallment, *, reason: str, actor) -> PlanInstallment
 def reamortise(plan: PaymentPlan, *, months: int | None = None, monthly_cents: int | None = None,
                actor) -> None:
     """Spread what is left over a new number of months (or a new monthly amount), from the next due date."""
-    from portal.services import audit
-
     rules = policy()
     upcoming = [i for i in plan.installments if i.status == "scheduled"]
     if plan.status != "active" or not upcoming or any(i.failures for i in upcoming):
@@ -222,8 +216,6 @@ def reamortise(plan: PaymentPlan, *, months: int | None = None, monthly_cents: i
 
 def invite(account: Account, *, actor) -> None:
     """Send the guarantor a link to save a card and enrol themselves (no names, no services)."""
-    from portal.services import audit
-
     if not account.email:
         raise PlanError("This account has no email address.")
     base = current_app.config["BASE_URL"]
@@ -279,8 +271,6 @@ def absorb_new_balances(*, actor: str) -> int:
             installment.amount_cents += base + (remainder if n == 0 else 0)
         plan.balance_cents += extra
         changed += 1
-        from portal.services import audit
-
         audit.record("plan.new_charges_joined", "payment_plan", actor=actor, object_id=plan.id,
                      account_id=plan.account_id, detail={"added_cents": extra}, commit=False)
     db.session.commit()
