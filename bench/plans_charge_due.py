@@ -131,7 +131,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     args = parser.parse_args()
-    rows = [with_emulator(n) for n in args.sizes]
+    rows = []
+    for n in args.sizes:  # printed as each size finishes: large sizes take a while against the emulator
+        rows.append(with_emulator(n))
+        print(json.dumps(rows[-1]), flush=True)
     report = {"runs": rows}
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
