@@ -54,3 +54,15 @@ def phone_page(browser):
     page.set_default_timeout(15000)
     yield page
     context.close()
+
+
+def staff_sign_in(page, live_server: str, user, password: str) -> None:
+    """Sign a staff user in through the real pages, two-factor code included."""
+    import pyotp
+
+    page.goto(f"{live_server}/staff/login")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Six-digit code").fill(pyotp.TOTP(user.totp_secret).now())
+    page.get_by_role("button", name="Verify").click()

@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from portal.extensions import db
 from tests import factories
+from tests.browser import staff_sign_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -87,12 +88,7 @@ def test_biller_clears_an_iop_exception_by_adding_the_authorization_and_running_
     iop.run(DAY + timedelta(days=2), actor="test")
     biller = make_staff("biller")
     db.session.commit()
-    page.goto(f"{live_server}/staff/login")
-    page.get_by_label("Email").fill(biller.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Six-digit code").fill(pyotp.TOTP(biller.totp_secret).now())
-    page.get_by_role("button", name="Verify").click()
+    staff_sign_in(page, live_server, biller, PASSWORD)
     page.get_by_role("link", name="IOP review").click()
     row = page.locator("tr", has_text=patient.mrn)
     expect(row).to_contain_text("No authorization for the date of service")

@@ -1,7 +1,6 @@
 """Payment plans in real Chromium: a patient saves a card and enrols; a biller sets one up."""
 import subprocess
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -9,6 +8,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import PaymentPlan
 from tests import factories
+from tests.browser import staff_sign_in
 from tests.conftest import PASSWORD
 from tests.test_browser_payments import fill_card
 
@@ -58,12 +58,7 @@ def test_biller_sets_up_a_plan_for_an_account(app, live_server, page, make_staff
     account, _ = account_with_card(stripe_emulator, 60000)
     biller = make_staff("biller")
     db.session.commit()
-    page.goto(f"{live_server}/staff/login")
-    page.get_by_label("Email").fill(biller.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Six-digit code").fill(pyotp.TOTP(biller.totp_secret).now())
-    page.get_by_role("button", name="Verify").click()
+    staff_sign_in(page, live_server, biller, PASSWORD)
     page.goto(f"{live_server}/staff/accounts/{account.id}")
     page.get_by_role("link", name="Set up a payment plan").click()
     page.get_by_label("Number of months").fill("4")
