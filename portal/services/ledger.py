@@ -424,17 +424,27 @@ def unapplied_credit(payment_id: int) -> int:
     return -int(total or 0)
 
 
-def apply_credit(payment_id: int, *, key: str, actor: str,
-                 allocate_to: list[tuple[int, int]] | None = None) -> list[Allocation]:
-    """Apply a payment's unapplied credit: to chosen charges, or oldest service date first."""
+def _payment(payment_id: int) -> Payment:
     payment = db.session.get(Payment, payment_id)
     if payment is None:
         raise LedgerError(f"payment {payment_id} does not exist")
+    return payment
+
+
+def _refuse_if_reversed(payment: Payment) -> None:
+    """Checked under the account lock: a reversed payment has nothing left to apply or refund."""
+    if _reversed_posting_ids([payment.posting_id]):
+        raise LedgerError(f"payment {payment.id} is reversed")
+
+
+def apply_credit(payment_id: int, *, key: str, actor: str,
+                 allocate_to: list[tuple[int, int]] | None = None) -> list[Allocation]:
+    """Apply a payment's unapplied credit: to chosen charges, or oldest service date first."""
+    payment = _payment(payment_id)
     fp = _fingerprint(op="apply", payment=payment_id, to=allocate_to)
 
     def build(account: Account) -> Posting:
-        if _reversed_posting_ids([payment.posting_id]):
-            raise LedgerError(f"payment {payment.id} is reversed")
+        _refuse_if_reversed(payment)
         work = _Work(account, actor)
         posting = _allocate(work, payment, unapplied_credit(payment.id), allocate_to, key)
         if posting is None:
@@ -500,14 +510,11 @@ def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, 
     """Give back part or all of a payment: what is not unapplied credit is first taken back from
     the charges it paid, newest date of service first."""
     _require_positive(amount_cents)
-    payment = db.session.get(Payment, payment_id)
-    if payment is None:
-        raise LedgerError(f"payment {payment_id} does not exist")
+    payment = _payment(payment_id)
     fp = _fingerprint(op="refund", payment=payment_id, amount=amount_cents)
 
     def build(account: Account) -> Posting:
-        if _reversed_posting_ids([payment.posting_id]):
-            raise LedgerError(f"payment {payment.id} is reversed")
+        _refuse_if_reversed(payment)
         work = _Work(account, actor)
         shortfall = amount_cents - unapplied_credit(payment.id)
         if shortfall > 0:
