@@ -84,18 +84,25 @@ def test_declined_card_shows_the_reason_and_posts_nothing(app, live_server, page
 
 def test_pay_form_works_from_the_keyboard_alone(app, live_server, page):
     sign_in_and_open_pay(page, live_server)
+    card = page.locator("#card-element")
     page.get_by_label("Pay the full balance, $250.00").focus()
-    page.keyboard.press("Tab")  # amount field (the radios are one tab stop)
-    page.keyboard.press("Tab")  # card number
-    page.keyboard.type("4242424242424242")  # the emulator's fields move focus along as they fill
-    page.keyboard.type("12")
-    page.keyboard.type("31")
-    page.keyboard.type("123")
+    page.keyboard.press("Tab")  # the radios are one tab stop
+    expect(page.get_by_label("Amount in dollars")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(card.get_by_placeholder("number")).to_be_focused()
+    # The card fields move focus along as each is complete; wait for each before typing on.
+    for placeholder, text in (("number", "4242424242424242"), ("exp_month", "12"), ("exp_year", "31"),
+                              ("cvc", "123")):
+        expect(card.get_by_placeholder(placeholder)).to_be_focused()
+        page.keyboard.type(text)
+    expect(card.get_by_placeholder("postal_code")).to_be_focused()
     page.keyboard.type("07081")
-    page.keyboard.press("Tab")  # save card
-    page.keyboard.press("Tab")  # pay button
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Save this card for next time")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Pay now")).to_be_focused()
     page.keyboard.press("Enter")
-    expect(page.get_by_test_id("receipt-amount")).to_have_text("$250.00")
+    expect(page.get_by_test_id("receipt-amount")).to_have_text("$250.00", timeout=15000)
 
 
 def test_guarantor_pays_by_link_without_an_account(app, live_server, phone_page, artifacts_dir):
