@@ -10,6 +10,7 @@ from portal.models.billing import (
     Claim,
     ClaimLine,
 )
+from portal.models.history import HISTORY_SOURCES, LEVELS_OF_CARE, AdjudicatedLine
 from portal.models.iop import (
     EXCEPTION_REASONS,
     Authorization,
@@ -31,6 +32,7 @@ from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment,
 from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
 
 __all__ = [
+    "HISTORY_SOURCES", "LEVELS_OF_CARE", "AdjudicatedLine",
     "PaymentPlan", "PlanChargeAttempt", "PlanInstallment", "PlanPolicy",
     "CardPayment", "Refund", "SavedCard", "Statement", "StripeEvent",
     "EXCEPTION_REASONS", "Authorization", "ClinicalSession", "IopException", "IopSettings", "Notification",
