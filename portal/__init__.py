@@ -18,6 +18,9 @@ def create_app(config: Config | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    # Limits are set per route (sign-in, pay by link), and each decorated route checks its own; the
+    # application-wide check would only evaluate an empty set of default limits on every request.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     celery_init_app(app)
 
     from portal import auth, cli, models  # noqa: F401  (models registers the tables)

@@ -2,13 +2,13 @@
 import functools
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from portal.extensions import db, limiter, login_manager
 from portal.forms import LoginForm
 from portal.models import User
-from portal.services import users
+from portal.services import accounts, identity, users
 
 bp = Blueprint("auth", __name__)
 
@@ -23,7 +23,25 @@ def init_app(app) -> None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    if not user_id.isdigit():
+        return None
+    seconds = current_app.config["PATIENT_IDENTITY_SECONDS"]
+    known = identity.patients.get(int(user_id)) if seconds else None
+    if known is None:
+        user = db.session.get(User, int(user_id))
+        if user is None or user.is_staff or not seconds:
+            return user
+        known = identity.patients.remember(user, accounts.account_ids_for_patient_user(user), seconds)
+    g.patient_account_ids = known.account_ids
+    return db.session.merge(known.user, load=False)  # no query; the cached copy stays unattached
+
+
+def patient_may_see(account_id: int) -> bool:
+    """Whether the signed-in patient may see this account, from the login's cached account list."""
+    allowed = g.get("patient_account_ids")
+    if allowed is None:  # identity caching is off
+        return accounts.get_for_patient_user(current_user, account_id) is not None
+    return account_id in allowed
 
 
 def login_rate_limit() -> str:

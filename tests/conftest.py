@@ -23,7 +23,7 @@ from flask_migrate import upgrade
 from portal import create_app
 from portal.config import TestConfig
 from portal.extensions import db, limiter
-from portal.services import users
+from portal.services import identity, statements, users
 
 pytest_plugins = ["tests.browser", "tests.iop_fixtures", "tests.plan_fixtures"]  # live server, Chromium, IOP, plans
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -160,6 +160,8 @@ def _clean_state(app):
         _truncate_all()
         db.session.remove()
     limiter.reset()
+    identity.patients.clear()  # the ids just emptied will be reused by the next test
+    statements.forget_pages()
 
 
 @pytest.fixture

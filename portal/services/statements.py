@@ -4,7 +4,6 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app, render_template
@@ -208,18 +207,44 @@ def for_account(account: Account) -> list[Statement]:
                                    .order_by(Statement.statement_date.desc())))
 
 
-def get_for_patient_user(user: User, account_id: int, statement_id: int) -> Statement | None:
-    """The statement if it is on an account this patient login may see (one query)."""
-    return db.session.scalar(
-        select(Statement).join(AccountAccess, AccountAccess.account_id == Statement.account_id)
-        .where(Statement.id == statement_id, Statement.account_id == account_id, AccountAccess.user_id == user.id))
+@dataclass(frozen=True)
+class StatementPage:
+    """What a statement's page shows: its header figures and its rendered lines."""
+
+    id: int
+    account_id: int
+    statement_date: date
+    due_date: date
+    code: str
+    amount_due_cents: int
+    message: str | None
+    body: Markup
 
 
-@lru_cache(maxsize=512)
-def body_html(statement_id: int, code: str) -> Markup:
-    """The statement's lines as HTML. A statement never changes, so this is rendered once per process."""
-    statement = db.session.get(Statement, statement_id)
-    return Markup(render_template("patient/_statement_body.html", s=statement.snapshot))
+_pages: dict[int, StatementPage] = {}
+_PAGES_KEPT = 512
+
+
+def page(statement_id: int) -> StatementPage | None:
+    """The statement as its page shows it. An issued statement never changes, so each one is read and
+    rendered once per process; the caller checks that the viewer may see its account."""
+    found = _pages.get(statement_id)
+    if found is None:
+        statement = db.session.get(Statement, statement_id)
+        if statement is None:
+            return None
+        body = Markup(render_template("patient/_statement_body.html", s=statement.snapshot))
+        found = StatementPage(statement.id, statement.account_id, statement.statement_date, statement.due_date,
+                              statement.code, statement.amount_due_cents, statement.message, body)
+        if len(_pages) >= _PAGES_KEPT:
+            _pages.clear()
+        _pages[statement_id] = found
+    return found
+
+
+def forget_pages() -> None:
+    """Drop the rendered pages (a test database is emptied beneath a running process)."""
+    _pages.clear()
 
 
 def get_for_account(account: Account, statement_id: int) -> Statement | None:
