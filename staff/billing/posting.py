@@ -206,6 +206,9 @@ def reverse(account_id: int, posting_id: int):
     original = posting.reversible_posting(account, posting_id) or abort(404)
     item = next((i for i in posting.history(account.id) if i.posting.id == original.id), None)
     form = ReverseForm()
+    if request.method == "POST" and original.reversed_by is not None:
+        flash("This was already reversed.", "info")  # a double submit: the first one did it
+        return _to_account(account)
     if form.validate_on_submit():
         try:
             posting.reverse(account, original, user=current_user, reason=form.reason.data)
