@@ -1,5 +1,6 @@
 """Deposit batches: payments join an open batch, it closes only when it matches the count, then
 stays read-only; a reversal after closing leaves the deposited figures alone."""
+import json
 from datetime import date
 
 import pytest
@@ -102,3 +103,18 @@ def test_batches_are_audited_and_listed(app):
     assert {"deposit_batch.opened", "deposit_batch.closed"} <= actions
     with pytest.raises(deposits.BatchError):
         deposits.open_batch(deposit_date=DAY, kind="piggy_bank", control_total_cents=1, control_count=1, actor="t")
+
+
+def test_demo_seeds_one_open_batch_listed_by_the_cli(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    listed = runner.invoke(args=["batches", "list", "--status", "open", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [batch] = json.loads(listed.output)["batches"]
+    assert (batch["kind"], batch["posted_count"], batch["posted_total_cents"]) == ("cash_drawer", 2, 9000)
+    assert (batch["control_count"], batch["control_total_cents"]) == (3, 12500)  # one payment still to post
+    text = runner.invoke(args=["batches", "list"]).output
+    assert "posted 2 / $90.00" in text and "(does not balance)" in text
+    assert json.loads(runner.invoke(args=["batches", "list", "--status", "closed", "--json"]).output) == {"batches": []}
+    assert runner.invoke(args=["batches", "list", "--status", "lost"]).exit_code != 0
+    assert ledger.check_all()[1] == []
