@@ -29,6 +29,7 @@ def test_biller_posts_a_check_to_chosen_lines_and_closes_the_batch(app, live_ser
     page.get_by_label("Number of payments").fill("1")
     page.get_by_role("button", name="Open the batch").click()
     expect(page.get_by_text("Choose it when you post each payment")).to_be_visible()
+    db.session.commit()  # end the test's read snapshot: the server wrote the batch
     batch = db.session.scalar(select(DepositBatch))
     db.session.commit()
 
@@ -37,7 +38,7 @@ def test_biller_posts_a_check_to_chosen_lines_and_closes_the_batch(app, live_ser
     page.get_by_label("Deposit batch").select_option(str(batch.id))
     page.get_by_label("Method").select_option("check")
     page.get_by_label("Amount", exact=True).fill("250.00")
-    page.get_by_label("Check number or terminal reference").fill("7731")
+    page.get_by_label("Check number or reference").fill("7731")
     page.get_by_label("To the lines below").check()
     page.get_by_label("Apply to 2026-10-08").fill("200.00")
     page.get_by_label("Apply to 2026-10-01").fill("40.00")
@@ -50,6 +51,7 @@ def test_biller_posts_a_check_to_chosen_lines_and_closes_the_batch(app, live_ser
     page.get_by_role("link", name="Deposits").click()
     page.get_by_role("link", name=f"B{batch.id:05d}", exact=False).click()
     expect(page.get_by_text("Posted payments match the control figures.")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "staff-batch-open.png"), full_page=True)
     page.get_by_role("button", name="Close the batch").click()
     expect(page.get_by_text("Batch closed. It is now read-only.")).to_be_visible()
     expect(page.get_by_role("button", name="Close the batch")).to_have_count(0)

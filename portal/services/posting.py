@@ -245,7 +245,8 @@ class HistoryItem:
     reversal_who: str | None = None
 
 
-def _names(actors: set[str]) -> dict[str, str]:
+def actor_names(actors: set[str]) -> dict[str, str]:
+    """'user:<id>' labels to the staff member's name; other actors (tasks, cli) as they are."""
     ids = {int(a.split(":", 1)[1]) for a in actors if a.startswith("user:") and a.split(":", 1)[1].isdigit()}
     users = {f"user:{u.id}": u.full_name for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
     return {a: users.get(a, a) for a in actors}
@@ -261,7 +262,7 @@ def history(account_id: int, limit: int = 200) -> list[HistoryItem]:
     payments = {p.posting_id: p for p in db.session.scalars(select(Payment).where(Payment.posting_id.in_(ids)))}
     adjustments = {a.posting_id: a for a in db.session.scalars(select(Adjustment).where(Adjustment.posting_id.in_(ids)))}
     refunds = {r.posting_id: r for r in db.session.scalars(select(Refund).where(Refund.posting_id.in_(ids)))}
-    names = _names({p.actor for p in postings} | {p.reversed_by.actor for p in postings if p.reversed_by})
+    names = actor_names({p.actor for p in postings} | {p.reversed_by.actor for p in postings if p.reversed_by})
     items = []
     for posting in postings:
         if payment := payments.get(posting.id):

@@ -248,7 +248,8 @@ def batch(batch_id: int):
     summary = deposits.summary(found)
     audit.record("deposit_batch.viewed", "deposit_batch", actor=current_user, object_id=found.id,
                  detail={"accounts": sorted({line.account.id for line in summary.lines})})
-    return render_template("staff/posting/batch.html", s=summary, close_form=ActionForm())
+    closed_by = posting.actor_names({found.closed_by})[found.closed_by] if found.closed_by else None
+    return render_template("staff/posting/batch.html", s=summary, close_form=ActionForm(), closed_by=closed_by)
 
 
 @bp.post("/batches/<int:batch_id>/close")

@@ -30,7 +30,7 @@ class PaymentForm(AmountMixin, TokenMixin, FlaskForm):
     amount = StringField("Amount", validators=[DataRequired(message="Enter an amount like 25.00."), Length(max=14)],
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
     received_on = DateField("Received on", validators=[DataRequired(message="Enter the date the payment arrived.")])
-    reference = StringField("Check number or terminal reference", validators=[Optional(), Length(max=100)],
+    reference = StringField("Check number or reference", validators=[Optional(), Length(max=100)],
                             description="Required for checks and card-terminal payments.")
     allocation = RadioField("Apply the payment", choices=ALLOCATION_CHOICES, default="oldest")
 
