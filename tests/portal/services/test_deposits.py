@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.models import AuditEvent, DepositItem, Payment
 from portal.services import deposits, ledger
 from tests import factories
+from tests.threads import run_concurrently
 
 DAY = date(2026, 11, 2)
 
@@ -117,4 +118,29 @@ def test_demo_seeds_one_open_batch_listed_by_the_cli(app):
     assert "posted 2 / $90.00" in text and "(does not balance)" in text
     assert json.loads(runner.invoke(args=["batches", "list", "--status", "closed", "--json"]).output) == {"batches": []}
     assert runner.invoke(args=["batches", "list", "--status", "lost"]).exit_code != 0
+    assert ledger.check_all()[1] == []
+
+
+@pytest.mark.postgres
+def test_no_payment_slips_into_a_batch_while_it_closes(app):
+    accounts = [factories.account() for _ in range(6)]
+    batch = _batch(1000, 1)
+    _pay(accounts[0], 1000, batch, "counted")
+    batch_id, account_ids = batch.id, [a.id for a in accounts]
+
+    def work(i):
+        if i == 0:
+            return deposits.close_batch(batch_id, actor="thread:0").batch.status
+        return ledger.post_payment(account_ids[i], amount_cents=100, method="cash", key=f"late-{i}",
+                                   actor=f"thread:{i}", deposit_batch_id=batch_id).id
+
+    _results, errors = run_concurrently(app, len(accounts), work)
+    assert all(isinstance(e, (ledger.LedgerError, deposits.BatchError)) for e in errors), errors
+    found = db.session.get(type(batch), batch_id, populate_existing=True)
+    in_batch = db.session.scalars(select(Payment.amount_cents).join(DepositItem)
+                                  .where(DepositItem.batch_id == batch_id)).all()
+    if found.status == "closed":  # it closed first: every later payment was refused
+        assert (in_batch, found.closed_total_cents) == ([1000], 1000)
+    else:  # payments got in first: the batch no longer balanced and stayed open
+        assert len(in_batch) > 1 and any("does not balance" in str(e) for e in errors)
     assert ledger.check_all()[1] == []
