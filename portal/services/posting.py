@@ -224,6 +224,9 @@ def reverse(account: Account, posting: Posting, *, user: User, reason: str) -> P
     """Undo a payment or an adjustment; the reversal keeps who, when and why."""
     if not reason.strip():
         raise PostingError("Say why this is reversed.", "reason")
+    if posting.kind == "payment" and db.session.scalar(
+            select(Refund.id).join(Payment, Payment.id == Refund.payment_id).where(Payment.posting_id == posting.id)):
+        raise PostingError("Part of this payment was refunded, so it cannot be reversed.")
     # A posting is reversed once: its id is the natural key, so a double submit is a replay.
     reversal = _ledger_call(ledger.reverse, posting.id, key=f"reversal:{posting.id}", actor=_actor(user),
                             reason=reason.strip())

@@ -93,6 +93,8 @@ def test_check_to_chosen_lines_leaves_credit_that_is_applied_then_refunded(owed,
     assert account.credit_cents == 0 and account.patient_balance_cents == 2000
     page = biller.get(f"/staff/accounts/{account.id}").get_data(as_text=True)
     assert f"Refund of payment R{payment.id:08d}" in page and "Check 5001: overpaid" in page
+    refused = submit(biller, f"/staff/accounts/{account.id}/postings/{payment.posting_id}/reverse", {"reason": "x"})
+    assert refused.status_code == 400 and "was refunded, so it cannot be reversed" in refused.get_data(as_text=True)
     assert ledger.check_all()[1] == []
 
 
