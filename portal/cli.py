@@ -9,9 +9,10 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from portal import money
 from portal.extensions import db
 from portal.models import Account, AccountAccess, User
-from portal.services import demo, iop, ledger, plans, statements, users
+from portal.services import demo, deposits, iop, ledger, plans, statements, users
 from portal.services.clock import facility_today
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
@@ -22,6 +23,7 @@ auths_cli = AppGroup("auths", help="Authorizations.")
 statements_cli = AppGroup("statements", help="Patient statements.")
 stripe_cli = AppGroup("stripe", help="Card processor set-up.")
 plans_cli = AppGroup("plans", help="Payment plans with autopay.")
+batches_cli = AppGroup("batches", help="Deposit batches of manual payments.")
 
 
 def init_app(app: Flask) -> None:
@@ -33,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(statements_cli)
     app.cli.add_command(stripe_cli)
     app.cli.add_command(plans_cli)
+    app.cli.add_command(batches_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
 
@@ -55,6 +58,19 @@ def ledger_check(as_json: bool):
         names = ", ".join(p.account_number for p in problems)
         click.echo(f"Error: ledger check failed for account(s) {names}", err=True)
         sys.exit(1)
+
+
+@batches_cli.command("list")
+@click.option("--status", type=click.Choice(["open", "closed"]), help="Only open or only closed batches.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def batches_list(status: str | None, as_json: bool):
+    """Deposit batches, newest first: control figures against what was posted."""
+    found = deposits.batches(status)
+    lines = [f"{s.batch.label:45} {s.batch.status:6} control {s.batch.control_count} / "
+             f"{money.format_usd(s.batch.control_total_cents)}  posted {s.posted_count} / "
+             f"{money.format_usd(s.posted_total_cents)}" + ("" if s.balanced else "  (does not balance)")
+             for s in found]
+    _emit(as_json, {"batches": [s.as_dict() for s in found]}, "\n".join(lines) or "No batches.")
 
 
 @click.command("seed-demo")

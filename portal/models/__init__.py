@@ -10,6 +10,7 @@ from portal.models.billing import (
     Claim,
     ClaimLine,
 )
+from portal.models.deposits import BATCH_KINDS, AdjustmentLimit, DepositBatch, DepositItem
 from portal.models.history import HISTORY_SOURCES, LEVELS_OF_CARE, AdjudicatedLine
 from portal.models.iop import (
     EXCEPTION_REASONS,
@@ -33,6 +34,7 @@ from portal.models.statements import CardPayment, Refund, SavedCard, Statement, 
 
 __all__ = [
     "HISTORY_SOURCES", "LEVELS_OF_CARE", "AdjudicatedLine",
+    "BATCH_KINDS", "AdjustmentLimit", "DepositBatch", "DepositItem",
     "PaymentPlan", "PlanChargeAttempt", "PlanInstallment", "PlanPolicy",
     "CardPayment", "Refund", "SavedCard", "Statement", "StripeEvent",
     "EXCEPTION_REASONS", "Authorization", "ClinicalSession", "IopException", "IopSettings", "Notification",

@@ -28,6 +28,8 @@ from portal.models import (
     Allocation,
     BalanceTransfer,
     Charge,
+    DepositBatch,
+    DepositItem,
     LedgerEntry,
     Patient,
     Payment,
@@ -385,18 +387,21 @@ def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBat
 def post_payment(account_id: int, *, amount_cents: int, method: str, key: str, actor: str,
                  received_on: date | None = None, source: str = "patient", reference: str | None = None,
                  payer_id: int | None = None, allocate_to: list[tuple[int, int]] | None = None,
-                 auto_allocate: bool = True) -> Payment:
+                 auto_allocate: bool = True, deposit_batch_id: int | None = None) -> Payment:
     """Receive a payment and apply it: to the chosen (charge id, cents) pairs, or oldest
-    service date first. Whatever is not applied stays on the payment as unapplied credit."""
+    service date first. Whatever is not applied stays on the payment as unapplied credit.
+    With `deposit_batch_id` the payment joins that deposit batch, which must be open."""
     _require_positive(amount_cents)
     if method not in PAYMENT_METHODS:
         raise LedgerError(f"unknown payment method {method!r}")
     if source not in ("patient", "insurance"):
         raise LedgerError("source must be 'patient' or 'insurance'")
     fp = _fingerprint(op="payment", account=account_id, amount=amount_cents, method=method, source=source,
-                      reference=reference, payer=payer_id, to=allocate_to, auto=auto_allocate)
+                      reference=reference, payer=payer_id, to=allocate_to, auto=auto_allocate,
+                      **({"batch": deposit_batch_id} if deposit_batch_id is not None else {}))
 
     def build(account: Account) -> Posting:
+        batch = _open_batch(deposit_batch_id) if deposit_batch_id is not None else None
         work = _Work(account, actor)
         posting = work.posting("payment", key, fp, memo=reference)
         payment = Payment(
@@ -407,6 +412,8 @@ def post_payment(account_id: int, *, amount_cents: int, method: str, key: str, a
         db.session.add(payment)
         db.session.flush()
         work.entry(posting, "unapplied", -amount_cents, payment_id=payment.id)
+        if batch is not None:
+            db.session.add(DepositItem(batch_id=batch.id, payment_id=payment.id))
         if allocate_to or auto_allocate:
             _allocate(work, payment, amount_cents, allocate_to, f"{key}#allocation")
         _commit(work, key)
@@ -414,6 +421,17 @@ def post_payment(account_id: int, *, amount_cents: int, method: str, key: str, a
 
     return _run(account_id, key, fp, build, lambda p: db.session.scalar(
         select(Payment).where(Payment.posting_id == p.id)))
+
+
+def _open_batch(batch_id: int) -> DepositBatch:
+    """Lock the batch row (after the account: closing takes only the batch, so no deadlock)."""
+    batch = db.session.scalar(select(DepositBatch).where(DepositBatch.id == batch_id).with_for_update()
+                              .execution_options(populate_existing=True))
+    if batch is None:
+        raise LedgerError(f"deposit batch {batch_id} does not exist")
+    if batch.status != "open":
+        raise LedgerError(f"deposit batch {batch_id} is closed")
+    return batch
 
 
 def unapplied_credit(payment_id: int) -> int:
@@ -506,9 +524,10 @@ def _allocate(work: _Work, payment: Payment, available: int, targets, key: str) 
 
 
 def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, reason: str,
-                   processor_reference: str | None = None) -> Refund:
+                   processor_reference: str | None = None, credit_only: bool = False) -> Refund:
     """Give back part or all of a payment: what is not unapplied credit is first taken back from
-    the charges it paid, newest date of service first."""
+    the charges it paid, newest date of service first. With `credit_only`, refuse to take
+    anything back from charges (a refund of unapplied credit only)."""
     _require_positive(amount_cents)
     payment = _payment(payment_id)
     fp = _fingerprint(op="refund", payment=payment_id, amount=amount_cents)
@@ -517,6 +536,8 @@ def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, 
         _refuse_if_reversed(payment)
         work = _Work(account, actor)
         shortfall = amount_cents - unapplied_credit(payment.id)
+        if shortfall > 0 and credit_only:
+            raise LedgerError(f"payment {payment.id} has only {amount_cents - shortfall} cents of unapplied credit")
         if shortfall > 0:
             _unallocate(work, f"{key}#unallocate", reason, payment_id=payment.id, up_to=shortfall)
         posting = work.posting("refund", key, fp, memo=reason)

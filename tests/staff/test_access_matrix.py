@@ -48,11 +48,16 @@ def world(app, make_staff, program, make_plan):
     from portal.services import ledger
 
     plan = make_plan()
+    from portal.services import deposits
+
+    batch = deposits.open_batch(deposit_date=DAY, kind="cash_drawer", control_total_cents=100, control_count=1,
+                                actor="test")
     payment = ledger.post_payment(program.patient.account_id, amount_cents=100, method="cash", key="matrix",
-                                  actor="test")
+                                  actor="test", deposit_batch_id=batch.id)
     return {"account_id": program.patient.account_id, "user_id": target.id, "session_id": session.id,
             "authorization_id": program.auth.id, "exception_id": exception.id, "payment_id": payment.id,
-            "plan_id": plan.id, "installment_id": plan.installments[0].id}
+            "plan_id": plan.id, "installment_id": plan.installments[0].id, "batch_id": batch.id,
+            "posting_id": payment.posting_id}
 
 
 def request_as(client, method, url, home):
