@@ -18,7 +18,7 @@ from portal.models import (
     Payer,
     User,
 )
-from portal.services import facility, iop, ledger, statements, users
+from portal.services import collections, facility, iop, ledger, statements, users
 
 ACTOR = "cli:seed-demo"
 DEMO_DOMAIN = "demo.example.org"
@@ -59,6 +59,7 @@ def seed(today: date) -> DemoResult:
         _seed_iop(today)
         for account in db.session.scalars(select(Account).order_by(Account.id)).all():
             statements.issue(account, today, actor=ACTOR)
+        collections.seed_demo(today, actor=ACTOR)
     logins = []
     for role in roles:
         email = f"{role}@{DEMO_DOMAIN}"
