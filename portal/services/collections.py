@@ -217,7 +217,7 @@ def aging_csv(as_of: date, filters: AgingFilters | None = None):
     query = _aging_query(as_of, filters or AgingFilters()).order_by(Account.number)
     for r in db.session.execute(query.execution_options(yield_per=2000)):
         writer.writerow([r.number, r.guarantor_name, STAGE_WORDS.get(r.stage, r.stage), r.assignee or "",
-                         *[money.format_plain(int(r[k])) for k in BUCKET_KEYS], money.format_plain(int(r.total))])
+                         *[money.format_plain(int(getattr(r, k))) for k in BUCKET_KEYS], money.format_plain(int(r.total))])
         yield flush()
 
 
@@ -757,10 +757,11 @@ def write_off_bad_debt(account: Account, *, reason: str, as_of: date, actor: str
         raise CollectionsError("Apply the account's unapplied credit first.")
     total = 0
     for charge in _patient_charges(account.id):
-        ledger.post_adjustment(charge.id, amount_cents=charge.patient_balance_cents, kind="bad_debt",
-                               bucket="patient", key=f"collections:bad_debt:{account.id}:{charge.id}:{as_of}",
-                               actor=actor, reason=reason.strip())
-        total += charge.patient_balance_cents
+        amount = charge.patient_balance_cents
+        ledger.post_adjustment(charge.id, amount_cents=amount, kind="bad_debt", bucket="patient",
+                               key=f"collections:bad_debt:{account.id}:{charge.id}:{as_of}", actor=actor,
+                               reason=reason.strip())
+        total += amount
     if (placement := open_placement(account)) is not None:
         placement.recalled_on, placement.recall_reason = as_of, "written off as bad debt"
     c = case_for(account)
