@@ -326,6 +326,7 @@ class RunResult:
 
 
 def _rows(statement) -> int:
+    """Run a set-based statement; the number of rows it touched."""
     return db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount
 
 
@@ -346,11 +347,14 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
     locate = CollectionCase.account_id == Account.id
     case_account = select(Account).where(locate)  # correlated: the case's account
 
-    result.cases_opened = _rows(insert(CollectionCase).from_select(
+    count_cases = select(func.count(CollectionCase.id))
+    before = db.session.scalar(count_cases)
+    db.session.execute(insert(CollectionCase.__table__).from_select(
         ["account_id", "stage", "balance_cents", "updated_at"],
         select(Account.id, literal("none"), literal(0), literal(utcnow(), CollectionCase.updated_at.type))
         .where(Account.patient_balance_cents > Account.credit_cents,
                ~exists().where(CollectionCase.account_id == Account.id))))
+    result.cases_opened = db.session.scalar(count_cases) - before  # INSERT ... SELECT has no portable row count
 
     # Promises: kept once payments since the promise reach its amount by its date; broken the day after.
     due_end = case((PromiseToPay.due_on < as_of, PromiseToPay.due_on), else_=as_of)
