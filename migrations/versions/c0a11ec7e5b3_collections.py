@@ -65,7 +65,6 @@ def upgrade():
     sa.Column('first_statement_on', sa.Date(), nullable=True),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
     sa.Column('next_action_on', sa.Date(), nullable=True),
-    sa.Column('as_of', sa.Date(), nullable=True),
     sa.Column('balance_cents', sa.BigInteger(), nullable=False),
     sa.Column('oldest_since', sa.Date(), nullable=True),
     sa.Column('age_bucket', sa.Integer(), nullable=False),

@@ -67,7 +67,6 @@ class CollectionCase(db.Model):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     next_action_on: Mapped[date | None] = mapped_column(Date)
     # Figures from the last nightly run: the score and what it is made of.
-    as_of: Mapped[date | None] = mapped_column(Date)
     balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     oldest_since: Mapped[date | None] = mapped_column(Date)
     age_bucket: Mapped[int] = mapped_column(default=0)  # 0 current .. 4 over 120 days

@@ -365,22 +365,29 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
     result.promises_broken = _rows(update(PromiseToPay).where(
         PromiseToPay.status == "open", PromiseToPay.due_on < as_of).values(status="broken", decided_on=as_of))
 
-    # The case's figures from the ledger caches.
-    oldest = (select(func.min(Charge.patient_responsible_since))
-              .where(Charge.account_id == CollectionCase.account_id, Charge.patient_balance_cents > 0)
-              .scalar_subquery())
+    # The case's figures from the ledger caches, in one UPDATE ... FROM aggregates; unchanged rows are not written.
     reversed_postings = select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.is_not(None))
-    last_paid = (select(func.max(Payment.received_on))
-                 .where(Payment.account_id == CollectionCase.account_id, Payment.source == "patient",
-                        Payment.received_on <= as_of, Payment.posting_id.not_in(reversed_postings))
-                 .scalar_subquery())
-    broken = (select(func.count(PromiseToPay.id))
-              .where(PromiseToPay.account_id == CollectionCase.account_id, PromiseToPay.status == "broken")
-              .scalar_subquery())
-    balance = (select(Account.patient_balance_cents - Account.credit_cents).where(locate).scalar_subquery())
-    _rows(update(CollectionCase).values(balance_cents=balance, oldest_since=oldest, last_payment_on=last_paid,
-                                        broken_promises=broken, as_of=as_of))
-    _rows(update(CollectionCase).values(age_bucket=_bucket_of(CollectionCase.oldest_since, as_of)))
+    owed = (select(Charge.account_id, func.min(Charge.patient_responsible_since).label("oldest"))
+            .where(Charge.patient_balance_cents > 0).group_by(Charge.account_id).subquery())
+    paid = (select(Payment.account_id, func.max(Payment.received_on).label("last_paid"))
+            .where(Payment.source == "patient", Payment.received_on <= as_of,
+                   Payment.posting_id.not_in(reversed_postings)).group_by(Payment.account_id).subquery())
+    broken = (select(PromiseToPay.account_id, func.count(PromiseToPay.id).label("broken"))
+              .where(PromiseToPay.status == "broken").group_by(PromiseToPay.account_id).subquery())
+    fresh = (select(CollectionCase.account_id.label("account_id"),
+                    (Account.patient_balance_cents - Account.credit_cents).label("balance"),
+                    owed.c.oldest, paid.c.last_paid, func.coalesce(broken.c.broken, 0).label("broken"))
+             .join(Account, Account.id == CollectionCase.account_id)
+             .outerjoin(owed, owed.c.account_id == Account.id)
+             .outerjoin(paid, paid.c.account_id == Account.id)
+             .outerjoin(broken, broken.c.account_id == Account.id)).subquery()
+    figures = {"balance_cents": fresh.c.balance, "oldest_since": fresh.c.oldest,
+               "last_payment_on": fresh.c.last_paid, "broken_promises": fresh.c.broken,
+               "age_bucket": _bucket_of(fresh.c.oldest, as_of)}
+    _rows(update(CollectionCase).where(
+        CollectionCase.account_id == fresh.c.account_id,
+        or_(*[getattr(CollectionCase, name).is_distinct_from(value) for name, value in figures.items()]))
+        .values(**figures))
 
     # A defaulted plan hands the account back at the stage it had: its clock starts again today.
     result.returned_from_plan_default = _rows(update(CollectionCase).where(
@@ -414,8 +421,9 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
             CollectionCase.balance_cents > 0, ~held).values(stage=following, stage_since=as_of))
     result.advanced = dict(reversed(result.advanced.items()))
 
-    _rows(update(CollectionCase).where(CollectionCase.stage.in_(DUNNING_STAGES))
-          .values(score=_score_sql(rules, as_of)))
+    score = _score_sql(rules, as_of)
+    _rows(update(CollectionCase).where(CollectionCase.stage.in_(DUNNING_STAGES),
+                                       CollectionCase.score.is_distinct_from(score)).values(score=score))
     # Account.collection_stage mirrors the case (and so leaves "plan_defaulted").
     case_stage = select(CollectionCase.stage).where(locate).scalar_subquery()
     _rows(update(Account).where(exists().where(locate, CollectionCase.stage != Account.collection_stage))
@@ -443,10 +451,12 @@ def _score_sql(rules: CollectionSettings, as_of: date):
             + rules.weight_no_recent_payment * no_recent)
 
 
-def reasons(c: CollectionCase, rules: CollectionSettings | None = None) -> list[tuple[int, str]]:
-    """Why the account is in the queue: (points, words) per part of its score, largest first."""
+def reasons(c: CollectionCase, rules: CollectionSettings | None = None, *,
+            as_of: date | None = None) -> list[tuple[int, str]]:
+    """Why the account is in the queue: (points, words) per part of its score (as the run on `as_of`
+    computed it), largest first."""
     rules = rules or settings()
-    as_of = c.as_of or facility_today()
+    as_of = as_of or facility_today()
     parts = []
     hundreds = min(max(c.balance_cents, 0) // 10000, BALANCE_POINTS_CAP)
     parts.append((rules.weight_per_100_dollars * hundreds, f"Owes {money.format_usd(c.balance_cents)}"))
@@ -593,6 +603,12 @@ def log_contact(account: Account, *, channel: str, outcome: str, note: str | Non
     audit.record("collections.contact_logged", "collection_contact", actor=actor, object_id=entry.id,
                  account_id=account.id, detail={"channel": channel, "outcome": outcome}, commit=False)
     return entry, check
+
+
+def actor_names(actors: set[str]) -> dict[str, str]:
+    """'user:7' -> the user's name, for showing who logged what."""
+    ids = [int(a.split(":", 1)[1]) for a in actors if a.startswith("user:") and a.split(":", 1)[1].isdigit()]
+    return {f"user:{u.id}": u.full_name for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
 
 
 def contacts(account: Account) -> list[ContactLog]:

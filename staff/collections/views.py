@@ -49,7 +49,7 @@ def queue():
     cases = collections.queue(today, assignee_id=current_user.id if show == "mine" else None,
                               unassigned=show == "unassigned")
     rules = collections.settings()
-    rows = [(c, collections.reasons(c, rules)) for c in cases]
+    rows = [(c, collections.reasons(c, rules, as_of=today)) for c in cases]
     return render_template("staff/collections/queue.html", rows=rows, show=show, views=QUEUE_VIEWS, today=today,
                            stage_words=collections.STAGE_WORDS, buckets=collections.BUCKETS)
 
@@ -118,13 +118,15 @@ def _render_account(account: Account, status: int = 200, **forms):
     assign_form.assignee.choices = [(0, "Nobody")] + [(u.id, u.full_name) for u in collections.collectors()]
     place_form = forms.get("place_form") or PlaceForm()
     place_form.agency.choices = [(a.id, a.name) for a in agencies]
+    contacts = collections.contacts(account)
     audit.record("collections.account_viewed", "account", actor=current_user, object_id=account.id,
                  account_id=account.id)
     return render_template(
         "staff/collections/account.html", account=account, case=c, today=today,
-        reasons=collections.reasons(c) if c.stage in collections.DUNNING_STAGES else [],
+        reasons=collections.reasons(c, as_of=today) if c.stage in collections.DUNNING_STAGES else [],
         holds=collections.holds(account, today), promises=collections.promises(account),
-        contacts=collections.contacts(account), statements=statements.for_account(account)[:12],
+        contacts=contacts, names=collections.actor_names({c.created_by for c in contacts}),
+        statements=statements.for_account(account)[:12],
         payments=db.session.scalars(select(Payment).where(Payment.account_id == account.id, Payment.source == "patient")
                                     .order_by(Payment.received_on.desc()).limit(12)).all(),
         plans=db.session.scalars(select(PaymentPlan).where(PaymentPlan.account_id == account.id)
