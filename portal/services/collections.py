@@ -352,8 +352,9 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
     db.session.execute(insert(CollectionCase.__table__).from_select(
         ["account_id", "stage", "balance_cents", "updated_at"],
         select(Account.id, literal("none"), literal(0), literal(utcnow(), CollectionCase.updated_at.type))
+        # NOT IN: one hash of the existing cases (a correlated NOT EXISTS would rescan the rows being inserted).
         .where(Account.patient_balance_cents > Account.credit_cents,
-               ~exists().where(CollectionCase.account_id == Account.id))))
+               Account.id.not_in(select(CollectionCase.account_id)))))
     result.cases_opened = db.session.scalar(count_cases) - before  # INSERT ... SELECT has no portable row count
 
     # Promises: kept once payments since the promise reach its amount by its date; broken the day after.
