@@ -238,7 +238,8 @@ def collections_place(number, agency_name, as_of, as_json):
     account = db.session.scalar(select(Account).where(Account.number == number))
     agency = db.session.scalar(select(Agency).where(Agency.name == agency_name))
     if account is None or agency is None:
-        raise click.ClickException(f"no account {number}" if account is None else f"no agency {agency_name!r}")
+        missing = f"no account {number}" if account is None else f"no agency {agency_name!r}"
+        raise click.ClickException(missing)
     try:
         placement = collections.place(account, agency, as_of=day, actor="cli:collections-place")
     except collections.CollectionsError as exc:

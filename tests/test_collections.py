@@ -84,6 +84,8 @@ def test_holds_stop_the_cycle_and_a_defaulted_plan_returns_to_its_stage(app):
     db.session.commit()
     run(app, D0 + timedelta(days=60))
     assert stage(disputed) == "second_statement" and stage(plain) == "third_statement"
+    held_statement = statements.issue(db.session.get(Account, disputed.id), D0 + timedelta(days=61), actor="test")[0]
+    assert held_statement.message is None  # no dunning message while the dispute lasts
     queued = [c.account_id for c in collections.queue(D0 + timedelta(days=60))]
     assert disputed.id not in queued and pending.id not in queued and plain.id in queued
     run(app, D0 + timedelta(days=75))  # the last day of the hold: the stage clock restarts from it

@@ -15,7 +15,8 @@ CASE_STAGES = ("none", *DUNNING_STAGES, "placed", "written_off")
 HOLD_KINDS = ("insurance_pending", "plan", "dispute", "financial_assistance", "bankruptcy", "deceased")
 STAFF_HOLD_KINDS = ("dispute", "financial_assistance", "bankruptcy", "deceased")
 CONTACT_CHANNELS = ("call", "email", "letter", "note")
-CONTACT_OUTCOMES = ("no_answer", "left_message", "conversation", "wrong_number", "sent", "returned_mail", "note")
+CONTACT_OUTCOMES = ("no_answer", "left_message", "conversation", "wrong_number", "sent", "returned_mail",
+                    "note")
 PROMISE_STATUSES = ("open", "kept", "broken", "cancelled")
 
 
@@ -165,7 +166,8 @@ class Placement(db.Model):
 
 
 class AgencyPayment(db.Model):
-    """What the agency collected (gross), kept (fee) and remitted (net): a net payment plus a fee adjustment."""
+    """What the agency collected (gross), kept (fee) and remitted (net): a net payment plus a fee
+    adjustment."""
 
     __tablename__ = "collection_agency_payments"
     __table_args__ = (CheckConstraint("fee_cents >= 0 AND gross_cents > fee_cents", name="amounts"),)

@@ -44,10 +44,10 @@ from portal.models.collections import DUNNING_STAGES, STAFF_HOLD_KINDS
 from portal.services import audit, facility, ledger
 from portal.services.clock import facility_today, facility_zone
 
-STAGE_WORDS = {"none": "Not yet billed", "first_statement": "First statement", "second_statement": "Second statement",
-               "third_statement": "Third statement", "final_notice": "Final notice",
-               "pre_collection": "Pre-collection", "placed": "Placed with agency", "written_off": "Written off",
-               "plan_defaulted": "Plan defaulted"}
+STAGE_WORDS = {"none": "Not yet billed", "first_statement": "First statement",
+               "second_statement": "Second statement", "third_statement": "Third statement",
+               "final_notice": "Final notice", "pre_collection": "Pre-collection",
+               "placed": "Placed with agency", "written_off": "Written off", "plan_defaulted": "Plan defaulted"}
 BUCKETS = ("Current", "31–60", "61–90", "91–120", "Over 120")
 BUCKET_KEYS = ("current", "days_31_60", "days_61_90", "days_91_120", "over_120")
 HOLD_WORDS = {"insurance_pending": "Insurance pending", "plan": "Payment plan in good standing",
@@ -118,8 +118,11 @@ def stage_days(rules: CollectionSettings) -> dict[str, int]:
             "third_statement": rules.days_third_statement, "final_notice": rules.days_final_notice}
 
 
-def stage_message(account: Account) -> str | None:
-    """The message for a statement issued now; an account not yet in the cycle gets the first one."""
+def stage_message(account: Account, as_of: date) -> str | None:
+    """The message for a statement issued on `as_of`: none while a hold stops dunning; an account not
+    yet in the cycle gets the first statement's."""
+    if holds(account, as_of):
+        return None
     stage = db.session.scalar(select(CollectionCase.stage).where(CollectionCase.account_id == account.id))
     if stage in (None, "none"):
         stage = "first_statement"
@@ -130,7 +133,8 @@ def stage_message(account: Account) -> str | None:
 
 
 def _bucket_of(since_column, as_of: date):
-    """0 current (0-30 days), 1 31-60, 2 61-90, 3 91-120, 4 over 120: by when the patient became responsible."""
+    """0 current (0-30 days), 1 31-60, 2 61-90, 3 91-120, 4 over 120, counted from the day the patient
+    became responsible."""
     return case(
         (since_column >= as_of - timedelta(days=30), 0),
         (since_column >= as_of - timedelta(days=60), 1),
@@ -169,8 +173,9 @@ def _aging_query(as_of: date, filters: AgingFilters):
              .where(Charge.patient_balance_cents > 0)
              .group_by(Account.id, Account.number, Account.guarantor_name, stage, User.full_name))
     if filters.payer_id:
-        query = query.where(exists().where(Coverage.payer_id == filters.payer_id, Coverage.patient_id == Patient.id,
-                                           Patient.account_id == Account.id))
+        query = query.where(exists().where(
+            Coverage.payer_id == filters.payer_id, Coverage.patient_id == Patient.id,
+            Patient.account_id == Account.id))
     if filters.facility_id:
         query = query.where(Account.facility_id == filters.facility_id)
     if filters.assignee_id:
@@ -216,8 +221,9 @@ def aging_csv(as_of: date, filters: AgingFilters | None = None):
     yield flush()
     query = _aging_query(as_of, filters or AgingFilters()).order_by(Account.number)
     for r in db.session.execute(query.execution_options(yield_per=2000)):
-        writer.writerow([r.number, r.guarantor_name, STAGE_WORDS.get(r.stage, r.stage), r.assignee or "",
-                         *[money.format_plain(int(getattr(r, k))) for k in BUCKET_KEYS], money.format_plain(int(r.total))])
+        amounts = [money.format_plain(int(getattr(r, k))) for k in (*BUCKET_KEYS, "total")]
+        stage = STAGE_WORDS.get(r.stage, r.stage)
+        writer.writerow([r.number, r.guarantor_name, stage, r.assignee or "", *amounts])
         yield flush()
 
 
@@ -257,8 +263,8 @@ def holds(account: Account, as_of: date) -> list[Hold]:
     """Every hold on the account today, derived ones first."""
     found = []
     if account.insurance_balance_cents > 0:
-        found.append(Hold("insurance_pending", f"Insurance still owes {money.format_usd(account.insurance_balance_cents)}",
-                          "automatic"))
+        owes = money.format_usd(account.insurance_balance_cents)
+        found.append(Hold("insurance_pending", f"Insurance still owes {owes}", "automatic"))
     plan = db.session.scalar(select(PaymentPlan).where(PaymentPlan.account_id == account.id,
                                                        PaymentPlan.status == "active"))
     if plan is not None:
@@ -266,7 +272,8 @@ def holds(account: Account, as_of: date) -> list[Hold]:
     for h in db.session.scalars(select(CollectionHold).where(
             CollectionHold.account_id == account.id, CollectionHold.released_at.is_(None),
             CollectionHold.starts_on <= as_of,
-            or_(CollectionHold.ends_on.is_(None), CollectionHold.ends_on >= as_of)).order_by(CollectionHold.id)):
+            or_(CollectionHold.ends_on.is_(None), CollectionHold.ends_on >= as_of))
+            .order_by(CollectionHold.id)):
         found.append(Hold(h.kind, h.reason, h.created_by, h.ends_on, h.review_on, h.id))
     return found
 
@@ -281,11 +288,12 @@ def add_hold(account: Account, *, kind: str, reason: str, ends_on: date | None, 
         raise CollectionsError("Give an end date or a review date.")
     if (ends_on and ends_on < today) or (review_on and review_on < today):
         raise CollectionsError("The end and review dates cannot be in the past.")
-    hold = CollectionHold(account_id=account.id, kind=kind, reason=reason.strip(), starts_on=today, ends_on=ends_on,
-                          review_on=review_on, created_by=actor)
+    hold = CollectionHold(account_id=account.id, kind=kind, reason=reason.strip(), starts_on=today,
+                          ends_on=ends_on, review_on=review_on, created_by=actor)
     db.session.add(hold)
     db.session.flush()
-    audit.record("collections.hold_added", "collection_hold", actor=actor, object_id=hold.id, account_id=account.id,
+    audit.record("collections.hold_added", "collection_hold", actor=actor, object_id=hold.id,
+                 account_id=account.id,
                  detail={"kind": kind, "ends_on": str(ends_on), "review_on": str(review_on)})
     return hold
 
@@ -319,10 +327,10 @@ class RunResult:
 
     def summary(self) -> str:
         moved = ", ".join(f"{n} to {STAGE_WORDS[s].lower()}" for s, n in self.advanced.items() if n) or "none"
-        return (f"collections as of {self.as_of}: {self.cases_opened} cases opened, {self.entered_cycle} entered the "
-                f"cycle, advanced: {moved}; {self.resolved} resolved; promises {self.promises_kept} kept, "
-                f"{self.promises_broken} broken; {self.returned_from_plan_default} back from a defaulted plan; "
-                f"{self.on_hold} on hold")
+        return (f"collections as of {self.as_of}: {self.cases_opened} cases opened, "
+                f"{self.entered_cycle} entered the cycle, advanced: {moved}; {self.resolved} resolved; "
+                f"promises {self.promises_kept} kept, {self.promises_broken} broken; "
+                f"{self.returned_from_plan_default} back from a defaulted plan; {self.on_hold} on hold")
 
 
 def _rows(statement) -> int:
@@ -349,13 +357,14 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
 
     count_cases = select(func.count(CollectionCase.id))
     before = db.session.scalar(count_cases)
+    # EXCEPT reads the existing cases once, before any insert (an anti-join planned on a case table that
+    # was empty at the last ANALYZE would rescan the growing table for every account).
+    missing = (select(Account.id).where(Account.patient_balance_cents > Account.credit_cents)
+               .except_(select(CollectionCase.account_id)).subquery())
     db.session.execute(insert(CollectionCase.__table__).from_select(
         ["account_id", "stage", "balance_cents", "updated_at"],
-        select(Account.id, literal("none"), literal(0), literal(utcnow(), CollectionCase.updated_at.type))
-        # NOT IN: one hash of the existing cases (a correlated NOT EXISTS would rescan the rows being inserted).
-        .where(Account.patient_balance_cents > Account.credit_cents,
-               Account.id.not_in(select(CollectionCase.account_id)))))
-    result.cases_opened = db.session.scalar(count_cases) - before  # INSERT ... SELECT has no portable row count
+        select(missing.c.id, literal("none"), literal(0), literal(utcnow(), CollectionCase.updated_at.type))))
+    result.cases_opened = db.session.scalar(count_cases) - before  # INSERT ... SELECT: no portable row count
 
     # Promises: kept once payments since the promise reach its amount by its date; broken the day after.
     due_end = case((PromiseToPay.due_on < as_of, PromiseToPay.due_on), else_=as_of)
@@ -366,7 +375,7 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
     result.promises_broken = _rows(update(PromiseToPay).where(
         PromiseToPay.status == "open", PromiseToPay.due_on < as_of).values(status="broken", decided_on=as_of))
 
-    # The case's figures from the ledger caches, in one UPDATE ... FROM aggregates; unchanged rows are not written.
+    # The case's figures from the ledger caches: one UPDATE ... FROM aggregates, unchanged rows left alone.
     reversed_postings = select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.is_not(None))
     owed = (select(Charge.account_id, func.min(Charge.patient_responsible_since).label("oldest"))
             .where(Charge.patient_balance_cents > 0).group_by(Charge.account_id).subquery())
@@ -418,8 +427,9 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
     days = stage_days(rules)
     for current, following in reversed(list(zip(DUNNING_STAGES, DUNNING_STAGES[1:]))):
         result.advanced[following] = _rows(update(CollectionCase).where(
-            CollectionCase.stage == current, CollectionCase.stage_since <= as_of - timedelta(days=days[current]),
-            CollectionCase.balance_cents > 0, ~held).values(stage=following, stage_since=as_of))
+            CollectionCase.stage == current, CollectionCase.balance_cents > 0, ~held,
+            CollectionCase.stage_since <= as_of - timedelta(days=days[current]))
+            .values(stage=following, stage_since=as_of))
     result.advanced = dict(reversed(result.advanced.items()))
 
     score = _score_sql(rules, as_of)
@@ -444,8 +454,9 @@ def _stage_index(column):
 def _score_sql(rules: CollectionSettings, as_of: date):
     hundreds = case((CollectionCase.balance_cents >= BALANCE_POINTS_CAP * 10000, BALANCE_POINTS_CAP),
                     else_=CollectionCase.balance_cents // 10000)
-    no_recent = case((or_(CollectionCase.last_payment_on.is_(None),
-                          CollectionCase.last_payment_on < as_of - timedelta(days=RECENT_PAYMENT_DAYS)), 1), else_=0)
+    recent = as_of - timedelta(days=RECENT_PAYMENT_DAYS)
+    no_recent = case(
+        (or_(CollectionCase.last_payment_on.is_(None), CollectionCase.last_payment_on < recent), 1), else_=0)
     return (rules.weight_per_100_dollars * hundreds + rules.weight_per_age_bucket * CollectionCase.age_bucket
             + rules.weight_per_stage * _stage_index(CollectionCase.stage)
             + rules.weight_per_broken_promise * CollectionCase.broken_promises
@@ -505,8 +516,9 @@ def assign(account: Account, *, assignee: User | None, next_action_on: date | No
     c = case_for(account)
     c.assignee_id = assignee.id if assignee else None
     c.next_action_on = next_action_on
-    audit.record("collections.assigned", "collection_case", actor=actor, object_id=c.id, account_id=account.id,
-                 detail={"assignee_id": c.assignee_id, "next_action_on": str(next_action_on)}, commit=False)
+    audit.record("collections.assigned", "collection_case", actor=actor, object_id=c.id,
+                 account_id=account.id, commit=False,
+                 detail={"assignee_id": c.assignee_id, "next_action_on": str(next_action_on)})
 
 
 def collectors() -> list[User]:
@@ -561,7 +573,8 @@ def check_contact(account: Account, channel: str, at: datetime, *, as_of: date |
         if hold.kind in NO_CONTACT_HOLDS:
             check.blocks.append(f"{hold.label} hold: no contact about the debt.")
         elif hold.kind == "dispute":
-            check.warnings.append("The guarantor disputes the debt: answer the dispute before asking for payment.")
+            check.warnings.append("The guarantor disputes the debt: answer the dispute before asking for "
+                                  "payment.")
     if channel in ("call", "email"):
         earliest, latest = time(rules.earliest_hour), time(rules.latest_hour)
         for zone in contact_zones(account):
@@ -572,12 +585,15 @@ def check_contact(account: Account, channel: str, at: datetime, *, as_of: date |
     if channel == "call":
         window_start = at - timedelta(days=rules.call_window_days)
         calls = db.session.scalars(select(ContactLog).where(
-            ContactLog.account_id == account.id, ContactLog.channel == "call", ContactLog.contacted_at > window_start,
-            ContactLog.contacted_at <= at).order_by(ContactLog.contacted_at)).all()
+            ContactLog.account_id == account.id, ContactLog.channel == "call",
+            ContactLog.contacted_at > window_start, ContactLog.contacted_at <= at)
+            .order_by(ContactLog.contacted_at)).all()
         if len(calls) >= rules.call_attempts_limit:
-            free_at = calls[len(calls) - rules.call_attempts_limit].contacted_at + timedelta(days=rules.call_window_days)
-            check.blocks.append(f"{len(calls)} call attempts in the last {rules.call_window_days} days (limit "
-                                f"{rules.call_attempts_limit}): next call allowed after {free_at:%b %d %H:%M} UTC.")
+            oldest_counted = calls[len(calls) - rules.call_attempts_limit].contacted_at
+            free_at = oldest_counted + timedelta(days=rules.call_window_days)
+            check.blocks.append(f"{len(calls)} call attempts in the last {rules.call_window_days} days "
+                                f"(limit {rules.call_attempts_limit}): next call allowed after "
+                                f"{free_at:%b %d %H:%M} UTC.")
         elif len(calls) == rules.call_attempts_limit - 1:
             check.warnings.append(f"This is the last call attempt allowed in {rules.call_window_days} days.")
         spoke = [c for c in calls if c.outcome == "conversation"
@@ -597,8 +613,8 @@ def log_contact(account: Account, *, channel: str, outcome: str, note: str | Non
     check = check_contact(account, channel, at, as_of=as_of)
     if check.blocks:
         raise CollectionsError(" ".join(check.blocks))
-    entry = ContactLog(account_id=account.id, channel=channel, outcome=outcome, note=(note or "").strip() or None,
-                       contacted_at=at, created_by=actor)
+    entry = ContactLog(account_id=account.id, channel=channel, outcome=outcome,
+                       note=(note or "").strip() or None, contacted_at=at, created_by=actor)
     db.session.add(entry)
     db.session.flush()
     audit.record("collections.contact_logged", "collection_contact", actor=actor, object_id=entry.id,
@@ -620,7 +636,8 @@ def contacts(account: Account) -> list[ContactLog]:
 # ---------------------------------------------------------------- promises to pay
 
 
-def record_promise(account: Account, *, amount_cents: int, due_on: date, today: date, actor: str) -> PromiseToPay:
+def record_promise(account: Account, *, amount_cents: int, due_on: date, today: date,
+                   actor: str) -> PromiseToPay:
     if amount_cents <= 0:
         raise CollectionsError("Enter the amount promised.")
     if amount_cents > account.patient_due_cents:
@@ -659,8 +676,8 @@ def _guard_extraordinary(account: Account, c: CollectionCase, as_of: date) -> li
         problems.append("No statement has been sent.")
     elif as_of < c.first_statement_on + timedelta(days=rules.min_placement_days):
         earliest = c.first_statement_on + timedelta(days=rules.min_placement_days)
-        problems.append(f"Too early: not before {earliest:%b %d, %Y} ({rules.min_placement_days} days after the "
-                        f"first statement).")
+        problems.append(f"Too early: not before {earliest:%b %d, %Y} ({rules.min_placement_days} days after "
+                        f"the first statement).")
     return problems
 
 
@@ -671,7 +688,8 @@ def placement_blockers(account: Account, as_of: date) -> list[str]:
     if open_placement(account) is not None:
         problems.append("Already placed with an agency.")
     elif c.stage != "pre_collection":
-        problems.append(f"The account is at {STAGE_WORDS[c.stage].lower()}; only pre-collection accounts are placed.")
+        problems.append(f"The account is at {STAGE_WORDS[c.stage].lower()}; only pre-collection accounts are "
+                        f"placed.")
     if account.patient_due_cents < rules.min_placement_cents:
         problems.append(f"Balances under {money.format_usd(rules.min_placement_cents)} are never placed.")
     return problems
@@ -683,15 +701,15 @@ def place(account: Account, agency: Agency, *, as_of: date, actor: str) -> Place
     if problems := placement_blockers(account, as_of):
         raise CollectionsError(" ".join(problems))
     c = case_for(account)
-    placement = Placement(account_id=account.id, agency_id=agency.id, placed_on=as_of,
-                          placed_balance_cents=account.patient_due_cents, prior_stage=c.stage, created_by=actor)
+    placement = Placement(account_id=account.id, agency_id=agency.id, placed_on=as_of, prior_stage=c.stage,
+                          placed_balance_cents=account.patient_due_cents, created_by=actor)
     db.session.add(placement)
     c.stage, c.stage_since, c.assignee_id, c.next_action_on = "placed", as_of, None, None
     account.collection_stage = "placed"
     db.session.flush()
     audit.record("collections.placed", "collection_placement", actor=actor, object_id=placement.id,
-                 account_id=account.id, detail={"agency_id": agency.id, "balance_cents": placement.placed_balance_cents},
-                 commit=False)
+                 account_id=account.id, commit=False,
+                 detail={"agency_id": agency.id, "balance_cents": placement.placed_balance_cents})
     return placement
 
 
@@ -735,7 +753,8 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
         fee_cents = money.pct(gross_cents, placement.agency.fee_bps)
     if gross_cents <= 0 or not 0 <= fee_cents < gross_cents:
         raise CollectionsError("The fee must be less than what the agency collected.")
-    already = db.session.scalar(select(func.count(Posting.id)).where(Posting.idempotency_key.startswith(f"{key}:")))
+    already = db.session.scalar(select(func.count(Posting.id))
+                                .where(Posting.idempotency_key.startswith(f"{key}:")))
     if not already and gross_cents > account.patient_due_cents:
         raise CollectionsError(f"The agency cannot have collected more than the balance "
                                f"({money.format_usd(account.patient_due_cents)}).")
@@ -750,16 +769,16 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
         if left <= 0:
             break
         amount = min(left, charge.patient_balance_cents)
-        adjustment = ledger.post_adjustment(charge.id, amount_cents=amount, kind="administrative", bucket="patient",
-                                            key=f"{key}:fee:{charge.id}", actor=actor,
+        adjustment = ledger.post_adjustment(charge.id, amount_cents=amount, kind="administrative",
+                                            bucket="patient", key=f"{key}:fee:{charge.id}", actor=actor,
                                             reason=f"Collection agency fee ({placement.agency.name})")
         detail.append({"charge_id": charge.id, "amount_cents": amount, "adjustment_id": adjustment.id})
         left -= amount
     if left > 0:
         raise CollectionsError("The fee is more than the balance left after the payment.")
     row = AgencyPayment(placement_id=placement.id, key=key, received_on=received_on, reference=reference,
-                        gross_cents=gross_cents, fee_cents=fee_cents, payment_id=payment.id, fee_detail=detail,
-                        created_by=actor)
+                        gross_cents=gross_cents, fee_cents=fee_cents, payment_id=payment.id,
+                        fee_detail=detail, created_by=actor)
     db.session.add(row)
     db.session.flush()
     audit.record("collections.agency_payment", "collection_agency_payment", actor=actor, object_id=row.id,
@@ -797,7 +816,8 @@ PLACEMENT_COLUMNS = (
     ("account_number", "our account number"), ("guarantor_name", "the person who owes"),
     ("address_line1", ""), ("city", ""), ("state", ""), ("zip_code", ""), ("phone", ""), ("email", ""),
     ("balance", "patient balance in dollars, e.g. 1234.50"), ("placed_on", "YYYY-MM-DD"),
-    ("first_service_date", "earliest date of service owed"), ("last_service_date", "latest date of service owed"),
+    ("first_service_date", "earliest date of service owed"),
+    ("last_service_date", "latest date of service owed"),
     ("first_statement_date", ""), ("last_statement_date", ""), ("statements_sent", "count"),
     ("last_payment_date", "last patient payment, empty if none"),
 )
@@ -814,14 +834,15 @@ def placement_file(agency: Agency, *, actor: str) -> str:
         a = p.account
         dates = db.session.execute(select(func.min(Charge.service_date), func.max(Charge.service_date))
                                    .where(Charge.account_id == a.id, Charge.patient_balance_cents > 0)).one()
-        stmts = db.session.execute(select(func.min(Statement.statement_date), func.max(Statement.statement_date),
-                                          func.count(Statement.id)).where(Statement.account_id == a.id)).one()
+        stmts = db.session.execute(
+            select(func.min(Statement.statement_date), func.max(Statement.statement_date),
+                   func.count(Statement.id)).where(Statement.account_id == a.id)).one()
         paid = db.session.scalar(select(func.max(Payment.received_on)).where(Payment.account_id == a.id,
                                                                              Payment.source == "patient"))
         writer.writerow([a.number, a.guarantor_name, a.address_line1 or "", a.city or "", a.state or "",
-                         a.zip_code or "", a.phone or "", a.email or "", money.format_plain(a.patient_due_cents),
-                         p.placed_on.isoformat(), _iso(dates[0]), _iso(dates[1]), _iso(stmts[0]), _iso(stmts[1]),
-                         stmts[2], _iso(paid)])
+                         a.zip_code or "", a.phone or "", a.email or "",
+                         money.format_plain(a.patient_due_cents), p.placed_on.isoformat(), _iso(dates[0]),
+                         _iso(dates[1]), _iso(stmts[0]), _iso(stmts[1]), stmts[2], _iso(paid)])
     audit.record("collections.placement_file", "collection_agency", actor=actor, object_id=agency.id,
                  detail={"rows": len(out.getvalue().splitlines()) - 1}, commit=False)
     return out.getvalue()
@@ -839,7 +860,8 @@ def create_agency(*, name: str, contact: str | None, fee_bps: int, actor: str) -
     agency = Agency(name=name.strip(), contact=(contact or "").strip() or None, fee_bps=fee_bps)
     db.session.add(agency)
     db.session.flush()
-    audit.record("collections.agency_created", "collection_agency", actor=actor, object_id=agency.id, commit=False)
+    audit.record("collections.agency_created", "collection_agency", actor=actor, object_id=agency.id,
+                 commit=False)
     return agency
 
 
@@ -865,7 +887,7 @@ def figures(today: date) -> Figures:
     report = aging(today, limit=0)
     reversed_postings = select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.is_not(None))
     collected = db.session.scalar(select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
-        Payment.source == "patient", Payment.received_on >= today.replace(day=1), Payment.received_on <= today,
+        Payment.source == "patient", Payment.received_on.between(today.replace(day=1), today),
         Payment.posting_id.not_in(reversed_postings)))
     due = db.session.scalar(select(func.count(PromiseToPay.id)).where(PromiseToPay.status == "open",
                                                                       PromiseToPay.due_on == today))
@@ -885,15 +907,15 @@ def seed_demo(today: date, *, actor: str) -> None:
 
     fac = facility.current()
     code = db.session.scalar(select(BillingCode).where(BillingCode.kind == "billable").limit(1))
-    agency = create_agency(name="Summit Recovery Services", contact="placements@summit.example.org", fee_bps=2500,
-                           actor=actor)
+    agency = create_agency(name="Summit Recovery Services", contact="placements@summit.example.org",
+                           fee_bps=2500, actor=actor)
     people = (("A-20001", "Jordan Avery", 150, 62500), ("A-20002", "Riley Chen", 95, 38000),
               ("A-20003", "Sam Patel", 40, 21000), ("A-20004", "Taylor Brooks", 160, 84000))
     made = []
     for number, name, days_ago, cents in people:
         first, last = name.split()
-        account = Account(facility_id=fac.id, number=number, guarantor_name=name, state="NJ", zip_code="07081",
-                          email=f"{first.lower()}@demo.example.org", phone="555-0142")
+        account = Account(facility_id=fac.id, number=number, guarantor_name=name, state="NJ",
+                          zip_code="07081", email=f"{first.lower()}@demo.example.org", phone="555-0142")
         db.session.add(account)
         db.session.flush()
         patient = Patient(account_id=account.id, mrn=f"D{number[2:]}", first_name=first, last_name=last,

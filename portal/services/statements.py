@@ -111,7 +111,7 @@ def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | Non
                        + (f"New charges of {money.format_usd(apart)} are due apart from the plan."
                           if apart else "There is nothing else to pay now."))
     if message is None:  # the dunning stage's message (first statement, ..., final notice)
-        message = collections.stage_message(account)
+        message = collections.stage_message(account, as_of)
         snapshot["notice"] = message
     statement = Statement(
         account_id=account.id, statement_date=as_of, due_date=as_of + timedelta(days=fac.statement_due_days),

@@ -59,7 +59,8 @@ class RecallForm(FlaskForm):
 class AgencyPaymentForm(FlaskForm):
     token = HiddenField(validators=[DataRequired(), Length(max=64)])  # one submit, one posting
     gross = MoneyField("Collected by the agency (dollars)", validators=[DataRequired(), Length(max=12)])
-    fee = MoneyField("Agency fee (dollars; empty for the agency's rate)", validators=[Optional(), Length(max=12)])
+    fee = MoneyField("Agency fee (dollars; empty for the agency's rate)",
+                     validators=[Optional(), Length(max=12)])
     received_on = DateField("Received on", validators=[DataRequired()])
     reference = StringField("Agency reference", validators=[Optional(), Length(max=60)])
 
@@ -90,6 +91,10 @@ def _days(label):
     return IntegerField(label, validators=[DataRequired(), NumberRange(min=1, max=365)])
 
 
+def _message(label):
+    return TextAreaField(label, validators=[Optional(), Length(max=500)])
+
+
 def _weight(label):
     return IntegerField(label, validators=[Optional(), NumberRange(min=0, max=100)])
 
@@ -99,13 +104,13 @@ class SettingsForm(FlaskForm):
     days_second_statement = _days("Days at second statement before the third")
     days_third_statement = _days("Days at third statement before the final notice")
     days_final_notice = _days("Days at final notice before pre-collection")
-    message_first_statement = TextAreaField("Message on first statements", validators=[Optional(), Length(max=500)])
-    message_second_statement = TextAreaField("Message on second statements", validators=[Optional(), Length(max=500)])
-    message_third_statement = TextAreaField("Message on third statements", validators=[Optional(), Length(max=500)])
-    message_final_notice = TextAreaField("Message on the final notice", validators=[Optional(), Length(max=500)])
-    message_pre_collection = TextAreaField("Message at pre-collection", validators=[Optional(), Length(max=500)])
-    call_attempts_limit = IntegerField("Call attempts allowed per window", validators=[DataRequired(),
-                                                                                       NumberRange(min=1, max=7)])
+    message_first_statement = _message("Message on first statements")
+    message_second_statement = _message("Message on second statements")
+    message_third_statement = _message("Message on third statements")
+    message_final_notice = _message("Message on the final notice")
+    message_pre_collection = _message("Message at pre-collection")
+    call_attempts_limit = IntegerField("Call attempts allowed per window",
+                                       validators=[DataRequired(), NumberRange(min=1, max=7)])
     call_window_days = _days("Window for call attempts (days)")
     quiet_days_after_conversation = _days("No call for this many days after a conversation")
     earliest_hour = IntegerField("Earliest contact hour (guarantor's local time, 0-23)",
@@ -114,7 +119,8 @@ class SettingsForm(FlaskForm):
                                validators=[DataRequired(), NumberRange(min=8, max=21)])
     min_placement_days = IntegerField("Days after the first statement before placement or bad debt",
                                       validators=[DataRequired(), NumberRange(min=120, max=3650)])
-    min_placement = MoneyField("Smallest balance ever placed (dollars)", validators=[DataRequired(), Length(max=12)])
+    min_placement = MoneyField("Smallest balance ever placed (dollars)",
+                               validators=[DataRequired(), Length(max=12)])
     weight_per_100_dollars = _weight("Score points per $100 owed (up to $5,000)")
     weight_per_age_bucket = _weight("Score points per 30 days of age")
     weight_per_stage = _weight("Score points per dunning stage")

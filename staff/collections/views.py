@@ -50,8 +50,8 @@ def queue():
                               unassigned=show == "unassigned")
     rules = collections.settings()
     rows = [(c, collections.reasons(c, rules, as_of=today)) for c in cases]
-    return render_template("staff/collections/queue.html", rows=rows, show=show, views=QUEUE_VIEWS, today=today,
-                           stage_words=collections.STAGE_WORDS, buckets=collections.BUCKETS)
+    return render_template("staff/collections/queue.html", rows=rows, show=show, views=QUEUE_VIEWS,
+                           today=today, stage_words=collections.STAGE_WORDS, buckets=collections.BUCKETS)
 
 
 # ---------------------------------------------------------------- aging
@@ -64,12 +64,12 @@ def _aging_filters():
     form.facility.choices = [(0, "Any facility")] + [(f.id, f.name) for f in db.session.scalars(
         select(Facility).order_by(Facility.name))]
     form.collector.choices = [(0, "Any collector")] + [(u.id, u.full_name) for u in collections.collectors()]
-    valid = form.validate()
-    as_of = (form.as_of.data if valid and form.as_of.data else None) or facility_today()
-    filters = collections.AgingFilters(
-        payer_id=form.payer.data or None if valid else None, facility_id=form.facility.data or None if valid else None,
-        assignee_id=form.collector.data or None if valid else None, stage=form.stage.data or None if valid else None)
-    return form, as_of, filters
+    if not form.validate():  # a tampered filter shows the unfiltered report for today
+        return form, facility_today(), collections.AgingFilters()
+    filters = collections.AgingFilters(payer_id=form.payer.data or None,
+                                       facility_id=form.facility.data or None,
+                                       assignee_id=form.collector.data or None, stage=form.stage.data or None)
+    return form, form.as_of.data or facility_today(), filters
 
 
 CHART_WIDTH, CHART_HEIGHT = 520, 180
@@ -82,7 +82,8 @@ def _chart(report: collections.AgingReport) -> list[dict]:
     return [{"label": label, "cents": cents, "x": n * bar + 12, "width": bar - 24,
              "height": money.round_half_up(cents * (CHART_HEIGHT - 30), top),
              "share": f"{share // 100}.{share % 100:02d}%"}
-            for n, (label, cents, share) in enumerate(zip(collections.BUCKETS, report.totals, report.shares_bps()))]
+            for n, (label, cents, share) in enumerate(zip(collections.BUCKETS, report.totals,
+                                                          report.shares_bps()))]
 
 
 @bp.get("/aging")
@@ -90,17 +91,20 @@ def _chart(report: collections.AgingReport) -> list[dict]:
 def aging():
     form, as_of, filters = _aging_filters()
     report = collections.aging(as_of, filters)
-    audit.record("collections.aging_viewed", "aging_report", actor=current_user, detail={"as_of": as_of.isoformat()})
+    audit.record("collections.aging_viewed", "aging_report", actor=current_user,
+                 detail={"as_of": as_of.isoformat()})
     return render_template("staff/collections/aging.html", form=form, report=report, bars=_chart(report),
-                           chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT, stage_words=collections.STAGE_WORDS,
-                           buckets=collections.BUCKETS, keys=collections.BUCKET_KEYS, query=request.query_string.decode())
+                           chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
+                           stage_words=collections.STAGE_WORDS, buckets=collections.BUCKETS,
+                           keys=collections.BUCKET_KEYS, query=request.query_string.decode())
 
 
 @bp.get("/aging.csv")
 @permission_required("collections.work")
 def aging_csv():
     _form, as_of, filters = _aging_filters()
-    audit.record("collections.aging_exported", "aging_report", actor=current_user, detail={"as_of": as_of.isoformat()})
+    audit.record("collections.aging_exported", "aging_report", actor=current_user,
+                 detail={"as_of": as_of.isoformat()})
     return Response("".join(collections.aging_csv(as_of, filters)), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="aging-{as_of.isoformat()}.csv"'})
 
@@ -127,12 +131,14 @@ def _render_account(account: Account, status: int = 200, **forms):
         holds=collections.holds(account, today), promises=collections.promises(account),
         contacts=contacts, names=collections.actor_names({c.created_by for c in contacts}),
         statements=statements.for_account(account)[:12],
-        payments=db.session.scalars(select(Payment).where(Payment.account_id == account.id, Payment.source == "patient")
+        payments=db.session.scalars(select(Payment).where(Payment.account_id == account.id,
+                                                          Payment.source == "patient")
                                     .order_by(Payment.received_on.desc()).limit(12)).all(),
         plans=db.session.scalars(select(PaymentPlan).where(PaymentPlan.account_id == account.id)
                                  .order_by(PaymentPlan.id.desc())).all(),
         call_check=collections.check_contact(account, "call", utcnow(), as_of=today),
-        placement=collections.open_placement(account), placement_blockers=collections.placement_blockers(account, today),
+        placement=collections.open_placement(account),
+        placement_blockers=collections.placement_blockers(account, today),
         stage_words=collections.STAGE_WORDS, channel_words=collections.CHANNEL_WORDS,
         outcome_words=collections.OUTCOME_WORDS, buckets=collections.BUCKETS,
         contact_form=forms.get("contact_form") or ContactForm(),
@@ -252,7 +258,8 @@ def recall(account_id: int):
 @permission_required("collections.place")
 def agency_payment(account_id: int):
     account = _account(account_id)
-    return _act(account, "agency_payment_form", AgencyPaymentForm(), lambda f: collections.record_agency_payment(
+    form = AgencyPaymentForm()
+    return _act(account, "agency_payment_form", form, lambda f: collections.record_agency_payment(
         account, gross_cents=f.gross.cents, fee_cents=f.fee.cents, received_on=f.received_on.data,
         reference=f.reference.data, key=f"collections:agency:{account.id}:{f.token.data}", actor=_actor()),
         "Agency payment posted.")
@@ -276,8 +283,8 @@ def agencies():
     status = 200
     if form.validate_on_submit():
         try:
-            collections.create_agency(name=form.name.data, contact=form.contact.data, fee_bps=form.fee_bps.data,
-                                      actor=_actor())
+            collections.create_agency(name=form.name.data, contact=form.contact.data,
+                                      fee_bps=form.fee_bps.data, actor=_actor())
         except collections.CollectionsError as exc:
             db.session.rollback()
             form.name.errors.append(str(exc))
@@ -297,8 +304,9 @@ def placement_file():
     agency = db.session.get(Agency, request.args.get("agency", type=int) or 0) or abort(404)
     body = collections.placement_file(agency, actor=_actor())
     db.session.commit()
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="placements-{agency.id}-{facility_today().isoformat()}.csv"'})
+    name = f"placements-{agency.id}-{facility_today().isoformat()}.csv"
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # ---------------------------------------------------------------- settings
