@@ -33,7 +33,7 @@ def run(app, day: date) -> dict:
 
 
 def stage(account: Account) -> str:
-    db.session.expire_all()
+    db.session.commit()  # end this session's read transaction: see what the run (or a task) committed
     return db.session.get(Account, account.id).collection_stage
 
 
@@ -342,3 +342,13 @@ def test_demo_seed_has_accounts_in_several_stages(app):
     assert db.session.scalar(select(func.count(Agency.id))) == 1
     assert db.session.scalar(select(func.count(PromiseToPay.id))) == 1
     assert db.session.scalar(select(func.count(Statement.id))) >= 4
+
+
+def test_the_beat_task_runs_the_nightly_job(app):
+    from portal.tasks import BEAT_SCHEDULE, collections_nightly
+
+    account = owing(30000, D0)
+    assert BEAT_SCHEDULE["collections-nightly"]["task"] == collections_nightly.name
+    result = collections_nightly.delay(D0.isoformat()).get()
+    assert result["as_of"] == D0.isoformat() and result["entered_cycle"] == 1
+    assert stage(account) == "first_statement"
