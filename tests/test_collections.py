@@ -331,7 +331,7 @@ def test_collectors_work_the_queue_and_clinicians_cannot(app, login_as):
     db.session.refresh(rules)
     assert (rules.days_first_statement, rules.call_attempts_limit, rules.min_placement_cents) == (20, 5, 5000)
     dashboard = collector.get("/staff/").get_data(as_text=True)
-    assert "Patient A/R by age" in dashboard and "Promises due today" in dashboard
+    assert "Patient aging" in dashboard and "Promises due today" in dashboard
 
 
 def test_demo_seed_has_accounts_in_several_stages(app):

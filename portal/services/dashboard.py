@@ -43,7 +43,7 @@ def cards_for(user: User) -> list[Card]:
         by_bucket = " · ".join(f"{label} {money.format_usd(cents)}"
                                for label, cents in zip(collections.BUCKETS, figures.buckets))
         cards += [
-            Card("Patient A/R by age", money.format_usd(sum(figures.buckets)), by_bucket,
+            Card("Patient aging", money.format_usd(sum(figures.buckets)), by_bucket,
                  "staff_collections.aging"),
             Card("Collected this month", money.format_usd(figures.collected_this_month_cents),
                  "Patient payments received since the 1st"),
