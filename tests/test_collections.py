@@ -3,6 +3,7 @@ changing the path, contact limits, the queue's reasons, aging and its CSV, agenc
 import csv
 import io
 import json
+import subprocess
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
@@ -52,6 +53,9 @@ def test_an_account_walks_the_stages_to_placement_and_statements_carry_the_stage
     notice = statements.issue(db.session.get(Account, account.id), D0 + timedelta(days=100), actor="test")[0]
     assert notice.message == collections.settings().message_final_notice
     assert notice.snapshot["notice"].startswith("Final notice")
+    pdf_text = subprocess.run(["pdftotext", "-", "-"], input=statements.pdf(notice), capture_output=True,
+                              check=True).stdout.decode()
+    assert "Final notice: please pay or contact us" in " ".join(pdf_text.split())
     runner = app.test_cli_runner()
     too_early = runner.invoke(args=["collections", "place", "--account", account.number, "--agency", agency.name,
                                     "--as-of", (D0 + timedelta(days=119)).isoformat()])
@@ -300,6 +304,8 @@ def test_no_placement_or_bad_debt_under_a_hold_a_plan_or_too_early(app):
     blockers = collections.placement_blockers(young, D0 + timedelta(days=130))
     assert "Bankruptcy hold." in blockers
     assert collections.check_contact(young, "letter", _at(D0 + timedelta(days=130), 16)).blocks  # no contact at all
+    assert [h.account_id for h in collections.holds_to_review(D0 + timedelta(days=300))] == [young.id]
+    assert collections.holds_to_review(D0 + timedelta(days=299)) == []
     assert db.session.scalar(select(func.count(Adjustment.id))) == 0
 
 

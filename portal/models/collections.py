@@ -100,6 +100,8 @@ class CollectionHold(db.Model):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_by: Mapped[str | None] = mapped_column(String(100))
 
+    account: Mapped[Account] = relationship()
+
 
 class ContactLog(db.Model):
     """A call, email, letter or note about the account's debt."""

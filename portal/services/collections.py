@@ -298,6 +298,14 @@ def add_hold(account: Account, *, kind: str, reason: str, ends_on: date | None, 
     return hold
 
 
+def holds_to_review(today: date) -> list[CollectionHold]:
+    """Staff holds whose review date has come, oldest first: someone must release or extend them."""
+    return list(db.session.scalars(select(CollectionHold).where(
+        CollectionHold.released_at.is_(None), CollectionHold.review_on <= today,
+        or_(CollectionHold.ends_on.is_(None), CollectionHold.ends_on >= today))
+        .order_by(CollectionHold.review_on, CollectionHold.id).limit(50)))
+
+
 def release_hold(account: Account, hold_id: int, *, actor: str) -> None:
     hold = db.session.get(CollectionHold, hold_id)
     if hold is None or hold.account_id != account.id or hold.released_at is not None:

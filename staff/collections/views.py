@@ -51,7 +51,9 @@ def queue():
     rules = collections.settings()
     rows = [(c, collections.reasons(c, rules, as_of=today)) for c in cases]
     return render_template("staff/collections/queue.html", rows=rows, show=show, views=QUEUE_VIEWS,
-                           today=today, stage_words=collections.STAGE_WORDS, buckets=collections.BUCKETS)
+                           today=today, to_review=collections.holds_to_review(today),
+                           hold_words=collections.HOLD_WORDS, stage_words=collections.STAGE_WORDS,
+                           buckets=collections.BUCKETS)
 
 
 # ---------------------------------------------------------------- aging
