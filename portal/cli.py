@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal import money
 from portal.extensions import db
 from portal.models import Account, AccountAccess, User
-from portal.services import demo, deposits, iop, ledger, plans, statements, users
+from portal.services import collections, demo, deposits, iop, ledger, plans, statements, users
 from portal.services.clock import facility_today
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
@@ -24,6 +24,7 @@ statements_cli = AppGroup("statements", help="Patient statements.")
 stripe_cli = AppGroup("stripe", help="Card processor set-up.")
 plans_cli = AppGroup("plans", help="Payment plans with autopay.")
 batches_cli = AppGroup("batches", help="Deposit batches of manual payments.")
+collections_cli = AppGroup("collections", help="Aging, dunning stages, the collectors' queue and agencies.")
 
 
 def init_app(app: Flask) -> None:
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(stripe_cli)
     app.cli.add_command(plans_cli)
     app.cli.add_command(batches_cli)
+    app.cli.add_command(collections_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
 
@@ -226,3 +228,40 @@ def plans_charge_due(as_of, as_json):
               + (f" ({o.message})" if o.message else "") for o in outcomes]
     _emit(as_json, {"as_of": day.isoformat(), "outcomes": [vars(o) for o in outcomes], "counts": counts,
                     "reminders": reminders}, "\n".join(lines))
+
+
+@collections_cli.command("run")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Run as of this date (facility time); default today.")
+@click.option("--json", "as_json", is_flag=True)
+def collections_run(as_of, as_json):
+    """Age accounts, decide promises, advance dunning stages, score the queue; rerunning changes nothing."""
+    day = as_of.date() if as_of else facility_today()
+    result = collections.run(day, actor="cli:collections-run")
+    _emit(as_json, result.as_dict(), result.summary())
+
+
+@collections_cli.command("place")
+@click.option("--account", "number", required=True, help="Account number.")
+@click.option("--agency", "agency_name", required=True, help="Agency name.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def collections_place(number, agency_name, as_of, as_json):
+    """Place one account with an agency, if every guard allows it."""
+    from portal.models import Agency
+
+    day = as_of.date() if as_of else facility_today()
+    account = db.session.scalar(select(Account).where(Account.number == number))
+    agency = db.session.scalar(select(Agency).where(Agency.name == agency_name))
+    if account is None or agency is None:
+        missing = f"no account {number}" if account is None else f"no agency {agency_name!r}"
+        raise click.ClickException(missing)
+    try:
+        placement = collections.place(account, agency, as_of=day, actor="cli:collections-place")
+    except collections.CollectionsError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{number} cannot be placed: {exc}") from exc
+    db.session.commit()
+    _emit(as_json, {"account": number, "agency": agency.name, "placed_on": day.isoformat(),
+                    "balance_cents": placement.placed_balance_cents},
+          f"{number} placed with {agency.name} on {day}")

@@ -14,6 +14,7 @@ PERMISSIONS = {
     "ledger.reverse": "Reverse postings",
     "claims.view": "View claims and remittances",
     "collections.work": "Work the collections queue",
+    "collections.place": "Place accounts with agencies, record agency payments and write off bad debt",
     "estimates.run": "Run cost estimates and Good Faith Estimates",
     "attendance.record": "Record attendance and documentation",
     "authorizations.manage": "Enter and change payer authorizations",
@@ -33,7 +34,8 @@ DEFAULT_ROLES = {
     ),
     "collector": (
         "Works the collections queue",
-        {"dashboard.view", "accounts.view", "collections.work", "payments.post", "plans.manage"},
+        {"dashboard.view", "accounts.view", "collections.work", "collections.place", "payments.post",
+         "plans.manage"},
     ),
     "admissions": (
         "Gives estimates to prospects, admits patients, enters authorizations",

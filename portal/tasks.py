@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal.services import iop, ledger, mail, plans, statements
+from portal.services import collections, iop, ledger, mail, plans, statements
 from portal.services.clock import facility_today
 
 log = logging.getLogger(__name__)
@@ -14,6 +14,8 @@ BEAT_SCHEDULE = {
     "iop-charges-nightly": {"task": "portal.tasks.iop_nightly", "schedule": crontab(hour=1, minute=30)},
     "plans-daily": {"task": "portal.tasks.plans_daily", "schedule": crontab(hour=9, minute=0)},
     "statements-daily": {"task": "portal.tasks.statements_daily", "schedule": crontab(hour=6, minute=0)},
+    # Before the statements: a statement carries the message of the stage the account is in that day.
+    "collections-nightly": {"task": "portal.tasks.collections_nightly", "schedule": crontab(hour=5, minute=30)},
     "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=2, minute=15)},
 }
 
@@ -64,3 +66,12 @@ def plans_daily(self, as_of: str | None = None) -> dict:
     outcomes = plans.charge_due(day, actor=f"task:{self.request.id}")
     return {"as_of": day.isoformat(), "charged": [vars(o) for o in outcomes],
             "reminders": plans.send_reminders(day)}
+
+
+@shared_task(name="portal.tasks.collections_nightly", bind=True, acks_late=True)
+def collections_nightly(self, as_of: str | None = None) -> dict:
+    """Age accounts, decide promises, advance dunning stages and score the collectors' queue."""
+    from datetime import date
+
+    day = date.fromisoformat(as_of) if as_of else facility_today()
+    return collections.run(day, actor=f"task:{self.request.id}").as_dict()

@@ -12,10 +12,11 @@ def init_app(app: Flask) -> None:
     from staff.billing.posting import bp as posting_bp
     from staff.billing.views import bp as billing_bp
     from staff.clinical.views import bp as iop_bp
+    from staff.collections.views import bp as collections_bp
     from staff.home import bp as home_bp
 
     app.register_blueprint(auth_bp)
-    for bp in (home_bp, billing_bp, plans_bp, posting_bp, iop_bp, admin_bp):
+    for bp in (home_bp, billing_bp, plans_bp, posting_bp, collections_bp, iop_bp, admin_bp):
         app.register_blueprint(bp)
         # Registered on the app, keyed by blueprint, so every app built gets its own guard.
         app.before_request_funcs.setdefault(bp.name, []).append(require_staff_session)

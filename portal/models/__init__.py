@@ -2,6 +2,16 @@
 from portal.models.accounts import PAYER_TYPES, Account, Coverage, InsurancePlan, Patient, Payer
 from portal.models.audit import AuditEvent
 from portal.models.base import utcnow
+from portal.models.collections import (
+    Agency,
+    AgencyPayment,
+    CollectionCase,
+    CollectionHold,
+    CollectionSettings,
+    ContactLog,
+    Placement,
+    PromiseToPay,
+)
 from portal.models.billing import (
     BillingCode,
     BillingCodeGroup,
@@ -33,6 +43,8 @@ from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment,
 from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
 
 __all__ = [
+    "Agency", "AgencyPayment", "CollectionCase", "CollectionHold", "CollectionSettings", "ContactLog", "Placement",
+    "PromiseToPay",
     "HISTORY_SOURCES", "LEVELS_OF_CARE", "AdjudicatedLine",
     "BATCH_KINDS", "AdjustmentLimit", "DepositBatch", "DepositItem",
     "PaymentPlan", "PlanChargeAttempt", "PlanInstallment", "PlanPolicy",

@@ -36,6 +36,22 @@ def cards_for(user: User) -> list[Card]:
             Card("Unapplied credit", money.format_usd(credit), "Payments not yet applied to a charge"),
             Card("Payments today", money.format_usd(paid_today), "Posted since midnight, facility time"),
         ]
+    if user.can("collections.work"):
+        from portal.services import collections
+
+        figures = collections.figures(facility_today())
+        by_bucket = " · ".join(f"{label} {money.format_usd(cents)}"
+                               for label, cents in zip(collections.BUCKETS, figures.buckets))
+        cards += [
+            Card("Patient aging", money.format_usd(sum(figures.buckets)), by_bucket,
+                 "staff_collections.aging"),
+            Card("Collected this month", money.format_usd(figures.collected_this_month_cents),
+                 "Patient payments received since the 1st"),
+            Card("Promises due today", str(figures.promises_due_today), "Promises to pay falling due today",
+                 "staff_collections.queue"),
+            Card("Accounts on hold", str(figures.on_hold),
+                 "Insurance pending, plans, disputes and other holds", "staff_collections.queue"),
+        ]
     if user.can("iop.review"):
         from portal.services import iop
 

@@ -18,7 +18,7 @@ from portal.models import (
     Payer,
     User,
 )
-from portal.services import deposits, facility, iop, ledger, statements, users
+from portal.services import collections, deposits, facility, iop, ledger, statements, users
 
 ACTOR = "cli:seed-demo"
 DEMO_DOMAIN = "demo.example.org"
@@ -60,6 +60,7 @@ def seed(today: date) -> DemoResult:
         for account in db.session.scalars(select(Account).order_by(Account.id)).all():
             statements.issue(account, today, actor=ACTOR)
         deposits.seed_demo(today, db.session.scalars(select(Account).order_by(Account.id)).all(), actor=ACTOR)
+        collections.seed_demo(today, actor=ACTOR)
     logins = []
     for role in roles:
         email = f"{role}@{DEMO_DOMAIN}"

@@ -26,7 +26,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import documents, facility, plans
+from portal.services import collections, documents, facility, plans
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read from paper
 CODE_LENGTH = 8
@@ -109,6 +109,9 @@ def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | Non
                        f"{money.format_usd(upcoming.amount_cents)} is on {upcoming.next_attempt_on:%B %d, %Y}. "
                        + (f"New charges of {money.format_usd(apart)} are due apart from the plan."
                           if apart else "There is nothing else to pay now."))
+    if message is None:  # the dunning stage's message (first statement, ..., final notice)
+        message = collections.stage_message(account, as_of)
+        snapshot["notice"] = message
     statement = Statement(
         account_id=account.id, statement_date=as_of, due_date=as_of + timedelta(days=fac.statement_due_days),
         cycle_number=(last.cycle_number + 1) if last else 1, code=_unique_code(),
