@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal.services import iop, ledger, mail, plans, statements
+from portal.services import gfe, iop, ledger, mail, plans, statements
 from portal.services.clock import facility_today
 
 log = logging.getLogger(__name__)
@@ -15,6 +15,7 @@ BEAT_SCHEDULE = {
     "plans-daily": {"task": "portal.tasks.plans_daily", "schedule": crontab(hour=9, minute=0)},
     "statements-daily": {"task": "portal.tasks.statements_daily", "schedule": crontab(hour=6, minute=0)},
     "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=2, minute=15)},
+    "gfe-check-nightly": {"task": "portal.tasks.gfe_check", "schedule": crontab(hour=3, minute=0)},
 }
 
 
@@ -64,3 +65,9 @@ def plans_daily(self, as_of: str | None = None) -> dict:
     outcomes = plans.charge_due(day, actor=f"task:{self.request.id}")
     return {"as_of": day.isoformat(), "charged": [vars(o) for o in outcomes],
             "reminders": plans.send_reminders(day)}
+
+
+@shared_task(name="portal.tasks.gfe_check", bind=True, acks_late=True)
+def gfe_check(self) -> dict:
+    """Flag Good Faith Estimates whose billed charges reached the estimate plus the dispute threshold."""
+    return {"flagged": [g.id for g in gfe.check_overages(actor=f"task:{self.request.id}")]}

@@ -10,6 +10,7 @@ from portal.models.billing import (
     Claim,
     ClaimLine,
 )
+from portal.models.estimates import LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead
 from portal.models.history import HISTORY_SOURCES, LEVELS_OF_CARE, AdjudicatedLine
 from portal.models.iop import (
     EXCEPTION_REASONS,
@@ -32,6 +33,7 @@ from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment,
 from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
 
 __all__ = [
+    "LEAD_STATUSES", "Estimate", "EstimateSettings", "GoodFaithEstimate", "Lead",
     "HISTORY_SOURCES", "LEVELS_OF_CARE", "AdjudicatedLine",
     "PaymentPlan", "PlanChargeAttempt", "PlanInstallment", "PlanPolicy",
     "CardPayment", "Refund", "SavedCard", "Statement", "StripeEvent",
