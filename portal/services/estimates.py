@@ -438,14 +438,15 @@ def admit(lead: Lead, *, actor: str, patient: Patient | None = None, first_name:
     if lead.status == "admitted" and lead.patient_id:
         raise EstimateError("This prospect is already admitted.")
     if patient is None:
-        if not first_name.strip() or not last_name.strip() or date_of_birth is None:
+        first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+        if not first_name or not last_name or date_of_birth is None:
             raise EstimateError("Enter the patient's first and last name and date of birth.")
         account = Account(facility_id=facility.current().id, number=f"N{uuid.uuid4().hex[:12]}", guarantor_name=lead.name,
                           email=lead.email, phone=lead.phone)
         db.session.add(account)
         db.session.flush()
         account.number = f"A-{20000 + account.id}"
-        patient = Patient(account=account, mrn=f"N{uuid.uuid4().hex[:12]}", first_name=first_name.strip(), last_name=last_name.strip(),
+        patient = Patient(account=account, mrn=f"N{uuid.uuid4().hex[:12]}", first_name=first_name, last_name=last_name,
                           date_of_birth=date_of_birth)
         db.session.add(patient)
         db.session.flush()
