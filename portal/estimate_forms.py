@@ -1,6 +1,6 @@
 """The estimate form, shared by the public page and the admissions tool: shapes and bounds only."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal import money
@@ -80,8 +80,8 @@ class CallbackForm(FlaskForm):
     email = StringField("Email", validators=[Optional(), Length(max=254)], render_kw={"autocomplete": "email"})
     consent = BooleanField("You may call, text or email me about this estimate and admission.",
                            validators=[DataRequired(message="Tick the box so we may contact you.")])
-    payer = StringField(validators=[Optional()])
-    level = StringField(validators=[Optional()])
+    payer = HiddenField(validators=[Optional()])
+    level = HiddenField(validators=[Optional()])
 
     def validate_email(self, field):
         if not field.data and not self.phone.data:

@@ -13,7 +13,7 @@ CONSENT_TEXT = "You may call, text or email me about this estimate and admission
 
 
 def _limit() -> str:
-    return current_app.config.get("ESTIMATE_PUBLIC_LIMIT", "20 per hour")
+    return current_app.config["ESTIMATE_PUBLIC_LIMIT"]
 
 
 def _form() -> EstimateForm:
