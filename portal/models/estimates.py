@@ -11,9 +11,9 @@ from portal.models.history import AdjudicatedLine
 
 LEAD_STATUSES = ("new", "contacted", "admitted", "closed")
 
-# The estimator reads one payer (or plan) and level of care at a time, most recent payments first.
-Index("ix_adjudicated_lines_level_payer_paid", AdjudicatedLine.level_of_care, AdjudicatedLine.payer_id,
-      AdjudicatedLine.paid_on)
+# The estimator reads one level of care for one payer (and plan) at a time, within a payment-date window.
+Index("ix_adjudicated_lines_level_payer_plan_paid", AdjudicatedLine.level_of_care, AdjudicatedLine.payer_id,
+      AdjudicatedLine.plan_id, AdjudicatedLine.paid_on)
 
 
 class EstimateSettings(db.Model):

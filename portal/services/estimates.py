@@ -12,9 +12,11 @@ payer really allowed (never interpolated), and with equal weights p50 is the low
 The sample is the narrowest of plan -> payer -> payer type -> all payers that holds at least the
 minimum sample (a setting); each step and why it was left is reported. No evidence at all: no figure.
 """
+import heapq
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from operator import itemgetter
 
 from sqlalchemy import and_, case, func, or_, select
 
@@ -39,7 +41,6 @@ BASIS_NAMES = {"plan": "this plan", "payer": "this insurer (all its plans)", "pa
                "all": "all insurers"}
 PROCESSED = ("1", "2", "3", "19", "20", "21")  # CLP02 processed; 4 denied; 22 (reversal), 23 (not ours) ignored
 VALID_STATUSES = (*PROCESSED, "4")
-QUARTILES = (("low", 25), ("mid", 50), ("high", 75))
 SAMPLE_LINES = 25
 
 
@@ -69,25 +70,29 @@ def weight(age_days: int, half_life_days: int) -> float:
     return 0.5 ** (max(age_days, 0) / half_life_days)
 
 
-def weighted_percentile(pairs: list[tuple[int, float]], q: int) -> int:
-    """The q-th (0-100) weighted percentile of (value, weight) pairs; see the module docstring."""
+def weighted_percentiles(pairs: list[tuple[int, float]], qs: tuple[int, ...]) -> list[int]:
+    """The q-th (0-100, ascending) weighted percentiles of (value, weight) pairs; see the module docstring."""
     if not pairs:
         raise ValueError("no values")
-    ordered = sorted(pairs)
+    ordered = sorted(pairs, key=itemgetter(0))
     total = sum(w for _, w in ordered)
-    target = total * q / 100
-    running = 0.0
-    for value, w in ordered:
-        running += w
-        if running >= target * (1 - 1e-12):  # tolerance for float sums of equal weights
-            return value
-    return ordered[-1][0]
+    results, running, index = [], 0.0, -1
+    for q in qs:
+        target = total * q / 100 * (1 - 1e-12)  # tolerance for float sums of equal weights
+        while running < target and index < len(ordered) - 1:
+            index += 1
+            running += ordered[index][1]
+        results.append(ordered[max(index, 0)][0])
+    return results
 
 
-def effective_n(weights: list[float]) -> float:
-    """Kish's effective sample size: (sum w)^2 / sum w^2."""
-    squares = sum(w * w for w in weights)
-    return round(sum(weights) ** 2 / squares, 1) if squares else 0.0
+def weighted_percentile(pairs: list[tuple[int, float]], q: int) -> int:
+    return weighted_percentiles(pairs, (q,))[0]
+
+
+def effective_n(sum_w: float, sum_w2: float) -> float:
+    """Kish's effective sample size, (sum of weights)^2 / sum of squared weights."""
+    return round(sum_w * sum_w / sum_w2, 1) if sum_w2 else 0.0
 
 
 # ---------------------------------------------------------------- evidence
@@ -123,7 +128,7 @@ class Evidence:
 def _scopes(payer: Payer | None, plan_id: int | None):
     if payer is None:
         return [("all", None)]
-    scopes = [("plan", AdjudicatedLine.plan_id == plan_id)] if plan_id else []
+    scopes = [("plan", and_(AdjudicatedLine.payer_id == payer.id, AdjudicatedLine.plan_id == plan_id))] if plan_id else []
     scopes.append(("payer", AdjudicatedLine.payer_id == payer.id))
     scopes.append(("payer_type", AdjudicatedLine.payer_id.in_(
         select(Payer.id).where(Payer.payer_type == payer.payer_type).scalar_subquery())))
@@ -189,27 +194,32 @@ def gather(level: str, payer: Payer | None, plan_id: int | None, before: date,
 
 def _evidence(name: str, label: str, rows, before: date, config: EstimateSettings) -> Evidence:
     series = {"allowed": [], "paid": [], "patient_resp": [], "balance_bill": []}
-    weights, denials, n = [], 0, 0
+    weights: dict[date, float] = {}  # one weight per payment date
+    denials = n = 0
+    sum_w = sum_w2 = 0.0
+    day = before - timedelta(days=1)
     for paid_on, units, allowed, paid, billed, patient_resp, is_denial, count in rows:
         if is_denial:
             denials += count
             continue
-        w = weight((before - timedelta(days=1) - paid_on).days, config.half_life_days)
-        n += count
-        weights += [w] * count
+        w = weights.get(paid_on)
+        if w is None:
+            w = weights[paid_on] = weight((day - paid_on).days, config.half_life_days)
+        n, sum_w, sum_w2 = n + count, sum_w + w * count, sum_w2 + w * w * count
         for key, cents in (("allowed", allowed), ("paid", paid), ("patient_resp", patient_resp),
                            ("balance_bill", max(billed - allowed, 0))):
-            series[key].append((_per_unit(cents, units), w * count))
-    ranges = {key: {q_name: weighted_percentile(pairs, q) for q_name, q in QUARTILES}
+            series[key].append((cents if units == 1 else _per_unit(cents, units), w * count))
+    ranges = {key: dict(zip(("low", "mid", "high"), weighted_percentiles(pairs, (25, 50, 75))))
               for key, pairs in series.items()}
-    valid = sorted((r for r in rows if not r[6]), key=lambda r: r[0], reverse=True)
+    valid = [r for r in rows if not r[6]]
+    recent = heapq.nlargest(SAMPLE_LINES, valid, key=itemgetter(0))
     return Evidence(
-        level=name, label=label, n=n, effective_n=effective_n(weights),
-        first_paid=min(r[0] for r in valid).isoformat(), last_paid=valid[0][0].isoformat(),
+        level=name, label=label, n=n, effective_n=effective_n(sum_w, sum_w2),
+        first_paid=min(weights).isoformat(), last_paid=max(weights).isoformat(),
         denials=denials, denial_rate_bps=money.round_half_up(denials * 10000, denials + n),
         histogram=_histogram(series["allowed"]),
         lines=[{"paid_on": r[0].isoformat(), "units": r[1], "allowed_cents": r[2], "paid_cents": r[3],
-                "billed_cents": r[4], "patient_resp_cents": r[5], "count": r[7]} for r in valid[:SAMPLE_LINES]],
+                "billed_cents": r[4], "patient_resp_cents": r[5], "count": r[7]} for r in recent],
         **ranges,
     )
 

@@ -28,7 +28,7 @@ def test_weights_pull_the_median_toward_recent_payments():
     pairs = [(50000, old)] * 3 + [(70000, recent)] * 2
     assert weighted_percentile(pairs, 50) == 70000
     assert weighted_percentile([(v, 1.0) for v, _ in pairs], 50) == 50000  # unweighted: the old price wins
-    assert estimates.effective_n([old] * 3 + [recent] * 2) == 3.5  # (2.75 ** 2) / 2.1875 = 3.46
+    assert estimates.effective_n(3 * old + 2 * recent, 3 * old ** 2 + 2 * recent ** 2) == 3.5  # 2.75² / 2.1875
 
 
 def test_estimate_reports_weighted_quartiles_sample_and_period(payer):
