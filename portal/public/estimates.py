@@ -54,7 +54,9 @@ def callback():
         return render_template("public/estimate_callback.html", form=form), 400
     payer_id = int(form.payer.data) if (form.payer.data or "").isdigit() else None
     level = form.level.data if form.level.data in estimates.LEVEL_NAMES else None
+    if payer_id is not None and db.session.get(Payer, payer_id) is None:
+        payer_id = None
     estimates.create_lead(name=form.name.data, phone=form.phone.data, email=form.email.data, consent=True,
-                          consent_text=CONSENT_TEXT, payer_id=payer_id if db.session.get(Payer, payer_id or 0) else None,
-                          level=level, source="public", actor="guest:estimate")
+                          consent_text=CONSENT_TEXT, payer_id=payer_id, level=level, source="public",
+                          actor="guest:estimate")
     return render_template("public/estimate_callback.html", form=None)

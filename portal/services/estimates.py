@@ -128,9 +128,10 @@ class Evidence:
 def _scopes(payer: Payer | None, plan_id: int | None):
     if payer is None:
         return [("all", None)]
-    scopes = [("plan", and_(AdjudicatedLine.payer_id == payer.id, AdjudicatedLine.plan_id == plan_id))] if plan_id else []
-    scopes.append(("payer", AdjudicatedLine.payer_id == payer.id))
-    scopes.append(("payer_type", AdjudicatedLine.payer_id.in_(
+    line = AdjudicatedLine
+    scopes = [("plan", and_(line.payer_id == payer.id, line.plan_id == plan_id))] if plan_id else []
+    scopes.append(("payer", line.payer_id == payer.id))
+    scopes.append(("payer_type", line.payer_id.in_(
         select(Payer.id).where(Payer.payer_type == payer.payer_type).scalar_subquery())))
     scopes.append(("all", None))
     return scopes
@@ -451,13 +452,14 @@ def admit(lead: Lead, *, actor: str, patient: Patient | None = None, first_name:
         first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
         if not first_name or not last_name or date_of_birth is None:
             raise EstimateError("Enter the patient's first and last name and date of birth.")
-        account = Account(facility_id=facility.current().id, number=f"N{uuid.uuid4().hex[:12]}", guarantor_name=lead.name,
-                          email=lead.email, phone=lead.phone)
+        # Numbered from the id once it exists; a unique placeholder until then.
+        account = Account(facility_id=facility.current().id, number=f"N{uuid.uuid4().hex[:12]}",
+                          guarantor_name=lead.name, email=lead.email, phone=lead.phone)
         db.session.add(account)
         db.session.flush()
         account.number = f"A-{20000 + account.id}"
-        patient = Patient(account=account, mrn=f"N{uuid.uuid4().hex[:12]}", first_name=first_name, last_name=last_name,
-                          date_of_birth=date_of_birth)
+        patient = Patient(account=account, mrn=f"N{uuid.uuid4().hex[:12]}", first_name=first_name,
+                          last_name=last_name, date_of_birth=date_of_birth)
         db.session.add(patient)
         db.session.flush()
         patient.mrn = f"MRN{5000 + patient.id}"

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import BillingCode, Charge, GoodFaithEstimate, Patient, Posting, utcnow
 from portal.services import audit, documents, facility
-from portal.services.estimates import EstimateError, LEVEL_NAMES, settings
+from portal.services.estimates import LEVEL_NAMES, EstimateError, settings
 
 
 def add_business_days(day: date, n: int) -> date:

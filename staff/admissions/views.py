@@ -276,8 +276,9 @@ def gfe_delivered(gfe_id: int):
 def gfe_check():
     if ActionForm().validate_on_submit():
         found = gfe.check_overages(actor=_actor())
-        flash(f"{len(found)} Good Faith Estimate(s) newly flagged: billed ${gfe.settings().gfe_dispute_threshold_cents // 100}"
-              " or more above the estimate.", "info")
+        threshold = money.format_usd(estimates.settings().gfe_dispute_threshold_cents)
+        flash(f"{len(found)} Good Faith Estimate(s) newly flagged: billed {threshold} or more above the estimate.",
+              "info")
     return redirect(url_for(".gfe_list"))
 
 
