@@ -7,18 +7,17 @@ weight = 0.5 ** (age_days / half_life_days), the age counted from the payment da
 
 Weighted percentile (the definition the tests pin): sort the values; the q-th percentile is the smallest
 observed value at which the cumulative weight reaches q x the total weight. It is always a figure a
-payer really allowed (never interpolated), and with equal weights p50 is the lower median.
+payer really allowed (never interpolated), and with equal weights p50 is the lower median. It is computed
+in SQL (window sums over the sample), so only one row per query comes back, whatever the sample size.
 
 The sample is the narrowest of plan -> payer -> payer type -> all payers that holds at least the
 minimum sample (a setting); each step and why it was left is reported. No evidence at all: no figure.
 """
-import heapq
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from operator import itemgetter
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Date, Float, and_, case, cast, func, literal, or_, select
 
 from portal import money
 from portal.extensions import db
@@ -63,39 +62,12 @@ def unit_name(level: str) -> str:
     return UNIT_NAMES.get(level, "day")
 
 
-# ---------------------------------------------------------------- percentiles
-
-
-def weight(age_days: int, half_life_days: int) -> float:
-    return 0.5 ** (max(age_days, 0) / half_life_days)
-
-
-def weighted_percentiles(pairs: list[tuple[int, float]], qs: tuple[int, ...]) -> list[int]:
-    """The q-th (0-100, ascending) weighted percentiles of (value, weight) pairs; see the module docstring."""
-    if not pairs:
-        raise ValueError("no values")
-    ordered = sorted(pairs, key=itemgetter(0))
-    total = sum(w for _, w in ordered)
-    results, running, index = [], 0.0, -1
-    for q in qs:
-        target = total * q / 100 * (1 - 1e-12)  # tolerance for float sums of equal weights
-        while running < target and index < len(ordered) - 1:
-            index += 1
-            running += ordered[index][1]
-        results.append(ordered[max(index, 0)][0])
-    return results
-
-
-def weighted_percentile(pairs: list[tuple[int, float]], q: int) -> int:
-    return weighted_percentiles(pairs, (q,))[0]
+# ---------------------------------------------------------------- evidence, aggregated in SQL
 
 
 def effective_n(sum_w: float, sum_w2: float) -> float:
     """Kish's effective sample size, (sum of weights)^2 / sum of squared weights."""
     return round(sum_w * sum_w / sum_w2, 1) if sum_w2 else 0.0
-
-
-# ---------------------------------------------------------------- evidence
 
 
 @dataclass
@@ -122,13 +94,17 @@ class Evidence:
     patient_resp: dict
     balance_bill: dict
     histogram: list = field(default_factory=list)  # [{"from", "to", "share_bps"}] of allowed per unit
-    lines: list = field(default_factory=list)  # most recent lines: paid_on, units, allowed, paid, count
+    lines: list = field(default_factory=list)  # the most recent lines of the sample
+
+
+SERIES = ("allowed", "paid", "patient_resp", "balance_bill")
+line = AdjudicatedLine
+DENIAL = or_(line.denied.is_(True), line.claim_status == "4", line.allowed_cents <= 0)
 
 
 def _scopes(payer: Payer | None, plan_id: int | None):
     if payer is None:
         return [("all", None)]
-    line = AdjudicatedLine
     scopes = [("plan", and_(line.payer_id == payer.id, line.plan_id == plan_id))] if plan_id else []
     scopes.append(("payer", line.payer_id == payer.id))
     scopes.append(("payer_type", line.payer_id.in_(
@@ -137,92 +113,101 @@ def _scopes(payer: Payer | None, plan_id: int | None):
     return scopes
 
 
-def _fetch(level: str, scope, before: date, lookback_days: int):
-    """Lines of one scope, grouped in SQL to the columns the estimate needs (identical lines counted once)."""
-    line = AdjudicatedLine
-    denial = or_(line.denied.is_(True), line.claim_status == "4", line.allowed_cents <= 0)
+def _conditions(level: str, scope, before: date, lookback_days: int) -> list:
     conditions = [
         line.level_of_care == level, line.paid_on < before, line.paid_on >= before - timedelta(days=lookback_days),
         or_(line.claim_status.is_(None), line.claim_status.in_(VALID_STATUSES)),
         # A reversal known by then takes the line back; one that came later was not known yet.
         or_(line.reversed_on.is_(None), line.reversed_on >= before),
     ]
-    if scope is not None:
-        conditions.append(scope)
-    is_denial = case((denial, 1), else_=0)
-    return db.session.execute(
-        select(line.paid_on, line.units, line.allowed_cents, line.paid_cents, line.billed_cents,
-               line.patient_resp_cents, is_denial, func.count())
-        .where(and_(*conditions))
-        .group_by(line.paid_on, line.units, line.allowed_cents, line.paid_cents, line.billed_cents,
-                  line.patient_resp_cents, is_denial)
-    ).all()
+    return conditions if scope is None else [*conditions, scope]
 
 
-def _per_unit(cents: int, units: int) -> int:
-    return money.round_half_up(cents, units)
+def _per_unit(cents):
+    """Per day or session, rounded half-up in SQL (amounts are never negative here)."""
+    return (cents * 2 + line.units) / (line.units * 2)
 
 
-def _histogram(pairs: list[tuple[int, float]], bins: int = 10) -> list[dict]:
-    low, high = min(v for v, _ in pairs), max(v for v, _ in pairs)
+def _age_days(day: date):
+    if db.engine.dialect.name == "sqlite":
+        return func.julianday(day.isoformat()) - func.julianday(line.paid_on)
+    return cast(literal(day, Date) - line.paid_on, Float)
+
+
+def _ranked(conditions: list, day: date, half_life_days: int):
+    """The sample's lines per unit, with their weight and the running weight in each series' order."""
+    weight = func.power(0.5, _age_days(day) / half_life_days)
+    sample = select(
+        _per_unit(line.allowed_cents).label("allowed"), _per_unit(line.paid_cents).label("paid"),
+        _per_unit(line.patient_resp_cents).label("patient_resp"),
+        _per_unit(case((line.billed_cents > line.allowed_cents, line.billed_cents - line.allowed_cents),
+                       else_=0)).label("balance_bill"),
+        weight.label("w"), line.paid_on,
+    ).where(*conditions, ~DENIAL).subquery()
+    running = [func.sum(sample.c.w).over(order_by=sample.c[key], rows=(None, 0)).label(f"cum_{key}")
+               for key in SERIES]
+    return select(*sample.c, func.sum(sample.c.w).over().label("total"), *running).subquery()
+
+
+def _evidence(name: str, conditions: list, n: int, denials: int, before: date, config: EstimateSettings,
+              detail: bool) -> Evidence:
+    """Weighted quartiles of each series in one query: the smallest value whose running weight reaches q."""
+    ranked = _ranked(conditions, before - timedelta(days=1), config.half_life_days)
+    quartiles = [func.min(ranked.c[key]).filter(ranked.c[f"cum_{key}"] >= ranked.c.total * (q * (1 - 1e-12) / 100))
+                 for key in SERIES for q in (25, 50, 75)]
+    row = db.session.execute(select(
+        *quartiles, func.sum(ranked.c.w), func.sum(ranked.c.w * ranked.c.w), func.min(ranked.c.paid_on),
+        func.max(ranked.c.paid_on), func.min(ranked.c.allowed), func.max(ranked.c.allowed))).one()
+    values = [int(v) for v in row[:12]]
+    ranges = {key: dict(zip(("low", "mid", "high"), values[i * 3:i * 3 + 3])) for i, key in enumerate(SERIES)}
+    sum_w, sum_w2, first, last, low, high = row[12:]
+    evidence = Evidence(level=name, label=BASIS_NAMES[name], n=n, effective_n=effective_n(sum_w, sum_w2),
+                        first_paid=str(first), last_paid=str(last), denials=denials,
+                        denial_rate_bps=money.round_half_up(denials * 10000, denials + n), **ranges)
+    if detail:
+        evidence.histogram = _histogram(conditions, before - timedelta(days=1), config, int(low), int(high))
+        evidence.lines = [
+            {"paid_on": r.paid_on.isoformat(), "units": r.units, "billed_cents": r.billed_cents,
+             "allowed_cents": r.allowed_cents, "paid_cents": r.paid_cents, "patient_resp_cents": r.patient_resp_cents}
+            for r in db.session.execute(
+                select(line.paid_on, line.units, line.billed_cents, line.allowed_cents, line.paid_cents,
+                       line.patient_resp_cents).where(*conditions, ~DENIAL)
+                .order_by(line.paid_on.desc(), line.id.desc()).limit(SAMPLE_LINES))]
+    return evidence
+
+
+def _histogram(conditions: list, day: date, config: EstimateSettings, low: int, high: int, bins: int = 10):
+    """Share of the weighted sample in ten equal bands of allowed per unit, for the chart."""
     width = max((high - low + bins - 1) // bins, 1)
+    band = (_per_unit(line.allowed_cents) - low) / width
     weights = [0.0] * bins
-    for value, w in pairs:
-        weights[min((value - low) // width, bins - 1)] += w
-    total = sum(weights)
-    return [{"from": low + i * width, "to": low + (i + 1) * width, "share_bps": round(weights[i] / total * 10000)}
+    for index, total in db.session.execute(
+            select(band, func.sum(func.power(0.5, _age_days(day) / config.half_life_days)))
+            .where(*conditions, ~DENIAL).group_by(band)):
+        weights[min(int(index), bins - 1)] += total
+    whole = sum(weights)
+    return [{"from": low + i * width, "to": low + (i + 1) * width, "share_bps": round(weights[i] / whole * 10000)}
             for i in range(bins)]
 
 
-def gather(level: str, payer: Payer | None, plan_id: int | None, before: date,
-           config: EstimateSettings) -> tuple[Evidence | None, list[Step]]:
+def gather(level: str, payer: Payer | None, plan_id: int | None, before: date, config: EstimateSettings,
+           *, detail: bool = False) -> tuple[Evidence | None, list[Step]]:
     """The evidence for an estimate made on the day before `before` (lines paid before it only)."""
     steps: list[Step] = []
     for name, scope in _scopes(payer, plan_id):
-        rows = _fetch(level, scope, before, config.lookback_days)
-        valid = [r for r in rows if not r[6]]
-        n = sum(r[7] for r in valid)
+        conditions = _conditions(level, scope, before, config.lookback_days)
+        n, denials = (int(v or 0) for v in db.session.execute(
+            select(func.sum(case((DENIAL, 0), else_=1)), func.sum(case((DENIAL, 1), else_=0)))
+            .where(*conditions)).one())
         label = BASIS_NAMES[name]
         if n >= config.minimum_sample or (name == "all" and n > 0):
             reason = (f"{n} payments, at least the minimum of {config.minimum_sample}" if n >= config.minimum_sample
                       else f"only {n} payments in all; fewer than {config.minimum_sample}, read with care")
             steps.append(Step(name, label, n, True, reason))
-            return _evidence(name, label, rows, before, config), steps
+            return _evidence(name, conditions, n, denials, before, config, detail), steps
         steps.append(Step(name, label, n, False,
                           f"{n} payments, fewer than the minimum of {config.minimum_sample}: widened"))
     return None, steps
-
-
-def _evidence(name: str, label: str, rows, before: date, config: EstimateSettings) -> Evidence:
-    series = {"allowed": [], "paid": [], "patient_resp": [], "balance_bill": []}
-    weights: dict[date, float] = {}  # one weight per payment date
-    denials = n = 0
-    sum_w = sum_w2 = 0.0
-    day = before - timedelta(days=1)
-    for paid_on, units, allowed, paid, billed, patient_resp, is_denial, count in rows:
-        if is_denial:
-            denials += count
-            continue
-        w = weights.get(paid_on)
-        if w is None:
-            w = weights[paid_on] = weight((day - paid_on).days, config.half_life_days)
-        n, sum_w, sum_w2 = n + count, sum_w + w * count, sum_w2 + w * w * count
-        for key, cents in (("allowed", allowed), ("paid", paid), ("patient_resp", patient_resp),
-                           ("balance_bill", max(billed - allowed, 0))):
-            series[key].append((cents if units == 1 else _per_unit(cents, units), w * count))
-    ranges = {key: dict(zip(("low", "mid", "high"), weighted_percentiles(pairs, (25, 50, 75))))
-              for key, pairs in series.items()}
-    valid = [r for r in rows if not r[6]]
-    recent = heapq.nlargest(SAMPLE_LINES, valid, key=itemgetter(0))
-    return Evidence(
-        level=name, label=label, n=n, effective_n=effective_n(sum_w, sum_w2),
-        first_paid=min(weights).isoformat(), last_paid=max(weights).isoformat(),
-        denials=denials, denial_rate_bps=money.round_half_up(denials * 10000, denials + n),
-        histogram=_histogram(series["allowed"]),
-        lines=[{"paid_on": r[0].isoformat(), "units": r[1], "allowed_cents": r[2], "paid_cents": r[3],
-                "billed_cents": r[4], "patient_resp_cents": r[5], "count": r[7]} for r in recent],
-        **ranges,
-    )
 
 
 # ---------------------------------------------------------------- the patient's share (rules.md §2)
@@ -349,7 +334,7 @@ class Result:
         return "\n".join(lines)
 
 
-def estimate(request: Request, *, as_of: date, before: date | None = None) -> Result:
+def estimate(request: Request, *, as_of: date, before: date | None = None, detail: bool = False) -> Result:
     """The estimate for a stay starting after `as_of`; evidence is what was paid by then (or before `before`)."""
     if request.level not in LEVELS_OF_CARE:
         raise EstimateError(f"Unknown level of care {request.level!r}; choose one of {', '.join(LEVELS_OF_CARE)}.")
@@ -364,7 +349,8 @@ def estimate(request: Request, *, as_of: date, before: date | None = None) -> Re
     if request.benefits:
         request.benefits.validate()
     config = settings()
-    evidence, steps = gather(request.level, payer, request.plan_id, before or as_of + timedelta(days=1), config)
+    evidence, steps = gather(request.level, payer, request.plan_id, before or as_of + timedelta(days=1), config,
+                             detail=detail)
     unit = unit_name(request.level)
     result = Result(request, as_of, payer.name if payer else None, plan.name if plan else None, unit, evidence,
                     steps, "")

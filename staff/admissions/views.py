@@ -59,7 +59,7 @@ def estimate():
     req = estimates.Request(level=form.level.data, days=form.days.data, payer_id=form.payer_id(),
                             plan_id=int(form.plan.data) if form.plan.data else None, benefits=form.benefits())
     try:
-        result = estimates.estimate(req, as_of=facility_today())
+        result = estimates.estimate(req, as_of=facility_today(), detail=True)
         if form.save.data:
             saved = estimates.save(result, actor=_actor(), lead=lead, patient=patient)
             flash("Estimate saved.", "info")

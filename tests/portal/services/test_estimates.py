@@ -6,29 +6,33 @@ import pytest
 from portal.extensions import db
 from portal.models import InsurancePlan
 from portal.services import estimates
-from portal.services.estimates import Benefits, Request, apply_benefits, weighted_percentile
+from portal.services.estimates import Benefits, Request, apply_benefits
 from tests.estimate_fixtures import TODAY, add_lines, make_payer
 
 
 # ---------------------------------------------------------------- weighted percentiles
 
 
-def test_weighted_percentile_with_equal_weights_is_the_lower_observed_value():
-    pairs = [(v, 1.0) for v in (40000, 10000, 30000, 20000)]
-    assert weighted_percentile(pairs, 25) == 10000
-    assert weighted_percentile(pairs, 50) == 20000  # lower median, never interpolated
-    assert weighted_percentile(pairs, 75) == 30000
-    assert weighted_percentile(pairs, 100) == 40000
+def quartiles(payer, **kwargs):
+    return estimates.estimate(Request(level="iop", days=1, payer_id=payer.id), as_of=TODAY, **kwargs).evidence
 
 
-def test_weights_pull_the_median_toward_recent_payments():
-    # Three old payments at 500.00 weigh 1/4 each (two half-lives); two recent at 700.00 weigh 1 each.
-    old, recent = estimates.weight(730, 365), estimates.weight(0, 365)
-    assert (old, recent) == (0.25, 1.0)
-    pairs = [(50000, old)] * 3 + [(70000, recent)] * 2
-    assert weighted_percentile(pairs, 50) == 70000
-    assert weighted_percentile([(v, 1.0) for v, _ in pairs], 50) == 50000  # unweighted: the old price wins
-    assert estimates.effective_n(3 * old + 2 * recent, 3 * old ** 2 + 2 * recent ** 2) == 3.5  # 2.75² / 2.1875
+def test_weighted_percentile_with_equal_weights_is_the_lower_observed_value(payer):
+    add_lines(payer, [40000, 10000, 30000, 20000] * 5)
+    assert quartiles(payer).allowed == {"low": 10000, "mid": 20000, "high": 30000}  # lower median, not 25000
+
+
+def test_weights_pull_the_median_toward_recent_payments(payer):
+    # Fifteen payments at 500.00 two half-lives old weigh 1/4 each; ten at 700.00 paid today weigh 1 each.
+    add_lines(payer, [50000] * 15, paid_on=TODAY - timedelta(days=730))
+    add_lines(payer, [70000] * 10, paid_on=TODAY)
+    ev = quartiles(payer)
+    assert ev.n == 25 and ev.allowed["mid"] == 70000  # unweighted, the old price would be the median
+    assert ev.allowed["low"] == 50000  # 3.75 of 13.75 weight is below 700.00: 27% > 25%
+    assert ev.effective_n == 17.3  # Kish: (15/4 + 10)^2 / (15/16 + 10)
+    estimates.settings().half_life_days = 100000  # practically unweighted
+    db.session.commit()
+    assert quartiles(payer).allowed["mid"] == 50000
 
 
 def test_estimate_reports_weighted_quartiles_sample_and_period(payer):
