@@ -117,7 +117,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_estimates_patient_id'), ['patient_id'], unique=False)
 
     with op.batch_alter_table('adjudicated_lines', schema=None) as batch_op:
-        batch_op.create_index('ix_adjudicated_lines_level_payer_plan_paid', ['level_of_care', 'payer_id', 'plan_id', 'paid_on'], unique=False)
+        batch_op.create_index('ix_adjudicated_lines_level_payer_plan_paid', ['level_of_care', 'payer_id', 'plan_id', 'paid_on'], unique=False, postgresql_include=['units', 'billed_cents', 'allowed_cents', 'paid_cents', 'patient_resp_cents', 'denied', 'claim_status', 'reversed_on'])
 
 
 

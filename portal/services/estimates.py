@@ -91,8 +91,8 @@ class Evidence:
     denial_rate_bps: int
     allowed: dict  # low/mid/high per day or session, cents
     paid: dict
-    patient_resp: dict
-    balance_bill: dict
+    patient_resp: dict | None  # None when not needed (benefits given; in network)
+    balance_bill: dict | None
     histogram: list = field(default_factory=list)  # [{"from", "to", "share_bps"}] of allowed per unit
     lines: list = field(default_factory=list)  # the most recent lines of the sample
 
@@ -125,7 +125,7 @@ def _conditions(level: str, scope, before: date, lookback_days: int) -> list:
 
 def _per_unit(cents):
     """Per day or session, rounded half-up in SQL (amounts are never negative here)."""
-    return (cents * 2 + line.units) / (line.units * 2)
+    return (cents * 2 + line.units) // (line.units * 2)
 
 
 def _age_days(day: date):
@@ -134,38 +134,42 @@ def _age_days(day: date):
     return cast(literal(day, Date) - line.paid_on, Float)
 
 
-def _ranked(conditions: list, day: date, half_life_days: int):
-    """The sample's lines per unit, with their weight and the running weight in each series' order."""
-    weight = func.power(0.5, _age_days(day) / half_life_days)
-    sample = select(
-        _per_unit(line.allowed_cents).label("allowed"), _per_unit(line.paid_cents).label("paid"),
-        _per_unit(line.patient_resp_cents).label("patient_resp"),
-        _per_unit(case((line.billed_cents > line.allowed_cents, line.billed_cents - line.allowed_cents),
-                       else_=0)).label("balance_bill"),
-        weight.label("w"), line.paid_on,
-    ).where(*conditions, ~DENIAL).subquery()
+def _quartiles(conditions: list, day: date, half_life_days: int, series: tuple[str, ...]):
+    """One query: n, denials, weights, period and the weighted quartiles of each series asked for.
+
+    Denials stay in the scan (to be counted) with no value and no weight, so they never move a quartile.
+    The q-th quartile is the smallest value whose running weight, in that series' order, reaches q x total.
+    """
+    denied = DENIAL
+    weight = case((denied, 0.0), else_=func.power(0.5, _age_days(day) / half_life_days))
+    amounts = {"allowed": line.allowed_cents, "paid": line.paid_cents, "patient_resp": line.patient_resp_cents,
+               "balance_bill": case((line.billed_cents > line.allowed_cents, line.billed_cents - line.allowed_cents),
+                                    else_=0)}
+    sample = select(*(case((denied, None), else_=_per_unit(amounts[key])).label(key) for key in series),
+                    weight.label("w"), case((denied, None), else_=line.paid_on).label("paid_on")
+                    ).where(*conditions).subquery()
     running = [func.sum(sample.c.w).over(order_by=sample.c[key], rows=(None, 0)).label(f"cum_{key}")
-               for key in SERIES]
-    return select(*sample.c, func.sum(sample.c.w).over().label("total"), *running).subquery()
-
-
-def _evidence(name: str, conditions: list, n: int, denials: int, before: date, config: EstimateSettings,
-              detail: bool) -> Evidence:
-    """Weighted quartiles of each series in one query: the smallest value whose running weight reaches q."""
-    ranked = _ranked(conditions, before - timedelta(days=1), config.half_life_days)
+               for key in series]
+    ranked = select(*sample.c, func.sum(sample.c.w).over().label("total"), *running).subquery()
     quartiles = [func.min(ranked.c[key]).filter(ranked.c[f"cum_{key}"] >= ranked.c.total * (q * (1 - 1e-12) / 100))
-                 for key in SERIES for q in (25, 50, 75)]
-    row = db.session.execute(select(
-        *quartiles, func.sum(ranked.c.w), func.sum(ranked.c.w * ranked.c.w), func.min(ranked.c.paid_on),
-        func.max(ranked.c.paid_on), func.min(ranked.c.allowed), func.max(ranked.c.allowed))).one()
-    values = [int(v) for v in row[:12]]
-    ranges = {key: dict(zip(("low", "mid", "high"), values[i * 3:i * 3 + 3])) for i, key in enumerate(SERIES)}
-    sum_w, sum_w2, first, last, low, high = row[12:]
+                 for key in series for q in (25, 50, 75)]
+    return db.session.execute(select(
+        func.count(ranked.c.paid_on), func.count(), func.sum(ranked.c.w), func.sum(ranked.c.w * ranked.c.w),
+        func.min(ranked.c.paid_on), func.max(ranked.c.paid_on), *quartiles)).one()
+
+
+def _evidence(name: str, row, conditions: list, before: date, config: EstimateSettings, series: tuple[str, ...],
+              detail: bool) -> Evidence:
+    n, scanned, sum_w, sum_w2, first, last = row[:6]
+    values = [None if v is None else int(v) for v in row[6:]]
+    ranges = {key: None for key in SERIES}  # series not asked for stay None
+    ranges.update({key: dict(zip(("low", "mid", "high"), values[i * 3:i * 3 + 3])) for i, key in enumerate(series)})
+    denials = scanned - n
     evidence = Evidence(level=name, label=BASIS_NAMES[name], n=n, effective_n=effective_n(sum_w, sum_w2),
                         first_paid=str(first), last_paid=str(last), denials=denials,
-                        denial_rate_bps=money.round_half_up(denials * 10000, denials + n), **ranges)
+                        denial_rate_bps=money.round_half_up(denials * 10000, scanned), **ranges)
     if detail:
-        evidence.histogram = _histogram(conditions, before - timedelta(days=1), config, int(low), int(high))
+        evidence.histogram = _histogram(conditions, before - timedelta(days=1), config)
         evidence.lines = [
             {"paid_on": r.paid_on.isoformat(), "units": r.units, "billed_cents": r.billed_cents,
              "allowed_cents": r.allowed_cents, "paid_cents": r.paid_cents, "patient_resp_cents": r.patient_resp_cents}
@@ -176,10 +180,13 @@ def _evidence(name: str, conditions: list, n: int, denials: int, before: date, c
     return evidence
 
 
-def _histogram(conditions: list, day: date, config: EstimateSettings, low: int, high: int, bins: int = 10):
+def _histogram(conditions: list, day: date, config: EstimateSettings, bins: int = 10):
     """Share of the weighted sample in ten equal bands of allowed per unit, for the chart."""
+    per_unit = _per_unit(line.allowed_cents)
+    low, high = (int(v) for v in db.session.execute(
+        select(func.min(per_unit), func.max(per_unit)).where(*conditions, ~DENIAL)).one())
     width = max((high - low + bins - 1) // bins, 1)
-    band = (_per_unit(line.allowed_cents) - low) / width
+    band = (_per_unit(line.allowed_cents) - low) // width
     weights = [0.0] * bins
     for index, total in db.session.execute(
             select(band, func.sum(func.power(0.5, _age_days(day) / config.half_life_days)))
@@ -191,20 +198,18 @@ def _histogram(conditions: list, day: date, config: EstimateSettings, low: int, 
 
 
 def gather(level: str, payer: Payer | None, plan_id: int | None, before: date, config: EstimateSettings,
-           *, detail: bool = False) -> tuple[Evidence | None, list[Step]]:
+           *, series: tuple[str, ...] = SERIES, detail: bool = False) -> tuple[Evidence | None, list[Step]]:
     """The evidence for an estimate made on the day before `before` (lines paid before it only)."""
     steps: list[Step] = []
     for name, scope in _scopes(payer, plan_id):
         conditions = _conditions(level, scope, before, config.lookback_days)
-        n, denials = (int(v or 0) for v in db.session.execute(
-            select(func.sum(case((DENIAL, 0), else_=1)), func.sum(case((DENIAL, 1), else_=0)))
-            .where(*conditions)).one())
-        label = BASIS_NAMES[name]
+        row = _quartiles(conditions, before - timedelta(days=1), config.half_life_days, series)
+        n, label = row[0], BASIS_NAMES[name]
         if n >= config.minimum_sample or (name == "all" and n > 0):
             reason = (f"{n} payments, at least the minimum of {config.minimum_sample}" if n >= config.minimum_sample
                       else f"only {n} payments in all; fewer than {config.minimum_sample}, read with care")
             steps.append(Step(name, label, n, True, reason))
-            return _evidence(name, conditions, n, denials, before, config, detail), steps
+            return _evidence(name, row, conditions, before, config, series, detail), steps
         steps.append(Step(name, label, n, False,
                           f"{n} payments, fewer than the minimum of {config.minimum_sample}: widened"))
     return None, steps
@@ -349,8 +354,15 @@ def estimate(request: Request, *, as_of: date, before: date | None = None, detai
     if request.benefits:
         request.benefits.validate()
     config = settings()
+    oon = request.benefits is not None and not request.benefits.in_network and not config.waive_balance_bill
+    # The patient's share comes from the benefits when given (plus the balance bill out of network), else from
+    # what patients owed: the quartiles of the other series are not computed.
+    if request.benefits is None:
+        series = ("allowed", "paid", "patient_resp")
+    else:
+        series = ("allowed", "paid", "balance_bill") if oon else ("allowed", "paid")
     evidence, steps = gather(request.level, payer, request.plan_id, before or as_of + timedelta(days=1), config,
-                             detail=detail)
+                             series=SERIES if detail else series, detail=detail)
     unit = unit_name(request.level)
     result = Result(request, as_of, payer.name if payer else None, plan.name if plan else None, unit, evidence,
                     steps, "")
@@ -359,7 +371,6 @@ def estimate(request: Request, *, as_of: date, before: date | None = None, detai
                           "from, so we give no figure.")
         return result
     days = request.days
-    oon = request.benefits is not None and not request.benefits.in_network and not config.waive_balance_bill
     for scenario in ("low", "mid", "high"):
         allowed = evidence.allowed[scenario]
         result.allowed_total[scenario] = allowed * days
