@@ -107,9 +107,13 @@ def main() -> None:
             estimates.settings()
             timings(estimates, requests, 10, rng)  # warm the cache
             indexed = summary(timings(estimates, requests, args.runs, rng))
-            db.session.execute(sa.text("SET enable_indexscan = off"))
-            db.session.execute(sa.text("SET enable_bitmapscan = off"))
-            db.session.execute(sa.text("SET enable_indexonlyscan = off"))
+            # Baseline: the same estimates on a plain full scan (every new connection has index scans off).
+            db.session.remove()
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
+                    conn.execute(sa.text(f'ALTER DATABASE "{name}" SET {setting} = off'))
+            db.engine.dispose()
+            assert db.session.execute(sa.text("SHOW enable_indexonlyscan")).scalar() == "off"
             full_scan = summary(timings(estimates, requests, max(args.runs // 10, 10), rng))
             db.session.rollback()
             db.session.remove()

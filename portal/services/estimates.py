@@ -140,13 +140,12 @@ def _quartiles(conditions: list, day: date, half_life_days: int, series: tuple[s
     Denials stay in the scan (to be counted) with no value and no weight, so they never move a quartile.
     The q-th quartile is the smallest value whose running weight, in that series' order, reaches q x total.
     """
-    denied = DENIAL
-    weight = case((denied, 0.0), else_=func.power(0.5, _age_days(day) / half_life_days))
+    weight = case((DENIAL, 0.0), else_=func.power(0.5, _age_days(day) / half_life_days))
     amounts = {"allowed": line.allowed_cents, "paid": line.paid_cents, "patient_resp": line.patient_resp_cents,
                "balance_bill": case((line.billed_cents > line.allowed_cents, line.billed_cents - line.allowed_cents),
                                     else_=0)}
-    sample = select(*(case((denied, None), else_=_per_unit(amounts[key])).label(key) for key in series),
-                    weight.label("w"), case((denied, None), else_=line.paid_on).label("paid_on")
+    sample = select(*(case((DENIAL, None), else_=_per_unit(amounts[key])).label(key) for key in series),
+                    weight.label("w"), case((DENIAL, None), else_=line.paid_on).label("paid_on")
                     ).where(*conditions).subquery()
     running = [func.sum(sample.c.w).over(order_by=sample.c[key], rows=(None, 0)).label(f"cum_{key}")
                for key in series]
@@ -501,7 +500,6 @@ def backtest(since: date | None = None) -> dict:
     units. The estimate uses no benefits (none are on record for past stays): the payer's and the
     patient's medians per day times the days, compared with what the payer paid and the patient owed.
     """
-    line = AdjudicatedLine
     query = (
         select(line.episode_key, func.min(line.payer_id), func.min(line.plan_id), func.min(line.level_of_care),
                func.min(line.service_date), func.sum(line.units), func.sum(line.paid_cents),
