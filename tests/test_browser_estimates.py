@@ -40,3 +40,35 @@ def test_prospect_estimates_a_stay_and_asks_for_a_call_on_a_phone(app, live_serv
     expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
     lead = db.session.scalar(select(Lead))
     assert (lead.name, lead.payer_id, lead.level_of_care, lead.contact_consent) == ("Alex Doe", payer.id, "iop", True)
+
+
+def test_admissions_sees_the_chart_and_saves_to_a_prospect(app, live_server, page, artifacts_dir, payer, make_staff):
+    from datetime import date as day_type
+
+    from portal.models import Estimate
+    from portal.services import estimates
+    from tests.browser import staff_sign_in
+    from tests.conftest import PASSWORD
+
+    for offset, cents in enumerate([58000, 61000, 62500, 64000, 65000, 65000, 66000, 68000, 71000, 75000] * 4):
+        add_lines(payer, [cents], paid_on=day_type.today() - timedelta(days=10 + offset * 9))
+    lead = estimates.create_lead(name="Robin Prospect", phone="555-0111", email=None, consent=True,
+                                 consent_text="ok", payer_id=payer.id, level="iop", source="public", actor="test")
+    user = make_staff("admissions")
+    staff_sign_in(page, live_server, user, PASSWORD)
+    page.goto(f"{live_server}/staff/admissions/leads/{lead.id}")
+    page.get_by_role("link", name="New estimate for this prospect").click()
+    page.get_by_label("Insurance company").select_option(label="Acme Health")
+    page.get_by_label("Number of days or sessions").fill("20")
+    page.get_by_label("Deductible left to meet this year").fill("1500")
+    page.get_by_label("Coinsurance (%)").fill("20")
+    page.get_by_label("Out-of-pocket maximum left this year").fill("4000")
+    page.get_by_label("Save this estimate").check()
+    page.get_by_role("button", name="Estimate").click()
+    expect(page.get_by_role("heading", name="Saved estimate")).to_be_visible()
+    expect(page.get_by_role("img", name="Distribution of allowed amounts per day")).to_be_visible()
+    expect(page.locator("#result")).to_contain_text("n = 40")
+    page.screenshot(path=str(artifacts_dir / "estimate-admissions.png"), full_page=True)
+    db.session.rollback()  # end the test's read snapshot: the server wrote since
+    saved = db.session.scalar(select(Estimate))
+    assert saved.lead_id == lead.id and saved.days == 20
