@@ -78,6 +78,9 @@ def test_billed_400_over_the_gfe_flags_the_account_once(app, login_as):
     db.session.refresh(made)
     assert made.flagged_billed_cents == 230000 and made.flagged_at is not None
     assert gfe.check_overages(actor="test") == []  # flagged once
+    from portal import tasks
+
+    assert tasks.gfe_check.delay().get() == {"flagged": []}  # the nightly job finds nothing new
     page = client.get("/staff/").get_data(as_text=True)
     assert re.search(r"GFEs billed \$400\+ over</h2>\s*<p class=\"stat-value\"><a[^>]*>1</a>", page)
     biller = login_as("biller")
@@ -167,6 +170,13 @@ def test_estimate_form_errors_rerender_with_400(app, login_as, payer):
     save = post_form(client, "/staff/admissions/estimate", {"payer": str(payer.id), "level": "iop", "days": "5",
                                                             "save": "y"})
     assert save.status_code == 400 and "Save the estimate to a prospect or a patient." in save.get_data(as_text=True)
+    patient = factories.account().patients[0]
+    saved = post_form(client, "/staff/admissions/estimate", {"payer": str(payer.id), "level": "iop", "days": "5",
+                                                             "mrn": patient.mrn, "save": "y"})
+    assert saved.status_code == 302
+    estimate = db.session.scalar(select(Estimate))
+    assert (estimate.patient_id, estimate.account_id, estimate.basis_level) == (patient.id, patient.account_id, None)
+    assert "Not enough history" in client.get(saved.headers["Location"]).get_data(as_text=True)
 
 
 def test_leads_list_and_settings_page(app, login_as):
