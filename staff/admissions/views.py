@@ -293,7 +293,9 @@ def backtest():
         since_day = date.fromisoformat(since) if since else None
     except ValueError:
         abort(400, "Give the date as YYYY-MM-DD.")
-    return render_template("staff/admissions/backtest.html", report=estimates.backtest(since_day), since=since)
+    # It re-estimates every past stay: run on request, not on every visit.
+    report = estimates.backtest(since_day) if "run" in request.args else None
+    return render_template("staff/admissions/backtest.html", report=report, since=since)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

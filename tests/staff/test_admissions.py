@@ -192,4 +192,8 @@ def test_leads_list_and_settings_page(app, login_as):
     config = estimates.settings()
     db.session.refresh(config)
     assert (config.half_life_days, config.minimum_sample, config.waive_balance_bill) == (180, 30, False)
-    assert "Estimate accuracy (backtest)" in admin.get("/staff/admissions/backtest").get_data(as_text=True)
+    assert "stays scored" not in admin.get("/staff/admissions/backtest").get_data(as_text=True)
+    add_lines(factories.payer(), [50000] * 20, paid_on=TODAY - timedelta(days=50))
+    add_lines(factories.payer(), [55000] * 4, paid_on=TODAY, service_date=TODAY - timedelta(days=30), episode="S1")
+    page = admin.get("/staff/admissions/backtest?run=1").get_data(as_text=True)
+    assert "1 stays scored" in page and "$200.00" in page and "9.1%" in page  # 200.00 off 2,200.00
