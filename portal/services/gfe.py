@@ -56,11 +56,11 @@ class Item:
 
 
 def default_items(level: str, quantity: int) -> list[Item]:
-    """The billable codes of the level of care at the fee schedule's price (the first per-diem code)."""
+    """The level of care's billable code at the fee schedule's price (the one set up first, e.g. S9480 for IOP)."""
     code = db.session.scalar(select(BillingCode).where(BillingCode.level_of_care == level,
                                                        BillingCode.kind == "billable",
                                                        BillingCode.default_price_cents > 0)
-                             .order_by(BillingCode.code))
+                             .order_by(BillingCode.id))
     return [Item(code.code, code.description, quantity, code.default_price_cents)] if code else []
 
 
