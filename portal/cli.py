@@ -12,7 +12,19 @@ from sqlalchemy import select
 from portal import money
 from portal.extensions import db
 from portal.models import Account, AccountAccess, User
-from portal.services import collections, demo, deposits, iop, ledger, plans, statements, users
+from portal.services import (
+    collections,
+    demo,
+    deposits,
+    estimates,
+    gfe,
+    history_import,
+    iop,
+    ledger,
+    plans,
+    statements,
+    users,
+)
 from portal.services.clock import facility_today
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
@@ -25,6 +37,8 @@ stripe_cli = AppGroup("stripe", help="Card processor set-up.")
 plans_cli = AppGroup("plans", help="Payment plans with autopay.")
 batches_cli = AppGroup("batches", help="Deposit batches of manual payments.")
 collections_cli = AppGroup("collections", help="Aging, dunning stages, the collectors' queue and agencies.")
+history_cli = AppGroup("history", help="Payment history the estimator reads.")
+gfe_cli = AppGroup("gfe", help="Good Faith Estimates.")
 
 
 def init_app(app: Flask) -> None:
@@ -38,6 +52,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(plans_cli)
     app.cli.add_command(batches_cli)
     app.cli.add_command(collections_cli)
+    app.cli.add_command(history_cli)
+    app.cli.add_command(estimate_cli)
+    app.cli.add_command(gfe_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
 
@@ -265,3 +282,78 @@ def collections_place(number, agency_name, as_of, as_json):
     _emit(as_json, {"account": number, "agency": agency.name, "placed_on": day.isoformat(),
                     "balance_cents": placement.placed_balance_cents},
           f"{number} placed with {agency.name} on {day}")
+@history_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def history_import_command(path, as_json):
+    """Import payment history (CSV; columns in README "Estimates"); a bad row refuses the file."""
+    _import("history lines", path, as_json, history_import.import_history)
+
+
+@click.group("estimate", cls=AppGroup, invoke_without_command=True,
+             help="Estimate a stay from payment history: `estimate --payer ID --level iop --days N`.")
+@click.option("--payer", "payer", default=None, help="Payer id, name or X12 payer id (omit: all payers).")
+@click.option("--plan", "plan_id", type=int, default=None, help="Plan id.")
+@click.option("--level", type=click.Choice(["iop", "php", "outpatient", "residential", "other"]), default=None)
+@click.option("--days", type=int, default=None, help="Days (or sessions for outpatient).")
+@click.option("--out-of-network", is_flag=True, help="The program is out of the plan's network.")
+@click.option("--copay", default=None, help="Copay per day or visit, e.g. 40.00.")
+@click.option("--copay-waives-deductible", is_flag=True)
+@click.option("--deductible", default=None, help="Deductible remaining, e.g. 500.00.")
+@click.option("--coinsurance", default=None, help="Coinsurance percent, e.g. 20.")
+@click.option("--oop", default=None, help="Out-of-pocket maximum remaining, e.g. 3000.00.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def estimate_cli(ctx, payer, plan_id, level, days, out_of_network, copay, copay_waives_deductible, deductible,
+                 coinsurance, oop, as_json):
+    if ctx.invoked_subcommand is not None:
+        return
+    if level is None or days is None:
+        raise click.ClickException("give --level and --days (and --payer), or a subcommand such as backtest")
+    payer_id = _payer_id(payer) if payer else None
+    try:
+        amounts = {name: money.parse_cents(value) if value is not None else None for name, value in
+                   (("copay", copay), ("deductible", deductible), ("coinsurance", coinsurance), ("oop", oop))}
+    except ValueError as exc:
+        raise click.ClickException(f"benefit amounts are numbers like 40.00: {exc}") from exc
+    benefits = None
+    if any(v is not None for v in amounts.values()) or out_of_network:
+        benefits = estimates.Benefits(in_network=not out_of_network, copay_cents=amounts["copay"] or 0,
+                                      copay_waives_deductible=copay_waives_deductible,
+                                      deductible_remaining_cents=amounts["deductible"] or 0,
+                                      coinsurance_bps=amounts["coinsurance"] or 0, oop_remaining_cents=amounts["oop"])
+    request = estimates.Request(level=level, days=days, payer_id=payer_id, plan_id=plan_id, benefits=benefits)
+    try:
+        result = estimates.estimate(request, as_of=facility_today())
+    except estimates.EstimateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _emit(as_json, result.as_dict(), result.summary())
+
+
+def _payer_id(text: str) -> int:
+    from portal.models import Payer
+
+    found = db.session.scalar(select(Payer).where(
+        (Payer.id == (int(text) if text.isdigit() else -1)) | (Payer.x12_payer_id == text) | (Payer.name == text)))
+    if found is None:
+        raise click.ClickException(f"no payer {text!r} (give its id, name or X12 payer id)")
+    return found.id
+
+
+@estimate_cli.command("backtest")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only stays starting on or after.")
+@click.option("--json", "as_json", is_flag=True)
+def estimate_backtest(since, as_json):
+    """Estimate each past stay from earlier payments only; report accuracy by payer."""
+    report = estimates.backtest(since.date() if since else None)
+    _emit(as_json, report, estimates.backtest_summary(report))
+
+
+@gfe_cli.command("check")
+@click.option("--json", "as_json", is_flag=True)
+def gfe_check(as_json):
+    """Flag Good Faith Estimates whose billed charges reached the estimate plus $400."""
+    found = gfe.check_overages(actor="cli:gfe-check")
+    _emit(as_json, {"flagged": [{"id": g.id, "account_id": g.account_id, "total_cents": g.total_cents,
+                                 "billed_cents": g.flagged_billed_cents} for g in found]},
+          f"{len(found)} Good Faith Estimate(s) newly flagged")

@@ -50,6 +50,8 @@ class Config:
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per minute")
+    # The public estimate page and its call-back form, per client address.
+    ESTIMATE_PUBLIC_LIMIT = os.environ.get("ESTIMATE_PUBLIC_LIMIT", "20 per hour")
     # Roles whose users must use TOTP two-factor authentication.
     TOTP_REQUIRED_ROLES = tuple(
         r.strip() for r in os.environ.get("TOTP_REQUIRED_ROLES", "admin,biller").split(",") if r.strip()

@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal.services import collections, iop, ledger, mail, plans, statements
+from portal.services import collections, gfe, iop, ledger, mail, plans, statements
 from portal.services.clock import facility_today
 
 log = logging.getLogger(__name__)
@@ -17,6 +17,7 @@ BEAT_SCHEDULE = {
     # Before the statements: a statement carries the message of the stage the account is in that day.
     "collections-nightly": {"task": "portal.tasks.collections_nightly", "schedule": crontab(hour=5, minute=30)},
     "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=2, minute=15)},
+    "gfe-check-nightly": {"task": "portal.tasks.gfe_check", "schedule": crontab(hour=3, minute=0)},
 }
 
 
@@ -75,3 +76,7 @@ def collections_nightly(self, as_of: str | None = None) -> dict:
 
     day = date.fromisoformat(as_of) if as_of else facility_today()
     return collections.run(day, actor=f"task:{self.request.id}").as_dict()
+@shared_task(name="portal.tasks.gfe_check", bind=True, acks_late=True)
+def gfe_check(self) -> dict:
+    """Flag Good Faith Estimates whose billed charges reached the estimate plus the dispute threshold."""
+    return {"flagged": [g.id for g in gfe.check_overages(actor=f"task:{self.request.id}")]}

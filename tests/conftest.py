@@ -26,7 +26,7 @@ from portal.extensions import db, limiter
 from portal.services import identity, statements, users
 
 pytest_plugins = ["tests.browser", "tests.iop_fixtures", "tests.plan_fixtures",  # live server, Chromium, IOP, plans
-                  "tests.collections_fixtures"]
+                  "tests.collections_fixtures", "tests.estimate_fixtures"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "correct horse battery"
 CI = os.environ.get("CI", "").lower() == "true"

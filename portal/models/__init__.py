@@ -21,6 +21,7 @@ from portal.models.billing import (
     ClaimLine,
 )
 from portal.models.deposits import BATCH_KINDS, AdjustmentLimit, DepositBatch, DepositItem
+from portal.models.estimates import LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead
 from portal.models.history import HISTORY_SOURCES, LEVELS_OF_CARE, AdjudicatedLine
 from portal.models.iop import (
     EXCEPTION_REASONS,
@@ -45,6 +46,7 @@ from portal.models.statements import CardPayment, Refund, SavedCard, Statement, 
 __all__ = [
     "Agency", "AgencyPayment", "CollectionCase", "CollectionHold", "CollectionSettings", "ContactLog", "Placement",
     "PromiseToPay",
+    "LEAD_STATUSES", "Estimate", "EstimateSettings", "GoodFaithEstimate", "Lead",
     "HISTORY_SOURCES", "LEVELS_OF_CARE", "AdjudicatedLine",
     "BATCH_KINDS", "AdjustmentLimit", "DepositBatch", "DepositItem",
     "PaymentPlan", "PlanChargeAttempt", "PlanInstallment", "PlanPolicy",

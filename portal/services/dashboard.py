@@ -63,6 +63,20 @@ def cards_for(user: User) -> list[Card]:
             Card("IOP charges yesterday", str(count), "Per-diem charges for yesterday's date of service",
                  "staff_iop.review"),
         ]
+    if user.can("estimates.run"):
+        from portal.models import GoodFaithEstimate, Lead
+
+        leads = db.session.scalar(select(func.count(Lead.id)).where(Lead.status == "new"))
+        over = db.session.scalar(select(func.count(GoodFaithEstimate.id)).where(GoodFaithEstimate.flagged_at.is_not(None)))
+        undelivered = db.session.scalar(select(func.count(GoodFaithEstimate.id)).where(
+            GoodFaithEstimate.delivered_at.is_(None)))
+        cards += [
+            Card("New prospects", str(leads), "Asked for a call back about an estimate", "staff_admissions.leads"),
+            Card("GFEs billed $400+ over", str(over), "Patients may dispute: hold collections",
+                 "staff_admissions.gfe_list"),
+            Card("GFEs to deliver", str(undelivered), "Good Faith Estimates not yet given to the patient",
+                 "staff_admissions.gfe_list"),
+        ]
     if user.can("admin.users"):
         locked = db.session.scalar(select(func.count(User.id)).where(User.locked_until > utcnow()))
         no_2fa = db.session.scalar(select(func.count(User.id)).where(

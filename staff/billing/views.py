@@ -12,7 +12,7 @@ from portal import money, payments_web
 from portal.auth import permission_required
 from portal.extensions import db
 from portal.models import Account, Payment
-from portal.services import accounts, audit, card_payments, gateway, posting
+from portal.services import accounts, audit, card_payments, estimates, gateway, gfe, posting
 
 bp = Blueprint("staff_billing", __name__, url_prefix="/staff/accounts")
 
@@ -42,7 +42,8 @@ def account(account_id: int):
     audit.record("account.viewed", "account", actor=current_user, object_id=found.id, account_id=found.id,
                  detail={"patients": [p.id for p in found.patients]})
     return render_template("staff/billing/account.html", detail=accounts.detail(found),
-                           refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=posting.history(found.id))
+                           refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=posting.history(found.id),
+                           saved_estimates=estimates.for_account(found.id), gfes=gfe.for_account(found.id))
 
 
 def _account(account_id: int) -> Account:

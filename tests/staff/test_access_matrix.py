@@ -6,6 +6,7 @@ from portal.extensions import db
 from portal.permissions import DEFAULT_ROLES
 from tests import factories
 from tests.conftest import PASSWORD, csrf_from, post_form
+from tests.estimate_fixtures import estimate_ids
 from tests.iop_fixtures import DAY
 
 STAFF_ROLES = sorted(DEFAULT_ROLES)
@@ -57,7 +58,7 @@ def world(app, make_staff, program, make_plan):
     return {"account_id": program.patient.account_id, "user_id": target.id, "session_id": session.id,
             "authorization_id": program.auth.id, "exception_id": exception.id, "payment_id": payment.id,
             "plan_id": plan.id, "installment_id": plan.installments[0].id, "batch_id": batch.id,
-            "posting_id": payment.posting_id}
+            "posting_id": payment.posting_id, **estimate_ids(program.patient)}
 
 
 def request_as(client, method, url, home):

@@ -1,0 +1,90 @@
+"""The estimate form, shared by the public page and the admissions tool: shapes and bounds only."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from portal import money
+from portal.models import LEVELS_OF_CARE
+from portal.services.estimates import LEVEL_NAMES, Benefits
+
+NETWORK_CHOICES = [("yes", "In network"), ("no", "Out of network"), ("", "I don't know")]
+BENEFIT_FIELDS = ("copay", "deductible", "coinsurance", "oop")
+
+
+def _cents(field) -> int | None:
+    if not (field.data or "").strip():
+        return None
+    try:
+        cents = money.parse_cents(field.data)
+    except ValueError:
+        raise ValidationError("Enter an amount like 1500.00.") from None
+    if cents < 0:
+        raise ValidationError("Enter an amount of zero or more.")
+    return cents
+
+
+class EstimateForm(FlaskForm):
+    payer = SelectField("Insurance company", validators=[Optional()])
+    level = SelectField("Type of program", choices=[(k, LEVEL_NAMES[k]) for k in LEVELS_OF_CARE if k != "other"])
+    days = IntegerField("Number of days or sessions", default=20,
+                        validators=[DataRequired(message="Enter a number of days."), NumberRange(min=1, max=366)],
+                        render_kw={"inputmode": "numeric"})
+    network = SelectField("Is the program in your plan's network?", choices=NETWORK_CHOICES, default="yes",
+                          validators=[Optional()])
+    copay = StringField("Copay per day or visit", validators=[Optional(), Length(max=12)],
+                        render_kw={"inputmode": "decimal", "placeholder": "e.g. 40.00"})
+    deductible = StringField("Deductible left to meet this year", validators=[Optional(), Length(max=12)],
+                             render_kw={"inputmode": "decimal", "placeholder": "e.g. 500.00"})
+    coinsurance = StringField("Coinsurance (%)", validators=[Optional(), Length(max=6)],
+                              render_kw={"inputmode": "decimal", "placeholder": "e.g. 20"})
+    oop = StringField("Out-of-pocket maximum left this year", validators=[Optional(), Length(max=12)],
+                      render_kw={"inputmode": "decimal", "placeholder": "e.g. 3000.00"})
+    copay_waives_deductible = BooleanField("The copay replaces the deductible (deductible waived)")
+
+    def validate_copay(self, field):
+        self.copay_cents = _cents(field)
+
+    def validate_deductible(self, field):
+        self.deductible_cents = _cents(field)
+
+    def validate_oop(self, field):
+        self.oop_cents = _cents(field)
+
+    def validate_coinsurance(self, field):
+        bps = _cents(field)  # "20" -> 2000 hundredths of a percent = basis points
+        if bps is not None and bps > 10000:
+            raise ValidationError("Enter a percentage from 0 to 100.")
+        self.coinsurance_bps = bps
+
+    def payer_id(self) -> int | None:
+        return int(self.payer.data) if self.payer.data else None
+
+    def benefits(self) -> Benefits | None:
+        """The benefits entered, or None when none were (the estimate then uses what patients owed before)."""
+        if all(getattr(self, f).data in (None, "") for f in BENEFIT_FIELDS):
+            return None
+        # Optional() stops the chain on an empty field, so an inline validator may not have run.
+        def value(name):
+            return getattr(self, name, None)
+
+        return Benefits(in_network=self.network.data != "no", copay_cents=value("copay_cents") or 0,
+                        copay_waives_deductible=bool(self.copay_waives_deductible.data),
+                        deductible_remaining_cents=value("deductible_cents") or 0,
+                        coinsurance_bps=value("coinsurance_bps") or 0, oop_remaining_cents=value("oop_cents"))
+
+
+class CallbackForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=200)], render_kw={"autocomplete": "name"})
+    phone = StringField("Phone", validators=[Optional(), Length(max=32)],
+                        render_kw={"autocomplete": "tel", "inputmode": "tel"})
+    email = StringField("Email", validators=[Optional(), Length(max=254)], render_kw={"autocomplete": "email"})
+    consent = BooleanField("You may call, text or email me about this estimate and admission.",
+                           validators=[DataRequired(message="Tick the box so we may contact you.")])
+    payer = HiddenField(validators=[Optional()])
+    level = HiddenField(validators=[Optional()])
+
+    def validate_email(self, field):
+        if not field.data and not self.phone.data:
+            raise ValidationError("Enter a phone number or an email address.")
+        if field.data and "@" not in field.data:
+            raise ValidationError("Enter an email address like name@example.com.")

@@ -1,0 +1,62 @@
+"""The public estimate page: a prospect asks what a stay would cost, and may ask to be called back."""
+from flask import Blueprint, current_app, render_template
+from sqlalchemy import select
+
+from portal.estimate_forms import CallbackForm, EstimateForm
+from portal.extensions import db, limiter
+from portal.models import Payer
+from portal.services import estimates, gfe
+from portal.services.clock import facility_today
+
+bp = Blueprint("public_estimate", __name__, url_prefix="/estimate")
+CONSENT_TEXT = "You may call, text or email me about this estimate and admission."
+
+
+def _limit() -> str:
+    return current_app.config["ESTIMATE_PUBLIC_LIMIT"]
+
+
+def _form() -> EstimateForm:
+    form = EstimateForm()
+    form.payer.choices = [("", "I don't have insurance / paying myself")] + [
+        (str(p.id), p.name) for p in db.session.scalars(select(Payer).where(Payer.payer_type != "self_pay")
+                                                        .order_by(Payer.name))]
+    return form
+
+
+@bp.route("", methods=["GET", "POST"])
+@limiter.limit(_limit, methods=["POST"])
+def estimate():
+    form = _form()
+    if not form.validate_on_submit():
+        return render_template("public/estimate.html", form=form), 400 if form.is_submitted() else 200
+    if form.payer_id() is None:  # uninsured: the facility's own prices, and the right to a Good Faith Estimate
+        items = gfe.default_items(form.level.data, form.days.data)
+        return render_template("public/estimate.html", form=form, self_pay=items,
+                               self_pay_total=sum(i.total_cents for i in items),
+                               callback=CallbackForm(data={"level": form.level.data}))
+    request = estimates.Request(level=form.level.data, days=form.days.data, payer_id=form.payer_id(),
+                                benefits=form.benefits())
+    try:
+        result = estimates.estimate(request, as_of=facility_today())
+    except estimates.EstimateError as error:
+        form.payer.errors = [str(error)]
+        return render_template("public/estimate.html", form=form), 400
+    return render_template("public/estimate.html", form=form, r=result.as_dict(), level_names=estimates.LEVEL_NAMES,
+                           callback=CallbackForm(data={"payer": form.payer.data, "level": form.level.data}))
+
+
+@bp.post("/callback")
+@limiter.limit(_limit)
+def callback():
+    form = CallbackForm()
+    if not form.validate_on_submit():
+        return render_template("public/estimate_callback.html", form=form), 400
+    payer_id = int(form.payer.data) if (form.payer.data or "").isdigit() else None
+    level = form.level.data if form.level.data in estimates.LEVEL_NAMES else None
+    if payer_id is not None and db.session.get(Payer, payer_id) is None:
+        payer_id = None
+    estimates.create_lead(name=form.name.data, phone=form.phone.data, email=form.email.data, consent=True,
+                          consent_text=CONSENT_TEXT, payer_id=payer_id, level=level, source="public",
+                          actor="guest:estimate")
+    return render_template("public/estimate_callback.html", form=None)
