@@ -17,10 +17,13 @@ from portal.models import (
     CollectionCase,
     ContactLog,
     Payment,
+    Placement,
+    Posting,
     PromiseToPay,
     Statement,
 )
 from portal.services import collections, ledger, statements
+from tests import factories
 from tests.collections_fixtures import owing
 from tests.conftest import post_form
 
@@ -287,6 +290,62 @@ def test_agency_payment_is_net_plus_fee_and_bad_debt_goes_through_the_ledger(app
     assert written == 60000 and account.patient_due_cents == 0 and account.collection_stage == "written_off"
     assert sum(a.amount_cents for a in db.session.scalars(select(Adjustment).where(Adjustment.kind == "bad_debt"))) == 60000
     assert ledger.check_all()[1] == []
+
+
+def test_an_agency_payment_is_one_ledger_operation_posted_whole_or_not_at_all(app):
+    account = owing(30000, D0)
+    later = factories.charge(account, 20000, day=D0 + timedelta(days=3), responsibility="patient")
+    agency = collections.create_agency(name="Summit Recovery", contact=None, fee_bps=2500, actor="test")
+    db.session.add(Placement(account_id=account.id, agency_id=agency.id, placed_on=D0 + timedelta(days=130),
+                             placed_balance_cents=50000, prior_stage="pre_collection", created_by="test"))
+    db.session.commit()
+    postings = select(func.count(Posting.id))
+    before = db.session.scalar(postings)
+
+    # A fee larger than what the net payment leaves owing: refused whole, the payment included.
+    try:
+        ledger.post_agency_payment(account.id, gross_cents=60000, fee_cents=20000, key="agency:big", actor="test",
+                                   received_on=D0 + timedelta(days=140), reference="R-0", fee_reason="fee")
+    except ledger.LedgerError as exc:
+        assert "fee" in str(exc)
+    else:
+        raise AssertionError("the oversized fee was posted")
+    db.session.refresh(account)
+    assert db.session.scalar(postings) == before and db.session.scalar(select(func.count(Payment.id))) == 0
+    assert account.patient_due_cents == 50000
+
+    # The ledger step done, the collections row not yet written (a crash in between): the replay adds no money.
+    first = ledger.post_agency_payment(account.id, gross_cents=40000, fee_cents=10000, key="agency:2", actor="test",
+                                       received_on=D0 + timedelta(days=140), reference="Agency Summit Recovery R-2",
+                                       fee_reason="Collection agency fee (Summit Recovery)")
+    posted = db.session.scalar(postings)
+    row = collections.record_agency_payment(account, gross_cents=40000, fee_cents=10000,
+                                            received_on=D0 + timedelta(days=140), reference="R-2", key="agency:2",
+                                            actor="test")
+    db.session.commit()
+    assert db.session.scalar(postings) == posted and row.payment_id == first.payment.id
+    assert db.session.get(Payment, row.payment_id).amount_cents == 30000
+    # The net pays the oldest charge; the fee is written off what is left, on the next one.
+    assert [(d["charge_id"], d["amount_cents"]) for d in row.fee_detail] == [(later.id, 10000)]
+    db.session.refresh(account)
+    db.session.refresh(later)
+    assert account.patient_due_cents == 10000 and later.patient_balance_cents == 10000
+    again = collections.record_agency_payment(account, gross_cents=40000, fee_cents=10000,
+                                              received_on=D0 + timedelta(days=140), reference="R-2", key="agency:2",
+                                              actor="test")
+    assert again.id == row.id and db.session.scalar(postings) == posted
+    # The same key with other figures is refused, and nothing is posted.
+    try:
+        collections.record_agency_payment(account, gross_cents=5000, fee_cents=1000, received_on=D0 + timedelta(days=141),
+                                          reference="R-3", key="agency:3", actor="test")
+        ledger.post_agency_payment(account.id, gross_cents=5000, fee_cents=0, key="agency:3", actor="test",
+                                   received_on=D0 + timedelta(days=141), reference="other", fee_reason="fee")
+    except ledger.IdempotencyConflict:
+        pass
+    else:
+        raise AssertionError("a reused key with other figures was accepted")
+    db.session.refresh(account)
+    assert account.patient_due_cents == 5000 and ledger.check_all()[1] == []
 
 
 def test_no_placement_or_bad_debt_under_a_hold_a_plan_or_too_early(app):

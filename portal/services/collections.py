@@ -21,7 +21,6 @@ from portal import money
 from portal.extensions import db
 from portal.models import (
     Account,
-    Adjustment,
     Agency,
     AgencyPayment,
     Charge,
@@ -746,10 +745,10 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
                           reference: str | None, key: str, actor: str) -> AgencyPayment:
     """The agency collected `gross`, kept `fee` and sent us the rest.
 
-    Posted the way the rules ask: the net cash as a payment (it matches the deposit), and the fee
-    as an administrative adjustment on the patient balance, so the guarantor is credited the full
-    gross and the fee shows as a collection expense. Idempotent on `key`: a replay finishes what a
-    first attempt left undone and adds nothing else.
+    Posted the way the rules ask, as one ledger operation: the net cash as a payment (it matches
+    the deposit) and the fee as an administrative adjustment on the patient balance, so the
+    guarantor is credited the full gross and the fee shows as a collection expense. Idempotent on
+    `key`: a replay posts nothing more (and records the row a first attempt may have left undone).
     """
     if done := db.session.scalar(select(AgencyPayment).where(AgencyPayment.key == key)):
         return done
@@ -761,31 +760,21 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
         fee_cents = money.pct(gross_cents, placement.agency.fee_bps)
     if gross_cents <= 0 or not 0 <= fee_cents < gross_cents:
         raise CollectionsError("The fee must be less than what the agency collected.")
-    already = db.session.scalar(select(func.count(Posting.id))
-                                .where(Posting.idempotency_key.startswith(f"{key}:")))
-    if not already and gross_cents > account.patient_due_cents:
+    posted = db.session.scalar(select(Posting.id).where(Posting.idempotency_key == key))
+    if posted is None and gross_cents > account.patient_due_cents:
         raise CollectionsError(f"The agency cannot have collected more than the balance "
                                f"({money.format_usd(account.patient_due_cents)}).")
-    payment = ledger.post_payment(account.id, amount_cents=gross_cents - fee_cents, method="other",
-                                  key=f"{key}:net", actor=actor, received_on=received_on,
-                                  reference=f"Agency {placement.agency.name} {reference or ''}".strip()[:100])
-    posted_fee = db.session.scalar(select(func.coalesce(func.sum(Adjustment.amount_cents), 0))
-                                   .join(Posting, Posting.id == Adjustment.posting_id)
-                                   .where(Posting.idempotency_key.startswith(f"{key}:fee:")))
-    detail, left = [], fee_cents - int(posted_fee)
-    for charge in _patient_charges(account.id):
-        if left <= 0:
-            break
-        amount = min(left, charge.patient_balance_cents)
-        adjustment = ledger.post_adjustment(charge.id, amount_cents=amount, kind="administrative",
-                                            bucket="patient", key=f"{key}:fee:{charge.id}", actor=actor,
-                                            reason=f"Collection agency fee ({placement.agency.name})")
-        detail.append({"charge_id": charge.id, "amount_cents": amount, "adjustment_id": adjustment.id})
-        left -= amount
-    if left > 0:
-        raise CollectionsError("The fee is more than the balance left after the payment.")
+    try:
+        remittance = ledger.post_agency_payment(
+            account.id, gross_cents=gross_cents, fee_cents=fee_cents, key=key, actor=actor,
+            received_on=received_on, reference=f"Agency {placement.agency.name} {reference or ''}".strip()[:100],
+            fee_reason=f"Collection agency fee ({placement.agency.name})")
+    except ledger.LedgerError as exc:
+        raise CollectionsError(f"Nothing was posted: {exc}.") from exc
+    detail = [{"charge_id": a.charge_id, "amount_cents": a.amount_cents, "adjustment_id": a.id}
+              for a in remittance.fees]
     row = AgencyPayment(placement_id=placement.id, key=key, received_on=received_on, reference=reference,
-                        gross_cents=gross_cents, fee_cents=fee_cents, payment_id=payment.id,
+                        gross_cents=gross_cents, fee_cents=fee_cents, payment_id=remittance.payment.id,
                         fee_detail=detail, created_by=actor)
     db.session.add(row)
     db.session.flush()
