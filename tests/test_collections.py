@@ -131,12 +131,30 @@ def test_promises_are_decided_from_payments_and_a_broken_one_moves_the_account_u
     assert statuses == {keeps.id: "kept", breaks.id: "broken"}
     top, second = collections.queue(day + timedelta(days=6))
     assert top.account_id == breaks.id and second.account_id == keeps.id
-    why = collections.reasons(top, as_of=day + timedelta(days=6))
+    why = collections.reasons(top)
     assert sum(points for points, _ in why) == top.score
     words = [w for _, w in why]
     assert "1 broken promise to pay" in words and "Owes $500.00" in words and "Has never paid" in words
-    second_why = collections.reasons(second, as_of=day + timedelta(days=6))
+    second_why = collections.reasons(second)
     assert sum(points for points, _ in second_why) == second.score and "Has never paid" not in str(second_why)
+
+
+def test_the_queue_shows_the_stored_score_and_its_reasons_as_of_the_last_run(app, login_as):
+    account = owing(50000, D0)
+    ledger.post_payment(account.id, amount_cents=1000, method="check", key="paid-early", actor="test",
+                        received_on=D0 + timedelta(days=10))
+    run(app, D0 + timedelta(days=40))  # paid 30 days before the run: not "no recent payment" (but long ago today)
+    c = db.session.scalar(select(CollectionCase).where(CollectionCase.account_id == account.id))
+    page = login_as("collector").get("/staff/collections/?show=all").get_data(as_text=True)
+    assert "the nightly run on Feb 14, 2026" in page and f'<td class="num">{c.score}</td>' in page
+    assert "No payment since" not in page and sum(points for points, _ in collections.reasons(c)) == c.score
+    # New weights re-score the queue at once, still as of that run: score and reasons keep agreeing.
+    rules = collections.settings()
+    collections.update_settings({**{n: getattr(rules, n) for n in collections.SETTING_FIELDS},
+                                 "weight_per_stage": 20}, actor="test")
+    db.session.refresh(c)
+    assert c.score == sum(points for points, _ in collections.reasons(c))
+    assert (40, "Second statement stage") in collections.reasons(c)
 
 
 def test_the_nightly_run_is_idempotent(app):

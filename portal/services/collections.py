@@ -108,6 +108,8 @@ def update_settings(values: dict, *, actor) -> None:
         if getattr(rules, name) != new:
             changes[name] = [getattr(rules, name), new]
             setattr(rules, name, new)
+    if rules.last_run_on and any(name.startswith("weight_") for name in changes):
+        _rescore(rules, rules.last_run_on)  # the queue and its reasons follow the new weights now
     audit.record("collections.settings_updated", "collection_settings", actor=actor, object_id=rules.id,
                  detail=changes)
 
@@ -439,9 +441,8 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
             .values(stage=following, stage_since=as_of))
     result.advanced = dict(reversed(result.advanced.items()))
 
-    score = _score_sql(rules, as_of)
-    _rows(update(CollectionCase).where(CollectionCase.stage.in_(DUNNING_STAGES),
-                                       CollectionCase.score.is_distinct_from(score)).values(score=score))
+    _rescore(rules, as_of)
+    rules.last_run_on = as_of
     # Account.collection_stage mirrors the case (and so leaves "plan_defaulted").
     case_stage = select(CollectionCase.stage).where(locate).scalar_subquery()
     _rows(update(Account).where(exists().where(locate, CollectionCase.stage != Account.collection_stage))
@@ -470,12 +471,23 @@ def _score_sql(rules: CollectionSettings, as_of: date):
             + rules.weight_no_recent_payment * no_recent)
 
 
-def reasons(c: CollectionCase, rules: CollectionSettings | None = None, *,
-            as_of: date | None = None) -> list[tuple[int, str]]:
-    """Why the account is in the queue: (points, words) per part of its score (as the run on `as_of`
-    computed it), largest first."""
+def _rescore(rules: CollectionSettings, as_of: date, *where) -> None:
+    """Score the cases in the cycle (or those `where` picks) as of `as_of`; unchanged rows left alone."""
+    score = _score_sql(rules, as_of)
+    _rows(update(CollectionCase).where(CollectionCase.stage.in_(DUNNING_STAGES), *where,
+                                       CollectionCase.score.is_distinct_from(score)).values(score=score))
+
+
+def scored_on(rules: CollectionSettings | None = None) -> date:
+    """The day the stored scores are as of: the last nightly run (today before any run)."""
+    return (rules or settings()).last_run_on or facility_today()
+
+
+def reasons(c: CollectionCase, rules: CollectionSettings | None = None) -> list[tuple[int, str]]:
+    """Why the account is in the queue: (points, words) per part of its stored score, as of the last
+    run that computed it (so they add up to the score shown), largest first."""
     rules = rules or settings()
-    as_of = as_of or facility_today()
+    as_of = scored_on(rules)
     parts = []
     hundreds = min(max(c.balance_cents, 0) // 10000, BALANCE_POINTS_CAP)
     parts.append((rules.weight_per_100_dollars * hundreds, f"Owes {money.format_usd(c.balance_cents)}"))
@@ -730,6 +742,8 @@ def recall(account: Account, *, reason: str, as_of: date, actor: str) -> Placeme
     c = case_for(account)
     c.stage, c.stage_since = placement.prior_stage, as_of
     account.collection_stage = placement.prior_stage
+    db.session.flush()
+    _rescore(settings(), scored_on(), CollectionCase.id == c.id)  # back in the queue with a current score
     audit.record("collections.recalled", "collection_placement", actor=actor, object_id=placement.id,
                  account_id=account.id, detail={"reason": reason}, commit=False)
     return placement

@@ -49,9 +49,9 @@ def queue():
     cases = collections.queue(today, assignee_id=current_user.id if show == "mine" else None,
                               unassigned=show == "unassigned")
     rules = collections.settings()
-    rows = [(c, collections.reasons(c, rules, as_of=today)) for c in cases]
+    rows = [(c, collections.reasons(c, rules)) for c in cases]
     return render_template("staff/collections/queue.html", rows=rows, show=show, views=QUEUE_VIEWS,
-                           today=today, to_review=collections.holds_to_review(today),
+                           today=today, scored_on=collections.scored_on(rules), to_review=collections.holds_to_review(today),
                            hold_words=collections.HOLD_WORDS, stage_words=collections.STAGE_WORDS,
                            buckets=collections.BUCKETS)
 
@@ -129,7 +129,8 @@ def _render_account(account: Account, status: int = 200, **forms):
                  account_id=account.id)
     return render_template(
         "staff/collections/account.html", account=account, case=c, today=today,
-        reasons=collections.reasons(c, as_of=today) if c.stage in collections.DUNNING_STAGES else [],
+        reasons=collections.reasons(c) if c.stage in collections.DUNNING_STAGES else [],
+        scored_on=collections.scored_on(),
         holds=collections.holds(account, today), promises=collections.promises(account),
         contacts=contacts, names=collections.actor_names({c.created_by for c in contacts}),
         statements=statements.for_account(account)[:12],
