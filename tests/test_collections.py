@@ -254,6 +254,34 @@ def test_a_collector_works_the_account_page_and_a_call_at_night_is_refused(app, 
         AuditEvent.action == "collections.account_viewed", AuditEvent.account_id == day_account.id)) >= 1
 
 
+def test_an_email_opt_out_is_recorded_audited_and_honoured(app, login_as, smtp_server):
+    opted, other = owing(40000, D0, statement=False), owing(40000, D0, statement=False)
+    opted.timezone = other.timezone = zone_where_it_is(13)
+    db.session.commit()
+    collector = login_as("collector")
+    page = f"/staff/collections/accounts/{opted.id}"
+    assert "May be emailed" in collector.get(page).get_data(as_text=True)
+    saved = post_form(collector, f"{page}/contact-preferences", {"email_opt_out": "y", "text_consent": "y"}, page=page)
+    assert saved.status_code == 302
+    shown = collector.get(page).get_data(as_text=True)
+    assert "Opted out of email on" in shown and "Consented to texts on" in shown
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "collections.contact_preferences"))
+    assert event.account_id == opted.id and event.detail == {"email_opt_out": True, "text_consent": True}
+    email = {"channel": "email", "outcome": "sent", "note": ""}
+    refused = post_form(collector, f"{page}/contacts", email, page=page)
+    assert refused.status_code == 400 and "opted out of email" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(ContactLog.id))) == 0
+    other_page = f"/staff/collections/accounts/{other.id}"
+    assert post_form(collector, f"{other_page}/contacts", email, page=other_page).status_code == 302
+    # The statement notice: none to the opted-out guarantor; the other one's offers the opt-out.
+    statements.run(date(2026, 2, 1), actor="test")  # statement day 1
+    [message] = smtp_server.messages
+    assert message["To"] == other.email and "To stop these emails, reply STOP" in message.get_payload(decode=True).decode()
+    # Withdrawn: emails may go again.
+    post_form(collector, f"{page}/contact-preferences", {"text_consent": "y"}, page=page)
+    assert collections.contact_preferences(opted).email_opt_out_at is None
+
+
 def test_aging_buckets_by_responsibility_date_and_the_csv_adds_up(app, login_as):
     today = D0 + timedelta(days=200)
     ages = {10: 11000, 45: 22000, 75: 33000, 100: 44000, 150: 55000, 151: 1000}

@@ -588,6 +588,9 @@ def check_contact(account: Account, channel: str, at: datetime, *, as_of: date |
     check = ContactCheck()
     if channel == "note":
         return check
+    if channel == "email" and (opted_out := contact_preferences(account).email_opt_out_at):
+        check.blocks.append(f"The guarantor opted out of email on {opted_out:%b %d, %Y}: no email about the "
+                            f"debt (call or write instead).")
     for hold in holds(account, as_of or at.date()):
         if hold.kind in NO_CONTACT_HOLDS:
             check.blocks.append(f"{hold.label} hold: no contact about the debt.")
@@ -622,6 +625,32 @@ def check_contact(account: Account, channel: str, at: datetime, *, as_of: date |
             check.blocks.append(f"Spoke with the guarantor on {spoke[-1].contacted_at:%b %d}: no call until "
                                 f"{until:%b %d %H:%M} UTC.")
     return check
+
+
+@dataclass
+class ContactPreferences:
+    email_opt_out_at: datetime | None
+    text_consent_at: datetime | None
+
+
+def contact_preferences(account: Account) -> ContactPreferences:
+    """What the guarantor told us about email and texts (nothing recorded: may email, may not text)."""
+    row = db.session.execute(select(CollectionCase.email_opt_out_at, CollectionCase.text_consent_at)
+                             .where(CollectionCase.account_id == account.id)).first()
+    return ContactPreferences(*(row or (None, None)))
+
+
+def set_contact_preferences(account: Account, *, email_opt_out: bool, text_consent: bool, actor: str) -> None:
+    """Record an email opt-out or consent to texts (or their withdrawal), as the guarantor asked."""
+    c = case_for(account)
+    changes = {}
+    for name, wanted in (("email_opt_out_at", email_opt_out), ("text_consent_at", text_consent)):
+        if wanted != (getattr(c, name) is not None):
+            setattr(c, name, utcnow() if wanted else None)
+            changes[name.removesuffix("_at")] = wanted
+    if changes:
+        audit.record("collections.contact_preferences", "collection_case", actor=actor, object_id=c.id,
+                     account_id=account.id, detail=changes, commit=False)
 
 
 def log_contact(account: Account, *, channel: str, outcome: str, note: str | None, at: datetime, actor: str,

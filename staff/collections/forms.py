@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal import money
@@ -37,6 +37,11 @@ class HoldForm(FlaskForm):
     reason = StringField("Why", validators=[DataRequired(), Length(max=500)])
     ends_on = DateField("Ends on", validators=[Optional()])
     review_on = DateField("Review on", validators=[Optional()])
+
+
+class PreferencesForm(FlaskForm):
+    email_opt_out = BooleanField("Opted out of email: no billing or collection emails")
+    text_consent = BooleanField("Consents to text messages about the bill")
 
 
 class ReleaseForm(FlaskForm):

@@ -21,6 +21,7 @@ from staff.collections.forms import (
     ContactForm,
     HoldForm,
     PlaceForm,
+    PreferencesForm,
     PromiseForm,
     RecallForm,
     ReleaseForm,
@@ -125,6 +126,7 @@ def _render_account(account: Account, status: int = 200, **forms):
     place_form = forms.get("place_form") or PlaceForm()
     place_form.agency.choices = [(a.id, a.name) for a in agencies]
     contacts = collections.contacts(account)
+    preferences = collections.contact_preferences(account)
     audit.record("collections.account_viewed", "account", actor=current_user, object_id=account.id,
                  account_id=account.id)
     return render_template(
@@ -144,7 +146,10 @@ def _render_account(account: Account, status: int = 200, **forms):
         placement_blockers=collections.placement_blockers(account, today),
         stage_words=collections.STAGE_WORDS, channel_words=collections.CHANNEL_WORDS,
         outcome_words=collections.OUTCOME_WORDS, buckets=collections.BUCKETS,
-        contact_form=forms.get("contact_form") or ContactForm(),
+        contact_form=forms.get("contact_form") or ContactForm(), preferences=preferences,
+        preferences_form=forms.get("preferences_form") or PreferencesForm(data={
+            "email_opt_out": preferences.email_opt_out_at is not None,
+            "text_consent": preferences.text_consent_at is not None}),
         promise_form=forms.get("promise_form") or PromiseForm(),
         hold_form=forms.get("hold_form") or HoldForm(), release_form=ReleaseForm(), assign_form=assign_form,
         place_form=place_form, recall_form=forms.get("recall_form") or RecallForm(),
@@ -191,6 +196,15 @@ def log_contact(account_id: int):
     for warning in warnings:
         flash(warning, "error")
     return response
+
+
+@bp.post("/accounts/<int:account_id>/contact-preferences")
+@permission_required("collections.work")
+def contact_preferences(account_id: int):
+    account = _account(account_id)
+    return _act(account, "preferences_form", PreferencesForm(), lambda f: collections.set_contact_preferences(
+        account, email_opt_out=f.email_opt_out.data, text_consent=f.text_consent.data, actor=_actor()),
+        "Contact preferences saved.")
 
 
 @bp.post("/accounts/<int:account_id>/promises")
