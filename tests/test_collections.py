@@ -394,6 +394,45 @@ def test_an_agency_payment_is_one_ledger_operation_posted_whole_or_not_at_all(ap
     assert account.patient_due_cents == 5000 and ledger.check_all()[1] == []
 
 
+def test_a_deactivated_agency_takes_no_new_placements_and_keeps_its_open_ones(app, login_as):
+    held, waiting = owing(80000, D0), owing(60000, D0)
+    for day in (0, 30, 60, 90, 120):
+        run(app, D0 + timedelta(days=day))
+    agency = collections.create_agency(name="Summit Recovery", contact=None, fee_bps=2500, actor="test")
+    collections.place(held, agency, as_of=D0 + timedelta(days=121), actor="test")
+    db.session.commit()
+    manager = login_as("collector")
+    listing = "/staff/collections/agencies"
+    off = post_form(manager, f"{listing}/status", {"agency_id": agency.id, "active": "0"}, page=listing)
+    assert off.status_code == 302
+    page = manager.get(listing).get_data(as_text=True)
+    assert "Inactive: no new placements" in page and "Reactivate" in page
+    account_page = f"/staff/collections/accounts/{waiting.id}"
+    assert "Summit Recovery</option>" not in manager.get(account_page).get_data(as_text=True)
+    refused = post_form(manager, f"{account_page}/place", {"agency": agency.id}, page=account_page)
+    assert refused.status_code == 400 and stage(waiting) == "pre_collection"
+    try:
+        collections.place(waiting, agency, as_of=D0 + timedelta(days=122), actor="test")
+    except collections.CollectionsError as exc:
+        assert "no longer takes placements" in str(exc)
+    else:
+        raise AssertionError("an inactive agency took a placement")
+    db.session.rollback()
+    # What it already holds stays: in its placement file, and its payments are posted.
+    assert held.number in collections.placement_file(agency, actor="test") and stage(held) == "placed"
+    collections.record_agency_payment(held, gross_cents=10000, fee_cents=None, received_on=D0 + timedelta(days=125),
+                                      reference="R-9", key="agency:after-deactivation", actor="test")
+    db.session.commit()
+    db.session.refresh(held)
+    assert held.patient_due_cents == 70000
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.action == "collections.agency_deactivated", AuditEvent.object_id == str(agency.id))) == 1
+    on = post_form(manager, f"{listing}/status", {"agency_id": agency.id, "active": "1"}, page=listing)
+    assert on.status_code == 302
+    assert post_form(manager, f"{account_page}/place", {"agency": agency.id}, page=account_page).status_code == 302
+    assert stage(waiting) == "placed"
+
+
 def test_no_placement_or_bad_debt_under_a_hold_a_plan_or_too_early(app):
     young = owing(80000, D0)
     run(app, D0 + timedelta(days=30))

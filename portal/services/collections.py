@@ -905,6 +905,21 @@ def create_agency(*, name: str, contact: str | None, fee_bps: int, actor: str) -
     return agency
 
 
+def set_agency_active(agency: Agency, *, active: bool, actor: str) -> None:
+    """An inactive agency takes no new placements; those it holds stay until recalled or paid."""
+    if agency.active == active:
+        return
+    agency.active = active
+    audit.record("collections.agency_activated" if active else "collections.agency_deactivated",
+                 "collection_agency", actor=actor, object_id=agency.id, commit=False)
+
+
+def open_placement_counts() -> dict[int, int]:
+    """Agency id -> accounts placed with it and not recalled."""
+    return dict(db.session.execute(select(Placement.agency_id, func.count(Placement.id))
+                                   .where(Placement.recalled_on.is_(None)).group_by(Placement.agency_id)).all())
+
+
 def agencies(active_only: bool = False) -> list[Agency]:
     query = select(Agency).order_by(Agency.name)
     if active_only:

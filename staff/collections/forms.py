@@ -44,6 +44,11 @@ class PreferencesForm(FlaskForm):
     text_consent = BooleanField("Consents to text messages about the bill")
 
 
+class AgencyStatusForm(FlaskForm):
+    agency_id = HiddenField(validators=[DataRequired()])
+    active = HiddenField(validators=[DataRequired()])  # "1": takes placements, "0": no new ones
+
+
 class ReleaseForm(FlaskForm):
     hold_id = HiddenField(validators=[DataRequired()])
 

@@ -15,6 +15,7 @@ from portal.services.clock import facility_today
 from staff.collections.forms import (
     AgencyForm,
     AgencyPaymentForm,
+    AgencyStatusForm,
     AgingFilterForm,
     AssignForm,
     BadDebtForm,
@@ -312,7 +313,22 @@ def agencies():
     if form.errors:
         status = 400
     return render_template("staff/collections/agencies.html", form=form, agencies=collections.agencies(),
+                           placed=collections.open_placement_counts(), status_form=AgencyStatusForm(),
                            columns=collections.PLACEMENT_COLUMNS), status
+
+
+@bp.post("/agencies/status")
+@permission_required("collections.place")
+def agency_status():
+    form = AgencyStatusForm()
+    if not form.validate_on_submit() or form.active.data not in ("0", "1") or not form.agency_id.data.isdigit():
+        abort(400)
+    agency = db.session.get(Agency, int(form.agency_id.data)) or abort(404)
+    collections.set_agency_active(agency, active=form.active.data == "1", actor=_actor())
+    db.session.commit()
+    flash(f"{agency.name} takes new placements." if agency.active else
+          f"{agency.name} takes no new placements; its open placements stay with it.", "info")
+    return redirect(url_for(".agencies"))
 
 
 @bp.get("/agencies/placements.csv")
