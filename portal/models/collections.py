@@ -76,7 +76,7 @@ class CollectionCase(db.Model):
     broken_promises: Mapped[int] = mapped_column(default=0)
     last_payment_on: Mapped[date | None] = mapped_column(Date)
     score: Mapped[int] = mapped_column(default=0)
-    # Email opt-out (12 CFR 1006.6(e)) and consent to texts (TCPA), as the guarantor told us; None = not given.
+    # Email opt-out (12 CFR 1006.6(e)) and consent to texts (TCPA) as the guarantor told us; None: not given.
     email_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     text_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -807,11 +807,12 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
     if posted is None and gross_cents > account.patient_due_cents:
         raise CollectionsError(f"The agency cannot have collected more than the balance "
                                f"({money.format_usd(account.patient_due_cents)}).")
+    name = placement.agency.name
     try:
         remittance = ledger.post_agency_payment(
             account.id, gross_cents=gross_cents, fee_cents=fee_cents, key=key, actor=actor,
-            received_on=received_on, reference=f"Agency {placement.agency.name} {reference or ''}".strip()[:100],
-            fee_reason=f"Collection agency fee ({placement.agency.name})")
+            received_on=received_on, reference=f"Agency {name} {reference or ''}".strip()[:100],
+            fee_reason=f"Collection agency fee ({name})")
     except ledger.LedgerError as exc:
         raise CollectionsError(f"Nothing was posted: {exc}.") from exc
     detail = [{"charge_id": a.charge_id, "amount_cents": a.amount_cents, "adjustment_id": a.id}
@@ -917,7 +918,8 @@ def set_agency_active(agency: Agency, *, active: bool, actor: str) -> None:
 def open_placement_counts() -> dict[int, int]:
     """Agency id -> accounts placed with it and not recalled."""
     return dict(db.session.execute(select(Placement.agency_id, func.count(Placement.id))
-                                   .where(Placement.recalled_on.is_(None)).group_by(Placement.agency_id)).all())
+                                   .where(Placement.recalled_on.is_(None))
+                                   .group_by(Placement.agency_id)).all())
 
 
 def agencies(active_only: bool = False) -> list[Agency]:

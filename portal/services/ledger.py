@@ -639,8 +639,9 @@ def post_agency_payment(account_id: int, *, gross_cents: int, fee_cents: int, ke
             raise LedgerError(f"the agency fee is {fee} cents more than the balance left after the payment")
         _allocate(work, payment, payment.amount_cents, to_pay, f"{key}#allocation")
         for charge_id, amount in to_fee:
-            _adjust(work, charge_id, amount, kind="administrative", bucket="patient", key=f"{key}#fee:{charge_id}",
-                    fp=_fingerprint(op="agency_fee", key=key, charge=charge_id, amount=amount), reason=fee_reason)
+            _adjust(work, charge_id, amount, kind="administrative", bucket="patient",
+                    key=f"{key}#fee:{charge_id}", reason=fee_reason,
+                    fp=_fingerprint(op="agency_fee", key=key, charge=charge_id, amount=amount))
         _commit(work, key)
         return posting
 

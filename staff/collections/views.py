@@ -53,7 +53,8 @@ def queue():
     rules = collections.settings()
     rows = [(c, collections.reasons(c, rules)) for c in cases]
     return render_template("staff/collections/queue.html", rows=rows, show=show, views=QUEUE_VIEWS,
-                           today=today, scored_on=collections.scored_on(rules), to_review=collections.holds_to_review(today),
+                           today=today, scored_on=collections.scored_on(rules),
+                           to_review=collections.holds_to_review(today),
                            hold_words=collections.HOLD_WORDS, stage_words=collections.STAGE_WORDS,
                            buckets=collections.BUCKETS)
 
@@ -321,7 +322,7 @@ def agencies():
 @permission_required("collections.place")
 def agency_status():
     form = AgencyStatusForm()
-    if not form.validate_on_submit() or form.active.data not in ("0", "1") or not form.agency_id.data.isdigit():
+    if not (form.validate_on_submit() and form.active.data in ("0", "1") and form.agency_id.data.isdigit()):
         abort(400)
     agency = db.session.get(Agency, int(form.agency_id.data)) or abort(404)
     collections.set_agency_active(agency, active=form.active.data == "1", actor=_actor())
