@@ -17,10 +17,13 @@ from portal.models import (
     CollectionCase,
     ContactLog,
     Payment,
+    Placement,
+    Posting,
     PromiseToPay,
     Statement,
 )
 from portal.services import collections, ledger, statements
+from tests import factories
 from tests.collections_fixtures import owing
 from tests.conftest import post_form
 
@@ -128,12 +131,30 @@ def test_promises_are_decided_from_payments_and_a_broken_one_moves_the_account_u
     assert statuses == {keeps.id: "kept", breaks.id: "broken"}
     top, second = collections.queue(day + timedelta(days=6))
     assert top.account_id == breaks.id and second.account_id == keeps.id
-    why = collections.reasons(top, as_of=day + timedelta(days=6))
+    why = collections.reasons(top)
     assert sum(points for points, _ in why) == top.score
     words = [w for _, w in why]
     assert "1 broken promise to pay" in words and "Owes $500.00" in words and "Has never paid" in words
-    second_why = collections.reasons(second, as_of=day + timedelta(days=6))
+    second_why = collections.reasons(second)
     assert sum(points for points, _ in second_why) == second.score and "Has never paid" not in str(second_why)
+
+
+def test_the_queue_shows_the_stored_score_and_its_reasons_as_of_the_last_run(app, login_as):
+    account = owing(50000, D0)
+    ledger.post_payment(account.id, amount_cents=1000, method="check", key="paid-early", actor="test",
+                        received_on=D0 + timedelta(days=10))
+    run(app, D0 + timedelta(days=40))  # paid 30 days before the run: not "no recent payment" (but long ago today)
+    c = db.session.scalar(select(CollectionCase).where(CollectionCase.account_id == account.id))
+    page = login_as("collector").get("/staff/collections/?show=all").get_data(as_text=True)
+    assert "the nightly run on Feb 14, 2026" in page and f'<td class="num">{c.score}</td>' in page
+    assert "No payment since" not in page and sum(points for points, _ in collections.reasons(c)) == c.score
+    # New weights re-score the queue at once, still as of that run: score and reasons keep agreeing.
+    rules = collections.settings()
+    collections.update_settings({**{n: getattr(rules, n) for n in collections.SETTING_FIELDS},
+                                 "weight_per_stage": 20}, actor="test")
+    db.session.refresh(c)
+    assert c.score == sum(points for points, _ in collections.reasons(c))
+    assert (40, "Second statement stage") in collections.reasons(c)
 
 
 def test_the_nightly_run_is_idempotent(app):
@@ -233,6 +254,34 @@ def test_a_collector_works_the_account_page_and_a_call_at_night_is_refused(app, 
         AuditEvent.action == "collections.account_viewed", AuditEvent.account_id == day_account.id)) >= 1
 
 
+def test_an_email_opt_out_is_recorded_audited_and_honoured(app, login_as, smtp_server):
+    opted, other = owing(40000, D0, statement=False), owing(40000, D0, statement=False)
+    opted.timezone = other.timezone = zone_where_it_is(13)
+    db.session.commit()
+    collector = login_as("collector")
+    page = f"/staff/collections/accounts/{opted.id}"
+    assert "May be emailed" in collector.get(page).get_data(as_text=True)
+    saved = post_form(collector, f"{page}/contact-preferences", {"email_opt_out": "y", "text_consent": "y"}, page=page)
+    assert saved.status_code == 302
+    shown = collector.get(page).get_data(as_text=True)
+    assert "Opted out of email on" in shown and "Consented to texts on" in shown
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "collections.contact_preferences"))
+    assert event.account_id == opted.id and event.detail == {"email_opt_out": True, "text_consent": True}
+    email = {"channel": "email", "outcome": "sent", "note": ""}
+    refused = post_form(collector, f"{page}/contacts", email, page=page)
+    assert refused.status_code == 400 and "opted out of email" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(ContactLog.id))) == 0
+    other_page = f"/staff/collections/accounts/{other.id}"
+    assert post_form(collector, f"{other_page}/contacts", email, page=other_page).status_code == 302
+    # The statement notice: none to the opted-out guarantor; the other one's offers the opt-out.
+    statements.run(date(2026, 2, 1), actor="test")  # statement day 1
+    [message] = smtp_server.messages
+    assert message["To"] == other.email and "To stop these emails, reply STOP" in message.get_payload(decode=True).decode()
+    # Withdrawn: emails may go again.
+    post_form(collector, f"{page}/contact-preferences", {"text_consent": "y"}, page=page)
+    assert collections.contact_preferences(opted).email_opt_out_at is None
+
+
 def test_aging_buckets_by_responsibility_date_and_the_csv_adds_up(app, login_as):
     today = D0 + timedelta(days=200)
     ages = {10: 11000, 45: 22000, 75: 33000, 100: 44000, 150: 55000, 151: 1000}
@@ -287,6 +336,101 @@ def test_agency_payment_is_net_plus_fee_and_bad_debt_goes_through_the_ledger(app
     assert written == 60000 and account.patient_due_cents == 0 and account.collection_stage == "written_off"
     assert sum(a.amount_cents for a in db.session.scalars(select(Adjustment).where(Adjustment.kind == "bad_debt"))) == 60000
     assert ledger.check_all()[1] == []
+
+
+def test_an_agency_payment_is_one_ledger_operation_posted_whole_or_not_at_all(app):
+    account = owing(30000, D0)
+    later = factories.charge(account, 20000, day=D0 + timedelta(days=3), responsibility="patient")
+    agency = collections.create_agency(name="Summit Recovery", contact=None, fee_bps=2500, actor="test")
+    db.session.add(Placement(account_id=account.id, agency_id=agency.id, placed_on=D0 + timedelta(days=130),
+                             placed_balance_cents=50000, prior_stage="pre_collection", created_by="test"))
+    db.session.commit()
+    postings = select(func.count(Posting.id))
+    before = db.session.scalar(postings)
+
+    # A fee larger than what the net payment leaves owing: refused whole, the payment included.
+    try:
+        ledger.post_agency_payment(account.id, gross_cents=60000, fee_cents=20000, key="agency:big", actor="test",
+                                   received_on=D0 + timedelta(days=140), reference="R-0", fee_reason="fee")
+    except ledger.LedgerError as exc:
+        assert "fee" in str(exc)
+    else:
+        raise AssertionError("the oversized fee was posted")
+    db.session.refresh(account)
+    assert db.session.scalar(postings) == before and db.session.scalar(select(func.count(Payment.id))) == 0
+    assert account.patient_due_cents == 50000
+
+    # The ledger step done, the collections row not yet written (a crash in between): the replay adds no money.
+    first = ledger.post_agency_payment(account.id, gross_cents=40000, fee_cents=10000, key="agency:2", actor="test",
+                                       received_on=D0 + timedelta(days=140), reference="Agency Summit Recovery R-2",
+                                       fee_reason="Collection agency fee (Summit Recovery)")
+    posted = db.session.scalar(postings)
+    row = collections.record_agency_payment(account, gross_cents=40000, fee_cents=10000,
+                                            received_on=D0 + timedelta(days=140), reference="R-2", key="agency:2",
+                                            actor="test")
+    db.session.commit()
+    assert db.session.scalar(postings) == posted and row.payment_id == first.payment.id
+    assert db.session.get(Payment, row.payment_id).amount_cents == 30000
+    # The net pays the oldest charge; the fee is written off what is left, on the next one.
+    assert [(d["charge_id"], d["amount_cents"]) for d in row.fee_detail] == [(later.id, 10000)]
+    db.session.refresh(account)
+    db.session.refresh(later)
+    assert account.patient_due_cents == 10000 and later.patient_balance_cents == 10000
+    again = collections.record_agency_payment(account, gross_cents=40000, fee_cents=10000,
+                                              received_on=D0 + timedelta(days=140), reference="R-2", key="agency:2",
+                                              actor="test")
+    assert again.id == row.id and db.session.scalar(postings) == posted
+    # The same key with other figures is refused, and nothing is posted.
+    try:
+        collections.record_agency_payment(account, gross_cents=5000, fee_cents=1000, received_on=D0 + timedelta(days=141),
+                                          reference="R-3", key="agency:3", actor="test")
+        ledger.post_agency_payment(account.id, gross_cents=5000, fee_cents=0, key="agency:3", actor="test",
+                                   received_on=D0 + timedelta(days=141), reference="other", fee_reason="fee")
+    except ledger.IdempotencyConflict:
+        pass
+    else:
+        raise AssertionError("a reused key with other figures was accepted")
+    db.session.refresh(account)
+    assert account.patient_due_cents == 5000 and ledger.check_all()[1] == []
+
+
+def test_a_deactivated_agency_takes_no_new_placements_and_keeps_its_open_ones(app, login_as):
+    held, waiting = owing(80000, D0), owing(60000, D0)
+    for day in (0, 30, 60, 90, 120):
+        run(app, D0 + timedelta(days=day))
+    agency = collections.create_agency(name="Summit Recovery", contact=None, fee_bps=2500, actor="test")
+    collections.place(held, agency, as_of=D0 + timedelta(days=121), actor="test")
+    db.session.commit()
+    manager = login_as("collector")
+    listing = "/staff/collections/agencies"
+    off = post_form(manager, f"{listing}/status", {"agency_id": agency.id, "active": "0"}, page=listing)
+    assert off.status_code == 302
+    page = manager.get(listing).get_data(as_text=True)
+    assert "Inactive: no new placements" in page and "Reactivate" in page
+    account_page = f"/staff/collections/accounts/{waiting.id}"
+    assert "Summit Recovery</option>" not in manager.get(account_page).get_data(as_text=True)
+    refused = post_form(manager, f"{account_page}/place", {"agency": agency.id}, page=account_page)
+    assert refused.status_code == 400 and stage(waiting) == "pre_collection"
+    try:
+        collections.place(waiting, agency, as_of=D0 + timedelta(days=122), actor="test")
+    except collections.CollectionsError as exc:
+        assert "no longer takes placements" in str(exc)
+    else:
+        raise AssertionError("an inactive agency took a placement")
+    db.session.rollback()
+    # What it already holds stays: in its placement file, and its payments are posted.
+    assert held.number in collections.placement_file(agency, actor="test") and stage(held) == "placed"
+    collections.record_agency_payment(held, gross_cents=10000, fee_cents=None, received_on=D0 + timedelta(days=125),
+                                      reference="R-9", key="agency:after-deactivation", actor="test")
+    db.session.commit()
+    db.session.refresh(held)
+    assert held.patient_due_cents == 70000
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.action == "collections.agency_deactivated", AuditEvent.object_id == str(agency.id))) == 1
+    on = post_form(manager, f"{listing}/status", {"agency_id": agency.id, "active": "1"}, page=listing)
+    assert on.status_code == 302
+    assert post_form(manager, f"{account_page}/place", {"agency": agency.id}, page=account_page).status_code == 302
+    assert stage(waiting) == "placed"
 
 
 def test_no_placement_or_bad_debt_under_a_hold_a_plan_or_too_early(app):

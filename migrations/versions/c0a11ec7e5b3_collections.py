@@ -53,6 +53,7 @@ def upgrade():
     sa.Column('weight_per_stage', sa.Integer(), nullable=False),
     sa.Column('weight_per_broken_promise', sa.Integer(), nullable=False),
     sa.Column('weight_no_recent_payment', sa.Integer(), nullable=False),
+    sa.Column('last_run_on', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['facility_id'], ['facilities.id'], name=op.f('fk_collection_settings_facility_id_facilities')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_collection_settings')),
     sa.UniqueConstraint('facility_id', name=op.f('uq_collection_settings_facility_id'))
@@ -71,6 +72,8 @@ def upgrade():
     sa.Column('broken_promises', sa.Integer(), nullable=False),
     sa.Column('last_payment_on', sa.Date(), nullable=True),
     sa.Column('score', sa.Integer(), nullable=False),
+    sa.Column('email_opt_out_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('text_consent_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("stage IN ('none', 'first_statement', 'second_statement', 'third_statement', 'final_notice', 'pre_collection', 'placed', 'written_off')", name=op.f('ck_collection_cases_stage')),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_collection_cases_account_id_accounts')),

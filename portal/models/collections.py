@@ -50,6 +50,8 @@ class CollectionSettings(db.Model):
     weight_per_stage: Mapped[int] = mapped_column(default=3)
     weight_per_broken_promise: Mapped[int] = mapped_column(default=10)
     weight_no_recent_payment: Mapped[int] = mapped_column(default=5)
+    # The date of the last nightly run: the queue's scores and their reasons are as of that day.
+    last_run_on: Mapped[date | None] = mapped_column(Date)
 
 
 class CollectionCase(db.Model):
@@ -74,6 +76,9 @@ class CollectionCase(db.Model):
     broken_promises: Mapped[int] = mapped_column(default=0)
     last_payment_on: Mapped[date | None] = mapped_column(Date)
     score: Mapped[int] = mapped_column(default=0)
+    # Email opt-out (12 CFR 1006.6(e)) and consent to texts (TCPA) as the guarantor told us; None: not given.
+    email_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    text_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account] = relationship()

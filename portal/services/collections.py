@@ -21,7 +21,6 @@ from portal import money
 from portal.extensions import db
 from portal.models import (
     Account,
-    Adjustment,
     Agency,
     AgencyPayment,
     Charge,
@@ -109,6 +108,8 @@ def update_settings(values: dict, *, actor) -> None:
         if getattr(rules, name) != new:
             changes[name] = [getattr(rules, name), new]
             setattr(rules, name, new)
+    if rules.last_run_on and any(name.startswith("weight_") for name in changes):
+        _rescore(rules, rules.last_run_on)  # the queue and its reasons follow the new weights now
     audit.record("collections.settings_updated", "collection_settings", actor=actor, object_id=rules.id,
                  detail=changes)
 
@@ -440,9 +441,8 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
             .values(stage=following, stage_since=as_of))
     result.advanced = dict(reversed(result.advanced.items()))
 
-    score = _score_sql(rules, as_of)
-    _rows(update(CollectionCase).where(CollectionCase.stage.in_(DUNNING_STAGES),
-                                       CollectionCase.score.is_distinct_from(score)).values(score=score))
+    _rescore(rules, as_of)
+    rules.last_run_on = as_of
     # Account.collection_stage mirrors the case (and so leaves "plan_defaulted").
     case_stage = select(CollectionCase.stage).where(locate).scalar_subquery()
     _rows(update(Account).where(exists().where(locate, CollectionCase.stage != Account.collection_stage))
@@ -471,12 +471,23 @@ def _score_sql(rules: CollectionSettings, as_of: date):
             + rules.weight_no_recent_payment * no_recent)
 
 
-def reasons(c: CollectionCase, rules: CollectionSettings | None = None, *,
-            as_of: date | None = None) -> list[tuple[int, str]]:
-    """Why the account is in the queue: (points, words) per part of its score (as the run on `as_of`
-    computed it), largest first."""
+def _rescore(rules: CollectionSettings, as_of: date, *where) -> None:
+    """Score the cases in the cycle (or those `where` picks) as of `as_of`; unchanged rows left alone."""
+    score = _score_sql(rules, as_of)
+    _rows(update(CollectionCase).where(CollectionCase.stage.in_(DUNNING_STAGES), *where,
+                                       CollectionCase.score.is_distinct_from(score)).values(score=score))
+
+
+def scored_on(rules: CollectionSettings | None = None) -> date:
+    """The day the stored scores are as of: the last nightly run (today before any run)."""
+    return (rules or settings()).last_run_on or facility_today()
+
+
+def reasons(c: CollectionCase, rules: CollectionSettings | None = None) -> list[tuple[int, str]]:
+    """Why the account is in the queue: (points, words) per part of its stored score, as of the last
+    run that computed it (so they add up to the score shown), largest first."""
     rules = rules or settings()
-    as_of = as_of or facility_today()
+    as_of = scored_on(rules)
     parts = []
     hundreds = min(max(c.balance_cents, 0) // 10000, BALANCE_POINTS_CAP)
     parts.append((rules.weight_per_100_dollars * hundreds, f"Owes {money.format_usd(c.balance_cents)}"))
@@ -577,6 +588,9 @@ def check_contact(account: Account, channel: str, at: datetime, *, as_of: date |
     check = ContactCheck()
     if channel == "note":
         return check
+    if channel == "email" and (opted_out := contact_preferences(account).email_opt_out_at):
+        check.blocks.append(f"The guarantor opted out of email on {opted_out:%b %d, %Y}: no email about the "
+                            f"debt (call or write instead).")
     for hold in holds(account, as_of or at.date()):
         if hold.kind in NO_CONTACT_HOLDS:
             check.blocks.append(f"{hold.label} hold: no contact about the debt.")
@@ -611,6 +625,32 @@ def check_contact(account: Account, channel: str, at: datetime, *, as_of: date |
             check.blocks.append(f"Spoke with the guarantor on {spoke[-1].contacted_at:%b %d}: no call until "
                                 f"{until:%b %d %H:%M} UTC.")
     return check
+
+
+@dataclass
+class ContactPreferences:
+    email_opt_out_at: datetime | None
+    text_consent_at: datetime | None
+
+
+def contact_preferences(account: Account) -> ContactPreferences:
+    """What the guarantor told us about email and texts (nothing recorded: may email, may not text)."""
+    row = db.session.execute(select(CollectionCase.email_opt_out_at, CollectionCase.text_consent_at)
+                             .where(CollectionCase.account_id == account.id)).first()
+    return ContactPreferences(*(row or (None, None)))
+
+
+def set_contact_preferences(account: Account, *, email_opt_out: bool, text_consent: bool, actor: str) -> None:
+    """Record an email opt-out or consent to texts (or their withdrawal), as the guarantor asked."""
+    c = case_for(account)
+    changes = {}
+    for name, wanted in (("email_opt_out_at", email_opt_out), ("text_consent_at", text_consent)):
+        if wanted != (getattr(c, name) is not None):
+            setattr(c, name, utcnow() if wanted else None)
+            changes[name.removesuffix("_at")] = wanted
+    if changes:
+        audit.record("collections.contact_preferences", "collection_case", actor=actor, object_id=c.id,
+                     account_id=account.id, detail=changes, commit=False)
 
 
 def log_contact(account: Account, *, channel: str, outcome: str, note: str | None, at: datetime, actor: str,
@@ -731,6 +771,8 @@ def recall(account: Account, *, reason: str, as_of: date, actor: str) -> Placeme
     c = case_for(account)
     c.stage, c.stage_since = placement.prior_stage, as_of
     account.collection_stage = placement.prior_stage
+    db.session.flush()
+    _rescore(settings(), scored_on(), CollectionCase.id == c.id)  # back in the queue with a current score
     audit.record("collections.recalled", "collection_placement", actor=actor, object_id=placement.id,
                  account_id=account.id, detail={"reason": reason}, commit=False)
     return placement
@@ -746,10 +788,10 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
                           reference: str | None, key: str, actor: str) -> AgencyPayment:
     """The agency collected `gross`, kept `fee` and sent us the rest.
 
-    Posted the way the rules ask: the net cash as a payment (it matches the deposit), and the fee
-    as an administrative adjustment on the patient balance, so the guarantor is credited the full
-    gross and the fee shows as a collection expense. Idempotent on `key`: a replay finishes what a
-    first attempt left undone and adds nothing else.
+    Posted the way the rules ask, as one ledger operation: the net cash as a payment (it matches
+    the deposit) and the fee as an administrative adjustment on the patient balance, so the
+    guarantor is credited the full gross and the fee shows as a collection expense. Idempotent on
+    `key`: a replay posts nothing more (and records the row a first attempt may have left undone).
     """
     if done := db.session.scalar(select(AgencyPayment).where(AgencyPayment.key == key)):
         return done
@@ -761,31 +803,22 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
         fee_cents = money.pct(gross_cents, placement.agency.fee_bps)
     if gross_cents <= 0 or not 0 <= fee_cents < gross_cents:
         raise CollectionsError("The fee must be less than what the agency collected.")
-    already = db.session.scalar(select(func.count(Posting.id))
-                                .where(Posting.idempotency_key.startswith(f"{key}:")))
-    if not already and gross_cents > account.patient_due_cents:
+    posted = db.session.scalar(select(Posting.id).where(Posting.idempotency_key == key))
+    if posted is None and gross_cents > account.patient_due_cents:
         raise CollectionsError(f"The agency cannot have collected more than the balance "
                                f"({money.format_usd(account.patient_due_cents)}).")
-    payment = ledger.post_payment(account.id, amount_cents=gross_cents - fee_cents, method="other",
-                                  key=f"{key}:net", actor=actor, received_on=received_on,
-                                  reference=f"Agency {placement.agency.name} {reference or ''}".strip()[:100])
-    posted_fee = db.session.scalar(select(func.coalesce(func.sum(Adjustment.amount_cents), 0))
-                                   .join(Posting, Posting.id == Adjustment.posting_id)
-                                   .where(Posting.idempotency_key.startswith(f"{key}:fee:")))
-    detail, left = [], fee_cents - int(posted_fee)
-    for charge in _patient_charges(account.id):
-        if left <= 0:
-            break
-        amount = min(left, charge.patient_balance_cents)
-        adjustment = ledger.post_adjustment(charge.id, amount_cents=amount, kind="administrative",
-                                            bucket="patient", key=f"{key}:fee:{charge.id}", actor=actor,
-                                            reason=f"Collection agency fee ({placement.agency.name})")
-        detail.append({"charge_id": charge.id, "amount_cents": amount, "adjustment_id": adjustment.id})
-        left -= amount
-    if left > 0:
-        raise CollectionsError("The fee is more than the balance left after the payment.")
+    name = placement.agency.name
+    try:
+        remittance = ledger.post_agency_payment(
+            account.id, gross_cents=gross_cents, fee_cents=fee_cents, key=key, actor=actor,
+            received_on=received_on, reference=f"Agency {name} {reference or ''}".strip()[:100],
+            fee_reason=f"Collection agency fee ({name})")
+    except ledger.LedgerError as exc:
+        raise CollectionsError(f"Nothing was posted: {exc}.") from exc
+    detail = [{"charge_id": a.charge_id, "amount_cents": a.amount_cents, "adjustment_id": a.id}
+              for a in remittance.fees]
     row = AgencyPayment(placement_id=placement.id, key=key, received_on=received_on, reference=reference,
-                        gross_cents=gross_cents, fee_cents=fee_cents, payment_id=payment.id,
+                        gross_cents=gross_cents, fee_cents=fee_cents, payment_id=remittance.payment.id,
                         fee_detail=detail, created_by=actor)
     db.session.add(row)
     db.session.flush()
@@ -871,6 +904,22 @@ def create_agency(*, name: str, contact: str | None, fee_bps: int, actor: str) -
     audit.record("collections.agency_created", "collection_agency", actor=actor, object_id=agency.id,
                  commit=False)
     return agency
+
+
+def set_agency_active(agency: Agency, *, active: bool, actor: str) -> None:
+    """An inactive agency takes no new placements; those it holds stay until recalled or paid."""
+    if agency.active == active:
+        return
+    agency.active = active
+    audit.record("collections.agency_activated" if active else "collections.agency_deactivated",
+                 "collection_agency", actor=actor, object_id=agency.id, commit=False)
+
+
+def open_placement_counts() -> dict[int, int]:
+    """Agency id -> accounts placed with it and not recalled."""
+    return dict(db.session.execute(select(Placement.agency_id, func.count(Placement.id))
+                                   .where(Placement.recalled_on.is_(None))
+                                   .group_by(Placement.agency_id)).all())
 
 
 def agencies(active_only: bool = False) -> list[Agency]:

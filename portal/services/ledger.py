@@ -571,18 +571,88 @@ def post_adjustment(charge_id: int, *, amount_cents: int, kind: str, bucket: str
 
     def build(account: Account) -> Posting:
         work = _Work(account, actor)
-        posting = work.posting("adjustment", key, fp, memo=reason)
-        db.session.add(Adjustment(
-            posting_id=posting.id, account_id=account.id, charge_id=charge_id, bucket=bucket, kind=kind,
-            amount_cents=amount_cents, group_code=group_code, carc=carc, rarc=rarc, reason=reason,
-            created_by=actor,
-        ))
-        work.entry(posting, bucket, -amount_cents, charge_id=charge_id)
+        posting = _adjust(work, charge_id, amount_cents, kind=kind, bucket=bucket, key=key, fp=fp,
+                          group_code=group_code, carc=carc, rarc=rarc, reason=reason)
         _commit(work, key)
         return posting
 
     return _run(charge.account_id, key, fp, build, lambda p: db.session.scalar(
         select(Adjustment).where(Adjustment.posting_id == p.id)))
+
+
+def _adjust(work: _Work, charge_id: int, amount_cents: int, *, kind: str, bucket: str, key: str, fp: str,
+            group_code: str | None = None, carc: str | None = None, rarc: str | None = None,
+            reason: str | None = None) -> Posting:
+    posting = work.posting("adjustment", key, fp, memo=reason)
+    db.session.add(Adjustment(
+        posting_id=posting.id, account_id=work.account.id, charge_id=charge_id, bucket=bucket, kind=kind,
+        amount_cents=amount_cents, group_code=group_code, carc=carc, rarc=rarc, reason=reason,
+        created_by=work.actor,
+    ))
+    work.entry(posting, bucket, -amount_cents, charge_id=charge_id)
+    return posting
+
+
+@dataclass
+class AgencyRemittance:
+    payment: Payment
+    fees: list[Adjustment]  # the agency's fee, one administrative adjustment per charge
+
+
+def post_agency_payment(account_id: int, *, gross_cents: int, fee_cents: int, key: str, actor: str,
+                        received_on: date, reference: str | None, fee_reason: str) -> AgencyRemittance:
+    """A collection agency collected `gross` from the guarantor, kept `fee` and remitted the rest.
+
+    One operation, idempotent on `key`: the net cash as a payment applied to the patient balance
+    oldest service date first (it matches the deposit), and the fee as administrative adjustments
+    on what is left, oldest first, so the guarantor is credited the full gross. Either all of it
+    is posted or nothing: a fee larger than what the payment leaves owing is refused.
+    """
+    _require_positive(gross_cents)
+    if not isinstance(fee_cents, int) or not 0 <= fee_cents < gross_cents:
+        raise LedgerError("the agency fee must be at least zero and less than what the agency collected")
+    fp = _fingerprint(op="agency_payment", account=account_id, gross=gross_cents, fee=fee_cents,
+                      reference=reference)
+
+    def build(account: Account) -> Posting:
+        work = _Work(account, actor)
+        posting = work.posting("payment", key, fp, memo=reference)
+        payment = Payment(account_id=account.id, posting_id=posting.id, source="patient", method="other",
+                          reference=reference, amount_cents=gross_cents - fee_cents, received_on=received_on,
+                          created_by=actor)
+        db.session.add(payment)
+        db.session.flush()
+        work.entry(posting, "unapplied", -payment.amount_cents, payment_id=payment.id)
+        # Split the current patient balances between the payment and the fee, oldest first (the
+        # charge caches are refreshed only at commit, so plan both from one snapshot).
+        owed = [(c.id, c.patient_balance_cents) for c in _open_charges(account.id, "patient")]
+        to_pay, to_fee, net, fee = [], [], payment.amount_cents, fee_cents
+        for charge_id, balance in owed:
+            take = min(net, balance)
+            if take:
+                to_pay.append((charge_id, take))
+            net, balance = net - take, balance - take
+            if balance and fee:
+                to_fee.append((charge_id, min(fee, balance)))
+                fee -= min(fee, balance)
+        if fee:
+            raise LedgerError(f"the agency fee is {fee} cents more than the balance left after the payment")
+        _allocate(work, payment, payment.amount_cents, to_pay, f"{key}#allocation")
+        for charge_id, amount in to_fee:
+            _adjust(work, charge_id, amount, kind="administrative", bucket="patient",
+                    key=f"{key}#fee:{charge_id}", reason=fee_reason,
+                    fp=_fingerprint(op="agency_fee", key=key, charge=charge_id, amount=amount))
+        _commit(work, key)
+        return posting
+
+    def result_of(posting: Posting) -> AgencyRemittance:
+        fees = db.session.scalars(select(Adjustment).join(Posting, Posting.id == Adjustment.posting_id)
+                                  .where(Posting.idempotency_key.startswith(f"{key}#fee:", autoescape=True))
+                                  .order_by(Adjustment.id)).all()
+        return AgencyRemittance(db.session.scalar(select(Payment).where(Payment.posting_id == posting.id)),
+                                list(fees))
+
+    return _run(account_id, key, fp, build, result_of)
 
 
 def transfer(charge_id: int, *, amount_cents: int, to_bucket: str, reason: str, key: str, actor: str,

@@ -292,6 +292,8 @@ def send_notice(statement: Statement) -> None:
     from portal.tasks import send_mail
 
     account = statement.account
+    if collections.contact_preferences(account).email_opt_out_at is not None:
+        return  # the guarantor opted out of email: the mailed statement is the notice
     recipients = [account.email] if account.email else []
     recipients += [u.email for u in db.session.scalars(
         select(User).join(AccountAccess, AccountAccess.user_id == User.id)
@@ -305,7 +307,8 @@ def send_notice(statement: Statement) -> None:
             f"Amount due: {money.format_usd(statement.amount_due_cents)} by {statement.due_date:%B %d, %Y}.\n\n"
             f"Sign in to see it and pay: {base}/login\n"
             f"Or pay without signing in at {base}/pay with statement code {statement.code}.\n\n"
-            f"Questions? Call {fac.phone or 'our billing office'}.\n")
+            f"Questions? Call {fac.phone or 'our billing office'}.\n\n"
+            f"To stop these emails, reply STOP or call us; your statements will still come by mail.\n")
     send_mail.delay(recipients, f"Your statement from {fac.neutral_name}", body)
     statement.notified_at = utcnow()
     db.session.commit()

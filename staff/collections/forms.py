@@ -1,5 +1,13 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal import money
@@ -37,6 +45,16 @@ class HoldForm(FlaskForm):
     reason = StringField("Why", validators=[DataRequired(), Length(max=500)])
     ends_on = DateField("Ends on", validators=[Optional()])
     review_on = DateField("Review on", validators=[Optional()])
+
+
+class PreferencesForm(FlaskForm):
+    email_opt_out = BooleanField("Opted out of email: no billing or collection emails")
+    text_consent = BooleanField("Consents to text messages about the bill")
+
+
+class AgencyStatusForm(FlaskForm):
+    agency_id = HiddenField(validators=[DataRequired()])
+    active = HiddenField(validators=[DataRequired()])  # "1": takes placements, "0": no new ones
 
 
 class ReleaseForm(FlaskForm):

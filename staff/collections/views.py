@@ -15,12 +15,14 @@ from portal.services.clock import facility_today
 from staff.collections.forms import (
     AgencyForm,
     AgencyPaymentForm,
+    AgencyStatusForm,
     AgingFilterForm,
     AssignForm,
     BadDebtForm,
     ContactForm,
     HoldForm,
     PlaceForm,
+    PreferencesForm,
     PromiseForm,
     RecallForm,
     ReleaseForm,
@@ -49,9 +51,10 @@ def queue():
     cases = collections.queue(today, assignee_id=current_user.id if show == "mine" else None,
                               unassigned=show == "unassigned")
     rules = collections.settings()
-    rows = [(c, collections.reasons(c, rules, as_of=today)) for c in cases]
+    rows = [(c, collections.reasons(c, rules)) for c in cases]
     return render_template("staff/collections/queue.html", rows=rows, show=show, views=QUEUE_VIEWS,
-                           today=today, to_review=collections.holds_to_review(today),
+                           today=today, scored_on=collections.scored_on(rules),
+                           to_review=collections.holds_to_review(today),
                            hold_words=collections.HOLD_WORDS, stage_words=collections.STAGE_WORDS,
                            buckets=collections.BUCKETS)
 
@@ -125,11 +128,13 @@ def _render_account(account: Account, status: int = 200, **forms):
     place_form = forms.get("place_form") or PlaceForm()
     place_form.agency.choices = [(a.id, a.name) for a in agencies]
     contacts = collections.contacts(account)
+    preferences = collections.contact_preferences(account)
     audit.record("collections.account_viewed", "account", actor=current_user, object_id=account.id,
                  account_id=account.id)
     return render_template(
         "staff/collections/account.html", account=account, case=c, today=today,
-        reasons=collections.reasons(c, as_of=today) if c.stage in collections.DUNNING_STAGES else [],
+        reasons=collections.reasons(c) if c.stage in collections.DUNNING_STAGES else [],
+        scored_on=collections.scored_on(),
         holds=collections.holds(account, today), promises=collections.promises(account),
         contacts=contacts, names=collections.actor_names({c.created_by for c in contacts}),
         statements=statements.for_account(account)[:12],
@@ -143,7 +148,10 @@ def _render_account(account: Account, status: int = 200, **forms):
         placement_blockers=collections.placement_blockers(account, today),
         stage_words=collections.STAGE_WORDS, channel_words=collections.CHANNEL_WORDS,
         outcome_words=collections.OUTCOME_WORDS, buckets=collections.BUCKETS,
-        contact_form=forms.get("contact_form") or ContactForm(),
+        contact_form=forms.get("contact_form") or ContactForm(), preferences=preferences,
+        preferences_form=forms.get("preferences_form") or PreferencesForm(data={
+            "email_opt_out": preferences.email_opt_out_at is not None,
+            "text_consent": preferences.text_consent_at is not None}),
         promise_form=forms.get("promise_form") or PromiseForm(),
         hold_form=forms.get("hold_form") or HoldForm(), release_form=ReleaseForm(), assign_form=assign_form,
         place_form=place_form, recall_form=forms.get("recall_form") or RecallForm(),
@@ -190,6 +198,15 @@ def log_contact(account_id: int):
     for warning in warnings:
         flash(warning, "error")
     return response
+
+
+@bp.post("/accounts/<int:account_id>/contact-preferences")
+@permission_required("collections.work")
+def contact_preferences(account_id: int):
+    account = _account(account_id)
+    return _act(account, "preferences_form", PreferencesForm(), lambda f: collections.set_contact_preferences(
+        account, email_opt_out=f.email_opt_out.data, text_consent=f.text_consent.data, actor=_actor()),
+        "Contact preferences saved.")
 
 
 @bp.post("/accounts/<int:account_id>/promises")
@@ -297,7 +314,22 @@ def agencies():
     if form.errors:
         status = 400
     return render_template("staff/collections/agencies.html", form=form, agencies=collections.agencies(),
+                           placed=collections.open_placement_counts(), status_form=AgencyStatusForm(),
                            columns=collections.PLACEMENT_COLUMNS), status
+
+
+@bp.post("/agencies/status")
+@permission_required("collections.place")
+def agency_status():
+    form = AgencyStatusForm()
+    if not (form.validate_on_submit() and form.active.data in ("0", "1") and form.agency_id.data.isdigit()):
+        abort(400)
+    agency = db.session.get(Agency, int(form.agency_id.data)) or abort(404)
+    collections.set_agency_active(agency, active=form.active.data == "1", actor=_actor())
+    db.session.commit()
+    flash(f"{agency.name} takes new placements." if agency.active else
+          f"{agency.name} takes no new placements; its open placements stay with it.", "info")
+    return redirect(url_for(".agencies"))
 
 
 @bp.get("/agencies/placements.csv")
