@@ -29,9 +29,18 @@ from portal.models.ledger import (
 )
 from portal.models.people import AccountAccess, Facility, Role, RolePermission, User
 from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment, PlanPolicy
+from portal.models.remits import (
+    EXCEPTION_STATES,
+    EraException,
+    ProviderAdjustment,
+    Remittance,
+    RemittanceClaim,
+    RemittanceLine,
+)
 from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
 
 __all__ = [
+    "EXCEPTION_STATES", "EraException", "ProviderAdjustment", "Remittance", "RemittanceClaim", "RemittanceLine",
     "HISTORY_SOURCES", "LEVELS_OF_CARE", "AdjudicatedLine",
     "PaymentPlan", "PlanChargeAttempt", "PlanInstallment", "PlanPolicy",
     "CardPayment", "Refund", "SavedCard", "Statement", "StripeEvent",
