@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Account, AccountAccess, User
-from portal.services import demo, iop, ledger, plans, statements, users
+from portal.services import demo, iop, ledger, plans, statements, underpayments, users
 from portal.services.clock import facility_today
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
@@ -22,6 +22,7 @@ auths_cli = AppGroup("auths", help="Authorizations.")
 statements_cli = AppGroup("statements", help="Patient statements.")
 stripe_cli = AppGroup("stripe", help="Card processor set-up.")
 plans_cli = AppGroup("plans", help="Payment plans with autopay.")
+underpayments_cli = AppGroup("underpayments", help="Lines payers allowed less for than expected.")
 
 
 def init_app(app: Flask) -> None:
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(statements_cli)
     app.cli.add_command(stripe_cli)
     app.cli.add_command(plans_cli)
+    app.cli.add_command(underpayments_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
 
@@ -210,3 +212,13 @@ def plans_charge_due(as_of, as_json):
               + (f" ({o.message})" if o.message else "") for o in outcomes]
     _emit(as_json, {"as_of": day.isoformat(), "outcomes": [vars(o) for o in outcomes], "counts": counts,
                     "reminders": reminders}, "\n".join(lines))
+
+
+@underpayments_cli.command("scan")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Check only lines paid on or after this date.")
+@click.option("--json", "as_json", is_flag=True)
+def underpayments_scan(since, as_json):
+    """Check posted lines against contract rates and payer history (idempotent backfill)."""
+    result = underpayments.scan(since.date() if since else None, actor="cli:underpayments-scan")
+    _emit(as_json, result.as_dict(), result.summary())

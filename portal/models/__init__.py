@@ -38,11 +38,20 @@ from portal.models.remits import (
     RemittanceLine,
 )
 from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
+from portal.models.underpayments import (
+    UNDERPAYMENT_STATUSES,
+    ContractRate,
+    EraUpload,
+    Underpayment,
+    UnderpaymentSettings,
+)
 
 __all__ = [
     "EXCEPTION_STATES", "EraException", "ProviderAdjustment", "Remittance", "RemittanceClaim", "RemittanceLine",
     "HISTORY_SOURCES", "LEVELS_OF_CARE", "AdjudicatedLine",
     "PaymentPlan", "PlanChargeAttempt", "PlanInstallment", "PlanPolicy",
+    "UNDERPAYMENT_STATUSES", "ContractRate", "EraUpload", "Underpayment",
+    "UnderpaymentSettings",
     "CardPayment", "Refund", "SavedCard", "Statement", "StripeEvent",
     "EXCEPTION_REASONS", "Authorization", "ClinicalSession", "IopException", "IopSettings", "Notification",
     "PAYER_TYPES", "Account", "AccountAccess", "Adjustment", "Allocation", "AuditEvent", "BalanceTransfer",
