@@ -92,7 +92,11 @@ class Underpayment(db.Model):
 
 
 class EraUpload(db.Model):
-    """An 835 a person uploaded: the file as received and how its import went (the page polls this)."""
+    """An 835 a person uploaded: the file as received and how its import ended.
+
+    Live progress (claims done of total) is kept outside the database, because the import holds
+    its transaction until the whole file is posted.
+    """
 
     __tablename__ = "era_uploads"
     __table_args__ = (CheckConstraint(f"status IN {UPLOAD_STATUSES}", name="status"),)
@@ -100,9 +104,6 @@ class EraUpload(db.Model):
     filename: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(10), default="queued")
-    done: Mapped[int] = mapped_column(default=0)
-    total: Mapped[int] = mapped_column(default=0)
-    stage: Mapped[str | None] = mapped_column(String(200))
     # Why the file was refused, one readable line each.
     problems: Mapped[list | None] = mapped_column(db.JSON)
     remittance_id: Mapped[int | None] = mapped_column(ForeignKey("remittances.id"))
