@@ -24,6 +24,7 @@ from portal.extensions import db
 from portal.models.accounts import Payer
 from portal.models.base import UTCDateTime, utcnow
 from portal.models.billing import Charge, Claim, ClaimLine
+from portal.models.ledger import Payment
 
 REMITTANCE_STATUSES = ("posted", "exceptions")  # exceptions: some claims or lines wait in the queue
 EXCEPTION_STATES = ("open", "matched", "dismissed")
@@ -101,6 +102,7 @@ class RemittanceClaim(db.Model):
 
     remittance: Mapped[Remittance] = relationship(back_populates="claims")
     claim: Mapped[Claim | None] = relationship()
+    payment: Mapped[Payment | None] = relationship()
     lines: Mapped[list["RemittanceLine"]] = relationship(
         back_populates="remittance_claim", order_by="RemittanceLine.sequence")
 

@@ -751,3 +751,276 @@ def check_all() -> tuple[int, list[Discrepancy]]:
     numbers = {a.id: a.number for a in accounts}
     found = [Discrepancy(acc_id, numbers.get(acc_id, "?"), msgs) for acc_id, msgs in sorted(problems.items())]
     return len(accounts), found
+
+
+# ---------------------------------------------------------------- insurance adjudication (ERA and by hand)
+
+
+# What each CAS group does to a charge: CO/PI/OA are written off the insurance side, PR moves to the patient.
+ADJUSTMENT_KIND_BY_GROUP = {"CO": "contractual", "PI": "payer_reduction", "OA": "other_insurance"}
+TRANSFER_REASON_BY_CARC = {"1": "deductible", "2": "coinsurance", "3": "copay", "96": "noncovered",
+                           "204": "noncovered", "50": "noncovered"}
+
+
+@dataclass(frozen=True)
+class CasAdjustment:
+    group: str  # CO, PR, OA, PI
+    carc: str
+    amount_cents: int
+    rarc: str | None = None
+
+
+@dataclass(frozen=True)
+class LineAdjudication:
+    """What a payer decided on one service line, to post against one charge.
+
+    `key` is the line's natural key (e.g. ERA file hash + claim + line); each posting made for
+    the line derives its idempotency key from it. With `write_off=False` (a denial being worked)
+    CO/PI/OA stay owed by insurance; PR still moves to the patient.
+    """
+
+    charge_id: int
+    paid_cents: int
+    adjustments: tuple[CasAdjustment, ...]
+    key: str
+    write_off: bool = True
+
+
+class InsuranceBatch:
+    """Insurance payments, adjudicated lines and reversals posted in one transaction.
+
+    The accounts are locked in id order when the batch opens; every operation is checked against
+    running balances before it writes anything (so a caller can route a line that does not fit to
+    a person instead), and `commit()` runs the ledger's usual checks on everything touched,
+    refreshes the cached balances and commits once. Other rows the caller added to the session
+    (remittance records, history) commit with it; any error rolls everything back.
+    """
+
+    def __init__(self, account_ids: set[int], *, actor: str):
+        self.actor = actor
+        self.accounts = lock_accounts(set(account_ids))
+        self.deltas = defaultdict(lambda: dict.fromkeys(("insurance", "patient", "unapplied"), 0))
+        self.charges: dict[int, Charge] = {}
+        self.balances: dict[int, dict[str, int]] = {}
+        self.touched_charges: set[int] = set()
+        self.touched_payments: list[Payment] = []
+        self.effective_date: date | None = None
+
+    # -- reading
+
+    def load_charges(self, charge_ids) -> dict[int, Charge]:
+        """Fetch (fresh) the charges this batch will post to; they must be on locked accounts."""
+        wanted = set(charge_ids) - set(self.charges)
+        for start in range(0, len(wanted), 1000):
+            chunk = sorted(wanted)[start:start + 1000]
+            for charge in db.session.scalars(select(Charge).where(Charge.id.in_(chunk))
+                                             .execution_options(populate_existing=True)):
+                if charge.account_id not in self.accounts:
+                    raise LedgerError(f"charge {charge.id}: its account is not locked by this batch")
+                self.charges[charge.id] = charge
+                self.balances[charge.id] = {"insurance": charge.insurance_balance_cents,
+                                            "patient": charge.patient_balance_cents}
+        return {i: self.charges[i] for i in charge_ids if i in self.charges}
+
+    def _charge(self, charge_id: int) -> Charge:
+        if charge_id not in self.charges:
+            self.load_charges([charge_id])
+        if charge_id not in self.charges:
+            raise LedgerError(f"charge {charge_id} does not exist")
+        return self.charges[charge_id]
+
+    # -- writing
+
+    def _posting(self, account_id: int, kind: str, key: str, fp: str, memo: str | None = None,
+                 reverses: Posting | None = None) -> Posting:
+        posting = Posting(account_id=account_id, kind=kind, idempotency_key=key, fingerprint=fp, memo=memo,
+                          actor=self.actor, reverses=reverses)
+        db.session.add(posting)
+        return posting
+
+    def _entry(self, posting: Posting, account_id: int, bucket: str, amount: int, *, charge_id: int | None = None,
+               payment: Payment | None = None) -> None:
+        if amount == 0:
+            return
+        # Built through relationships: the whole batch is written by one flush.
+        db.session.add(LedgerEntry(posting=posting, account_id=account_id, charge_id=charge_id, payment=payment,
+                                   bucket=bucket, amount_cents=amount))
+        self.deltas[account_id][bucket] += amount
+        if charge_id is not None:
+            self.touched_charges.add(charge_id)
+            self.balances[charge_id][bucket] += amount
+        if payment is not None:
+            self.touched_payments.append(payment)
+
+    def payment(self, account_id: int, *, amount_cents: int, method: str, key: str, received_on: date,
+                payer_id: int | None = None, reference: str | None = None) -> Payment:
+        """Receive an insurance payment on a locked account, unapplied until lines are adjudicated."""
+        _require_positive(amount_cents)
+        if method not in PAYMENT_METHODS:
+            raise LedgerError(f"unknown payment method {method!r}")
+        if account_id not in self.accounts:
+            raise LedgerError(f"account {account_id} is not locked by this batch")
+        fp = _fingerprint(op="insurance_payment", account=account_id, amount=amount_cents, method=method,
+                          reference=reference, payer=payer_id)
+        posting = self._posting(account_id, "payment", key, fp, memo=reference)
+        payment = Payment(account_id=account_id, posting=posting, source="insurance", method=method,
+                          payer_id=payer_id, reference=reference, amount_cents=amount_cents, received_on=received_on,
+                          created_by=self.actor)
+        db.session.add(payment)
+        self._entry(posting, account_id, "unapplied", -amount_cents, payment=payment)
+        return payment
+
+    def line_problem(self, line: LineAdjudication) -> str | None:
+        """Why `line` cannot be posted as it stands (in words), or None."""
+        if line.paid_cents < 0:
+            return "the payer's paid amount is negative on a line that is not a reversal"
+        for adj in line.adjustments:
+            if adj.amount_cents < 0:
+                return f"adjustment {adj.group}-{adj.carc} is negative on a line that is not a reversal"
+            if adj.group not in ADJUSTMENT_KIND_BY_GROUP and adj.group != "PR":
+                return f"unknown adjustment group {adj.group!r}"
+        self._charge(line.charge_id)
+        owed = self.balances[line.charge_id]["insurance"]
+        needed = sum(a.amount_cents for a in line.adjustments
+                     if a.group == "PR" or (line.write_off and a.group in ("CO", "PI")))
+        if needed > owed:
+            return (f"the charge has {owed / 100:.2f} owed by insurance, less than the {needed / 100:.2f} "
+                    "the payer adjusts or moves to the patient")
+        return None
+
+    def adjudicate(self, payment: Payment | None, line: LineAdjudication) -> None:
+        """Post one adjudicated line: CO/PI written off (contractual / payer reduction), PR moved to the
+        patient with its reason, the paid amount applied to the charge's insurance side (what exceeds
+        it stays as unapplied credit on the payment), then OA written off (other_insurance) up to what
+        insurance still owes."""
+        if problem := self.line_problem(line):
+            raise LedgerError(problem)
+        if line.paid_cents and payment is None:
+            raise LedgerError("a paid line needs a payment")
+        charge = self._charge(line.charge_id)
+        account_id = charge.account_id
+        for n, adj in enumerate(line.adjustments, 1):
+            if adj.amount_cents == 0 or adj.group == "OA":
+                continue
+            key = f"{line.key}:{adj.group}{adj.carc}:{n}"
+            if adj.group == "PR":
+                reason = TRANSFER_REASON_BY_CARC.get(adj.carc, "other")
+                posting = self._posting(account_id, "transfer", key, _fingerprint(
+                    op="transfer", charge=charge.id, amount=adj.amount_cents, to="patient", reason=reason,
+                    carc=adj.carc))
+                db.session.add(BalanceTransfer(posting=posting, charge_id=charge.id, from_bucket="insurance",
+                                               to_bucket="patient", amount_cents=adj.amount_cents, reason=reason,
+                                               carc=adj.carc, created_by=self.actor))
+                self._entry(posting, account_id, "insurance", -adj.amount_cents, charge_id=charge.id)
+                self._entry(posting, account_id, "patient", adj.amount_cents, charge_id=charge.id)
+            elif line.write_off:
+                self._adjust(charge, adj, adj.amount_cents, key)
+        if line.paid_cents:
+            applied = min(line.paid_cents, self.balances[charge.id]["insurance"])
+            if applied:
+                posting = self._posting(account_id, "allocation", f"{line.key}:paid", _fingerprint(
+                    op="allocation", payment=payment.posting.idempotency_key, charge=charge.id, amount=applied))
+                db.session.add(Allocation(posting=posting, payment=payment, charge_id=charge.id,
+                                          bucket="insurance", amount_cents=applied))
+                self._entry(posting, account_id, "insurance", -applied, charge_id=charge.id, payment=payment)
+                self._entry(posting, account_id, "unapplied", applied, payment=payment)
+        if line.write_off:
+            for n, adj in enumerate(line.adjustments, 1):
+                left = self.balances[charge.id]["insurance"]
+                if adj.group == "OA" and adj.amount_cents and left:
+                    self._adjust(charge, adj, min(adj.amount_cents, left), f"{line.key}:{adj.group}{adj.carc}:{n}")
+
+    def _adjust(self, charge: Charge, adj: CasAdjustment, amount: int, key: str) -> None:
+        kind = ADJUSTMENT_KIND_BY_GROUP[adj.group]
+        posting = self._posting(charge.account_id, "adjustment", key, _fingerprint(
+            op="adjustment", charge=charge.id, amount=amount, kind=kind, bucket="insurance", group=adj.group,
+            carc=adj.carc, rarc=adj.rarc))
+        db.session.add(Adjustment(posting=posting, account_id=charge.account_id, charge_id=charge.id,
+                                  bucket="insurance", kind=kind, amount_cents=amount, group_code=adj.group,
+                                  carc=adj.carc, rarc=adj.rarc, created_by=self.actor))
+        self._entry(posting, charge.account_id, "insurance", -amount, charge_id=charge.id)
+
+    def reversal_problem(self, postings: list[Posting]) -> str | None:
+        """Why negating these postings together would break a money rule (in words), or None."""
+        after = defaultdict(int)
+        payments = set()
+        for posting in postings:
+            if posting.account_id not in self.accounts:
+                return f"posting {posting.id}: its account is not locked by this batch"
+            if posting.reversed_by is not None or posting.kind in ("reversal", "unallocation"):
+                return f"posting {posting.id} was already reversed"
+            for e in posting.entries:
+                if e.charge_id is not None:
+                    self._charge(e.charge_id)
+                    after[(e.charge_id, e.bucket)] -= e.amount_cents
+                if e.payment_id is not None:
+                    payments.add(e.payment_id)
+        for (charge_id, bucket), delta in after.items():
+            if self.balances[charge_id][bucket] + delta < 0:
+                return (f"the {bucket} side of charge {charge_id} was paid or adjusted since; "
+                        "undo that first")
+        negated = {e.payment_id: 0 for p in postings for e in p.entries if e.payment_id is not None}
+        for p in postings:
+            for e in p.entries:
+                if e.payment_id is not None and e.bucket == "unapplied":
+                    negated[e.payment_id] -= e.amount_cents
+        for payment_id in payments:
+            if unapplied_credit(payment_id) + negated[payment_id] != 0:
+                return f"payment {payment_id} was applied or refunded elsewhere since; undo that first"
+        return None
+
+    def reverse(self, postings: list[Posting], *, key: str, reason: str) -> None:
+        """Negate postings (newest first), each with a reversal posting that points at it."""
+        if problem := self.reversal_problem(postings):
+            raise LedgerError(problem)
+        for original in sorted(postings, key=lambda p: p.id, reverse=True):
+            posting = self._posting(original.account_id, "reversal", f"{key}:{original.id}",
+                                    _fingerprint(op="reverse", posting=original.id), memo=reason, reverses=original)
+            for e in original.entries:
+                self._entry(posting, original.account_id, e.bucket, -e.amount_cents, charge_id=e.charge_id,
+                            payment=e.payment)
+
+    def commit(self) -> None:
+        """Check the money rules on everything touched, refresh caches, commit once."""
+        try:
+            db.session.flush()
+            _check_and_cache_charges(self.touched_charges, self.effective_date or facility_today())
+            _check_payments({p.id for p in self.touched_payments})
+            for account_id, delta in self.deltas.items():
+                account = self.accounts[account_id]
+                account.insurance_balance_cents += delta["insurance"]
+                account.patient_balance_cents += delta["patient"]
+                account.credit_cents -= delta["unapplied"]
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+
+
+def post_insurance_line(line: LineAdjudication, *, actor: str, method: str, received_on: date,
+                        payer_id: int | None = None, reference: str | None = None, extra=None) -> Payment | None:
+    """Post one insurance-adjudicated line by hand: the payment (if anything was paid), CO/PI
+    write-offs, PR moved to the patient, OA. `extra(batch)` may add records that commit with it.
+    A replay of the same key returns the first payment and writes nothing."""
+    charge = db.session.get(Charge, line.charge_id)
+    if charge is None:
+        raise LedgerError(f"charge {line.charge_id} does not exist")
+    try:
+        batch = InsuranceBatch({charge.account_id}, actor=actor)
+        done = db.session.scalar(select(Posting).where(Posting.idempotency_key.like(f"{line.key}:%")).limit(1))
+        if done is not None:
+            db.session.commit()
+            return db.session.scalar(select(Payment).where(Payment.posting.has(idempotency_key=f"{line.key}:payment")))
+        payment = None
+        if line.paid_cents:
+            payment = batch.payment(charge.account_id, amount_cents=line.paid_cents, method=method,
+                                    key=f"{line.key}:payment", received_on=received_on, payer_id=payer_id,
+                                    reference=reference)
+        batch.adjudicate(payment, line)
+        if extra is not None:
+            extra(batch)
+    except Exception:
+        db.session.rollback()
+        raise
+    batch.commit()
+    return payment
