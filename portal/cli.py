@@ -1,5 +1,6 @@
 """`flask --app portal <command>`: every command that can fail exits non-zero with one readable line."""
 import json
+import os
 import secrets
 import sys
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Account, AccountAccess, User
-from portal.services import demo, iop, ledger, plans, statements, underpayments, users
+from portal.services import demo, era, iop, ledger, plans, statements, underpayments, users
 from portal.services.clock import facility_today
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
@@ -22,6 +23,7 @@ auths_cli = AppGroup("auths", help="Authorizations.")
 statements_cli = AppGroup("statements", help="Patient statements.")
 stripe_cli = AppGroup("stripe", help="Card processor set-up.")
 plans_cli = AppGroup("plans", help="Payment plans with autopay.")
+era_cli = AppGroup("era", help="Insurance remittances (X12 835 ERA files).")
 underpayments_cli = AppGroup("underpayments", help="Lines payers allowed less for than expected.")
 
 
@@ -35,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(stripe_cli)
     app.cli.add_command(plans_cli)
     app.cli.add_command(underpayments_cli)
+    app.cli.add_command(era_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
 
@@ -146,6 +149,23 @@ def _import(kind: str, path: str, as_json: bool, importer):
           "nothing imported:\n" + "\n".join(f"  {e}" for e in result.errors))
     if result.errors:
         raise click.ClickException(f"{path}: {len(result.errors)} problem(s); nothing was imported")
+
+
+@era_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def era_import(path, as_json):
+    """Validate, balance-check, match and post an 835 file whole; what does not match waits in the exception queue."""
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        result = era.import_file(content, os.path.basename(path), actor="cli:era-import")
+    except era.EraError as exc:
+        raise click.ClickException(f"{path} refused, nothing posted: {exc}") from exc
+    _emit(as_json, result.as_dict(), result.summary())
 
 
 @sessions_cli.command("import")

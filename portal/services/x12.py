@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -124,6 +125,28 @@ def check_envelope(content: bytes) -> None:
         raise X12Error("The file is truncated", [f"{ids.count('ST')} ST segments but {ids.count('SE')} SE"])
 
 
+_maps: dict = {}
+_validating = threading.Lock()
+
+
+def _load_maps_once() -> None:
+    """pyx12 re-reads its XML maps (about half a second) on every call. The maps are read-only (the
+    validation state lives in its walker), so each is loaded once per process; calls are serialised."""
+    import pyx12.map_if
+
+    if getattr(pyx12.map_if.load_map_file, "cached", False):
+        return
+    original = pyx12.map_if.load_map_file
+
+    def load(map_file, param, map_path=None):
+        if (map_file, map_path) not in _maps:
+            _maps[(map_file, map_path)] = original(map_file, param, map_path)
+        return _maps[(map_file, map_path)]
+
+    load.cached = True
+    pyx12.map_if.load_map_file = load
+
+
 def validate(content: bytes, progress=None) -> list[str]:
     """Run pyx12's 005010X221A1 validation once; return its errors as 'line N, SEG: message' (empty: valid).
 
@@ -139,15 +162,17 @@ def validate(content: bytes, progress=None) -> list[str]:
             progress(src.get_seg_count(), total)
 
     logger = logging.getLogger("pyx12")
-    level, logger.level = logger.level, logging.CRITICAL + 1  # its log repeats the report (and 999 noise)
-    try:
-        ok = pyx12.x12n_document.x12n_document(
-            pyx12.params.params(), io.StringIO(content.decode("latin-1")), None, None, None, report,
-            callback=callback)
-    except Exception as exc:  # pyx12 raises on some malformed input instead of reporting it
-        return [f"the validator could not read the file ({exc.__class__.__name__}: {exc})"]
-    finally:
-        logger.level = level
+    with _validating:
+        _load_maps_once()
+        level, logger.level = logger.level, logging.CRITICAL + 1  # its log repeats the report (and 999 noise)
+        try:
+            ok = pyx12.x12n_document.x12n_document(
+                pyx12.params.params(), io.StringIO(content.decode("latin-1")), None, None, None, report,
+                callback=callback)
+        except Exception as exc:  # pyx12 raises on some malformed input instead of reporting it
+            return [f"the validator could not read the file ({exc.__class__.__name__}: {exc})"]
+        finally:
+            logger.level = level
     problems = []
     try:
         _collect(json.loads(report.getvalue() or "{}"), problems, None)
