@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal.services import iop, ledger, mail, plans, statements
+from portal.services import era_work, iop, ledger, mail, plans, statements
 from portal.services.clock import facility_today
 
 log = logging.getLogger(__name__)
@@ -64,3 +64,10 @@ def plans_daily(self, as_of: str | None = None) -> dict:
     outcomes = plans.charge_due(day, actor=f"task:{self.request.id}")
     return {"as_of": day.isoformat(), "charged": [vars(o) for o in outcomes],
             "reminders": plans.send_reminders(day)}
+
+
+@shared_task(name="portal.tasks.era_import", bind=True, acks_late=True)
+def era_import(self, upload_id: int) -> dict:
+    """Import an uploaded 835 whole (or record why it was refused), then check its lines for underpayment."""
+    upload = era_work.run_upload(upload_id, actor=f"task:{self.request.id}")
+    return era_work.status(upload) if upload else {"id": upload_id, "status": "missing"}
