@@ -22,6 +22,7 @@ from portal.models import (
     Remittance,
     RemittanceClaim,
     RemittanceLine,
+    Underpayment,
     utcnow,
 )
 from portal.services import audit, era, underpayments
@@ -138,6 +139,18 @@ def posted_line_ids(remittance_id: int, claim_sequence: int | None = None) -> li
     remittance = db.session.get(Remittance, remittance_id)
     prefix = f"{remittance.content_hash}:" + (f"{claim_sequence}:" if claim_sequence is not None else "")
     return list(db.session.scalars(select(AdjudicatedLine.id).where(AdjudicatedLine.source_key.startswith(prefix))))
+
+
+def underpaid_lines(remittance: Remittance) -> dict[tuple[int, int], Underpayment]:
+    """Worklist items for this remittance's lines, keyed by (claim sequence, line sequence)."""
+    rows = db.session.execute(select(AdjudicatedLine.source_key, Underpayment)
+                              .join(Underpayment, Underpayment.line_id == AdjudicatedLine.id)
+                              .where(AdjudicatedLine.source_key.startswith(f"{remittance.content_hash}:")))
+    found = {}
+    for key, item in rows:
+        _, claim_seq, line_seq = key.rsplit(":", 2)
+        found[(int(claim_seq), int(line_seq))] = item
+    return found
 
 
 PLB_REASONS = {

@@ -41,7 +41,8 @@ def detail(remittance_id: int):
     remittance = db.session.get(Remittance, remittance_id) or abort(404)
     audit.record("remittance.viewed", "remittance", actor=current_user, object_id=remittance.id)
     return render_template("staff/era/detail.html", remittance=remittance, describe=era.describe,
-                           plb_words=era_work.plb_words, waiting=era_work.exceptions_by_claim(remittance.id))
+                           plb_words=era_work.plb_words, waiting=era_work.exceptions_by_claim(remittance.id),
+                           underpaid=era_work.underpaid_lines(remittance))
 
 
 @bp.get("/<int:remittance_id>/file")

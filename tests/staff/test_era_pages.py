@@ -54,6 +54,7 @@ def test_the_detail_says_what_posted_in_words_what_waits_and_is_audited(login_as
     assert "CO-50 Not deemed a medical necessity: $900.00" in page and "N115 Decision based on a local" in page
     assert "Waits: No claim has control number CLM-TYPO-9" in page
     assert "2 of 3 posted" in page and "1 denied · 1 waiting" in page
+    assert "Underpaid $400.00" in page
     assert audited("remittance.viewed") == 1
 
 
