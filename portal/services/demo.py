@@ -18,7 +18,7 @@ from portal.models import (
     Payer,
     User,
 )
-from portal.services import facility, iop, ledger, statements, users
+from portal.services import era, facility, iop, ledger, statements, users
 
 ACTOR = "cli:seed-demo"
 DEMO_DOMAIN = "demo.example.org"
@@ -57,6 +57,7 @@ def seed(today: date) -> DemoResult:
         fac.remit_address = "Parity Health Services\nPO Box 1000\nSpringfield, NJ 07081"
         _seed_records(fac.id, today)
         _seed_iop(today)
+        era.seed_demo(today, actor=ACTOR)
         for account in db.session.scalars(select(Account).order_by(Account.id)).all():
             statements.issue(account, today, actor=ACTOR)
     logins = []
