@@ -79,6 +79,7 @@ bench: setup
 	$(BIN)/python -m bench.iop_nightly
 	$(BIN)/python -m bench.statement_page
 	$(BIN)/python -m bench.plans_charge_due
+	$(BIN)/python -m bench.era_posting
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts *.egg-info
