@@ -242,3 +242,11 @@ def underpayments_scan(since, as_json):
     """Check posted lines against contract rates and payer history (idempotent backfill)."""
     result = underpayments.scan(since.date() if since else None, actor="cli:underpayments-scan")
     _emit(as_json, result.as_dict(), result.summary())
+
+
+@underpayments_cli.command("import-rates")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def underpayments_import_rates(path, as_json):
+    """Import contract rates: payer,plan,code,allowed,from,to (plan and to may be empty)."""
+    _import("contract rates", path, as_json, underpayments.import_contract_rates)

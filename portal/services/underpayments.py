@@ -6,6 +6,8 @@ payer allowed for the same code before this remittance (plan-level when the plan
 enough lines, payer-level otherwise). Denied and reversed lines are never evidence. A line whose
 allowed or paid amount falls below the facility's threshold of the expected goes to a worklist.
 """
+import csv
+import io
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
@@ -13,8 +15,17 @@ from sqlalchemy import func, or_, select
 
 from portal import money
 from portal.extensions import db
-from portal.models import AdjudicatedLine, ContractRate, Underpayment, UnderpaymentSettings, utcnow
+from portal.models import (
+    AdjudicatedLine,
+    ContractRate,
+    InsurancePlan,
+    Payer,
+    Underpayment,
+    UnderpaymentSettings,
+    utcnow,
+)
 from portal.services import audit, facility
+from portal.services.iop import ImportResult
 
 BASIS_TEXT = {"contract": "contract rate", "history": "payer's own history"}
 
@@ -220,7 +231,7 @@ def resolve(item: Underpayment, status: str, note: str, *, actor: str) -> Underp
 # ---------------------------------------------------------------- contract rates
 
 def add_contract_rate(*, payer_id: int, plan_id: int | None, procedure_code: str, allowed_cents: int,
-                      effective_from: date, effective_to: date | None, actor: str) -> ContractRate:
+                      effective_from: date, effective_to: date | None, actor: str, commit: bool = True) -> ContractRate:
     code = (procedure_code or "").strip().upper()
     if not code:
         raise UnderpaymentError("Enter a procedure code.")
@@ -232,11 +243,63 @@ def add_contract_rate(*, payer_id: int, plan_id: int | None, procedure_code: str
                         effective_from=effective_from, effective_to=effective_to, created_by=actor)
     db.session.add(rate)
     db.session.flush()
-    audit.record("contract_rate.added", "contract_rate", actor=actor, object_id=rate.id,
+    audit.record("contract_rate.added", "contract_rate", actor=actor, object_id=rate.id, commit=commit,
                  detail={"payer_id": payer_id, "plan_id": plan_id, "code": code, "allowed_cents": allowed_cents,
                          "from": effective_from.isoformat(),
                          "to": effective_to.isoformat() if effective_to else None})
     return rate
+
+
+RATE_COLUMNS = ("payer", "plan", "code", "allowed", "from", "to")
+
+
+def import_contract_rates(text: str, *, actor: str) -> ImportResult:
+    """Contract rates from CSV (payer,plan,code,allowed,from,to); any bad row and nothing is kept."""
+    result = ImportResult()
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in RATE_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        result.errors.append(f"line 1: missing column(s) {', '.join(missing)}; expected {','.join(RATE_COLUMNS)}")
+        return result
+    payers: dict[str, int] = {}
+    for payer in db.session.scalars(select(Payer)):
+        payers[payer.name.lower()] = payer.id
+        if payer.x12_payer_id:
+            payers[payer.x12_payer_id.lower()] = payer.id
+    plans = {(p.payer_id, p.name.lower()): p.id for p in db.session.scalars(select(InsurancePlan))}
+    for line, raw in enumerate(reader, start=2):
+        row = {k: (v or "").strip() for k, v in raw.items() if k}
+        try:
+            payer_id = payers.get(row["payer"].lower())
+            if payer_id is None:
+                raise UnderpaymentError(f"unknown payer {row['payer']!r}")
+            plan_id = None
+            if row["plan"]:
+                plan_id = plans.get((payer_id, row["plan"].lower()))
+                if plan_id is None:
+                    raise UnderpaymentError(f"{row['payer']} has no plan {row['plan']!r}")
+            try:
+                allowed = money.parse_cents(row["allowed"])
+            except ValueError:
+                raise UnderpaymentError(f"allowed {row['allowed']!r} is not an amount like 650.00") from None
+            try:
+                start = date.fromisoformat(row["from"])
+                end = date.fromisoformat(row["to"]) if row["to"] else None
+            except ValueError:
+                raise UnderpaymentError("dates must look like 2026-01-01") from None
+            add_contract_rate(payer_id=payer_id, plan_id=plan_id, procedure_code=row["code"], allowed_cents=allowed,
+                              effective_from=start, effective_to=end, actor=actor, commit=False)
+            result.imported += 1
+        except UnderpaymentError as exc:
+            result.errors.append(f"line {line}: {exc}")
+    if not result.imported and not result.errors:
+        result.errors.append("the file has no rows")
+    if result.errors:
+        db.session.rollback()
+        result.imported = 0
+        return result
+    db.session.commit()
+    return result
 
 
 def contract_rates() -> list[ContractRate]:

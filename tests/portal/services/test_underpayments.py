@@ -213,3 +213,26 @@ def test_cli_scan_prints_json_and_refuses_a_bad_date(app, config):
     assert json.loads(result.output)["flagged"] == 1
     bad = runner.invoke(args=["underpayments", "scan", "--since", "yesterday"])
     assert bad.exit_code != 0 and "yesterday" in bad.output
+
+
+def test_contract_rates_import_from_csv_all_or_nothing(app, config, tmp_path):
+    payer = factories.payer()
+    db.session.add(InsurancePlan(payer=payer, name="Gold PPO"))
+    db.session.commit()
+    good = ("payer,plan,code,allowed,from,to\n"
+            f"{payer.x12_payer_id},Gold PPO,S9480,700.00,2026-01-01,2026-12-31\n"
+            "Test Payer,,h0015,450,2026-01-01,\n")
+    bad = good + "Nobody Mutual,,S9480,1.00,2026-01-01,\nTest Payer,,S9480,12.345,2026-13-01,\n"
+    runner = app.test_cli_runner()
+    (tmp_path / "bad.csv").write_text(bad)
+    result = runner.invoke(args=["underpayments", "import-rates", str(tmp_path / "bad.csv")])
+    assert result.exit_code != 0
+    assert "line 4: unknown payer 'Nobody Mutual'" in result.output and "line 5: allowed" in result.output
+    assert underpayments.contract_rates() == []
+    (tmp_path / "good.csv").write_text(good)
+    result = runner.invoke(args=["underpayments", "import-rates", str(tmp_path / "good.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["imported"] == 2
+    rates = {(r.procedure_code, r.plan.name if r.plan else None, r.allowed_cents, r.effective_to)
+             for r in underpayments.contract_rates()}
+    assert rates == {("S9480", "Gold PPO", 70000, date(2026, 12, 31)), ("H0015", None, 45000, None)}
