@@ -106,13 +106,17 @@ def run_upload(upload_id: int, *, actor: str) -> EraUpload:
         log.exception("ERA upload %s failed", upload_id)
         problems, outcome = ["The import stopped on an unexpected error; nothing was posted."], "failed"
     db.session.rollback()
+    if remittance_id:
+        try:  # before the upload says "posted", so the worklist is complete when the page shows it
+            underpayments.check_lines(posted_line_ids(remittance_id), actor=actor)
+        except Exception:  # the remittance stands; `underpayments scan` checks the lines later
+            log.exception("underpayment check of remittance %s failed", remittance_id)
+            db.session.rollback()
     upload = db.session.get(EraUpload, upload_id)
     upload.status, upload.remittance_id, upload.problems = outcome, remittance_id, problems
     upload.finished_at = utcnow()
     audit.record(f"era_upload.{upload.status}", "era_upload", actor=actor, object_id=upload.id,
                  detail={"remittance_id": remittance_id, "problems": len(problems or [])})
-    if remittance_id:
-        underpayments.check_lines(posted_line_ids(remittance_id), actor=actor)
     return upload
 
 
