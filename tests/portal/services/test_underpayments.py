@@ -236,3 +236,16 @@ def test_contract_rates_import_from_csv_all_or_nothing(app, config, tmp_path):
     rates = {(r.procedure_code, r.plan.name if r.plan else None, r.allowed_cents, r.effective_to)
              for r in underpayments.contract_rates()}
     assert rates == {("S9480", "Gold PPO", 70000, date(2026, 12, 31)), ("H0015", None, 45000, None)}
+
+
+def test_the_demo_flags_a_line_on_each_basis_and_seeding_again_adds_nothing(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    items = underpayments.worklist()
+    by_payer = {(i.line.payer.name, i.basis) for i in items}
+    assert ("Blue Harbor Health", "contract") in by_payer and ("Summit Mutual", "history") in by_payer
+    summit = next(i for i in items if i.basis == "history")
+    assert summit.sample_size == 24 and summit.expected_allowed_cents == 72600
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    assert len(underpayments.worklist()) == len(items)
+    assert underpayments.scan().flagged == 0
