@@ -73,7 +73,6 @@ class LedgerEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     posting: Mapped[Posting] = relationship(back_populates="entries")
-    payment: Mapped["Payment | None"] = relationship()
 
 
 class Payment(db.Model):

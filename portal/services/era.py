@@ -329,22 +329,22 @@ def post(remit: x12.Remit, content: bytes, filename: str, *, actor: str,
         batch = ledger.InsuranceBatch({i.account_id for i in infos.values()}, actor=actor)
         if earlier := find_duplicate(digest, remit):  # re-checked under the locks: a concurrent twin committed
             raise _refuse_duplicate(earlier, digest)
-        remittance = _remittance_rows(remit, content, digest, filename, payer_id, actor)
-        db.session.add(remittance)
         batch.load_charges(line.charge_id for info in infos.values() for line in info.lines)
         batch.effective_date = remit.payment_date
-        for n, (rc, parsed) in enumerate(zip(remittance.claims, remit.claims, strict=True), 1):
-            match = matches[parsed.sequence]
-            if isinstance(match, str):
-                _exception(remittance, rc, None, match)
-            else:
-                rc.claim_id, rc.match_method = match[0], match[1]
-                _post_claim(batch, remittance, rc, infos[match[0]], posted_before)
-            if n % 250 == 0:
-                _tell(progress, "posting", n, total)
-        _totals(remittance)
+        remittance = _remittance_rows(remit, content, digest, filename, payer_id, actor, batch.new_id)
+        with db.session.no_autoflush:  # rows point at payments the batch writes at commit
+            db.session.add(remittance)
+            for n, (rc, parsed) in enumerate(zip(remittance.claims, remit.claims, strict=True), 1):
+                match = matches[parsed.sequence]
+                if isinstance(match, str):
+                    _exception(remittance, rc, None, match)
+                else:
+                    rc.claim_id, rc.match_method = match[0], match[1]
+                    _post_claim(batch, remittance, rc, infos[match[0]], posted_before)
+                if n % 250 == 0:
+                    _tell(progress, "posting", n, total)
+        batch.commit(before_commit=lambda: _totals(remittance))
         remittance_id = remittance.id
-        batch.commit()
     except IntegrityError as exc:  # the twin committed between our check and our commit
         db.session.rollback()
         if earlier := find_duplicate(digest, remit):
@@ -364,9 +364,9 @@ def _tell(progress: Progress | None, stage: str, done: int, total: int) -> None:
 
 
 def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: str, payer_id: int | None,
-                     actor: str) -> Remittance:
+                     actor: str, new_id) -> Remittance:
     remittance = Remittance(
-        content_hash=digest, filename=filename[:255], content=content, payer_id=payer_id,
+        id=new_id(Remittance), content_hash=digest, filename=filename[:255], content=content, payer_id=payer_id,
         payer_name=remit.payer_name[:200], payer_identifier=remit.payer_identifier, trace_number=remit.trace_number,
         payment_cents=remit.payment_cents, payment_method=remit.payment_method[:3], payment_date=remit.payment_date,
         production_date=remit.production_date, imported_by=actor, status="posted",
@@ -379,7 +379,7 @@ def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: st
     remittance.provider_adjustment_cents = sum(p.amount_cents for p in remit.provider_adjustments)
     for c in remit.claims:
         rc = RemittanceClaim(
-            sequence=c.sequence, control_number=c.control_number[:38], status_code=c.status_code[:2],
+            id=new_id(RemittanceClaim), sequence=c.sequence, control_number=c.control_number[:38], status_code=c.status_code[:2],
             charge_cents=c.charge_cents, paid_cents=c.paid_cents, patient_resp_cents=c.patient_resp_cents,
             payer_claim_number=(c.payer_claim_number or "")[:50] or None, patient_name=(c.patient_name or "")[:200] or None,
             member_id=(c.member_id or "")[:80] or None, statement_from=c.statement_from, statement_to=c.statement_to,
@@ -387,7 +387,7 @@ def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: st
         )
         for ln in c.lines:
             rc.lines.append(RemittanceLine(
-                sequence=ln.sequence, procedure_code=ln.procedure_code, modifiers=ln.modifiers,
+                id=new_id(RemittanceLine), sequence=ln.sequence, procedure_code=ln.procedure_code, modifiers=ln.modifiers,
                 revenue_code=(ln.revenue_code or "")[:4] or None, service_date=ln.service_date, units=ln.units,
                 charge_cents=ln.charge_cents, paid_cents=ln.paid_cents, allowed_cents=ln.allowed_cents,
                 line_control_number=(ln.control_number or "")[:50] or None,
@@ -421,7 +421,7 @@ def _post_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Remitt
                                                     f"has {len(info.lines)} lines: post it by hand")
         only = info.lines[0]
         rc.lines.append(RemittanceLine(
-            sequence=1, procedure_code=only.procedure_code, revenue_code=only.revenue_code,
+            id=batch.new_id(RemittanceLine), sequence=1, procedure_code=only.procedure_code, revenue_code=only.revenue_code,
             service_date=only.service_date, units=only.units, charge_cents=rc.charge_cents, paid_cents=rc.paid_cents,
             adjustments=[], remarks=[]))
     shares = _claim_level_shares(rc)
@@ -448,22 +448,22 @@ def _post_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Remitt
             continue
         plans.append((line, matched, adjudication, adjustments, denied, codes))
     paid_total = sum(p[2].paid_cents for p in plans)
-    payment = None
+    payment_id = None
     if paid_total > 0:
-        payment = batch.payment(
+        payment_id = batch.payment(
             info.account_id, amount_cents=paid_total, method=PAYMENT_METHODS.get(remittance.payment_method, "other"),
             key=f"era:{remittance.content_hash}:{rc.sequence}:payment", received_on=_paid_on(remittance),
             payer_id=info.payer_id, reference=remittance.trace_number)
-        rc.payment = payment
+        rc.payment_id = payment_id
     for line, matched, adjudication, adjustments, denied, codes in plans:
-        batch.adjudicate(payment, adjudication)
+        batch.adjudicate(payment_id, adjudication)
         line.claim_line_id, line.charge_id, line.posted = matched.id, matched.charge_id, True
         if line.allowed_cents is None:
             line.allowed_cents = line.charge_cents - sum(a["amount_cents"] for a in adjustments if a["group"] != "PR")
         if denied:
             line.denied, line.denial_codes = True, " ".join(codes)[:100]
             line.denial_reason = "; ".join(describe(*c.split("-", 1)) if "-" in c else describe(None, c) for c in codes)
-        db.session.add(_history(remittance, rc, line, matched, info, adjudication, adjustments, denied))
+        batch.row(AdjudicatedLine, **_history(remittance, rc, line, matched, info, adjudication, adjustments, denied))
     rc.posted = bool(plans)
 
 
@@ -501,12 +501,13 @@ def _paid_on(remittance: Remittance) -> date:
 
 def _history(remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine, matched: _ClaimLineInfo,
              info: _ClaimInfo, adjudication: ledger.LineAdjudication, adjustments: list[dict],
-             denied: bool) -> AdjudicatedLine:
+             denied: bool) -> dict:
+    """The adjudication history row of a posted line (values, inserted with the batch)."""
     pr = defaultdict(int)
     for a in adjustments:
         if a["group"] == "PR":
             pr[a["carc"]] += a["amount_cents"]
-    return AdjudicatedLine(
+    return dict(
         source="era", source_key=f"{remittance.content_hash}:{rc.sequence}:{line.sequence}", payer_id=info.payer_id,
         plan_id=info.plan_id, patient_id=info.patient_id, claim_line_id=matched.id, charge_id=matched.charge_id,
         episode_key=info.control_number, level_of_care=matched.level_of_care, procedure_code=matched.procedure_code,
@@ -514,7 +515,7 @@ def _history(remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine, 
         units=max(line.units, 1), in_network=info.in_network, billed_cents=line.charge_cents,
         allowed_cents=line.allowed_cents, paid_cents=adjudication.paid_cents, patient_resp_cents=sum(pr.values()),
         deductible_cents=pr["1"], coinsurance_cents=pr["2"], copay_cents=pr["3"], claim_status=rc.status_code,
-        denied=denied, adjustments=adjustments,
+        denied=denied, adjustments=adjustments, reversed_on=None, created_at=utcnow(),
     )
 
 
@@ -555,8 +556,7 @@ def _reverse_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Rem
         return _exception(remittance, rc, None, f"Cannot reverse the earlier payment automatically: {problem}")
     batch.reverse(postings, key=f"era:{remittance.content_hash}:{rc.sequence}:reversal",
                   reason=f"Payer reversal in remittance trace {remittance.trace_number}")
-    db.session.flush()
-    earlier.reversed_by_id = rc.id
+    rc.reverses = earlier  # linked once both have ids (_totals, after the flush)
     db.session.execute(
         AdjudicatedLine.__table__.update()
         .where(AdjudicatedLine.source_key.like(f"{earlier.remittance.content_hash}:{earlier.sequence}:%"))
@@ -568,6 +568,9 @@ def _reverse_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Rem
 
 def _totals(remittance: Remittance) -> None:
     db.session.flush()
+    for rc in remittance.claims:
+        if (earlier := getattr(rc, "reverses", None)) is not None:
+            earlier.reversed_by_id = rc.id
     lines = [ln for rc in remittance.claims for ln in rc.lines]
     remittance.line_count = len(lines) + sum(1 for rc in remittance.claims if not rc.lines)
     remittance.posted_line_count = sum(ln.posted for ln in lines)
@@ -619,18 +622,19 @@ def resolve_exception(exception_id: int, claim_id: int, *, actor: str) -> EraExc
         rc = db.session.get(RemittanceClaim, rc_id)
         batch.load_charges(line.charge_id for line in info.lines)
         batch.effective_date = remittance.payment_date
-        if line_id is None:
-            if rc.claim_id is not None and rc.claim_id != claim_id and rc.posted:
-                raise EraError("This remittance claim already posted against another claim")
-            rc.claim_id, rc.match_method = claim_id, "manual"
-            _post_claim(batch, remittance, rc, info, _posted_before([rc.payer_claim_number]))
-            if not rc.posted:
-                raise EraError(_why_not(rc, exc) or "Nothing could be posted against that claim")
-        else:
-            _post_one_line(batch, remittance, rc, db.session.get(RemittanceLine, line_id), info)
-        exc.state, exc.claim_id, exc.resolved_by, exc.resolved_at = "matched", claim_id, actor, utcnow()
-        _totals(remittance)
-        batch.commit()
+        posted_before = _posted_before([rc.payer_claim_number])
+        with db.session.no_autoflush:  # rows point at payments the batch writes at commit
+            if line_id is None:
+                if rc.claim_id is not None and rc.claim_id != claim_id and rc.posted:
+                    raise EraError("This remittance claim already posted against another claim")
+                rc.claim_id, rc.match_method = claim_id, "manual"
+                _post_claim(batch, remittance, rc, info, posted_before)
+                if not rc.posted:
+                    raise EraError(_why_not(rc, exc) or "Nothing could be posted against that claim")
+            else:
+                _post_one_line(batch, remittance, rc, db.session.get(RemittanceLine, line_id), info)
+            exc.state, exc.claim_id, exc.resolved_by, exc.resolved_at = "matched", claim_id, actor, utcnow()
+        batch.commit(before_commit=lambda: _totals(remittance))
     except Exception:
         db.session.rollback()
         raise
@@ -657,20 +661,20 @@ def _post_one_line(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Rem
         adjustments=tuple(ledger.CasAdjustment(a["group"], a["carc"], a["amount_cents"]) for a in line.adjustments))
     if problem := batch.line_problem(adjudication):
         raise EraError(f"Cannot post this line: {problem}")
-    payment = None
+    payment_id = None
     if line.paid_cents > 0:
-        payment = batch.payment(info.account_id, amount_cents=line.paid_cents,
+        payment_id = batch.payment(info.account_id, amount_cents=line.paid_cents,
                                 method=PAYMENT_METHODS.get(remittance.payment_method, "other"),
                                 key=f"era:{remittance.content_hash}:{rc.sequence}:{line.sequence}:payment",
                                 received_on=_paid_on(remittance), payer_id=info.payer_id,
                                 reference=remittance.trace_number)
-    batch.adjudicate(payment, adjudication)
+    batch.adjudicate(payment_id, adjudication)
     line.claim_line_id, line.charge_id, line.posted = matched.id, matched.charge_id, True
     if line.allowed_cents is None:
         line.allowed_cents = line.charge_cents - sum(a["amount_cents"] for a in line.adjustments if a["group"] != "PR")
     if denied:
         line.denied, line.denial_codes = True, " ".join(codes)[:100]
-    db.session.add(_history(remittance, rc, line, matched, info, adjudication, line.adjustments, denied))
+    batch.row(AdjudicatedLine, **_history(remittance, rc, line, matched, info, adjudication, line.adjustments, denied))
     rc.posted = True
 
 
