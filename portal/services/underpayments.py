@@ -19,6 +19,7 @@ from portal.models import (
     AdjudicatedLine,
     ContractRate,
     InsurancePlan,
+    Patient,
     Payer,
     Underpayment,
     UnderpaymentSettings,
@@ -207,6 +208,11 @@ def worklist(status: str = "open", payer_id: int | None = None) -> list[Underpay
     if payer_id:
         stmt = stmt.where(AdjudicatedLine.payer_id == payer_id)
     return list(db.session.scalars(stmt))
+
+
+def patients_of(items: list[Underpayment]) -> dict[int, Patient]:
+    ids = {i.line.patient_id for i in items if i.line.patient_id}
+    return {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
 
 
 def open_count() -> int:

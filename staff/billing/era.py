@@ -190,6 +190,7 @@ def underpayment_list():
     rows = underpayments.worklist("open", payer_id)
     audit.record("underpayments.viewed", "underpayment", actor=current_user, detail={"count": len(rows)})
     return render_template("staff/era/underpayments.html", rows=rows, form=UnderpaymentForm(),
+                           patients=underpayments.patients_of(rows),
                            payers=era_work.payers(), payer_id=payer_id, settings=underpayments.settings())
 
 

@@ -198,6 +198,7 @@ def test_the_underpayment_worklist_shows_the_evidence_and_takes_a_note(login_as,
     page = text(client.get("/staff/remittances/underpayments"))
     row = re.search(rf'<tr id="underpayment-{item.id}">.*?</tr>', page).group(0)
     assert "$600.00" in row and "$1,000.00" in row and "$480.00" in row and "<strong>$400.00</strong>" in row
+    assert remittance_world.paid_claim.patient.full_name in row and "below 95% of what was expected" in page
     assert "Contract rate $1,000.00 per unit from 01/01/2026" in row
     url = f"/staff/remittances/underpayments/{item.id}"
     post_form(client, url, {"status": "accepted", "note": ""}, page="/staff/remittances/underpayments")
