@@ -39,7 +39,7 @@ from portal.models import (
     RemittanceLine,
     utcnow,
 )
-from portal.services import ledger, x12
+from portal.services import audit, ledger, x12
 from portal.services.clock import facility_today
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -343,7 +343,7 @@ def post(remit: x12.Remit, content: bytes, filename: str, *, actor: str,
                     _post_claim(batch, remittance, rc, infos[match[0]], posted_before)
                 if n % 250 == 0:
                     _tell(progress, "posting", n, total)
-        batch.commit(before_commit=lambda: _totals(remittance))
+        batch.commit(before_commit=lambda: _totals_and_audit(remittance, actor))
         remittance_id = remittance.id
     except IntegrityError as exc:  # the twin committed between our check and our commit
         db.session.rollback()
@@ -566,6 +566,13 @@ def _reverse_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Rem
     rc.posted = True
 
 
+def _totals_and_audit(remittance: Remittance, actor: str) -> None:
+    _totals(remittance)
+    audit.record("remittance.imported", "remittance", actor=actor, object_id=remittance.id, commit=False,
+                 detail={"claims": remittance.claim_count, "posted_lines": remittance.posted_line_count,
+                         "exceptions": remittance.exception_count})
+
+
 def _totals(remittance: Remittance) -> None:
     db.session.flush()
     for rc in remittance.claims:
@@ -599,12 +606,13 @@ def open_exceptions(limit: int = 200) -> list[EraException]:
                                    .order_by(EraException.created_at, EraException.id).limit(limit)))
 
 
-def resolve_exception(exception_id: int, claim_id: int, *, actor: str) -> EraException:
+def resolve_exception(exception_id: int, claim_id: int, *, actor: str, claim_line_id: int | None = None) -> EraException:
     """Match an open exception to our claim by hand and post it with the same rules as an import.
 
     A whole-claim exception posts the remittance claim against `claim_id` (lines that still do not
-    match, or do not fit, become new line exceptions); a line exception posts that line against the
-    matching line of `claim_id`. Raises EraError (nothing changed) if it cannot be posted.
+    match, or do not fit, become new line exceptions); a line exception posts that line against
+    `claim_line_id` (a line of `claim_id`), or else the line of `claim_id` with the same code and date.
+    Raises EraError (nothing changed) if it cannot be posted.
     """
     exc = db.session.get(EraException, exception_id)
     if exc is None or exc.state != "open":
@@ -632,7 +640,7 @@ def resolve_exception(exception_id: int, claim_id: int, *, actor: str) -> EraExc
                 if not rc.posted:
                     raise EraError(_why_not(rc, exc) or "Nothing could be posted against that claim")
             else:
-                _post_one_line(batch, remittance, rc, db.session.get(RemittanceLine, line_id), info)
+                _post_one_line(batch, remittance, rc, db.session.get(RemittanceLine, line_id), info, claim_line_id)
             exc.state, exc.claim_id, exc.resolved_by, exc.resolved_at = "matched", claim_id, actor, utcnow()
         batch.commit(before_commit=lambda: _totals(remittance))
     except Exception:
@@ -647,11 +655,15 @@ def _why_not(rc: RemittanceClaim, exc: EraException) -> str | None:
 
 
 def _post_one_line(batch: ledger.InsuranceBatch, remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine,
-                   info: _ClaimInfo) -> None:
+                   info: _ClaimInfo, claim_line_id: int | None) -> None:
     if line.posted:
         raise EraError("This line was already posted")
     posted_ids = {ln.claim_line_id for ln in rc.lines if ln.posted}
-    matched = _match_line(line, rc.statement_from, info.lines, posted_ids)
+    if claim_line_id is not None:
+        matched = next((c for c in info.lines if c.id == claim_line_id and c.id not in posted_ids),
+                       "That line is not an unposted line of the claim")
+    else:
+        matched = _match_line(line, rc.statement_from, info.lines, posted_ids)
     if isinstance(matched, str):
         raise EraError(matched)
     denied, codes = _denial(rc, line, line.paid_cents, line.adjustments)

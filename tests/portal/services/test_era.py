@@ -234,3 +234,20 @@ def test_refused_files_change_nothing(app, case):
     if case == "syntax":
         assert "line 13, CLP" in str(refused.value)
     assert ledger_clean()
+
+
+def test_a_recoded_line_waits_and_a_biller_posts_it_to_the_line_they_choose(app):
+    ours = make_claim("PC109", [("S9480", DAY, 1, 90000), ("S9480", DAY2, 1, 90000)])
+    content = file_of(claim("PC109", line("S9480", 90000, 65000, cas("CO", "45", 25000)),
+                            line("H0015", 90000, 60000, cas("CO", "45", 30000), day=DAY2)))
+    result = era.import_file(content, "recoded.835", actor="user:1")
+    assert (result.posted_lines, result.exceptions) == (1, 1)
+    [waiting] = era.open_exceptions()
+    assert waiting.remittance_line.procedure_code == "H0015" and "H0015" in waiting.reason
+    assert charge_balances(ours) == [(0, 0), (90000, 0)]
+    with pytest.raises(era.EraError, match="not an unposted line"):
+        era.resolve_exception(waiting.id, ours.id, actor="user:2", claim_line_id=ours.lines[0].id)
+    era.resolve_exception(waiting.id, ours.id, actor="user:2", claim_line_id=ours.lines[1].id)
+    assert charge_balances(ours) == [(0, 0), (0, 0)]
+    assert db.session.get(Remittance, result.remittance_id).status == "posted"
+    assert ledger_clean()
