@@ -252,3 +252,21 @@ def test_dashboard_cards_count_what_waits(login_as, remittance_world):
         assert re.search(rf"{title}.{{0,200}}>1<", page), title
     assert "ERA exceptions waiting" not in text(login_as("clinician").get("/staff/"))
     assert db.session.scalar(select(func.count(EraException.id))) == 1
+
+
+def test_a_line_exception_shows_the_line_that_waits(app, login_as):
+    from datetime import timedelta
+
+    from portal.services import era_work
+
+    factories.facility()
+    ef.make_claim("CLM-LINE-1", [("S9480", ef.DAY, 1, 100000), ("S9480", ef.DAY + timedelta(days=1), 1, 100000)])
+    content = ef.file_of(ef.claim("CLM-LINE-1", ef.line("S9480", 100000, 100000),
+                                  ef.line("S9480", 100000, 100000, day=ef.DAY + timedelta(days=9))))
+    upload_ = era_work.run_upload(era_work.create_upload(content, "line.835", actor="test").id, actor="test")
+    assert upload_.status == "posted"
+    exc = db.session.scalar(select(EraException))
+    assert exc.remittance_line_id is not None
+    page = text(login_as("biller").get(f"/staff/remittances/exceptions/{exc.id}"))
+    assert "The line that waits:</strong> S9480 on 10/10/2026 · billed $1,000.00 · paid $1,000.00" in page
+    assert "matched claim CLM-LINE-1" in page

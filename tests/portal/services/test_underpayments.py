@@ -249,3 +249,15 @@ def test_the_demo_flags_a_line_on_each_basis_and_seeding_again_adds_nothing(app)
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
     assert len(underpayments.worklist()) == len(items)
     assert underpayments.scan().flagged == 0
+
+
+def test_the_nightly_task_checks_lines_paid_in_the_last_week(app, config):
+    from portal.tasks import BEAT_SCHEDULE, underpayments_scan
+
+    assert BEAT_SCHEDULE["underpayments-nightly"]["task"] == "portal.tasks.underpayments_scan"
+    history([65000] * 20, days_before=60)
+    old = line(40000, paid_on=PAID_ON - timedelta(days=20))
+    recent = line(40000)
+    result = underpayments_scan.delay((PAID_ON + timedelta(days=3)).isoformat()).get()
+    assert result["flagged"] == 1
+    assert db.session.scalar(select(Underpayment.line_id)) == recent.id != old.id
