@@ -350,6 +350,9 @@ def post(remit: x12.Remit, content: bytes, filename: str, *, actor: str,
         if earlier := find_duplicate(digest, remit):
             raise _refuse_duplicate(earlier, digest) from exc
         raise
+    except ledger.LedgerError as exc:  # a money rule the per-line checks did not foresee: nothing posted
+        db.session.rollback()
+        raise EraError(f"The file cannot be posted: {exc}") from exc
     except Exception:
         db.session.rollback()
         raise
@@ -643,6 +646,9 @@ def resolve_exception(exception_id: int, claim_id: int, *, actor: str, claim_lin
                 _post_one_line(batch, remittance, rc, db.session.get(RemittanceLine, line_id), info, claim_line_id)
             exc.state, exc.claim_id, exc.resolved_by, exc.resolved_at = "matched", claim_id, actor, utcnow()
         batch.commit(before_commit=lambda: _totals(remittance))
+    except ledger.LedgerError as exc:
+        db.session.rollback()
+        raise EraError(f"Cannot post: {exc}") from exc
     except Exception:
         db.session.rollback()
         raise

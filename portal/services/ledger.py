@@ -191,14 +191,14 @@ def _check_payments(payment_ids: set[int]) -> None:
         .where(LedgerEntry.payment_id.in_(payment_ids), LedgerEntry.bucket != "unapplied")
         .group_by(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket)
     ).all()
-    payments = db.session.scalars(select(Payment).where(Payment.id.in_(payment_ids))).all()
-    reversed_ids = _reversed_posting_ids([p.posting_id for p in payments])
-    for payment in payments:
-        left = int(credit.get(payment.id, 0))
+    payments = db.session.execute(select(Payment.id, Payment.posting_id).where(Payment.id.in_(payment_ids))).all()
+    reversed_ids = _reversed_posting_ids([posting_id for _, posting_id in payments])
+    for payment_id, posting_id in payments:
+        left = int(credit.get(payment_id, 0))
         if left < 0:
-            raise LedgerError(f"payment {payment.id}: allocations would exceed the payment")
-        if payment.posting_id in reversed_ids and left != 0:
-            raise LedgerError(f"payment {payment.id} is reversed and must stay at zero")
+            raise LedgerError(f"payment {payment_id}: allocations would exceed the payment")
+        if posting_id in reversed_ids and left != 0:
+            raise LedgerError(f"payment {payment_id} is reversed and must stay at zero")
     for payment_id, charge_id, _bucket, amount in applied:
         if amount < 0:
             raise LedgerError(
@@ -845,11 +845,11 @@ class InsuranceBatch:
             with db.session.no_autoflush:  # the caller's pending rows may point at rows queued here
                 if db.session.get_bind().dialect.name == "postgresql":
                     pool.extend(db.session.scalars(db.text(
-                        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, 500)")))
+                        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, 2000)")))
                     pool.reverse()
                 else:
                     top = max([db.session.scalar(select(func.max(model.id))) or 0, *self._issued[model]])
-                    pool.extend(range(top + 500, top, -1))
+                    pool.extend(range(top + 2000, top, -1))
         self._issued[model].append(pool[-1])
         return pool.pop()
 
@@ -1000,6 +1000,10 @@ class InsuranceBatch:
                 self._entry(posting_id, original.account_id, e.bucket, -e.amount_cents, charge_id=e.charge_id,
                             payment_id=e.payment_id)
 
+    def _insert(self, model) -> None:
+        if self.rows[model]:
+            db.session.execute(model.__table__.insert(), self.rows[model])  # executemany: one statement, many rows
+
     def commit(self, before_commit=None) -> None:
         """Write the money rows, then the session's own (which may point at them) and the other queued
         rows; run `before_commit()`; check the money rules on everything touched, refresh caches, commit once."""
@@ -1007,11 +1011,10 @@ class InsuranceBatch:
             money = (Posting, Payment, Allocation, Adjustment, BalanceTransfer, LedgerEntry)
             with db.session.no_autoflush:
                 for model in money:
-                    if self.rows[model]:
-                        db.session.execute(model.__table__.insert(), self.rows[model])
+                    self._insert(model)
             db.session.flush()
-            for model in [m for m in self.rows if m not in money and self.rows[m]]:
-                db.session.execute(model.__table__.insert(), self.rows[model])
+            for model in [m for m in self.rows if m not in money]:
+                self._insert(model)
             if before_commit is not None:
                 before_commit()
             _check_and_cache_charges(self.touched_charges, self.effective_date or facility_today())
