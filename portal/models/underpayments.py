@@ -102,7 +102,7 @@ class EraUpload(db.Model):
     __table_args__ = (CheckConstraint(f"status IN {UPLOAD_STATUSES}", name="status"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     filename: Mapped[str] = mapped_column(String(200))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # read only by the import
     status: Mapped[str] = mapped_column(String(10), default="queued")
     # Why the file was refused, one readable line each.
     problems: Mapped[list | None] = mapped_column(db.JSON)
