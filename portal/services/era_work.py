@@ -189,13 +189,16 @@ def open_exception_count() -> int:
     return db.session.scalar(select(func.count(EraException.id)).where(EraException.state == "open"))
 
 
-def match_exception(exception_id: int, claim_id: int, *, actor: str) -> EraException:
-    """Post an exception against the claim a biller chose, then check the lines it posted."""
-    exc = era.resolve_exception(exception_id, claim_id, actor=actor)
+def match_exception(exception_id: int, claim_id: int, *, actor: str,
+                    claim_line_id: int | None = None) -> EraException:
+    """Post an exception against the claim (or, for a waiting line, the claim line) a biller chose,
+    then check the lines it posted."""
+    exc = era.resolve_exception(exception_id, claim_id, actor=actor, claim_line_id=claim_line_id)
     rc = exc.remittance_claim
     audit.record("era_exception.matched", "era_exception", actor=actor, object_id=exc.id,
                  patient_id=exc.claim.patient_id, account_id=exc.claim.account_id,
-                 detail={"claim": exc.claim.control_number, "remittance_id": exc.remittance_id})
+                 detail={"claim": exc.claim.control_number, "claim_line_id": claim_line_id,
+                         "remittance_id": exc.remittance_id})
     underpayments.check_lines(posted_line_ids(exc.remittance_id, rc.sequence), actor=actor)
     return exc
 

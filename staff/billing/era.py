@@ -118,11 +118,13 @@ def exception(era_exception_id: int):
 def match(era_exception_id: int):
     found = db.session.get(EraException, era_exception_id) or abort(404)
     form = MatchForm()
-    if not form.validate_on_submit() or not form.claim_id.data.isdigit():
+    line_id = form.claim_line_id.data or ""
+    if not form.validate_on_submit() or not form.claim_id.data.isdigit() or not (line_id == "" or line_id.isdigit()):
         flash("Choose the claim this remittance pays.", "error")
         return redirect(url_for(".exception", era_exception_id=found.id))
     try:
-        era_work.match_exception(found.id, int(form.claim_id.data), actor=_actor())
+        era_work.match_exception(found.id, int(form.claim_id.data), actor=_actor(),
+                                 claim_line_id=int(line_id) if line_id else None)
     except era.EraError as error:
         db.session.rollback()
         flash(str(error), "error")

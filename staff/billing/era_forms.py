@@ -14,6 +14,7 @@ class NoteForm(FlaskForm):
 
 class MatchForm(FlaskForm):
     claim_id = HiddenField(validators=[DataRequired()])
+    claim_line_id = HiddenField(validators=[Optional()])  # a waiting line: the claim line it pays
 
 
 class DenialForm(FlaskForm):

@@ -270,3 +270,12 @@ def test_a_line_exception_shows_the_line_that_waits(app, login_as):
     page = text(login_as("biller").get(f"/staff/remittances/exceptions/{exc.id}"))
     assert "The line that waits:</strong> S9480 on 10/10/2026 · billed $1,000.00 · paid $1,000.00" in page
     assert "matched claim CLM-LINE-1" in page
+    client = login_as("biller")
+    url = f"/staff/remittances/exceptions/{exc.id}"
+    claim = exc.remittance_claim.claim
+    page = text(client.get(url))
+    assert "Post it to a line of claim CLM-LINE-1" in page and "Post to line 2" in page
+    post_form(client, f"{url}/match", {"claim_id": claim.id, "claim_line_id": claim.lines[1].id}, page=url)
+    db.session.refresh(exc)
+    assert exc.state == "matched"
+    assert claim.lines[1].charge.insurance_balance_cents == 0  # the payer's 10/10 line paid our 10/02 line
