@@ -15,8 +15,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from bench.iop_nightly import drop_database, fresh_database
-from bench.iop_nightly import BASE
+from bench.iop_nightly import BASE, drop_database, fresh_database
 
 DAY = date(2026, 10, 1)
 PAYER_EIN = "1999999999"

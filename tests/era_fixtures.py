@@ -73,7 +73,8 @@ def line(code: str, charge: int, paid: int, *adjustments, day: date = DAY, units
 
 
 def claim(control_number: str, *lines, status: str = "1", adjustments=(), member_id: str = "M1",
-          payer_claim_number: str | None = None, charge: int | None = None, paid: int | None = None) -> x12.ClaimPayment:
+          payer_claim_number: str | None = None, charge: int | None = None,
+          paid: int | None = None) -> x12.ClaimPayment:
     lines = list(lines)
     for n, ln in enumerate(lines, 1):
         ln.sequence = n

@@ -74,8 +74,7 @@ class RemittanceClaim(db.Model):
     __tablename__ = "remittance_claims"
     __table_args__ = (
         UniqueConstraint("remittance_id", "sequence"),
-        CheckConstraint("match_method IS NULL OR match_method IN ('control_number', 'member_date_charge', 'manual')",
-                        name="match_method"),
+        CheckConstraint(f"match_method IS NULL OR match_method IN {MATCH_METHODS}", name="match_method"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)

@@ -67,7 +67,8 @@ CARC = {
 RARC = {
     "M15": "Separately billed services were bundled", "M80": "Not covered when performed with another service",
     "MA01": "You may appeal this decision", "MA130": "Claim has incomplete or invalid information",
-    "N14": "Payment based on a contractual amount or agreement", "N115": "Decision based on a local coverage determination",
+    "N14": "Payment based on a contractual amount or agreement",
+    "N115": "Decision based on a local coverage determination",
     "N130": "Consult plan benefit documents", "N381": "Consult our contractual agreement for restrictions",
     "N56": "Procedure code billed is not correct for the service", "N20": "Service not payable with other service",
     "N95": "Provider type or specialty may not bill this service",
@@ -77,10 +78,6 @@ GROUPS = {"CO": "Contractual obligation", "PR": "Patient responsibility", "OA": 
 # A line paid nothing with one of these (not PR) is a denial for the worklist.
 DENIAL_CARCS = {"4", "5", "16", "18", "26", "27", "29", "31", "50", "96", "109", "119", "151", "167", "170",
                 "197", "198", "204", "242", "A1", "B7"}
-CLAIM_STATUSES = {"1": "Processed as primary", "2": "Processed as secondary", "3": "Processed as tertiary",
-                  "4": "Denied", "19": "Processed as primary, forwarded", "20": "Processed as secondary, forwarded",
-                  "21": "Processed as tertiary, forwarded", "22": "Reversal of previous payment",
-                  "23": "Not our claim, forwarded"}
 PAYMENT_METHODS = {"ACH": "eft", "FWT": "eft", "BOP": "eft", "CHK": "insurance_check"}
 
 
@@ -164,7 +161,8 @@ def balance_problems(remit: x12.Remit) -> list[str]:
             line_adjustments += adjusted
             if line.charge_cents - adjusted != line.paid_cents:
                 problems.append(f"{where}, service line {line.sequence} (line {line.segment_line}): billed "
-                                f"{_usd(line.charge_cents)} − adjustments {_usd(adjusted)} ≠ paid {_usd(line.paid_cents)}")
+                                f"{_usd(line.charge_cents)} − adjustments {_usd(adjusted)} ≠ "
+                                f"paid {_usd(line.paid_cents)}")
         adjusted = sum(a.amount_cents for a in claim.adjustments) + line_adjustments
         if claim.charge_cents - adjusted != claim.paid_cents:
             problems.append(f"{where}: billed {_usd(claim.charge_cents)} − adjustments {_usd(adjusted)} ≠ "
@@ -382,15 +380,18 @@ def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: st
     remittance.provider_adjustment_cents = sum(p.amount_cents for p in remit.provider_adjustments)
     for c in remit.claims:
         rc = RemittanceClaim(
-            id=new_id(RemittanceClaim), sequence=c.sequence, control_number=c.control_number[:38], status_code=c.status_code[:2],
+            id=new_id(RemittanceClaim), sequence=c.sequence, control_number=c.control_number[:38],
+            status_code=c.status_code[:2],
             charge_cents=c.charge_cents, paid_cents=c.paid_cents, patient_resp_cents=c.patient_resp_cents,
-            payer_claim_number=(c.payer_claim_number or "")[:50] or None, patient_name=(c.patient_name or "")[:200] or None,
+            payer_claim_number=(c.payer_claim_number or "")[:50] or None,
+            patient_name=(c.patient_name or "")[:200] or None,
             member_id=(c.member_id or "")[:80] or None, statement_from=c.statement_from, statement_to=c.statement_to,
             adjustments=[_cas(a) for a in c.adjustments], remarks=c.remarks,
         )
         for ln in c.lines:
             rc.lines.append(RemittanceLine(
-                id=new_id(RemittanceLine), sequence=ln.sequence, procedure_code=ln.procedure_code, modifiers=ln.modifiers,
+                id=new_id(RemittanceLine), sequence=ln.sequence, procedure_code=ln.procedure_code,
+                modifiers=ln.modifiers,
                 revenue_code=(ln.revenue_code or "")[:4] or None, service_date=ln.service_date, units=ln.units,
                 charge_cents=ln.charge_cents, paid_cents=ln.paid_cents, allowed_cents=ln.allowed_cents,
                 line_control_number=(ln.control_number or "")[:50] or None,
@@ -424,7 +425,8 @@ def _post_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Remitt
                                                     f"has {len(info.lines)} lines: post it by hand")
         only = info.lines[0]
         rc.lines.append(RemittanceLine(
-            id=batch.new_id(RemittanceLine), sequence=1, procedure_code=only.procedure_code, revenue_code=only.revenue_code,
+            id=batch.new_id(RemittanceLine), sequence=1, procedure_code=only.procedure_code,
+            revenue_code=only.revenue_code,
             service_date=only.service_date, units=only.units, charge_cents=rc.charge_cents, paid_cents=rc.paid_cents,
             adjustments=[], remarks=[]))
     shares = _claim_level_shares(rc)
@@ -442,7 +444,8 @@ def _post_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Remitt
         paid = line.paid_cents - shares[line.sequence]["taken"]
         denied, codes = _denial(rc, line, paid, adjustments)
         adjudication = ledger.LineAdjudication(
-            charge_id=matched.charge_id, paid_cents=paid, key=f"era:{remittance.content_hash}:{rc.sequence}:{line.sequence}",
+            charge_id=matched.charge_id, paid_cents=paid,
+            key=f"era:{remittance.content_hash}:{rc.sequence}:{line.sequence}",
             adjustments=tuple(ledger.CasAdjustment(a["group"], a["carc"], a["amount_cents"],
                                                    (line.remarks or [None])[0]) for a in adjustments),
             write_off=not denied)
@@ -609,7 +612,8 @@ def open_exceptions(limit: int = 200) -> list[EraException]:
                                    .order_by(EraException.created_at, EraException.id).limit(limit)))
 
 
-def resolve_exception(exception_id: int, claim_id: int, *, actor: str, claim_line_id: int | None = None) -> EraException:
+def resolve_exception(exception_id: int, claim_id: int, *, actor: str,
+                      claim_line_id: int | None = None) -> EraException:
     """Match an open exception to our claim by hand and post it with the same rules as an import.
 
     A whole-claim exception posts the remittance claim against `claim_id` (lines that still do not

@@ -354,8 +354,9 @@ def write(remit: Remit, *, payee_npi: str = "1234567893", control: int = 1, when
     if remit.claims:
         body.append("LX*1")
     for c in remit.claims:
+        patient_resp = amount(c.patient_resp_cents) if c.patient_resp_cents else ""
         body.append(f"CLP*{c.control_number}*{c.status_code}*{amount(c.charge_cents)}*{amount(c.paid_cents)}*"
-                    f"{amount(c.patient_resp_cents) if c.patient_resp_cents else ''}*12*{c.payer_claim_number or 'PCN'}")
+                    f"{patient_resp}*12*{c.payer_claim_number or 'PCN'}")
         body.extend(_cas_segments(c.adjustments))
         first, _, last = (c.patient_name or "JANE DOE").rpartition(" ")
         body.append(f"NM1*QC*1*{last}*{first}****MI*{c.member_id or 'UNKNOWN'}")
