@@ -251,3 +251,12 @@ def test_a_recoded_line_waits_and_a_biller_posts_it_to_the_line_they_choose(app)
     assert charge_balances(ours) == [(0, 0), (0, 0)]
     assert db.session.get(Remittance, result.remittance_id).status == "posted"
     assert ledger_clean()
+
+
+def test_progress_is_reported_by_stage(app):
+    make_claim("PC110", [("S9480", DAY, 1, 90000)])
+    seen = []
+    era.import_file(file_of(claim("PC110", line("S9480", 90000, 65000, cas("CO", "45", 25000)))), "p.835",
+                    actor="user:1", progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stages = [stage for stage, _, _ in seen]
+    assert list(dict.fromkeys(stages)) == ["validating", "matching", "done"] and seen[-1][1:] == (1, 1)
