@@ -1001,8 +1001,20 @@ class InsuranceBatch:
                             payment_id=e.payment_id)
 
     def _insert(self, model) -> None:
-        if self.rows[model]:
-            db.session.execute(model.__table__.insert(), self.rows[model])  # executemany: one statement, many rows
+        rows = self.rows[model]
+        if not rows:
+            return
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            db.session.execute(model.__table__.insert(), rows)  # executemany: one statement, many rows
+            return
+        # COPY: many times faster than row-by-row INSERTs for the thousands of rows of a large remittance.
+        columns = list(rows[0])
+        copy_sql = f"COPY {model.__table__.name} ({', '.join(columns)}) FROM STDIN"
+        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row([json.dumps(v) if isinstance(v, (list, dict)) else v
+                                for v in (row[c] for c in columns)])
 
     def commit(self, before_commit=None) -> None:
         """Write the money rows, then the session's own (which may point at them) and the other queued
