@@ -81,6 +81,7 @@ bench: setup
 	$(BIN)/python -m bench.plans_charge_due
 	$(BIN)/python -m bench.collections_run
 	$(BIN)/python -m bench.estimates
+	$(BIN)/python -m bench.era_posting
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts *.egg-info

@@ -1,5 +1,6 @@
 """`flask --app portal <command>`: every command that can fail exits non-zero with one readable line."""
 import json
+import os
 import secrets
 import sys
 
@@ -16,6 +17,7 @@ from portal.services import (
     collections,
     demo,
     deposits,
+    era,
     estimates,
     gfe,
     history_import,
@@ -23,6 +25,7 @@ from portal.services import (
     ledger,
     plans,
     statements,
+    underpayments,
     users,
 )
 from portal.services.clock import facility_today
@@ -39,6 +42,8 @@ batches_cli = AppGroup("batches", help="Deposit batches of manual payments.")
 collections_cli = AppGroup("collections", help="Aging, dunning stages, the collectors' queue and agencies.")
 history_cli = AppGroup("history", help="Payment history the estimator reads.")
 gfe_cli = AppGroup("gfe", help="Good Faith Estimates.")
+era_cli = AppGroup("era", help="Insurance remittances (X12 835 ERA files).")
+underpayments_cli = AppGroup("underpayments", help="Lines payers allowed less for than expected.")
 
 
 def init_app(app: Flask) -> None:
@@ -55,6 +60,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(history_cli)
     app.cli.add_command(estimate_cli)
     app.cli.add_command(gfe_cli)
+    app.cli.add_command(underpayments_cli)
+    app.cli.add_command(era_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
 
@@ -179,6 +186,23 @@ def _import(kind: str, path: str, as_json: bool, importer):
           "nothing imported:\n" + "\n".join(f"  {e}" for e in result.errors))
     if result.errors:
         raise click.ClickException(f"{path}: {len(result.errors)} problem(s); nothing was imported")
+
+
+@era_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def era_import(path, as_json):
+    """Validate, balance-check, match and post an 835 file whole; what does not match waits in the exception queue."""
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        result = era.import_file(content, os.path.basename(path), actor="cli:era-import")
+    except era.EraError as exc:
+        raise click.ClickException(f"{path} refused, nothing posted: {exc}") from exc
+    _emit(as_json, result.as_dict(), result.summary())
 
 
 @sessions_cli.command("import")
@@ -357,3 +381,19 @@ def gfe_check(as_json):
     _emit(as_json, {"flagged": [{"id": g.id, "account_id": g.account_id, "total_cents": g.total_cents,
                                  "billed_cents": g.flagged_billed_cents} for g in found]},
           f"{len(found)} Good Faith Estimate(s) newly flagged")
+@underpayments_cli.command("scan")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Check only lines paid on or after this date.")
+@click.option("--json", "as_json", is_flag=True)
+def underpayments_scan(since, as_json):
+    """Check posted lines against contract rates and payer history (idempotent backfill)."""
+    result = underpayments.scan(since.date() if since else None, actor="cli:underpayments-scan")
+    _emit(as_json, result.as_dict(), result.summary())
+
+
+@underpayments_cli.command("import-rates")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def underpayments_import_rates(path, as_json):
+    """Import contract rates: payer,plan,code,allowed,from,to (plan and to may be empty)."""
+    _import("contract rates", path, as_json, underpayments.import_contract_rates)

@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal.services import collections, gfe, iop, ledger, mail, plans, statements
+from portal.services import collections, era_work, gfe, iop, ledger, mail, plans, statements, underpayments
 from portal.services.clock import facility_today
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,7 @@ BEAT_SCHEDULE = {
     "collections-nightly": {"task": "portal.tasks.collections_nightly", "schedule": crontab(hour=5, minute=30)},
     "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=2, minute=15)},
     "gfe-check-nightly": {"task": "portal.tasks.gfe_check", "schedule": crontab(hour=3, minute=0)},
+    "underpayments-nightly": {"task": "portal.tasks.underpayments_scan", "schedule": crontab(hour=3, minute=0)},
 }
 
 
@@ -80,3 +81,17 @@ def collections_nightly(self, as_of: str | None = None) -> dict:
 def gfe_check(self) -> dict:
     """Flag Good Faith Estimates whose billed charges reached the estimate plus the dispute threshold."""
     return {"flagged": [g.id for g in gfe.check_overages(actor=f"task:{self.request.id}")]}
+@shared_task(name="portal.tasks.era_import", bind=True, acks_late=True)
+def era_import(self, upload_id: int) -> dict:
+    """Import an uploaded 835 whole (or record why it was refused), then check its lines for underpayment."""
+    upload = era_work.run_upload(upload_id, actor=f"task:{self.request.id}")
+    return era_work.status(upload) if upload else {"id": upload_id, "status": "missing"}
+
+
+@shared_task(name="portal.tasks.underpayments_scan", bind=True, acks_late=True)
+def underpayments_scan(self, as_of: str | None = None, days: int = 7) -> dict:
+    """Check lines paid in the last `days` days; catches hand-posted insurance payments (uploads check at once)."""
+    from datetime import date, timedelta
+
+    day = date.fromisoformat(as_of) if as_of else facility_today()
+    return underpayments.scan(day - timedelta(days=days), actor=f"task:{self.request.id}").as_dict()

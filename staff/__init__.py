@@ -9,6 +9,8 @@ def init_app(app: Flask) -> None:
     from staff.admin.views import bp as admin_bp
     from staff.admissions.views import bp as admissions_bp
     from staff.auth import bp as auth_bp
+    from staff.billing.era import bp as era_bp
+    from staff.billing.insurance import bp as insurance_bp
     from staff.billing.plans import bp as plans_bp
     from staff.billing.posting import bp as posting_bp
     from staff.billing.views import bp as billing_bp
@@ -17,7 +19,8 @@ def init_app(app: Flask) -> None:
     from staff.home import bp as home_bp
 
     app.register_blueprint(auth_bp)
-    for bp in (home_bp, billing_bp, plans_bp, posting_bp, collections_bp, iop_bp, admin_bp, admissions_bp):
+    for bp in (home_bp, billing_bp, plans_bp, posting_bp, era_bp, insurance_bp, collections_bp, iop_bp, admin_bp,
+               admissions_bp):
         app.register_blueprint(bp)
         # Registered on the app, keyed by blueprint, so every app built gets its own guard.
         app.before_request_funcs.setdefault(bp.name, []).append(require_staff_session)

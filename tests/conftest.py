@@ -25,8 +25,9 @@ from portal.config import TestConfig
 from portal.extensions import db, limiter
 from portal.services import identity, statements, users
 
-pytest_plugins = ["tests.browser", "tests.iop_fixtures", "tests.plan_fixtures",  # live server, Chromium, IOP, plans
-                  "tests.collections_fixtures", "tests.estimate_fixtures"]
+# Live server and Chromium; IOP, plan, collections, estimate and remittance-page fixtures.
+pytest_plugins = ["tests.browser", "tests.iop_fixtures", "tests.plan_fixtures", "tests.collections_fixtures",
+                  "tests.estimate_fixtures", "tests.era_page_fixtures"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "correct horse battery"
 CI = os.environ.get("CI", "").lower() == "true"

@@ -41,15 +41,33 @@ from portal.models.ledger import (
 )
 from portal.models.people import AccountAccess, Facility, Role, RolePermission, User
 from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment, PlanPolicy
+from portal.models.remits import (
+    EXCEPTION_STATES,
+    EraException,
+    ProviderAdjustment,
+    Remittance,
+    RemittanceClaim,
+    RemittanceLine,
+)
 from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
+from portal.models.underpayments import (
+    UNDERPAYMENT_STATUSES,
+    ContractRate,
+    EraUpload,
+    Underpayment,
+    UnderpaymentSettings,
+)
 
 __all__ = [
     "Agency", "AgencyPayment", "CollectionCase", "CollectionHold", "CollectionSettings", "ContactLog", "Placement",
     "PromiseToPay",
     "LEAD_STATUSES", "Estimate", "EstimateSettings", "GoodFaithEstimate", "Lead",
+    "EXCEPTION_STATES", "EraException", "ProviderAdjustment", "Remittance", "RemittanceClaim", "RemittanceLine",
     "HISTORY_SOURCES", "LEVELS_OF_CARE", "AdjudicatedLine",
     "BATCH_KINDS", "AdjustmentLimit", "DepositBatch", "DepositItem",
     "PaymentPlan", "PlanChargeAttempt", "PlanInstallment", "PlanPolicy",
+    "UNDERPAYMENT_STATUSES", "ContractRate", "EraUpload", "Underpayment",
+    "UnderpaymentSettings",
     "CardPayment", "Refund", "SavedCard", "Statement", "StripeEvent",
     "EXCEPTION_REASONS", "Authorization", "ClinicalSession", "IopException", "IopSettings", "Notification",
     "PAYER_TYPES", "Account", "AccountAccess", "Adjustment", "Allocation", "AuditEvent", "BalanceTransfer",

@@ -51,6 +51,15 @@ def cards_for(user: User) -> list[Card]:
                  "staff_collections.queue"),
             Card("Accounts on hold", str(figures.on_hold),
                  "Insurance pending, plans, disputes and other holds", "staff_collections.queue"),
+    if user.can("claims.view"):
+        from portal.services import era_work, underpayments
+
+        cards += [
+            Card("ERA exceptions waiting", str(era_work.open_exception_count()),
+                 "Remittance claims and lines to match by hand", "staff_era.exceptions"),
+            Card("Denials open", str(era_work.open_denial_count()), "Denied lines not yet worked", "staff_era.denials"),
+            Card("Underpayments open", str(underpayments.open_count()), "Lines allowed below what was expected",
+                 "staff_era.underpayment_list"),
         ]
     if user.can("iop.review"):
         from portal.services import iop

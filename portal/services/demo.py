@@ -18,7 +18,18 @@ from portal.models import (
     Payer,
     User,
 )
-from portal.services import collections, deposits, estimates, facility, iop, ledger, statements, users
+from portal.services import (
+    collections,
+    deposits,
+    era,
+    estimates,
+    facility,
+    iop,
+    ledger,
+    statements,
+    underpayments,
+    users,
+)
 
 ACTOR = "cli:seed-demo"
 DEMO_DOMAIN = "demo.example.org"
@@ -58,6 +69,8 @@ def seed(today: date) -> DemoResult:
         _seed_records(fac.id, today)
         _seed_iop(today)
         estimates.seed_demo(today)
+        era.seed_demo(today, actor=ACTOR)
+        underpayments.seed_demo(today, actor=ACTOR)
         for account in db.session.scalars(select(Account).order_by(Account.id)).all():
             statements.issue(account, today, actor=ACTOR)
         deposits.seed_demo(today, db.session.scalars(select(Account).order_by(Account.id)).all(), actor=ACTOR)

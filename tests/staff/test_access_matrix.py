@@ -36,7 +36,7 @@ def url_for_rule(rule, ids):
 
 
 @pytest.fixture
-def world(app, make_staff, program, make_plan):
+def world(app, make_staff, program, make_plan, remittance_world):
     from datetime import timedelta
 
     from portal.models import IopException
@@ -58,7 +58,10 @@ def world(app, make_staff, program, make_plan):
     return {"account_id": program.patient.account_id, "user_id": target.id, "session_id": session.id,
             "authorization_id": program.auth.id, "exception_id": exception.id, "payment_id": payment.id,
             "plan_id": plan.id, "installment_id": plan.installments[0].id, "batch_id": batch.id,
-            "posting_id": payment.posting_id, **estimate_ids(program.patient)}
+            "posting_id": payment.posting_id, **estimate_ids(program.patient),
+            "remittance_id": remittance_world.remittance.id, "upload_id": remittance_world.upload.id,
+            "era_exception_id": remittance_world.exception.id, "line_id": remittance_world.denied_line.id,
+            "underpayment_id": remittance_world.underpayment.id, "payer_id": remittance_world.remittance.payer_id}
 
 
 def request_as(client, method, url, home):

@@ -1,0 +1,127 @@
+"""ERA posting on PostgreSQL: an 835 with N claims against N matching claims in a fresh database.
+
+Figures: pyx12's bare parse/validate of the file, and our end-to-end import of the same file
+(envelope, pyx12 validation, parse, balance, duplicate check, match, post, commit).
+Goal: the import takes at most 3 times pyx12's own validation.
+
+    .venv/bin/python -m bench.era_posting [--claims 5000]
+"""
+import argparse
+import io
+import json
+import time
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from bench.iop_nightly import BASE, drop_database, fresh_database
+
+DAY = date(2026, 10, 1)
+PAYER_EIN = "1999999999"
+
+
+def populate(db, models, n: int) -> None:
+    """n insured patients, each with one S9480 charge owed by insurance and a claim for it."""
+    from portal.services import ledger
+
+    facility = models.Facility(name="Bench", neutral_name="Bench", statement_descriptor="BENCH")
+    payer = models.Payer(name="Bench Payer", x12_payer_id=PAYER_EIN, payer_type="commercial")
+    code = models.BillingCode(code="S9480", description="Per diem", kind="billable", level_of_care="iop",
+                              default_price_cents=90000)
+    db.session.add_all([facility, payer, code])
+    db.session.commit()
+    ids = range(1, n + 1)
+    db.session.execute(sa.insert(models.Account), [
+        dict(id=i, facility_id=facility.id, number=f"B{i}", guarantor_name=f"G{i}", statement_day=1,
+             collection_stage="none", insurance_balance_cents=0, patient_balance_cents=0, credit_cents=0)
+        for i in ids])
+    db.session.execute(sa.insert(models.Patient), [
+        dict(id=i, account_id=i, mrn=f"BM{i}", first_name="B", last_name=str(i), date_of_birth=date(1990, 1, 1),
+             part2=False) for i in ids])
+    db.session.execute(sa.insert(models.Coverage), [
+        dict(id=i, patient_id=i, payer_id=payer.id, member_id=f"M{i}", priority=1, start_date=date(2026, 1, 1),
+             in_network=True, deductible_cents=0, deductible_met_cents=0, coinsurance_bps=0, copay_cents=0,
+             copay_per="day", oop_max_cents=0, oop_met_cents=0) for i in ids])
+    for table in ("accounts", "patients", "coverages"):
+        db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})"))
+    db.session.commit()
+    batch = ledger.post_charges([
+        ledger.ChargeRequest(account_id=i, patient_id=i, billing_code_id=code.id, service_date=DAY + timedelta(i % 20),
+                             amount_cents=90000, key=f"bench:{i}", coverage_id=i) for i in ids], actor="bench")
+    db.session.execute(sa.insert(models.Claim), [
+        dict(id=i, control_number=f"BC{i:07d}", account_id=i, patient_id=i, coverage_id=i, payer_id=payer.id,
+             status="submitted", total_cents=90000) for i in ids])
+    db.session.execute(sa.insert(models.ClaimLine), [
+        dict(claim_id=i, charge_id=batch.created[f"bench:{i}"], line_number=1, procedure_code="S9480",
+             revenue_code="0905", service_date=DAY + timedelta(i % 20), units=1, charge_cents=90000) for i in ids])
+    db.session.commit()
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
+
+
+def remittance_file(n: int) -> bytes:
+    """Every claim: billed 900.00, CO-45 250.00, PR-1 100.00, PR-2 30.00, paid 520.00."""
+    from portal.services import x12
+
+    claims = []
+    for i in range(1, n + 1):
+        adjustments = [x12.Cas("CO", "45", 25000), x12.Cas("PR", "1", 10000), x12.Cas("PR", "2", 3000)]
+        line = x12.Line(1, "S9480", None, None, 90000, 52000, 1, DAY + timedelta(i % 20), adjustments=adjustments)
+        claims.append(x12.ClaimPayment(i, f"BC{i:07d}", "1", 90000, 52000, 13000, f"P{i}", 0,
+                                       patient_name="B PATIENT", member_id=f"M{i}", lines=[line]))
+    remit = x12.Remit(52000 * n, "C", "ACH", date(2026, 11, 2), "BENCHTRACE1", PAYER_EIN, "BENCH PAYER", None, None,
+                      claims)
+    return x12.write(remit)
+
+
+def bare_pyx12(content: bytes) -> tuple[float, bool]:
+    import pyx12.params
+    import pyx12.x12n_document
+
+    start = time.perf_counter()
+    ok = pyx12.x12n_document.x12n_document(pyx12.params.params(), io.StringIO(content.decode("latin-1")), None,
+                                           None, None, io.StringIO())
+    return time.perf_counter() - start, ok
+
+
+def measure(n: int) -> dict:
+    from portal import create_app, models
+    from portal.config import TestConfig
+    from portal.extensions import db
+    from portal.services import era, ledger
+
+    name = fresh_database()
+    try:
+        config = TestConfig()
+        config.SQLALCHEMY_DATABASE_URI = sa.engine.make_url(BASE).set(database=name).render_as_string(False)
+        app = create_app(config)
+        with app.app_context():
+            upgrade()
+            populate(db, models, n)
+            content = remittance_file(n)
+            pyx12_seconds, valid = bare_pyx12(content)
+            assert valid, "the generated file does not validate"
+            start = time.perf_counter()
+            result = era.import_file(content, "bench.835", actor="bench")
+            seconds = time.perf_counter() - start
+            assert result.posted_lines == n and result.exceptions == 0, result.summary()
+            assert ledger.check_all()[1] == []
+            db.session.remove()
+            db.engine.dispose()
+        return {"claims": n, "file_bytes": len(content), "pyx12_validate_seconds": round(pyx12_seconds, 2),
+                "import_seconds": round(seconds, 2), "ratio": round(seconds / pyx12_seconds, 2),
+                "target_ratio": 3}
+    finally:
+        drop_database(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--claims", type=int, default=5000)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.claims), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Remittances for billing staff: upload an 835, see what posted and what waits, work the queues."""
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal import money
+from portal.auth import permission_required
+from portal.extensions import db
+from portal.models import EraException, EraUpload, InsurancePlan, Payer, Remittance, RemittanceLine, Underpayment
+from portal.services import audit, era, era_work, underpayments
+from portal.services.clock import facility_today
+from staff.billing.era_forms import (
+    ContractRateForm,
+    DenialForm,
+    MatchForm,
+    NoteForm,
+    SettingsForm,
+    UnderpaymentForm,
+    UploadForm,
+)
+
+bp = Blueprint("staff_era", __name__, url_prefix="/staff/remittances")
+
+
+def _actor() -> str:
+    return f"user:{current_user.id}"
+
+
+# ---------------------------------------------------------------- remittances
+
+@bp.get("/")
+@permission_required("claims.view")
+def index():
+    page = era_work.remittances(request.args.get("page", 1, type=int))
+    return render_template("staff/era/index.html", page=page, uploads=era_work.recent_uploads(),
+                           exceptions=era_work.open_exception_count())
+
+
+@bp.get("/<int:remittance_id>")
+@permission_required("claims.view")
+def detail(remittance_id: int):
+    remittance = db.session.get(Remittance, remittance_id) or abort(404)
+    audit.record("remittance.viewed", "remittance", actor=current_user, object_id=remittance.id)
+    return render_template("staff/era/detail.html", remittance=remittance, describe=era.describe,
+                           plb_words=era_work.plb_words, waiting=era_work.exceptions_by_claim(remittance.id),
+                           underpaid=era_work.underpaid_lines(remittance))
+
+
+@bp.get("/<int:remittance_id>/file")
+@permission_required("claims.view")
+def download(remittance_id: int):
+    remittance = db.session.get(Remittance, remittance_id) or abort(404)
+    audit.record("remittance.downloaded", "remittance", actor=current_user, object_id=remittance.id,
+                 detail={"filename": remittance.filename})
+    safe = "".join(c for c in remittance.filename if c.isalnum() or c in "._-") or "remittance.835"
+    return Response(remittance.content, mimetype="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+
+
+# ---------------------------------------------------------------- upload
+
+@bp.route("/upload", methods=["GET", "POST"])
+@permission_required("payments.post")
+def upload():
+    from portal.tasks import era_import
+
+    form = UploadForm()
+    if form.validate_on_submit():
+        data = form.file.data
+        try:
+            record = era_work.create_upload(data.read(), data.filename, actor=_actor())
+        except era_work.UploadError as error:
+            db.session.rollback()
+            form.file.errors.append(str(error))
+        else:
+            era_import.delay(record.id)  # inline when no worker is configured
+            return redirect(url_for(".upload_status", upload_id=record.id))
+    return render_template("staff/era/upload.html", form=form), 400 if form.errors else 200
+
+
+@bp.get("/uploads/<int:upload_id>")
+@permission_required("payments.post")
+def upload_status(upload_id: int):
+    record = db.session.get(EraUpload, upload_id) or abort(404)
+    return render_template("staff/era/upload_status.html", upload=record, status=era_work.status(record))
+
+
+@bp.get("/uploads/<int:upload_id>/status")
+@permission_required("payments.post")
+def upload_status_json(upload_id: int):
+    record = db.session.get(EraUpload, upload_id) or abort(404)
+    return jsonify(era_work.status(record))
+
+
+# ---------------------------------------------------------------- exception queue
+
+@bp.get("/exceptions")
+@permission_required("claims.view")
+def exceptions():
+    rows = era_work.open_exceptions()
+    audit.record("era_exceptions.viewed", "era_exception", actor=current_user, detail={"count": len(rows)})
+    return render_template("staff/era/exceptions.html", exceptions=rows)
+
+
+@bp.get("/exceptions/<int:era_exception_id>")
+@permission_required("claims.view")
+def exception(era_exception_id: int):
+    found = db.session.get(EraException, era_exception_id) or abort(404)
+    query = request.args.get("q", "").strip()
+    claims = era_work.search_claims(query) if query else []
+    if query:
+        audit.record("claims.searched", "claim", actor=current_user, detail={"results": len(claims)})
+    return render_template("staff/era/exception.html", exc=found, query=query, claims=claims,
+                           match_form=MatchForm(), note_form=NoteForm())
+
+
+@bp.post("/exceptions/<int:era_exception_id>/match")
+@permission_required("payments.post")
+def match(era_exception_id: int):
+    found = db.session.get(EraException, era_exception_id) or abort(404)
+    form = MatchForm()
+    line_id = form.claim_line_id.data or ""
+    if not form.validate_on_submit() or not form.claim_id.data.isdigit() or not (line_id == "" or line_id.isdigit()):
+        flash("Choose the claim this remittance pays.", "error")
+        return redirect(url_for(".exception", era_exception_id=found.id))
+    try:
+        era_work.match_exception(found.id, int(form.claim_id.data), actor=_actor(),
+                                 claim_line_id=int(line_id) if line_id else None)
+    except era.EraError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for(".exception", era_exception_id=found.id))
+    flash("Matched and posted.", "info")
+    return redirect(url_for(".exceptions"))
+
+
+@bp.post("/exceptions/<int:era_exception_id>/dismiss")
+@permission_required("payments.post")
+def dismiss(era_exception_id: int):
+    found = db.session.get(EraException, era_exception_id) or abort(404)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        flash("Say why this is set aside.", "error")
+        return redirect(url_for(".exception", era_exception_id=found.id))
+    try:
+        era_work.dismiss_exception(found.id, form.note.data, actor=_actor())
+    except era.EraError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for(".exception", era_exception_id=found.id))
+    flash("Set aside with your note.", "info")
+    return redirect(url_for(".exceptions"))
+
+
+# ---------------------------------------------------------------- denial worklist
+
+@bp.get("/denials")
+@permission_required("claims.view")
+def denials():
+    payer_id = request.args.get("payer", type=int)
+    rows = era_work.open_denials(payer_id)
+    audit.record("denials.viewed", "remittance_line", actor=current_user, detail={"count": len(rows)})
+    return render_template("staff/era/denials.html", rows=rows, form=DenialForm(), payers=era_work.payers(),
+                           payer_id=payer_id)
+
+
+@bp.post("/denials/<int:line_id>")
+@permission_required("payments.post")
+def close_denial(line_id: int):
+    line = db.session.get(RemittanceLine, line_id) or abort(404)
+    if not line.denied:
+        abort(404)
+    form = DenialForm()
+    if not form.validate_on_submit():
+        flash("Add a note saying what was done.", "error")
+        return redirect(url_for(".denials"))
+    try:
+        era_work.close_denial(line.id, form.status.data, form.note.data, actor=_actor())
+    except era.EraError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(f"Denial marked {form.status.data}.", "info")
+    return redirect(url_for(".denials"))
+
+
+# ---------------------------------------------------------------- underpayments
+
+@bp.get("/underpayments")
+@permission_required("claims.view")
+def underpayment_list():
+    payer_id = request.args.get("payer", type=int)
+    rows = underpayments.worklist("open", payer_id)
+    audit.record("underpayments.viewed", "underpayment", actor=current_user, detail={"count": len(rows)})
+    return render_template("staff/era/underpayments.html", rows=rows, form=UnderpaymentForm(),
+                           patients=underpayments.patients_of(rows),
+                           payers=era_work.payers(), payer_id=payer_id, settings=underpayments.settings())
+
+
+@bp.post("/underpayments/<int:underpayment_id>")
+@permission_required("payments.post")
+def resolve_underpayment(underpayment_id: int):
+    item = db.session.get(Underpayment, underpayment_id) or abort(404)
+    form = UnderpaymentForm()
+    if not form.validate_on_submit():
+        flash("Add a note saying why.", "error")
+        return redirect(url_for(".underpayment_list"))
+    try:
+        underpayments.resolve(item, form.status.data, form.note.data, actor=_actor())
+    except underpayments.UnderpaymentError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(f"Marked {form.status.data}.", "info")
+    return redirect(url_for(".underpayment_list"))
+
+
+@bp.get("/payers/<int:payer_id>/drift")
+@permission_required("claims.view")
+def drift(payer_id: int):
+    payer = db.session.get(Payer, payer_id) or abort(404)
+    table = underpayments.drift(payer.id, today=facility_today())
+    top = max((c.median_cents for cells in table.values() for c in cells), default=0)
+    return render_template("staff/era/drift.html", payer=payer, table=table, top=top)
+
+
+@bp.route("/underpayments/settings", methods=["GET", "POST"])
+@permission_required("admin.settings")
+def underpayment_settings():
+    record = underpayments.settings()
+    form = SettingsForm(obj=record)
+    if form.validate_on_submit():
+        underpayments.update_settings(threshold_bps=form.threshold_bps.data, minimum_sample=form.minimum_sample.data,
+                                      lookback_days=form.lookback_days.data, actor=_actor())
+        flash("Underpayment settings saved.", "info")
+        return redirect(url_for(".underpayment_settings"))
+    return render_template("staff/era/settings.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/contract-rates", methods=["GET", "POST"])
+@permission_required("admin.settings")
+def contract_rates():
+    form = ContractRateForm()
+    form.payer_id.choices = [(p.id, p.name) for p in era_work.payers()]
+    form.plan_id.choices = [(0, "Any plan")] + [
+        (p.id, f"{p.payer.name}: {p.name}") for p in db.session.scalars(db.select(InsurancePlan)
+                                                                         .order_by(InsurancePlan.name))]
+    if form.validate_on_submit():
+        plan = db.session.get(InsurancePlan, form.plan_id.data) if form.plan_id.data else None
+        try:
+            cents = money.parse_cents(form.allowed.data)
+        except ValueError:
+            form.allowed.errors.append("Enter an amount like 650.00.")
+        else:
+            if plan is not None and plan.payer_id != form.payer_id.data:
+                form.plan_id.errors.append("That plan belongs to another payer.")
+            else:
+                try:
+                    underpayments.add_contract_rate(
+                        payer_id=form.payer_id.data, plan_id=plan.id if plan else None,
+                        procedure_code=form.procedure_code.data, allowed_cents=cents,
+                        effective_from=form.effective_from.data, effective_to=form.effective_to.data,
+                        actor=_actor())
+                except underpayments.UnderpaymentError as error:
+                    db.session.rollback()
+                    form.allowed.errors.append(str(error))
+                else:
+                    flash("Contract rate saved.", "info")
+                    return redirect(url_for(".contract_rates"))
+    return render_template("staff/era/contract_rates.html", form=form, rates=underpayments.contract_rates()), \
+        400 if form.errors else 200
