@@ -51,6 +51,7 @@ def cards_for(user: User) -> list[Card]:
                  "staff_collections.queue"),
             Card("Accounts on hold", str(figures.on_hold),
                  "Insurance pending, plans, disputes and other holds", "staff_collections.queue"),
+        ]
     if user.can("claims.view"):
         from portal.services import era_work, underpayments
 
