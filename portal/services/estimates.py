@@ -622,11 +622,14 @@ def seed_demo(today: date, *, seed: int = 2026) -> int:
                 episode = f"demo-{payer.x12_payer_id}-{level}-{number}"
                 for day, share in enumerate(shares):
                     service_date = start + timedelta(days=day + day // 5 * 2)  # five days a week
+                    paid_on = service_date + timedelta(days=rng.randint(14, 45))
+                    if paid_on > today:  # the rest of this stay is still with the payer
+                        break
                     denied = rng.random() < 0.04
                     rows.append(dict(
                         source="import", source_key=f"demo:{episode}:{day}", payer_id=payer.id, plan_id=plan_id,
                         episode_key=episode, level_of_care=level, procedure_code=code, revenue_code=revenue,
-                        service_date=service_date, paid_on=service_date + timedelta(days=rng.randint(14, 45)),
+                        service_date=service_date, paid_on=paid_on,
                         units=1, in_network=in_network, billed_cents=price, allowed_cents=0 if denied else allowed,
                         paid_cents=0 if denied else share.payer, patient_resp_cents=0 if denied else share.patient,
                         deductible_cents=0 if denied else share.deductible,

@@ -69,7 +69,7 @@ def median(values: list[int]) -> int:
     return money.round_half_up(ordered[middle - 1] + ordered[middle], 2)
 
 
-def per_unit(line: AdjudicatedLine) -> int:
+def per_unit(line) -> int:
     return money.round_half_up(line.allowed_cents, max(line.units, 1))
 
 
@@ -96,9 +96,10 @@ def contract_rate_for(line: AdjudicatedLine) -> ContractRate | None:
     return db.session.scalars(stmt).first()
 
 
-def _evidence(line: AdjudicatedLine, config: UnderpaymentSettings, *, plan: bool) -> list[AdjudicatedLine]:
-    """Lines the payer adjudicated before this line's remittance, inside the look-back window."""
-    stmt = select(AdjudicatedLine).where(
+def _evidence(line: AdjudicatedLine, config: UnderpaymentSettings, *, plan: bool) -> list:
+    """Lines the payer adjudicated before this line's remittance, inside the look-back window
+    (only the figures the median needs: a busy payer has thousands)."""
+    stmt = select(AdjudicatedLine.allowed_cents, AdjudicatedLine.units, AdjudicatedLine.service_date).where(
         AdjudicatedLine.payer_id == line.payer_id,
         AdjudicatedLine.procedure_code == line.procedure_code,
         AdjudicatedLine.paid_on < line.paid_on,
@@ -110,7 +111,7 @@ def _evidence(line: AdjudicatedLine, config: UnderpaymentSettings, *, plan: bool
     )
     if plan:
         stmt = stmt.where(AdjudicatedLine.plan_id == line.plan_id)
-    return list(db.session.scalars(stmt))
+    return list(db.session.execute(stmt))
 
 
 def expectation(line: AdjudicatedLine, config: UnderpaymentSettings | None = None) -> Expectation | None:
@@ -188,8 +189,10 @@ class ScanResult:
 
 
 def scan(since: date | None = None, *, actor: str = "system:underpayments") -> ScanResult:
-    """Backfill: check every posted line (paid on or after `since`); rerunning adds nothing."""
-    stmt = select(AdjudicatedLine.id).order_by(AdjudicatedLine.paid_on, AdjudicatedLine.id)
+    """Backfill: check every line posted here (paid on or after `since`); rerunning adds nothing.
+    History imported from an earlier system is evidence only: nothing here can appeal it."""
+    stmt = (select(AdjudicatedLine.id).where(AdjudicatedLine.source != "import")
+            .order_by(AdjudicatedLine.paid_on, AdjudicatedLine.id))
     if since:
         stmt = stmt.where(AdjudicatedLine.paid_on >= since)
     ids = list(db.session.scalars(stmt))
