@@ -47,7 +47,7 @@ def test_worker_killed_mid_run_and_restarted_charges_nobody_twice(app, database_
            "SECRET_KEY": "worker-test", "STRIPE_API_BASE": stripe_emulator, "STRIPE_SECRET_KEY": "sk_test_parity",
            "STRIPE_PUBLISHABLE_KEY": "pk_test_parity", "MAIL_OUTBOX": str(tmp_path / "outbox"),
            "PLAN_CLAIM_SECONDS": "1", "PARITY_INSTANCE": str(tmp_path)}
-    sender = Celery(broker=REDIS_URL, backend=REDIS_URL)
+    sender = Celery(broker=REDIS_URL, backend=REDIS_URL, set_as_current=False)  # not made current
     worker = start_worker(env)
     try:
         sender.send_task("portal.tasks.plans_daily", args=["2026-12-01"])
