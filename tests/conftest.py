@@ -16,6 +16,7 @@ from pathlib import Path
 import pyotp
 import pytest
 import sqlalchemy as sa
+from celery._state import _set_task_join_will_block
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -156,6 +157,13 @@ def _truncate_all() -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_state(app):
+    # A worker test builds a second app (whose Celery becomes the current one) and runs an embedded
+    # worker (which marks the process as one where waiting on a result would block): every test
+    # starts again from the suite's own Celery, running tasks inline.
+    celery = app.extensions["celery"]
+    celery.set_default()
+    celery.set_current()
+    _set_task_join_will_block(False)
     with app.app_context():
         yield
         db.session.remove()

@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 import redis
-from celery._state import _set_task_join_will_block
 from sqlalchemy import update
 
 from portal import create_app
@@ -33,12 +32,6 @@ def celery_app(app, database_url):
     celery = worker_app.extensions["celery"]
     celery.conf.task_default_queue = f"parity-test-{uuid.uuid4().hex[:8]}"
     yield celery
-    # Building the worker app made its Celery the current one, and the embedded worker marked this
-    # process as one where waiting on a result would block: undo both for the tests that follow.
-    own = app.extensions["celery"]
-    own.set_default()
-    own.set_current()
-    _set_task_join_will_block(False)
 
 
 @pytest.fixture
