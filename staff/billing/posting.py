@@ -106,14 +106,17 @@ def post_payment(account_id: int):
                            line_errors=line_errors, batches=batches), 400 if failed else 200
 
 
+def _credit_choices(credits) -> list[tuple[int, str]]:
+    return [(p.id, f"R{p.id:08d} · {p.received_on.isoformat()} · {money.format_usd(c)} credit") for p, c in credits]
+
+
 @bp.route("/accounts/<int:account_id>/apply-credit", methods=["GET", "POST"])
 @permission_required("payments.post")
 def apply_credit(account_id: int):
     account = _account(account_id)
     credits = posting.credit_payments(account.id)
     form = ApplyCreditForm(data=_fresh_token())
-    form.payment_id.choices = [(p.id, f"R{p.id:08d} · {p.received_on.isoformat()} · {money.format_usd(c)} credit")
-                               for p, c in credits]
+    form.payment_id.choices = _credit_choices(credits)
     lines = posting.open_patient_lines(account.id)
     typed, line_errors = {}, []
     if request.method == "POST":
@@ -140,8 +143,7 @@ def refund_credit(account_id: int):
     account = _account(account_id)
     credits = posting.credit_payments(account.id)
     form = RefundCreditForm(data=_fresh_token())
-    form.payment_id.choices = [(p.id, f"R{p.id:08d} · {p.received_on.isoformat()} · {money.format_usd(c)} credit")
-                               for p, c in credits]
+    form.payment_id.choices = _credit_choices(credits)
     if form.validate_on_submit():
         try:
             refund = posting.refund_credit(
