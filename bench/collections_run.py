@@ -14,9 +14,8 @@ import time
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from bench.iop_nightly import BASE, drop_database, fresh_database
+from bench.iop_nightly import bench_app, drop_database, fresh_database
 
 DAY = date(2026, 10, 14)
 
@@ -76,18 +75,14 @@ def timed(fn):
 
 
 def measure(n: int) -> dict:
-    from portal import create_app, models
-    from portal.config import TestConfig
+    from portal import models
     from portal.extensions import db
     from portal.services import collections
 
     name = fresh_database()
     try:
-        config = TestConfig()
-        config.SQLALCHEMY_DATABASE_URI = sa.engine.make_url(BASE).set(database=name).render_as_string(False)
-        app = create_app(config)
+        app = bench_app(name)
         with app.app_context():
-            upgrade()
             populate(db, models, n)
             first, first_s = timed(lambda: collections.run(DAY, actor="bench"))
             assert first.cases_opened == n, first.cases_opened

@@ -13,9 +13,8 @@ import time
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from bench.iop_nightly import BASE, drop_database, fresh_database
+from bench.iop_nightly import bench_app, drop_database, fresh_database
 
 DAY = date(2026, 10, 1)
 PAYER_EIN = "1999999999"
@@ -86,18 +85,14 @@ def bare_pyx12(content: bytes) -> tuple[float, bool]:
 
 
 def measure(n: int) -> dict:
-    from portal import create_app, models
-    from portal.config import TestConfig
+    from portal import models
     from portal.extensions import db
     from portal.services import era, ledger
 
     name = fresh_database()
     try:
-        config = TestConfig()
-        config.SQLALCHEMY_DATABASE_URI = sa.engine.make_url(BASE).set(database=name).render_as_string(False)
-        app = create_app(config)
+        app = bench_app(name)
         with app.app_context():
-            upgrade()
             populate(db, models, n)
             content = remittance_file(n)
             pyx12_seconds, valid = bare_pyx12(content)

@@ -15,9 +15,8 @@ import time
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from bench.iop_nightly import BASE, drop_database, fresh_database
+from bench.iop_nightly import bench_app, drop_database, fresh_database
 
 TODAY = date(2026, 10, 14)
 LEVELS = (("iop", "S9480", 5), ("php", "H0035", 2), ("outpatient", "90837", 3))  # weights of the mix
@@ -88,18 +87,14 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
-    from portal import create_app, models
-    from portal.config import TestConfig
+    from portal import models
     from portal.extensions import db
     from portal.services import estimates
 
     name = fresh_database()
     try:
-        config = TestConfig()
-        config.SQLALCHEMY_DATABASE_URI = sa.engine.make_url(BASE).set(database=name).render_as_string(False)
-        app = create_app(config)
+        app = bench_app(name)
         with app.app_context():
-            upgrade()
             start = time.perf_counter()
             requests = populate(db, models, args.lines)
             load_seconds = time.perf_counter() - start

@@ -32,6 +32,19 @@ def drop_database(name: str) -> None:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def bench_app(name: str):
+    """A Parity app on the bench database `name`, its schema built by the migrations."""
+    from portal import create_app
+    from portal.config import TestConfig
+
+    config = TestConfig()
+    config.SQLALCHEMY_DATABASE_URI = sa.engine.make_url(BASE).set(database=name).render_as_string(False)
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+    return app
+
+
 def populate(db, models, n: int) -> None:
     """n insured patients, each with an authorization and three signed units on DAY (bulk inserts)."""
     from portal.services import iop
@@ -74,18 +87,14 @@ def populate(db, models, n: int) -> None:
 
 
 def measure(n: int) -> dict:
-    from portal import create_app, models
-    from portal.config import TestConfig
+    from portal import models
     from portal.extensions import db
     from portal.services import iop, ledger
 
     name = fresh_database()
     try:
-        config = TestConfig()
-        config.SQLALCHEMY_DATABASE_URI = sa.engine.make_url(BASE).set(database=name).render_as_string(False)
-        app = create_app(config)
+        app = bench_app(name)
         with app.app_context():
-            upgrade()
             populate(db, models, n)
             start = time.perf_counter()
             result = iop.run(DAY + timedelta(days=2), actor="bench")
