@@ -2,7 +2,7 @@
 import functools
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from portal.extensions import db, limiter, login_manager
@@ -22,24 +22,27 @@ def init_app(app) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(user_id: str) -> User | identity.SignedInPatient | None:
+    """Staff: their login row, read on every request. Patients: who they are and which accounts they may
+    see, from memory when read within PATIENT_IDENTITY_SECONDS."""
     if not user_id.isdigit():
         return None
     seconds = current_app.config["PATIENT_IDENTITY_SECONDS"]
     known = identity.patients.get(int(user_id)) if seconds else None
-    if known is None:
-        user = db.session.get(User, int(user_id))
-        if user is None or user.is_staff or not seconds:
-            return user
-        known = identity.patients.remember(user, accounts.account_ids_for_patient_user(user), seconds)
-    g.patient_account_ids = known.account_ids
-    return db.session.merge(known.user, load=False)  # no query; the cached copy stays unattached
+    if known is not None:
+        return known
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active:
+        return None  # a deactivated login is signed out by its next request
+    if user.is_staff or not seconds:
+        return user
+    return identity.patients.remember(user, accounts.account_ids_for_patient_user(user), seconds)
 
 
 def patient_may_see(account_id: int) -> bool:
-    """Whether the signed-in patient may see this account, from the login's cached account list."""
-    allowed = g.get("patient_account_ids")
-    if allowed is None:  # identity caching is off
+    """Whether the signed-in patient may see this account (from memory when the login is cached)."""
+    allowed = getattr(current_user, "account_ids", None)
+    if allowed is None:  # identity caching is off: current_user is the login row
         return accounts.get_for_patient_user(current_user, account_id) is not None
     return account_id in allowed
 

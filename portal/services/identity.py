@@ -10,34 +10,51 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import inspect
-from sqlalchemy.orm import make_transient_to_detached
-
 from portal.models import User
 
 
-@dataclass(frozen=True)
-class PatientIdentity:
-    user: User  # a detached copy that is never attached to a session: callers merge it
+@dataclass(frozen=True, eq=False)
+class SignedInPatient:
+    """A patient login as the patient pages use it: plain values, shared safely between threads.
+
+    It is what `current_user` is for a cached patient; the pages read only these fields.
+    """
+
+    id: int
+    email: str
+    full_name: str
     account_ids: frozenset[int]
     expires_at: float
+
+    kind = "patient"
+    is_staff = False
+    is_active = True  # only active logins are cached
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def can(self, permission: str) -> bool:
+        return False
 
 
 class IdentityCache:
     def __init__(self, max_entries: int = 20000):
-        self._entries: dict[int, PatientIdentity] = {}
+        self._entries: dict[int, SignedInPatient] = {}
         self._lock = threading.Lock()
         self._max_entries = max_entries
         self.clock = time.monotonic
 
-    def get(self, user_id: int) -> PatientIdentity | None:
+    def get(self, user_id: int) -> SignedInPatient | None:
         entry = self._entries.get(user_id)
         if entry is None or entry.expires_at < self.clock():
             return None
         return entry
 
-    def remember(self, user: User, account_ids, seconds: int) -> PatientIdentity:
-        entry = PatientIdentity(_detached_copy(user), frozenset(account_ids), self.clock() + seconds)
+    def remember(self, user: User, account_ids, seconds: int) -> SignedInPatient:
+        entry = SignedInPatient(user.id, user.email, user.full_name, frozenset(account_ids),
+                                self.clock() + seconds)
         with self._lock:
             if len(self._entries) >= self._max_entries:
                 self._entries.clear()  # simpler than LRU bookkeeping; refilled on demand
@@ -47,13 +64,6 @@ class IdentityCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-
-
-def _detached_copy(user: User) -> User:
-    """The login's columns in a fresh instance: the live one stays with its request's session."""
-    copy = User(**{attr.key: getattr(user, attr.key) for attr in inspect(User).column_attrs})
-    make_transient_to_detached(copy)
-    return copy
 
 
 patients = IdentityCache()

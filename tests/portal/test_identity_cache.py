@@ -61,6 +61,25 @@ def test_a_removed_account_link_ends_access_once_the_bound_passes(app, client):
         identity.patients.clock = clock
 
 
+def test_a_deactivated_patient_is_signed_out_once_the_bound_passes(app, client):
+    account, statement = issued_statement(5000)
+    user = factories.patient_login(account, PASSWORD)
+    post_form(client, "/login", {"email": user.email, "password": PASSWORD})
+    url = f"/accounts/{account.id}/statements/{statement.id}"
+    assert client.get(url).status_code == 200
+    user.active = False
+    db.session.commit()
+    assert client.get(url).status_code == 200  # within the bound the cached login still answers
+    clock = identity.patients.clock
+    later = clock() + app.config["PATIENT_IDENTITY_SECONDS"] + 1
+    identity.patients.clock = lambda: later
+    try:
+        response = client.get(url)
+    finally:
+        identity.patients.clock = clock
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
 def test_a_staff_permission_removed_applies_on_the_next_request(app, login_as, roles):
     biller = login_as("biller")
     assert biller.get("/staff/accounts/").status_code == 200

@@ -121,3 +121,13 @@ def test_plan_policy_is_an_admin_setting(login_as):
     rules = plans.policy()
     db.session.refresh(rules)
     assert (rules.min_balance_cents, rules.min_installment_cents, rules.retry_schedule) == (10000, 4000, [2, 4])
+
+
+def test_deactivating_a_signed_in_user_signs_them_out_on_their_next_request(app, login_as):
+    collector = login_as("collector")
+    assert collector.get("/staff/").status_code == 200
+    admin = login_as("admin")
+    page = f"/staff/admin/users/{collector.user.id}"
+    assert post_form(admin, page, {"role": "collector"}).status_code == 302  # "active" left unticked
+    response = collector.get("/staff/")
+    assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
