@@ -4,7 +4,12 @@ Goal: the signed-in statement page for an account with 50 lines reaches at least
 requests/second of the hello app. Also reports statement PDF pages rendered per second on one core.
 Needs `wrk` (Debian package; `make bench` installs it).
 
-    .venv/bin/python -m bench.statement_page [--seconds 10]
+    .venv/bin/python -m bench.statement_page [--seconds 3] [--rounds 5]
+
+Both servers run the production configuration (cookies not Secure-only, as the bench speaks plain HTTP).
+Hello and the page are measured in alternating rounds and each side's best round is compared: a run
+where one gunicorn worker happened to accept most of wrk's connections, or where other work had the
+machine, serves a fraction of what the server can, and that is not what either side is being asked.
 """
 import argparse
 import json
@@ -126,14 +131,16 @@ def pdf_pages_per_second(database_url: str, statement_id: int, rounds: int = 8) 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     folder = tempfile.mkdtemp()
     database_url = f"sqlite:///{folder}/bench.db"
     account_id, statement_id = prepare(database_url)
-    env = {"DATABASE_URL": database_url, "PARITY_ENV": "development", "PARITY_INSTANCE": folder}
+    env = {"DATABASE_URL": database_url, "PARITY_ENV": "production", "PARITY_INSTANCE": folder,
+           "SESSION_COOKIE_SECURE": "false"}
     hello_port, parity_port = free_port(), free_port()
     hello = serve("bench.hello_app:app", hello_port, env)
     parity = serve("portal.wsgi:app", parity_port, env)
@@ -146,16 +153,21 @@ def main() -> None:
         assert body.count('class="card visit"') == 50, "the statement page did not show 50 lines"
         wrk(f"http://127.0.0.1:{hello_port}/", 2)  # warm up
         wrk(page, 2, cookie)
-        hello_rps = wrk(f"http://127.0.0.1:{hello_port}/", args.seconds)
-        page_rps = wrk(page, args.seconds, cookie)
+        rounds = []
+        for _ in range(args.rounds):
+            hello_rps = wrk(f"http://127.0.0.1:{hello_port}/", args.seconds)
+            rounds.append((hello_rps, wrk(page, args.seconds, cookie)))
     finally:
         for process in (hello, parity):
             process.send_signal(signal.SIGTERM)
             process.wait(10)
+    best_hello, best_page = max(h for h, _ in rounds), max(p for _, p in rounds)
     print(json.dumps({
-        "hello_requests_per_second": round(hello_rps, 1),
-        "statement_page_requests_per_second": round(page_rps, 1),
-        "ratio": round(page_rps / hello_rps, 3),
+        "rounds": [{"hello": round(hello_rps, 1), "statement_page": round(page_rps, 1)}
+                   for hello_rps, page_rps in rounds],
+        "hello_requests_per_second": round(best_hello, 1),
+        "statement_page_requests_per_second": round(best_page, 1),
+        "ratio": round(best_page / best_hello, 3),
         "statement_lines": 50,
         "pdf_pages_per_second_one_core": round(pdf_pages_per_second(database_url, statement_id), 2),
     }, indent=2))

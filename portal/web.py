@@ -1,5 +1,5 @@
-"""What every page shares: security headers, template filters, error pages."""
-from flask import Flask, g, render_template
+"""What every page shares: security headers, template filters, cached fixed links, error pages."""
+from flask import Flask, g, has_request_context, render_template, request, url_for
 
 from portal import money
 from portal.services import gateway
@@ -14,19 +14,22 @@ CSP = (
 def register_web(app: Flask) -> None:
     app.add_template_filter(money.format_usd, "usd")
     app.add_template_filter(money.format_plain, "plain")
+    app.jinja_env.globals["url_for"] = template_url_for
+    fixed_headers = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                     ("Referrer-Policy", "same-origin"),
+                     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()")]
+    if app.config.get("HSTS"):
+        fixed_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", card_page_csp() if g.get("stripe_page") else CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if app.config.get("HSTS"):
-            response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        headers = response.headers
+        if "Content-Security-Policy" not in headers:
+            headers.add("Content-Security-Policy", card_page_csp() if g.get("stripe_page") else CSP)
+        headers.extend(fixed_headers)  # no view sets these
         if response.mimetype == "text/html":
             # Pages carry financial data: never keep them in shared or back-button caches.
-            response.headers["Cache-Control"] = "no-store"
+            headers.set("Cache-Control", "no-store")
         return response
 
     for code, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"),
@@ -40,6 +43,21 @@ def _error_page(code: int, title: str):
         return render_template("errors/error.html", code=code, title=title, description=description), code
 
     return handler
+
+
+_fixed_urls: dict[tuple, str] = {}
+
+
+def template_url_for(endpoint: str, **values) -> str:
+    """url_for for templates. Every page links the same few fixed addresses (stylesheet, home, sign out):
+    those are built once per script root and remembered; links with other arguments are built each time."""
+    if endpoint.startswith(".") or not has_request_context() or (values and values.keys() != {"filename"}):
+        return url_for(endpoint, **values)
+    key = (request.script_root, endpoint, values.get("filename"))
+    url = _fixed_urls.get(key)
+    if url is None:
+        url = _fixed_urls[key] = url_for(endpoint, **values)
+    return url
 
 
 def card_page_csp() -> str:

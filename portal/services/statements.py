@@ -212,16 +212,12 @@ def for_account(account: Account) -> list[Statement]:
 
 @dataclass(frozen=True)
 class StatementPage:
-    """What a statement's page shows: its header figures and its rendered lines."""
+    """A statement's page as shown to the patient: its title and its rendered content."""
 
     id: int
     account_id: int
-    statement_date: date
-    due_date: date
-    code: str
-    amount_due_cents: int
-    message: str | None
-    body: Markup
+    title: str
+    content: Markup
 
 
 _pages: dict[int, StatementPage] = {}
@@ -236,9 +232,10 @@ def page(statement_id: int) -> StatementPage | None:
         statement = db.session.get(Statement, statement_id)
         if statement is None:
             return None
-        body = Markup(render_template("patient/_statement_body.html", s=statement.snapshot))
-        found = StatementPage(statement.id, statement.account_id, statement.statement_date, statement.due_date,
-                              statement.code, statement.amount_due_cents, statement.message, body)
+        content = Markup(render_template("patient/_statement_content.html", statement=statement,
+                                         s=statement.snapshot))
+        found = StatementPage(statement.id, statement.account_id,
+                              f"Statement {statement.statement_date.strftime('%b %d, %Y')}", content)
         if len(_pages) >= _PAGES_KEPT:
             _pages.clear()
         _pages[statement_id] = found
