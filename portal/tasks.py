@@ -43,9 +43,9 @@ def iop_nightly(self, as_of: str | None = None) -> dict:
 
 
 @shared_task(name="portal.tasks.send_mail", bind=True, acks_late=True, max_retries=5)
-def send_mail(self, to: list[str], subject: str, body: str) -> None:
+def send_mail(self, to: list[str], subject: str, body: str, headers: dict[str, str] | None = None) -> None:
     try:
-        mail.send(to, subject, body)
+        mail.send(to, subject, body, headers)
     except OSError as exc:  # SMTP down or refusing: try again later
         raise self.retry(exc=exc, countdown=300) from exc
 

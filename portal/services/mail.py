@@ -9,21 +9,23 @@ from flask import current_app
 from portal.models import utcnow
 
 
-def build(to: list[str], subject: str, body: str) -> EmailMessage:
+def build(to: list[str], subject: str, body: str, headers: dict[str, str] | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = ", ".join(to)
     message["Subject"] = subject
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body)
     return message
 
 
-def send(to: list[str], subject: str, body: str) -> None:
+def send(to: list[str], subject: str, body: str, headers: dict[str, str] | None = None) -> None:
     """Send now (callers that must not wait use the send_mail task)."""
     if not to:
         return
     config = current_app.config
-    message = build(to, subject, body)
+    message = build(to, subject, body, headers)
     if config.get("MAIL_SERVER"):
         with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
             if config.get("MAIL_USE_TLS"):

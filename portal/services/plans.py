@@ -22,7 +22,7 @@ from portal.models import (
     SavedCard,
     utcnow,
 )
-from portal.services import audit, facility, gateway, ledger
+from portal.services import audit, email_stop, facility, gateway, ledger
 from portal.services.clock import facility_today
 from portal.services.locking import lock_rows
 
@@ -422,7 +422,8 @@ def _complete_if_done(plan: PaymentPlan) -> None:
 
 
 def send_reminders(as_of: date) -> int:
-    """Mail each payer a few days before an installment is charged (once per installment)."""
+    """Mail each payer a few days before an installment is charged (once per installment, and not to
+    payers who stopped billing email); returns how many were mailed."""
     rules = policy()
     horizon = as_of + timedelta(days=rules.reminder_lead_days)
     upcoming = db.session.scalars(
@@ -430,24 +431,29 @@ def send_reminders(as_of: date) -> int:
         .where(PlanInstallment.status == "scheduled", PlanInstallment.reminded_on.is_(None),
                PlanInstallment.failures == 0, PlanInstallment.due_date > as_of,
                PlanInstallment.due_date <= horizon, PaymentPlan.status == "active")).all()
+    mailed = 0
     for installment in upcoming:
         account = db.session.get(Account, installment.plan.account_id)
         card = installment.plan.card
-        _mail(account, "Your plan payment is coming up",
-              f"On {installment.due_date:%B %d, %Y} we will charge {money.format_usd(installment.amount_cents)} "
-              f"to your {card.brand.title()} ending {card.last4}.")
+        if not email_stop.has_stopped(account):
+            _mail(account, "Your plan payment is coming up",
+                  f"On {installment.due_date:%B %d, %Y} we will charge {money.format_usd(installment.amount_cents)} "
+                  f"to your {card.brand.title()} ending {card.last4}.\n\n{email_stop.footer(account)}",
+                  headers=email_stop.headers(account))
+            mailed += 1
         installment.reminded_on = as_of
     db.session.commit()
-    return len(upcoming)
+    return mailed
 
 
-def _mail(account: Account, subject: str, body: str) -> None:
+def _mail(account: Account, subject: str, body: str, headers: dict[str, str] | None = None) -> None:
     if not account.email:
         return
     from portal.tasks import send_mail
 
     name = facility.current().neutral_name
-    send_mail.delay([account.email], f"{subject} - {name}", f"Hello {account.guarantor_name},\n\n{body}\n\n{name}\n")
+    send_mail.delay([account.email], f"{subject} - {name}", f"Hello {account.guarantor_name},\n\n{body}\n\n{name}\n",
+                    headers)
 
 
 def remaining_cents(plan: PaymentPlan) -> int:

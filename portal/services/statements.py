@@ -26,7 +26,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import collections, documents, facility, plans
+from portal.services import collections, documents, email_stop, facility, plans
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read from paper
 CODE_LENGTH = 8
@@ -289,7 +289,7 @@ def send_notice(statement: Statement) -> None:
     from portal.tasks import send_mail
 
     account = statement.account
-    if collections.contact_preferences(account).email_opt_out_at is not None:
+    if email_stop.has_stopped(account):
         return  # the guarantor opted out of email: the mailed statement is the notice
     recipients = [account.email] if account.email else []
     recipients += [u.email for u in db.session.scalars(
@@ -305,7 +305,7 @@ def send_notice(statement: Statement) -> None:
             f"Sign in to see it and pay: {base}/login\n"
             f"Or pay without signing in at {base}/pay with statement code {statement.code}.\n\n"
             f"Questions? Call {fac.phone or 'our billing office'}.\n\n"
-            f"To stop these emails, reply STOP or call us; your statements will still come by mail.\n")
-    send_mail.delay(recipients, f"Your statement from {fac.neutral_name}", body)
+            f"{email_stop.footer(account)}\n")
+    send_mail.delay(recipients, f"Your statement from {fac.neutral_name}", body, email_stop.headers(account))
     statement.notified_at = utcnow()
     db.session.commit()

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Account, Payment, PlanChargeAttempt, PlanPolicy
-from portal.services import ledger, plans
+from portal.services import email_stop, ledger, plans
 from tests import stripe_helpers
 
 RULES = PlanPolicy(min_balance_cents=5000, min_installment_cents=2500, max_term_months=24, down_payment_bps=1000,
@@ -149,6 +149,16 @@ def test_reminder_goes_out_once_before_the_charge(app, make_plan, smtp_server):
     assert plans.send_reminders(date(2026, 11, 29)) == 0
     [mail] = smtp_server.messages
     assert "Visa ending 4242" in mail.get_payload()
+    assert mail["List-Unsubscribe"].strip().startswith("<http") and "/email/stop/" in mail.get_payload(decode=True).decode()
+
+
+def test_no_reminder_after_the_payer_stopped_billing_email(app, make_plan, smtp_server):
+    plan = make_plan(balance=60000, months=3)
+    email_stop.stop(db.session.get(Account, plan.account_id), actor="test")
+    assert plans.send_reminders(date(2026, 11, 28)) == 0
+    assert plans.send_reminders(date(2026, 11, 29)) == 0
+    assert smtp_server.messages == []
+    assert plan.installments[0].reminded_on == date(2026, 11, 28)  # handled: not mailed on a later day
 
 
 def test_a_worker_that_died_after_charging_is_not_charged_again(app, make_plan, stripe_emulator):
