@@ -88,7 +88,12 @@ def serve(app_path: str, port: int, env: dict) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def wrk(url: str, seconds: int, cookie: str | None = None) -> float:
+_UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
+
+
+def wrk(url: str, seconds: int, cookie: str | None = None, min_bytes: int = 0) -> float:
+    """Requests per second. wrk counts a redirect as a success, so the page's runs also check that the
+    average response was at least `min_bytes` long (a redirect to sign in is a few hundred)."""
     command = ["wrk", "-t2", "-c16", f"-d{seconds}s", "-H", f"User-Agent: {UA}", url]
     if cookie:
         command[1:1] = ["-H", f"Cookie: {cookie}"]
@@ -96,7 +101,11 @@ def wrk(url: str, seconds: int, cookie: str | None = None) -> float:
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} failed responses\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    per_second = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    amount, unit = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out).groups()
+    if float(amount) * _UNITS[unit] / per_second < min_bytes:
+        raise SystemExit(f"{url}: responses were shorter than the page\n{out}")
+    return per_second
 
 
 def sign_in(base: str) -> str:
@@ -152,11 +161,11 @@ def main() -> None:
         body = urllib.request.urlopen(check).read().decode()
         assert body.count('class="card visit"') == 50, "the statement page did not show 50 lines"
         wrk(f"http://127.0.0.1:{hello_port}/", 2)  # warm up
-        wrk(page, 2, cookie)
+        wrk(page, 2, cookie, min_bytes=len(body))
         rounds = []
         for _ in range(args.rounds):
             hello_rps = wrk(f"http://127.0.0.1:{hello_port}/", args.seconds)
-            rounds.append((hello_rps, wrk(page, args.seconds, cookie)))
+            rounds.append((hello_rps, wrk(page, args.seconds, cookie, min_bytes=len(body))))
     finally:
         for process in (hello, parity):
             process.send_signal(signal.SIGTERM)
