@@ -1,14 +1,18 @@
 """Good Faith Estimates for uninsured and self-pay patients (No Surprises Act, rules.md §4).
 
-Delivery is due in business days (Monday to Friday; holidays are not modelled): requested by the
+Delivery is due in business days, the days the facility is open: Monday to Friday except federal holidays
+(as observed), unless FACILITY_CLOSED_ON_FEDERAL_HOLIDAYS is off. Requested by the
 patient -> 3 business days; service scheduled at least 10 business days ahead -> 3; at least 3 ahead
 -> 1; closer than that -> the day it is scheduled. A GFE is flagged for staff when the charges for its
 patient and period reach its total plus the dispute threshold ($400 by default): the patient may then
 start the patient-provider dispute resolution process.
 """
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import holidays
+from flask import current_app
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -17,10 +21,21 @@ from portal.services import audit, documents, facility
 from portal.services.estimates import LEVEL_NAMES, EstimateError, settings
 
 
+def is_business_day(day: date) -> bool:
+    if day.weekday() >= 5:
+        return False
+    return not (current_app.config["FACILITY_CLOSED_ON_FEDERAL_HOLIDAYS"] and day in _federal_holidays(day.year))
+
+
+@functools.cache
+def _federal_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("US", years=year)  # observed days included (a Saturday's on Friday)
+
+
 def add_business_days(day: date, n: int) -> date:
     while n > 0:
         day += timedelta(days=1)
-        if day.weekday() < 5:
+        if is_business_day(day):
             n -= 1
     return day
 
@@ -29,7 +44,7 @@ def business_days_between(start: date, end: date) -> int:
     count, day = 0, start
     while day < end:
         day += timedelta(days=1)
-        if day.weekday() < 5:
+        if is_business_day(day):
             count += 1
     return count
 

@@ -27,9 +27,19 @@ def pdf_text(pdf: bytes) -> str:
     (date(2026, 10, 16), date(2026, 10, 22), False, date(2026, 10, 19)),  # Friday, 4 ahead: next business day
     (date(2026, 10, 14), date(2026, 10, 15), False, date(2026, 10, 14)),  # closer than 3: the same day
     (date(2026, 10, 14), date(2026, 10, 15), True, date(2026, 10, 19)),  # requested: 3 business days
+    (date(2026, 11, 25), date(2026, 12, 14), True, date(2026, 12, 1)),  # Thanksgiving is not a business day
+    (date(2026, 7, 1), date(2026, 7, 6), False, date(2026, 7, 1)),  # Jul 3 (the 4th, observed) is off: 2 ahead
 ])
 def test_gfe_due_date_in_business_days(scheduled, start, requested, due):
     assert gfe.due_date(scheduled, start, requested) == due
+
+
+def test_a_facility_open_on_federal_holidays_counts_them(app):
+    app.config["FACILITY_CLOSED_ON_FEDERAL_HOLIDAYS"] = False
+    try:
+        assert gfe.due_date(date(2026, 11, 25), date(2026, 12, 14), True) == date(2026, 11, 30)
+    finally:
+        app.config["FACILITY_CLOSED_ON_FEDERAL_HOLIDAYS"] = True
 
 
 def test_gfe_pdf_has_the_required_contents(app):
