@@ -276,7 +276,8 @@ def test_an_email_opt_out_is_recorded_audited_and_honoured(app, login_as, smtp_s
     # The statement notice: none to the opted-out guarantor; the other one's offers the opt-out.
     statements.run(date(2026, 2, 1), actor="test")  # statement day 1
     [message] = smtp_server.messages
-    assert message["To"] == other.email and "To stop these emails, reply STOP" in message.get_payload(decode=True).decode()
+    text = message.get_payload(decode=True).decode()
+    assert message["To"] == other.email and "To stop these emails" in text and "/email/stop/" in text
     # Withdrawn: emails may go again.
     post_form(collector, f"{page}/contact-preferences", {"text_consent": "y"}, page=page)
     assert collections.contact_preferences(opted).email_opt_out_at is None
