@@ -47,10 +47,10 @@ def _keep_limiter_to_its_routes(app: Flask) -> None:
     The application-wide hooks would evaluate an empty set of default limits before every request and,
     with rate-limit headers off, add nothing to every response."""
     app.before_request_funcs[None].remove(limiter._check_request_limit)
-    if not app.config.get("RATELIMIT_HEADERS_ENABLED"):
-        app.after_request_funcs[None] = [
-            hook for hook in app.after_request_funcs[None]
-            if getattr(hook, "func", None) is not getattr(Limiter, "_Limiter__inject_headers")]
+    inject_headers = getattr(Limiter, "_Limiter__inject_headers", None)  # private: if renamed, nothing is dropped
+    if inject_headers and not app.config.get("RATELIMIT_HEADERS_ENABLED"):
+        app.after_request_funcs[None] = [hook for hook in app.after_request_funcs[None]
+                                         if getattr(hook, "func", None) is not inject_headers]
 
 
 def _ensure_sqlite_folder(app: Flask) -> None:

@@ -16,7 +16,9 @@ _SALT = "billing-email-stop"
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt=_SALT)
+    # Links in mail already sent keep working after a key change while the old key is a fallback.
+    keys = [*(current_app.config["SECRET_KEY_FALLBACKS"] or ()), current_app.secret_key]
+    return URLSafeSerializer(keys, salt=_SALT)
 
 
 def link(account: Account) -> str:

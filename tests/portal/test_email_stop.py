@@ -74,3 +74,16 @@ def test_an_altered_link_finds_nothing_and_stops_nothing(app, client, smtp_serve
     assert client.get(forged).status_code == 404
     assert client.post(forged, data={"List-Unsubscribe": "One-Click"}).status_code == 404
     assert not email_stop.has_stopped(account) and not email_stop.has_stopped(other)
+
+
+def test_a_link_mailed_before_a_key_change_still_works_while_the_old_key_is_a_fallback(app, client, smtp_server):
+    account = account_due()
+    statements.run(AS_OF, actor="test")
+    path = stop_path(smtp_server.messages[0])
+    old_key = app.secret_key
+    app.config.update(SECRET_KEY="a-new-secret-key", SECRET_KEY_FALLBACKS=[old_key])
+    try:
+        assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 204
+    finally:
+        app.config.update(SECRET_KEY=old_key, SECRET_KEY_FALLBACKS=[])
+    assert email_stop.has_stopped(account)
