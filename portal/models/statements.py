@@ -102,13 +102,22 @@ class StripeEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+REFUND_METHODS = ("card", "check", "cash")
+
+
 class Refund(db.Model):
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount_cents > 0", name="positive_amount"),)
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="positive_amount"),
+        CheckConstraint(f"method IN {REFUND_METHODS}", name="method"),
+        CheckConstraint("method <> 'check' OR check_number IS NOT NULL", name="check_has_number"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), unique=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(8))  # how the money went back: to the card, by check, in cash
+    check_number: Mapped[str | None] = mapped_column(String(40))
     stripe_refund_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))

@@ -275,6 +275,6 @@ def refund(payment: Payment, amount_cents: int, *, reason: str, actor: str, key:
     if not reason.strip():
         raise PaymentError("Say why the money is refunded.")
     stripe_refund_id = gateway.refund(payment.reference, amount_cents, idempotency_key=key)
-    ledger.refund_payment(payment.id, amount_cents=amount_cents, key=key, actor=actor, reason=reason,
+    ledger.refund_payment(payment.id, amount_cents=amount_cents, key=key, actor=actor, reason=reason, method="card",
                           processor_reference=stripe_refund_id)
 

@@ -38,6 +38,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.ledger import ADJUSTMENT_KINDS, PAYMENT_METHODS, TRANSFER_REASONS
+from portal.models.statements import REFUND_METHODS
 from portal.services.clock import facility_today
 from portal.services.locking import lock_rows
 
@@ -524,14 +525,19 @@ def _allocate(work: _Work, payment: Payment, available: int, targets, key: str) 
     return posting
 
 
-def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, reason: str,
-                   processor_reference: str | None = None, credit_only: bool = False) -> Refund:
-    """Give back part or all of a payment: what is not unapplied credit is first taken back from
-    the charges it paid, newest date of service first. With `credit_only`, refuse to take
-    anything back from charges (a refund of unapplied credit only)."""
+def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, reason: str, method: str,
+                   check_number: str | None = None, processor_reference: str | None = None,
+                   credit_only: bool = False) -> Refund:
+    """Give back part or all of a payment (to the card, by check or in cash): what is not unapplied
+    credit is first taken back from the charges it paid, newest date of service first. With
+    `credit_only`, refuse to take anything back from charges (a refund of unapplied credit only)."""
     _require_positive(amount_cents)
+    if method not in REFUND_METHODS:
+        raise LedgerError(f"refund method must be one of {REFUND_METHODS}")
+    if method == "check" and not check_number:
+        raise LedgerError("a refund by check needs the check number")
     payment = _payment(payment_id)
-    fp = _fingerprint(op="refund", payment=payment_id, amount=amount_cents)
+    fp = _fingerprint(op="refund", payment=payment_id, amount=amount_cents, method=method, check=check_number)
 
     def build(account: Account) -> Posting:
         _refuse_if_reversed(payment)
@@ -543,7 +549,8 @@ def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, 
             _unallocate(work, f"{key}#unallocate", reason, payment_id=payment.id, up_to=shortfall)
         posting = work.posting("refund", key, fp, memo=reason)
         db.session.add(Refund(payment_id=payment.id, posting_id=posting.id, amount_cents=amount_cents,
-                              stripe_refund_id=processor_reference, reason=reason, created_by=actor))
+                              method=method, check_number=check_number, stripe_refund_id=processor_reference,
+                              reason=reason, created_by=actor))
         work.entry(posting, "unapplied", amount_cents, payment_id=payment.id)
         _commit(work, key)
         return posting

@@ -140,11 +140,12 @@ def refund_credit(account: Account, *, user: User, payment_id: int, amount_cents
     payment, credit = _credit_payment(account, payment_id)
     if amount_cents > credit:
         raise PostingError(f"This payment has {money.format_usd(credit)} of unapplied credit.", "amount")
-    how = f"Check {check_number}" if method == "check" else "Cash"
     refund = _ledger_call(ledger.refund_payment, payment.id, amount_cents=amount_cents, key=f"refund-credit:{token}",
-                          actor=_actor(user), reason=f"{how}: {reason.strip()}", credit_only=True)
+                          actor=_actor(user), reason=reason.strip(), method=method,
+                          check_number=check_number if method == "check" else None, credit_only=True)
     audit.record("credit.refunded", "payment", actor=user, object_id=payment.id, account_id=account.id,
-                 detail={"amount_cents": amount_cents, "method": method, "reason": reason.strip()})
+                 detail={"amount_cents": amount_cents, "method": method, "check_number": refund.check_number,
+                         "reason": reason.strip()})
     return refund
 
 
@@ -277,7 +278,7 @@ def history(account_id: int, limit: int = 200) -> list[HistoryItem]:
             what = f"Adjustment · {kind} · {adjustment.bucket} · {adjustment.charge.service_date.isoformat()}"
             amount, why = adjustment.amount_cents, adjustment.reason
         elif refund := refunds.get(posting.id):
-            what = f"Refund of payment R{refund.payment_id:08d}"
+            what = f"Refund of payment R{refund.payment_id:08d} {_refund_means(refund)}"
             amount, why = refund.amount_cents, refund.reason
         else:
             continue
@@ -285,3 +286,7 @@ def history(account_id: int, limit: int = 200) -> list[HistoryItem]:
         items.append(HistoryItem(posting, posting.created_at, what, amount, names[posting.actor], why, payment,
                                  reversal, names[reversal.actor] if reversal else None))
     return items
+
+
+def _refund_means(refund: Refund) -> str:
+    return {"card": "to the card", "check": f"by check {refund.check_number}", "cash": "in cash"}[refund.method]

@@ -87,12 +87,13 @@ def test_check_to_chosen_lines_leaves_credit_that_is_applied_then_refunded(owed,
                        "reason": "overpaid"})
     assert response.status_code == 302
     refund = db.session.scalar(select(Refund))
-    assert refund.amount_cents == 2000 and refund.reason == "Check 5001: overpaid"
+    assert (refund.amount_cents, refund.method, refund.check_number, refund.reason) == (2000, "check", "5001",
+                                                                                        "overpaid")
     assert balances(older, newer) == [2000, 0]  # applied money stays applied
     db.session.refresh(account)
     assert account.credit_cents == 0 and account.patient_balance_cents == 2000
     page = biller.get(f"/staff/accounts/{account.id}").get_data(as_text=True)
-    assert f"Refund of payment R{payment.id:08d}" in page and "Check 5001: overpaid" in page
+    assert f"Refund of payment R{payment.id:08d} by check 5001" in page and "overpaid" in page
     refused = submit(biller, f"/staff/accounts/{account.id}/postings/{payment.posting_id}/reverse", {"reason": "x"})
     assert refused.status_code == 400 and "was refunded, so it cannot be reversed" in refused.get_data(as_text=True)
     assert ledger.check_all()[1] == []

@@ -120,12 +120,13 @@ def test_partial_refund_takes_back_from_the_newest_charge_and_never_more_than_pa
     older = factories.charge(acc, 10000, day=date(2026, 10, 1))
     newer = factories.charge(acc, 10000, day=date(2026, 10, 5))
     payment = ledger.post_payment(acc.id, amount_cents=15000, method="card", key="pi_1", actor="test")
-    ledger.refund_payment(payment.id, amount_cents=6000, key="re_1", actor="test", reason="overpaid")
+    ledger.refund_payment(payment.id, amount_cents=6000, key="re_1", actor="test", reason="overpaid", method="cash")
     db.session.refresh(older), db.session.refresh(newer)
     assert (older.patient_balance_cents, newer.patient_balance_cents) == (1000, 10000)
     assert balances(acc) == (0, 11000, 0)
     with pytest.raises(ledger.LedgerError, match="exceed"):
-        ledger.refund_payment(payment.id, amount_cents=9001, key="re_2", actor="test", reason="too much")
-    ledger.refund_payment(payment.id, amount_cents=9000, key="re_3", actor="test", reason="the rest")
+        ledger.refund_payment(payment.id, amount_cents=9001, key="re_2", actor="test", reason="too much", method="cash")
+    ledger.refund_payment(payment.id, amount_cents=9000, key="re_3", actor="test", reason="the rest",
+                          method="check", check_number="1042")
     assert balances(acc) == (0, 20000, 0)
     assert ledger.check_all()[1] == []

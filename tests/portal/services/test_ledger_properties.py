@@ -72,7 +72,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def refund(self, data, amount):
         payment = data.draw(st.sampled_from(self.payments))
         refunded = self.attempt(lambda: ledger.refund_payment(payment.id, amount_cents=amount, key=self.key(),
-                                                              actor="prop", reason="property test"))
+                                                              actor="prop", reason="property test", method="cash"))
         if refunded:
             self.reversible.append(refunded.posting_id)
 
