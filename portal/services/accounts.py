@@ -1,11 +1,13 @@
 """Reading accounts: who may see which, and what an account holds."""
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
-from portal.models import Account, AccountAccess, Charge, Patient, Payment, User
+from portal.models import Account, AccountAccess, Charge, Patient, Payment, Refund, User
+from portal.services.clock import facility_today
 
 
 def accounts_for_patient_user(user: User) -> list[Account]:
@@ -32,6 +34,7 @@ class AccountDetail:
     account: Account
     charges: list[Charge]
     payments: list[Payment]
+    refunds: dict[int, list["RefundLine"]]  # by payment id
 
     @property
     def patient_lines(self) -> list[Charge]:
@@ -51,7 +54,24 @@ def detail(account: Account) -> AccountDetail:
         select(Payment).where(Payment.account_id == account.id)
         .options(selectinload(Payment.allocations)).order_by(Payment.received_on.desc(), Payment.id.desc())
     ).all()
-    return AccountDetail(account, list(charges), list(payments))
+    refunds: dict[int, list[RefundLine]] = {}
+    for refund in db.session.scalars(select(Refund).join(Payment, Payment.id == Refund.payment_id)
+                                     .where(Payment.account_id == account.id).order_by(Refund.id)):
+        refunds.setdefault(refund.payment_id, []).append(RefundLine(
+            refund.amount_cents, REFUND_WORDS[refund.method], facility_today(refund.created_at)))
+    return AccountDetail(account, list(charges), list(payments), refunds)
+
+
+REFUND_WORDS = {"card": "to your card", "check": "by check", "cash": "in cash"}
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    """A refund as the payer reads it under the payment it came from."""
+
+    amount_cents: int
+    how: str
+    on: date
 
 
 def search(query: str, limit: int = 50) -> list[Account]:

@@ -6,8 +6,9 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, Payment, Refund
 from portal.services import ledger
+from portal.services.clock import facility_today
 from tests import factories, stripe_helpers
-from tests.conftest import csrf_from, post_form
+from tests.conftest import PASSWORD, csrf_from, post_form
 
 
 def test_biller_takes_a_card_payment_then_refunds_part_of_it(app, login_as, stripe_emulator):
@@ -41,6 +42,11 @@ def test_biller_takes_a_card_payment_then_refunds_part_of_it(app, login_as, stri
     assert ledger.check_all()[1] == []
     actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.account_id == account.id)))
     assert {"card_payment.started", "payment.refunded"} <= actions
+
+    patient = app.test_client()  # the guarantor sees the refund under the payment it came from
+    post_form(patient, "/login", {"email": factories.patient_login(account, PASSWORD).email, "password": PASSWORD})
+    history = patient.get(f"/accounts/{account.id}").get_data(as_text=True)
+    assert f"Refunded $50.00 to your card on {facility_today():%b %d, %Y}" in history
 
 
 def test_collector_cannot_refund(app, login_as):
