@@ -6,9 +6,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_user, logout_user
 
 from portal.extensions import db, limiter, login_manager
-from portal.forms import LoginForm
+from portal.forms import ForgotPasswordForm, LoginForm, NewPasswordForm
 from portal.models import User
-from portal.services import accounts, identity, users
+from portal.services import accounts, identity, password_reset, users
 
 bp = Blueprint("auth", __name__)
 
@@ -29,14 +29,19 @@ def load_user(user_id: str) -> User | identity.SignedInPatient | None:
         return None
     seconds = current_app.config["PATIENT_IDENTITY_SECONDS"]
     known = identity.patients.get(int(user_id)) if seconds else None
-    if known is not None:
-        return known
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active:
-        return None  # a deactivated login is signed out by its next request
-    if user.is_staff or not seconds:
-        return user
-    return identity.patients.remember(user, accounts.account_ids_for_patient_user(user), seconds)
+    if known is None:
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.active:
+            return None  # a deactivated login is signed out by its next request
+        if user.is_staff or not seconds:
+            return user if _same_password(users.password_fingerprint(user)) else None
+        known = identity.patients.remember(user, accounts.account_ids_for_patient_user(user), seconds)
+    return known if _same_password(known.password_fingerprint) else None
+
+
+def _same_password(fingerprint: str) -> bool:
+    """A session opened before the password changed ends (sessions from before this check carry none)."""
+    return session.get("pw_fingerprint", fingerprint) == fingerprint
 
 
 def patient_may_see(account_id: int) -> bool:
@@ -72,6 +77,7 @@ def start_session(user: User) -> None:
     session.clear()  # a fresh session id at every login (no fixation)
     login_user(user)
     session["kind"] = user.kind
+    session["pw_fingerprint"] = users.password_fingerprint(user)
     users.record_login(user)
 
 
@@ -90,6 +96,43 @@ def login():
         return render_template("login.html", form=form, side="patient"), 401
     status = 400 if form.is_submitted() else 200
     return render_template("login.html", form=form, side="patient"), status
+
+
+def reset_rate_limit() -> str:
+    return current_app.config["PASSWORD_RESET_RATE_LIMIT"]
+
+
+def _reset_email_key() -> str:
+    return "password-reset:" + (request.form.get("email") or "").strip().lower()
+
+
+@bp.route("/login/forgot", methods=["GET", "POST"])
+@limiter.limit(reset_rate_limit, methods=["POST"])
+@limiter.limit(reset_rate_limit, key_func=_reset_email_key, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        password_reset.request_link(form.email.data)  # the same answer whether or not the email has a login
+        return render_template("login_forgot.html", form=form, sent=True)
+    return render_template("login_forgot.html", form=form, sent=False), 400 if form.is_submitted() else 200
+
+
+@bp.route("/login/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(reset_rate_limit, methods=["POST"])
+def reset_password(token: str):
+    user = password_reset.user_for(token)
+    if user is None:
+        return render_template("login_reset.html", form=None), 404
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            password_reset.set_new_password(user, form.password.data)
+        except users.UserError as exc:
+            form.password.errors.append(str(exc))
+        else:
+            flash("Your password is changed. Sign in with the new one.", "info")
+            return redirect(url_for(".login"))
+    return render_template("login_reset.html", form=form), 400 if form.is_submitted() else 200
 
 
 @bp.post("/logout")

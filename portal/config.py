@@ -52,6 +52,9 @@ class Config:
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per minute")
+    # A patient's emailed password reset link: how long it works, and how often one address may ask.
+    PASSWORD_RESET_MINUTES = int(os.environ.get("PASSWORD_RESET_MINUTES", "60"))
+    PASSWORD_RESET_RATE_LIMIT = os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes")
     # The public estimate page and its call-back form, per client address.
     ESTIMATE_PUBLIC_LIMIT = os.environ.get("ESTIMATE_PUBLIC_LIMIT", "20 per hour")
     # Roles whose users must use TOTP two-factor authentication.

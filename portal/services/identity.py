@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from portal.models import User
+from portal.services import users
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,6 +25,7 @@ class SignedInPatient:
     email: str
     full_name: str
     account_ids: frozenset[int]
+    password_fingerprint: str
     expires_at: float
 
     kind = "patient"
@@ -54,7 +56,7 @@ class IdentityCache:
 
     def remember(self, user: User, account_ids, seconds: int) -> SignedInPatient:
         entry = SignedInPatient(user.id, user.email, user.full_name, frozenset(account_ids),
-                                self.clock() + seconds)
+                                users.password_fingerprint(user), self.clock() + seconds)
         with self._lock:
             if len(self._entries) >= self._max_entries:
                 self._entries.clear()  # simpler than LRU bookkeeping; refilled on demand

@@ -1,4 +1,5 @@
 """Logins: password hashing (argon2id), lockout, TOTP two-factor, user and role management."""
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,12 @@ def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
     return _hasher.hash(password)
+
+
+def password_fingerprint(user: User) -> str:
+    """A short digest of the stored hash: it changes whenever the password does (sessions and reset
+    links carry it, so a new password retires both)."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
 
 
 def _verify(password_hash: str, password: str) -> bool:
