@@ -1,5 +1,6 @@
 """What Stripe.js does in a browser, done over HTTP against the emulator (for tests without a browser)."""
 import json
+import urllib.parse
 import urllib.request
 
 CARD_OK, CARD_3DS, CARD_DECLINE = "4242424242424242", "4000002500003155", "4000000000000341"
@@ -30,6 +31,14 @@ def authenticate(emulator: str, payment_client_secret: str, success: bool = True
     intent_id = payment_client_secret.split("_secret_")[0]
     return _post(f"{emulator}/v1/payment_intents/{intent_id}/_authenticate?success={'true' if success else 'false'}",
                  {"key": "pk_test_parity", "client_secret": payment_client_secret})
+
+
+def attach(emulator: str, payment_method_id: str, customer_id: str) -> None:
+    """What Stripe does when a customer's SetupIntent succeeds (the emulator leaves the card unattached)."""
+    request = urllib.request.Request(f"{emulator}/v1/payment_methods/{payment_method_id}/attach",
+                                     data=urllib.parse.urlencode({"customer": customer_id}).encode(), method="POST",
+                                     headers={"Authorization": "Bearer sk_test_parity"})
+    urllib.request.urlopen(request, timeout=10).close()
 
 
 def retrieve(emulator: str, path: str) -> dict:

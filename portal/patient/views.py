@@ -54,7 +54,21 @@ def home():
 def account(account_id: int):
     found = _account(account_id)
     return render_template("patient/account.html", detail=accounts.detail(found),
-                           statements=statements.for_account(found))
+                           statements=statements.for_account(found), cards=card_payments.saved_cards(found),
+                           remove_form=FlaskForm())
+
+
+@bp.post("/accounts/<int:account_id>/cards/<int:card_id>/remove")
+@patient_required
+def remove_card(account_id: int, card_id: int):
+    found = _account(account_id)
+    try:
+        card = card_payments.remove_saved_card(found, card_id, actor=_actor())
+    except (card_payments.PaymentError, gateway.GatewayError) as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Your {card.brand.title()} ending {card.last4} is no longer saved.", "info")
+    return redirect(url_for(".account", account_id=found.id))
 
 
 @bp.get("/accounts/<int:account_id>/statements/<int:statement_id>")

@@ -14,9 +14,22 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import money
 from portal.extensions import db
-from portal.models import Account, Allocation, CardPayment, Charge, Payment, SavedCard, Statement, StripeEvent
-from portal.services import facility, gateway, ledger
+from portal.models import (
+    Account,
+    Allocation,
+    CardPayment,
+    Charge,
+    Payment,
+    PaymentPlan,
+    SavedCard,
+    Statement,
+    StripeEvent,
+    utcnow,
+)
+from portal.services import audit, facility, gateway, ledger
 from portal.services.locking import lock_rows
+
+CHARGING_PLAN_STATUSES = ("pending_approval", "active")  # plans that will charge their card
 
 
 class PaymentError(ValueError):
@@ -188,6 +201,23 @@ def finish_card_setup(account: Account, setup_intent_id: str) -> SavedCard:
         card = SavedCard(account_id=account.id, payment_method_id=method, **gateway.card_details(method))
         db.session.add(card)
         db.session.commit()
+    return card
+
+
+def remove_saved_card(account: Account, card_id: int, *, actor: str) -> SavedCard:
+    """Forget a saved card: detached from the Stripe customer first, then marked removed (audited).
+    A card that pays a payment plan stays until the plan uses another card."""
+    card = lock_rows(SavedCard, [card_id]).get(card_id)  # a plan cannot take the card up meanwhile
+    if card is None or card.account_id != account.id or card.removed_at is not None:
+        raise PaymentError("That card is not saved on this account.")
+    if db.session.scalar(select(PaymentPlan.id).where(PaymentPlan.saved_card_id == card.id,
+                                                      PaymentPlan.status.in_(CHARGING_PLAN_STATUSES))):
+        raise PaymentError(f"Your {card.brand.title()} ending {card.last4} pays your payment plan. "
+                           "Choose another card for the plan first.")
+    gateway.detach_card(card.payment_method_id)
+    card.removed_at = utcnow()
+    audit.record("card.removed", "saved_card", actor=actor, object_id=card.id, account_id=account.id,
+                 detail={"brand": card.brand, "last4": card.last4})
     return card
 
 

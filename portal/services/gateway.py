@@ -156,6 +156,11 @@ def card_details(payment_method_id: str) -> dict:
     return {"brand": card.brand, "last4": card.last4, "exp_month": int(card.exp_month), "exp_year": int(card.exp_year)}
 
 
+def detach_card(payment_method_id: str) -> None:
+    """Take a saved card off its Stripe customer: it can no longer be charged from this account."""
+    _call(_client().v1.payment_methods.detach, payment_method_id)
+
+
 def refund(payment_intent_id: str, amount_cents: int, *, idempotency_key: str) -> str:
     created = _call(_client().v1.refunds.create, params={"payment_intent": payment_intent_id, "amount": amount_cents},
                     options={"idempotency_key": idempotency_key})
