@@ -28,12 +28,14 @@ def create_app(config: Config | None = None) -> Flask:
     from portal.patient.views import bp as patient_bp
     from portal.public.email_stop import bp as email_stop_bp
     from portal.public.estimates import bp as public_estimate_bp
+    from portal.public.registration import bp as registration_bp
     from portal.public.views import bp as public_bp
     from portal.web import register_web
     from portal.webhooks.views import bp as webhooks_bp
 
     auth.init_app(app)
-    for blueprint in (patient_bp, public_bp, public_estimate_bp, email_stop_bp, webhooks_bp):
+    for blueprint in (patient_bp, public_bp, public_estimate_bp, registration_bp, email_stop_bp,
+                      webhooks_bp):
         app.register_blueprint(blueprint)
     register_web(app)
     cli.init_app(app)

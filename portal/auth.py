@@ -123,16 +123,25 @@ def reset_password(token: str):
     user = password_reset.user_for(token)
     if user is None:
         return render_template("login_reset.html", form=None), 404
+
+    def save(password: str):
+        password_reset.set_new_password(user, password)
+        flash("Your password is changed. Sign in with the new one.", "info")
+        return redirect(url_for(".login"))
+
+    return choose_password("login_reset.html", save)
+
+
+def choose_password(template: str, save, **context):
+    """The page where the owner of a mailed link chooses a password; `save(password)` keeps it and
+    answers, or raises UserError for the field."""
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            password_reset.set_new_password(user, form.password.data)
+            return save(form.password.data)
         except users.UserError as exc:
             form.password.errors.append(str(exc))
-        else:
-            flash("Your password is changed. Sign in with the new one.", "info")
-            return redirect(url_for(".login"))
-    return render_template("login_reset.html", form=form), 400 if form.is_submitted() else 200
+    return render_template(template, form=form, **context), 400 if form.is_submitted() else 200
 
 
 @bp.post("/logout")

@@ -13,6 +13,8 @@ from portal.services import card_payments, statements
 
 bp = Blueprint("public", __name__, url_prefix="/pay")
 GUEST_MINUTES = 20
+# One answer for every mismatch: never say which detail was wrong.
+NO_MATCH = "We could not find a statement with those details. Check them against your statement."
 
 
 class PayLinkForm(FlaskForm):
@@ -47,8 +49,7 @@ def find():
         if found is not None:
             session["pay_statement_id"], session["pay_since"] = found.id, time.time()
             return redirect(url_for(".statement"))
-        # One answer for every mismatch: never say which detail was wrong.
-        flash("We could not find a statement with those details. Check them against your statement.", "error")
+        flash(NO_MATCH, "error")
         return render_template("public/pay_find.html", form=form), 404
     return render_template("public/pay_find.html", form=form), 400 if form.is_submitted() else 200
 

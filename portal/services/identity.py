@@ -63,6 +63,10 @@ class IdentityCache:
             self._entries[user.id] = entry
         return entry
 
+    def forget(self, user_id: int) -> None:
+        with self._lock:
+            self._entries.pop(user_id, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -1,0 +1,71 @@
+"""Guarantors create their own login from a statement, and add more accounts to it."""
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+from wtforms import EmailField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from portal.auth import choose_password, patient_required, start_session
+from portal.extensions import limiter
+from portal.public.views import NO_MATCH, PayLinkForm, _code_key, _per_code, _per_ip
+from portal.services import registration, statements
+
+bp = Blueprint("registration", __name__)
+
+
+class RegisterForm(PayLinkForm):
+    full_name = StringField("Your name", validators=[DataRequired(), Length(max=200)],
+                            render_kw={"autocomplete": "name"})
+    email = EmailField("Your email", validators=[DataRequired(), Length(max=254), Email(
+        message="Enter an email address, like name@example.org.")], render_kw={"autocomplete": "email"},
+        description="We send a link here to finish your login.")
+
+
+def _statement(form: PayLinkForm):
+    return statements.find_for_pay_link(form.code.data, form.date_of_birth.data, form.zip_code.data)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_per_ip, methods=["POST"])
+@limiter.limit(_per_code, key_func=_code_key, methods=["POST"])
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        statement = _statement(form)
+        if statement is None:
+            flash(NO_MATCH, "error")
+            return render_template("register.html", form=form, sent=False), 404
+        registration.start(statement, full_name=form.full_name.data, email=form.email.data)
+        return render_template("register.html", form=form, sent=True)
+    return render_template("register.html", form=form, sent=False), 400 if form.is_submitted() else 200
+
+
+@bp.route("/register/finish/<token>", methods=["GET", "POST"])
+@limiter.limit(_per_ip, methods=["POST"])
+def finish(token: str):
+    claims = registration.claims_for(token)
+    if claims is None:
+        return render_template("register_finish.html", form=None), 404
+
+    def save(password: str):
+        start_session(registration.finish(claims, password))
+        flash("Your login is ready. This is your account.", "info")
+        return redirect(url_for("patient.account", account_id=claims["account"]))
+
+    return choose_password("register_finish.html", save, claims=claims)
+
+
+@bp.route("/accounts/add", methods=["GET", "POST"])
+@patient_required
+@limiter.limit(_per_ip, methods=["POST"])
+@limiter.limit(_per_code, key_func=_code_key, methods=["POST"])
+def add_account():
+    form = PayLinkForm()
+    if form.validate_on_submit():
+        statement = _statement(form)
+        if statement is None:
+            flash(NO_MATCH, "error")
+            return render_template("patient/account_add.html", form=form), 404
+        added = registration.add_account(current_user, statement)
+        flash("The account is added to your login." if added else "That account is already on your login.", "info")
+        return redirect(url_for("patient.account", account_id=statement.account_id))
+    return render_template("patient/account_add.html", form=form), 400 if form.is_submitted() else 200
