@@ -1,8 +1,10 @@
-"""What every page shares: security headers, template filters, cached fixed links, error pages."""
-from flask import Flask, g, has_request_context, render_template, request, url_for
+"""What every page shares: security headers, template filters, cached fixed links and pages, error pages."""
+from flask import Flask, g, has_request_context, render_template, request, session, url_for
+from markupsafe import escape
 
 from portal import money
 from portal.services import gateway
+from portal.signing import csrf_token
 
 # Stripe's scripts are the only third-party code a page may load (added with card payments).
 CSP = (
@@ -58,6 +60,33 @@ def template_url_for(endpoint: str, **values) -> str:
     if url is None:
         url = _fixed_urls[key] = url_for(endpoint, **values)
     return url
+
+
+_TOKEN_SLOT = "\x00csrf-token\x00"
+_shared_pages: dict[tuple, str] = {}
+
+
+def render_shared_page(key: tuple, template: str, **context) -> str:
+    """A page that every viewer sees the same, but for the CSRF token in its forms (a frozen statement
+    under the patient nav): rendered once per process with a slot for the token, which each request
+    fills in. A page with a message to flash is rendered around it as usual."""
+    if "_flashes" in session:
+        return render_template(template, **context)
+    page = _shared_pages.get(key)
+    if page is None:
+        had_token = "csrf_token" in g
+        page = render_template(template, **context, csrf_token=lambda: _TOKEN_SLOT)
+        if not had_token and "csrf_token" in g:  # a form signed this viewer's own token into the page
+            return page
+        if len(_shared_pages) >= 512:
+            _shared_pages.clear()
+        _shared_pages[key] = page
+    return page.replace(_TOKEN_SLOT, str(escape(csrf_token())))
+
+
+def forget_shared_pages() -> None:
+    """Drop the rendered pages (a test database is emptied beneath a running process)."""
+    _shared_pages.clear()
 
 
 def card_page_csp() -> str:

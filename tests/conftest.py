@@ -21,7 +21,7 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
-from portal import create_app
+from portal import create_app, web
 from portal.config import TestConfig
 from portal.extensions import db, limiter
 from portal.services import identity, statements, users
@@ -172,6 +172,7 @@ def _clean_state(app):
     limiter.reset()
     identity.patients.clear()  # the ids just emptied will be reused by the next test
     statements.forget_pages()
+    web.forget_shared_pages()
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from portal.extensions import db
 from portal.models import Payment
 from portal.services import accounts, card_payments, documents, facility, gateway, plans, statements
 from portal.services.clock import facility_today
+from portal.web import render_shared_page
 
 bp = Blueprint("patient", __name__)
 
@@ -77,7 +78,7 @@ def statement(account_id: int, statement_id: int):
     item = statements.page(statement_id)
     if item is None or item.account_id != account_id or not patient_may_see(account_id):
         abort(404)
-    return render_template("patient/statement.html", statement=item)
+    return render_shared_page(("statement", item.id), "patient/statement.html", statement=item)
 
 
 @bp.get("/accounts/<int:account_id>/statements/<int:statement_id>/pdf")

@@ -1,4 +1,5 @@
-"""Patient logins trusted from memory for a bounded time; staff logins always read afresh."""
+"""The statement page fast path: patient logins trusted from memory for a bounded time (staff logins read
+afresh), and one rendered page shared by its viewers, each with their own CSRF token."""
 from datetime import date
 
 from sqlalchemy import delete, event
@@ -7,7 +8,7 @@ from portal.extensions import db
 from portal.models import AccountAccess
 from portal.services import identity, statements, users
 from tests import factories
-from tests.conftest import PASSWORD, post_form
+from tests.conftest import PASSWORD, csrf_from, post_form
 
 AS_OF = date(2026, 11, 10)
 
@@ -87,3 +88,33 @@ def test_a_staff_permission_removed_applies_on_the_next_request(app, login_as, r
     users.set_role_permissions(role, role.permission_names - {"accounts.view"}, actor="test")
     db.session.commit()
     assert biller.get("/staff/accounts/").status_code == 403
+
+
+def test_viewers_of_one_statement_share_its_page_but_each_signs_out_with_their_own_token(app):
+    account, statement = issued_statement(7000)
+    url = f"/accounts/{account.id}/statements/{statement.id}"
+    clients = []
+    for _ in range(2):  # the guarantor and, say, the patient, each with their own login
+        user = factories.patient_login(account, PASSWORD)
+        client = app.test_client()
+        post_form(client, "/login", {"email": user.email, "password": PASSWORD})
+        clients.append(client)
+    pages = [c.get(url).get_data(as_text=True) for c in clients]
+    tokens = [csrf_from(page) for page in pages]
+    assert tokens[0] != tokens[1] and pages[0].replace(tokens[0], "") == pages[1].replace(tokens[1], "")
+    assert clients[1].post("/logout", data={"csrf_token": tokens[0]}).status_code == 400  # not theirs
+    assert clients[0].post("/logout", data={"csrf_token": tokens[0]}).status_code == 302
+    assert clients[0].get(url).status_code == 302  # signed out
+    assert clients[1].get(url).status_code == 200
+
+
+def test_a_message_waiting_to_be_shown_appears_on_the_statement_page_once(app, client):
+    account, statement = issued_statement(7000)
+    user = factories.patient_login(account, PASSWORD)
+    post_form(client, "/login", {"email": user.email, "password": PASSWORD})
+    url = f"/accounts/{account.id}/statements/{statement.id}"
+    assert client.get(url).status_code == 200
+    with client.session_transaction() as session:
+        session["_flashes"] = [("info", "Your card is saved.")]
+    assert "Your card is saved." in client.get(url).get_data(as_text=True)
+    assert "Your card is saved." not in client.get(url).get_data(as_text=True)
