@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyotp
@@ -188,6 +189,18 @@ def roles(app):
 # ---------------------------------------------------------------- logins through the real forms
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+@contextmanager
+def past_the_identity_bound(app):
+    """Requests inside see every cached patient login as expired (as once PATIENT_IDENTITY_SECONDS pass)."""
+    clock = identity.patients.clock
+    later = clock() + app.config["PATIENT_IDENTITY_SECONDS"] + 1
+    identity.patients.clock = lambda: later
+    try:
+        yield
+    finally:
+        identity.patients.clock = clock
 
 
 def csrf_from(html: str) -> str:

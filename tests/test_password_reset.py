@@ -6,9 +6,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent, User
-from portal.services import identity
 from tests import factories
-from tests.conftest import PASSWORD, post_form
+from tests.conftest import PASSWORD, past_the_identity_bound, post_form
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -98,13 +97,8 @@ def test_a_new_password_signs_out_a_session_opened_with_the_old_one(app, smtp_se
     path = reset_path(smtp_server.messages[0])
     post_form(resetting, path, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
 
-    clock = identity.patients.clock
-    later = clock() + app.config["PATIENT_IDENTITY_SECONDS"] + 1  # past the bound a worker trusts a login
-    identity.patients.clock = lambda: later
-    try:
+    with past_the_identity_bound(app):
         signed_out = elsewhere.get(f"/accounts/{account.id}")
-    finally:
-        identity.patients.clock = clock
     assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
     fresh = app.test_client()
     post_form(fresh, "/login", {"email": user.email, "password": NEW_PASSWORD})

@@ -8,7 +8,7 @@ from portal.extensions import db
 from portal.models import AccountAccess
 from portal.services import identity, statements, users
 from tests import factories
-from tests.conftest import PASSWORD, csrf_from, post_form
+from tests.conftest import PASSWORD, csrf_from, past_the_identity_bound, post_form
 
 AS_OF = date(2026, 11, 10)
 
@@ -21,6 +21,14 @@ def issued_statement(amount: int):
     return account, statement
 
 
+def signed_in_viewer(client, amount: int):
+    """A patient login for a new account with an issued statement, signed in on `client`: (user, page)."""
+    account, statement = issued_statement(amount)
+    user = factories.patient_login(account, PASSWORD)
+    post_form(client, "/login", {"email": user.email, "password": PASSWORD})
+    return user, f"/accounts/{account.id}/statements/{statement.id}"
+
+
 def count_queries(app):
     seen = []
     with app.app_context():
@@ -31,10 +39,7 @@ def count_queries(app):
 
 
 def test_a_warm_statement_page_asks_the_database_nothing(app, client):
-    account, statement = issued_statement(12345)
-    user = factories.patient_login(account, PASSWORD)
-    post_form(client, "/login", {"email": user.email, "password": PASSWORD})
-    url = f"/accounts/{account.id}/statements/{statement.id}"
+    _, url = signed_in_viewer(client, 12345)
     assert client.get(url).status_code == 200
     seen, stop = count_queries(app)
     try:
@@ -46,38 +51,22 @@ def test_a_warm_statement_page_asks_the_database_nothing(app, client):
 
 
 def test_a_removed_account_link_ends_access_once_the_bound_passes(app, client):
-    account, statement = issued_statement(5000)
-    user = factories.patient_login(account, PASSWORD)
-    post_form(client, "/login", {"email": user.email, "password": PASSWORD})
-    url = f"/accounts/{account.id}/statements/{statement.id}"
+    user, url = signed_in_viewer(client, 5000)
     assert client.get(url).status_code == 200
     db.session.execute(delete(AccountAccess).where(AccountAccess.user_id == user.id))
     db.session.commit()
-    clock = identity.patients.clock
-    later = clock() + app.config["PATIENT_IDENTITY_SECONDS"] + 1
-    identity.patients.clock = lambda: later
-    try:
+    with past_the_identity_bound(app):
         assert client.get(url).status_code == 404
-    finally:
-        identity.patients.clock = clock
 
 
 def test_a_deactivated_patient_is_signed_out_once_the_bound_passes(app, client):
-    account, statement = issued_statement(5000)
-    user = factories.patient_login(account, PASSWORD)
-    post_form(client, "/login", {"email": user.email, "password": PASSWORD})
-    url = f"/accounts/{account.id}/statements/{statement.id}"
+    user, url = signed_in_viewer(client, 5000)
     assert client.get(url).status_code == 200
     user.active = False
     db.session.commit()
     assert client.get(url).status_code == 200  # within the bound the cached login still answers
-    clock = identity.patients.clock
-    later = clock() + app.config["PATIENT_IDENTITY_SECONDS"] + 1
-    identity.patients.clock = lambda: later
-    try:
+    with past_the_identity_bound(app):
         response = client.get(url)
-    finally:
-        identity.patients.clock = clock
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
@@ -109,10 +98,7 @@ def test_viewers_of_one_statement_share_its_page_but_each_signs_out_with_their_o
 
 
 def test_a_message_waiting_to_be_shown_appears_on_the_statement_page_once(app, client):
-    account, statement = issued_statement(7000)
-    user = factories.patient_login(account, PASSWORD)
-    post_form(client, "/login", {"email": user.email, "password": PASSWORD})
-    url = f"/accounts/{account.id}/statements/{statement.id}"
+    _, url = signed_in_viewer(client, 7000)
     assert client.get(url).status_code == 200
     with client.session_transaction() as session:
         session["_flashes"] = [("info", "Your card is saved.")]
