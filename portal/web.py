@@ -1,5 +1,5 @@
 """What every page shares: security headers, template filters, cached fixed links and pages, error pages."""
-from flask import Flask, g, has_request_context, render_template, request, session, url_for
+from flask import Flask, current_app, g, has_request_context, render_template, request, session, url_for
 from markupsafe import escape
 
 from portal import money
@@ -74,9 +74,9 @@ def render_shared_page(key: tuple, template: str, **context) -> str:
         return render_template(template, **context)
     page = _shared_pages.get(key)
     if page is None:
-        had_token = "csrf_token" in g
         page = render_template(template, **context, csrf_token=lambda: _TOKEN_SLOT)
-        if not had_token and "csrf_token" in g:  # a form signed this viewer's own token into the page
+        own_token = g.get(current_app.config["WTF_CSRF_FIELD_NAME"])
+        if own_token and own_token in page:  # a form signed this viewer's own token in: not to share
             return page
         if len(_shared_pages) >= 512:
             _shared_pages.clear()

@@ -2,10 +2,13 @@
 afresh), and one rendered page shared by its viewers, each with their own CSRF token."""
 from datetime import date
 
+from flask import session
 from sqlalchemy import delete, event
 
+from portal import web
 from portal.extensions import db
 from portal.models import AccountAccess
+from portal.public.views import PayLinkForm
 from portal.services import identity, statements, users
 from tests import factories
 from tests.conftest import PASSWORD, csrf_from, past_the_identity_bound, post_form
@@ -104,3 +107,12 @@ def test_a_message_waiting_to_be_shown_appears_on_the_statement_page_once(app, c
         session["_flashes"] = [("info", "Your card is saved.")]
     assert "Your card is saved." in client.get(url).get_data(as_text=True)
     assert "Your card is saved." not in client.get(url).get_data(as_text=True)
+
+
+def test_a_page_whose_form_signs_in_the_viewers_own_token_is_never_shared(app):
+    pages = []
+    for raw_token in ("a" * 40, "b" * 40):  # two sessions, each request with its own `g`
+        with app.app_context(), app.test_request_context():
+            session["csrf_token"] = raw_token
+            pages.append(web.render_shared_page(("probe",), "patient/account_add.html", form=PayLinkForm()))
+    assert csrf_from(pages[0]) != csrf_from(pages[1])
