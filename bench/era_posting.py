@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from bench.iop_nightly import bench_app, drop_database, fresh_database
+from bench.iop_nightly import bench_app, drop_database, fresh_database, insert_insured_patients
 
 DAY = date(2026, 10, 1)
 PAYER_EIN = "1999999999"
@@ -30,20 +30,8 @@ def populate(db, models, n: int) -> None:
                               default_price_cents=90000)
     db.session.add_all([facility, payer, code])
     db.session.commit()
+    insert_insured_patients(db, models, n, facility_id=facility.id, payer_id=payer.id)
     ids = range(1, n + 1)
-    db.session.execute(sa.insert(models.Account), [
-        dict(id=i, facility_id=facility.id, number=f"B{i}", guarantor_name=f"G{i}", statement_day=1,
-             collection_stage="none", insurance_balance_cents=0, patient_balance_cents=0, credit_cents=0)
-        for i in ids])
-    db.session.execute(sa.insert(models.Patient), [
-        dict(id=i, account_id=i, mrn=f"BM{i}", first_name="B", last_name=str(i), date_of_birth=date(1990, 1, 1),
-             part2=False) for i in ids])
-    db.session.execute(sa.insert(models.Coverage), [
-        dict(id=i, patient_id=i, payer_id=payer.id, member_id=f"M{i}", priority=1, start_date=date(2026, 1, 1),
-             in_network=True, deductible_cents=0, deductible_met_cents=0, coinsurance_bps=0, copay_cents=0,
-             copay_per="day", oop_max_cents=0, oop_met_cents=0) for i in ids])
-    for table in ("accounts", "patients", "coverages"):
-        db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})"))
     db.session.commit()
     batch = ledger.post_charges([
         ledger.ChargeRequest(account_id=i, patient_id=i, billing_code_id=code.id, service_date=DAY + timedelta(i % 20),

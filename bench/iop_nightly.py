@@ -45,6 +45,24 @@ def bench_app(name: str):
     return app
 
 
+def insert_insured_patients(db, models, n: int, *, facility_id: int, payer_id: int) -> None:
+    """Accounts, patients and in-network coverages 1..n, one each per patient (bulk inserts, sequences moved on)."""
+    ids = range(1, n + 1)
+    db.session.execute(sa.insert(models.Account), [
+        dict(id=i, facility_id=facility_id, number=f"B{i}", guarantor_name=f"G{i}", statement_day=1,
+             collection_stage="none", insurance_balance_cents=0, patient_balance_cents=0, credit_cents=0)
+        for i in ids])
+    db.session.execute(sa.insert(models.Patient), [
+        dict(id=i, account_id=i, mrn=f"BM{i}", first_name="B", last_name=str(i), date_of_birth=date(1990, 1, 1),
+             part2=False) for i in ids])
+    db.session.execute(sa.insert(models.Coverage), [
+        dict(id=i, patient_id=i, payer_id=payer_id, member_id=f"M{i}", priority=1, start_date=date(2026, 1, 1),
+             in_network=True, deductible_cents=0, deductible_met_cents=0, coinsurance_bps=0, copay_cents=0,
+             copay_per="day", oop_max_cents=0, oop_met_cents=0) for i in ids])
+    for table in ("accounts", "patients", "coverages"):
+        db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})"))
+
+
 def populate(db, models, n: int) -> None:
     """n insured patients, each with an authorization and three signed units on DAY (bulk inserts)."""
     from portal.services import iop
@@ -61,17 +79,7 @@ def populate(db, models, n: int) -> None:
     config.catch_up_days = 0
     db.session.commit()
     ids = range(1, n + 1)
-    db.session.execute(sa.insert(models.Account), [
-        dict(id=i, facility_id=facility.id, number=f"B{i}", guarantor_name=f"G{i}", statement_day=1,
-             collection_stage="none", insurance_balance_cents=0, patient_balance_cents=0, credit_cents=0)
-        for i in ids])
-    db.session.execute(sa.insert(models.Patient), [
-        dict(id=i, account_id=i, mrn=f"BM{i}", first_name="B", last_name=str(i), date_of_birth=date(1990, 1, 1),
-             part2=False) for i in ids])
-    db.session.execute(sa.insert(models.Coverage), [
-        dict(id=i, patient_id=i, payer_id=payer.id, member_id=f"M{i}", priority=1, start_date=date(2026, 1, 1),
-             in_network=True, deductible_cents=0, deductible_met_cents=0, coinsurance_bps=0, copay_cents=0,
-             copay_per="day", oop_max_cents=0, oop_met_cents=0) for i in ids])
+    insert_insured_patients(db, models, n, facility_id=facility.id, payer_id=payer.id)
     db.session.execute(sa.insert(models.Authorization), [
         dict(id=i, patient_id=i, coverage_id=i, billing_code_id=per_diem.id, start_date=date(2026, 10, 1),
              end_date=date(2026, 10, 31), units_allotted=20, created_by="bench") for i in ids])
@@ -79,8 +87,7 @@ def populate(db, models, n: int) -> None:
         dict(patient_id=i, service_date=DAY, billing_code_id=group.id, minutes=minutes, units=units,
              clinician="Dr. Bench", signed=True, source="bench", created_by="bench")
         for i in ids for units, minutes in ((2, 120), (1, 60))])
-    for table in ("accounts", "patients", "coverages", "authorizations"):
-        db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})"))
+    db.session.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('authorizations', 'id'), {n})"))
     db.session.commit()
     db.session.execute(sa.text("ANALYZE"))
     db.session.commit()
