@@ -1,5 +1,5 @@
-"""What every page shares: security headers, template filters, cached fixed links and pages, error pages."""
-from flask import Flask, current_app, g, has_request_context, render_template, request, session, url_for
+"""What every page shares: security headers, template filters, pages shared between viewers, error pages."""
+from flask import Flask, current_app, g, render_template, session
 from markupsafe import escape
 
 from portal import money
@@ -16,7 +16,6 @@ CSP = (
 def register_web(app: Flask) -> None:
     app.add_template_filter(money.format_usd, "usd")
     app.add_template_filter(money.format_plain, "plain")
-    app.jinja_env.globals["url_for"] = template_url_for
     fixed_headers = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
                      ("Referrer-Policy", "same-origin"),
                      ("Permissions-Policy", "camera=(), microphone=(), geolocation=()")]
@@ -45,21 +44,6 @@ def _error_page(code: int, title: str):
         return render_template("errors/error.html", code=code, title=title, description=description), code
 
     return handler
-
-
-_fixed_urls: dict[tuple, str] = {}
-
-
-def template_url_for(endpoint: str, **values) -> str:
-    """url_for for templates. Every page links the same few fixed addresses (stylesheet, home, sign out):
-    those are built once per script root and remembered; links with other arguments are built each time."""
-    if endpoint.startswith(".") or not has_request_context() or (values and values.keys() != {"filename"}):
-        return url_for(endpoint, **values)
-    key = (request.script_root, endpoint, values.get("filename"))
-    url = _fixed_urls.get(key)
-    if url is None:
-        url = _fixed_urls[key] = url_for(endpoint, **values)
-    return url
 
 
 _TOKEN_SLOT = "\x00csrf-token\x00"
