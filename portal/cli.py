@@ -104,12 +104,17 @@ def batches_list(status: str | None, as_json: bool):
 def seed_demo(as_json: bool):
     """Create the demo facility, its accounts and one login per role (idempotent)."""
     result = demo.seed(facility_today())
-    payload = {"created": result.created, "logins": [vars(login) for login in result.logins]}
+    payload = {"created": result.created, "logins": [vars(login) for login in result.logins],
+               "statement": vars(result.statement) if result.statement else None}
     lines = ["Demo data " + ("created." if result.created else "already present; nothing added."), "",
              "Staff sign-in: /staff/login    Patient sign-in: /login"]
     for login in result.logins:
         extra = f"  (code: .venv/bin/flask --app portal demo-totp {login.email})" if login.totp_secret else ""
         lines.append(f"  {login.side:7} {login.role:10} {login.email:32} {login.password}{extra}")
+    if example := result.statement:
+        lines += ["", f"Pay by link (/pay) or create a login (/register) for account {example.account}: statement code "
+                      f"{example.code}, date of birth {example.date_of_birth}, ZIP {example.zip_code}. "
+                      "Mail lands in the outbox folder."]
     _emit(as_json, payload, "\n".join(lines))
 
 

@@ -5,6 +5,7 @@ from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import Account, LedgerEntry, User
+from tests.conftest import post_form
 
 
 def test_seed_demo_is_idempotent_and_the_ledger_checks_clean(app):
@@ -23,6 +24,15 @@ def test_seed_demo_is_idempotent_and_the_ledger_checks_clean(app):
     check = runner.invoke(args=["ledger", "check", "--json"])
     assert check.exit_code == 0, check.output
     assert json.loads(check.output)["ok"] is True
+
+
+def test_seed_demo_prints_statement_details_that_pay_by_link_accepts(app, client):
+    result = app.test_cli_runner().invoke(args=["seed-demo", "--json"])
+    example = json.loads(result.output)["statement"]
+    assert example["account"] not in ("A-10001", "A-10002")  # an account without a demo login
+    found = post_form(client, "/pay", {"code": example["code"], "date_of_birth": example["date_of_birth"],
+                                       "zip_code": example["zip_code"]})
+    assert found.status_code == 302 and found.headers["Location"].endswith("/pay/statement")
 
 
 def test_ledger_check_names_an_account_whose_stored_balance_drifted(app):

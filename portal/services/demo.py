@@ -16,6 +16,7 @@ from portal.models import (
     InsurancePlan,
     Patient,
     Payer,
+    Statement,
     User,
 )
 from portal.services import (
@@ -45,9 +46,20 @@ class Login:
 
 
 @dataclass
+class StatementDetails:
+    """What pay by link and creating a login ask, for a demo account that has no login yet."""
+
+    account: str
+    code: str
+    date_of_birth: str
+    zip_code: str
+
+
+@dataclass
 class DemoResult:
     created: bool
     logins: list[Login] = field(default_factory=list)
+    statement: StatementDetails | None = None
 
 
 def staff_password(role: str) -> str:
@@ -94,7 +106,20 @@ def seed(today: date) -> DemoResult:
             db.session.add(AccountAccess(user_id=user.id, account_id=account.id))
         logins.append(Login(email, f"demo-{handle}-password", "patient", "patient"))
     db.session.commit()
-    return DemoResult(created, logins)
+    return DemoResult(created, logins, _statement_without_login())
+
+
+def _statement_without_login() -> StatementDetails | None:
+    found = db.session.execute(
+        select(Statement, Account.number).join(Account, Account.id == Statement.account_id)
+        .where(Account.number.not_in([number for _, _, number in PATIENT_LOGINS]))
+        .order_by(Statement.amount_due_cents.desc(), Statement.id).limit(1)).first()
+    if found is None:
+        return None
+    statement, number = found
+    patient = db.session.scalar(select(Patient).where(Patient.account_id == statement.account_id,
+                                                      Patient.zip_code.is_not(None)).order_by(Patient.id))
+    return StatementDetails(number, statement.code, patient.date_of_birth.isoformat(), patient.zip_code[:5])
 
 
 def _seed_records(facility_id: int, today: date) -> None:
