@@ -75,9 +75,8 @@ def timed(fn):
 
 
 def measure(n: int) -> dict:
-    from portal import models
+    from portal import collections, models
     from portal.extensions import db
-    from portal.services import collections
 
     name = fresh_database()
     try:

@@ -22,7 +22,7 @@ PAYER_EIN = "1999999999"
 
 def populate(db, models, n: int) -> None:
     """n insured patients, each with one S9480 charge owed by insurance and a claim for it."""
-    from portal.services import ledger
+    from portal import ledger
 
     facility = models.Facility(name="Bench", neutral_name="Bench", statement_descriptor="BENCH")
     payer = models.Payer(name="Bench Payer", x12_payer_id=PAYER_EIN, payer_type="commercial")
@@ -49,7 +49,7 @@ def populate(db, models, n: int) -> None:
 
 def remittance_file(n: int) -> bytes:
     """Every claim: billed 900.00, CO-45 250.00, PR-1 100.00, PR-2 30.00, paid 520.00."""
-    from portal.services import x12
+    from portal.remittances import x12
 
     claims = []
     for i in range(1, n + 1):
@@ -73,9 +73,8 @@ def bare_pyx12(content: bytes) -> tuple[float, bool]:
 
 
 def measure(n: int) -> dict:
-    from portal import models
+    from portal import ledger, models, remittances
     from portal.extensions import db
-    from portal.services import era, ledger
 
     name = fresh_database()
     try:
@@ -86,7 +85,7 @@ def measure(n: int) -> dict:
             pyx12_seconds, valid = bare_pyx12(content)
             assert valid, "the generated file does not validate"
             start = time.perf_counter()
-            result = era.import_file(content, "bench.835", actor="bench")
+            result = remittances.import_file(content, "bench.835", actor="bench")
             seconds = time.perf_counter() - start
             assert result.posted_lines == n and result.exceptions == 0, result.summary()
             assert ledger.check_all()[1] == []

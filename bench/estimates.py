@@ -87,9 +87,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
-    from portal import models
+    from portal import estimates, models
     from portal.extensions import db
-    from portal.services import estimates
 
     name = fresh_database()
     try:

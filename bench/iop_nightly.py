@@ -65,7 +65,7 @@ def insert_insured_patients(db, models, n: int, *, facility_id: int, payer_id: i
 
 def populate(db, models, n: int) -> None:
     """n insured patients, each with an authorization and three signed units on DAY (bulk inserts)."""
-    from portal.services import iop
+    from portal import iop
 
     facility = models.Facility(name="Bench", neutral_name="Bench", statement_descriptor="BENCH")
     payer = models.Payer(name="Bench Payer", x12_payer_id="BENCH", payer_type="commercial")
@@ -94,9 +94,8 @@ def populate(db, models, n: int) -> None:
 
 
 def measure(n: int) -> dict:
-    from portal import models
+    from portal import iop, ledger, models
     from portal.extensions import db
-    from portal.services import iop, ledger
 
     name = fresh_database()
     try:

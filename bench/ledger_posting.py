@@ -25,10 +25,9 @@ def main() -> None:
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{tempfile.mkdtemp()}/bench.db")
     os.environ["PARITY_ENV"] = "development"
 
-    from portal import create_app
+    from portal import create_app, ledger
     from portal.extensions import db
     from portal.models import Account, BillingCode, Facility, Patient
-    from portal.services import ledger
 
     app = create_app()
     with app.app_context():

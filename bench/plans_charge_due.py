@@ -30,10 +30,10 @@ def free_port() -> int:
 def measure(n: int, emulator: str) -> dict:
     from flask_migrate import upgrade
 
-    from portal import create_app, models
+    from portal import create_app, ledger, models, plans
     from portal.config import TestConfig
     from portal.extensions import db
-    from portal.services import gateway, ledger, plans
+    from portal.payments import gateway
 
     name = fresh_database()
     try:

@@ -43,10 +43,10 @@ def prepare(database_url: str) -> tuple[int, int]:
     os.environ.update(DATABASE_URL=database_url, PARITY_ENV="development")
     from flask_migrate import upgrade
 
-    from portal import create_app
+    from portal import create_app, ledger, statements
     from portal.extensions import db
     from portal.models import Account, AccountAccess, BillingCode, Facility, Patient
-    from portal.services import ledger, statements, users
+    from portal.people import users
 
     app = create_app()
     with app.app_context():

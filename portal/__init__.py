@@ -22,7 +22,9 @@ def create_app(config: Config | None = None) -> Flask:
     signing.init_app(app)
     limiter.init_app(app)
     _keep_limiter_to_its_routes(app)
-    celery_init_app(app)
+    from portal.tasks import BEAT_SCHEDULE  # the factory hands the schedule to Celery; tasks import services
+
+    celery_init_app(app, BEAT_SCHEDULE)
 
     from portal import auth, cli, models  # noqa: F401  (models registers the tables)
     from portal.patient.views import bp as patient_bp

@@ -5,10 +5,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from portal import accounts
 from portal.extensions import db, limiter, login_manager
 from portal.forms import ForgotPasswordForm, LoginForm, NewPasswordForm
 from portal.models import User
-from portal.services import accounts, identity, password_reset, users
+from portal.people import identity, password_reset, users
 
 bp = Blueprint("auth", __name__)
 

@@ -10,25 +10,14 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import money
+from portal import collections, demo, estimates, iop, ledger, money, plans, remittances, statements
+from portal.clock import facility_today
+from portal.estimates import gfe, history
 from portal.extensions import db
 from portal.models import Account, AccountAccess, User
-from portal.services import (
-    collections,
-    demo,
-    deposits,
-    era,
-    estimates,
-    gfe,
-    history_import,
-    iop,
-    ledger,
-    plans,
-    statements,
-    underpayments,
-    users,
-)
-from portal.services.clock import facility_today
+from portal.payments import deposits
+from portal.people import users
+from portal.remittances import underpayments
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
 users_cli = AppGroup("users", help="Manage logins.")
@@ -204,8 +193,8 @@ def era_import(path, as_json):
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
     try:
-        result = era.import_file(content, os.path.basename(path), actor="cli:era-import")
-    except era.EraError as exc:
+        result = remittances.import_file(content, os.path.basename(path), actor="cli:era-import")
+    except remittances.EraError as exc:
         raise click.ClickException(f"{path} refused, nothing posted: {exc}") from exc
     _emit(as_json, result.as_dict(), result.summary())
 
@@ -316,7 +305,7 @@ def collections_place(number, agency_name, as_of, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def history_import_command(path, as_json):
     """Import payment history (CSV; columns in README "Estimates"); a bad row refuses the file."""
-    _import("history lines", path, as_json, history_import.import_history)
+    _import("history lines", path, as_json, history.import_history)
 
 
 @click.group("estimate", cls=AppGroup, invoke_without_command=True,

@@ -4,8 +4,9 @@ from wtforms import BooleanField, HiddenField, IntegerField, SelectField, String
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal import money
+from portal.estimates.config import LEVEL_NAMES
+from portal.estimates.share import Benefits
 from portal.models import LEVELS_OF_CARE
-from portal.services.estimates import LEVEL_NAMES, Benefits
 
 NETWORK_CHOICES = [("yes", "In network"), ("no", "Out of network"), ("", "I don't know")]
 BENEFIT_FIELDS = ("copay", "deductible", "coinsurance", "oop")

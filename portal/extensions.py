@@ -54,7 +54,7 @@ def _sqlite_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate.get() else "BEGIN")
 
 
-def celery_init_app(app: Flask) -> Celery:
+def celery_init_app(app: Flask, beat_schedule: dict | None = None) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
             with app.app_context():
@@ -73,9 +73,7 @@ def celery_init_app(app: Flask) -> Celery:
         timezone=app.config["FACILITY_TIMEZONE"],
         broker_connection_retry_on_startup=True,
     )
-    from portal.tasks import BEAT_SCHEDULE
-
-    celery_app.conf.beat_schedule = BEAT_SCHEDULE
+    celery_app.conf.beat_schedule = beat_schedule or {}
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app

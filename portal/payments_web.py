@@ -8,10 +8,10 @@ import uuid
 
 from flask import current_app, g, jsonify, request
 
-from portal import money
+from portal import money, payments
 from portal.extensions import db
 from portal.models import Account, CardPayment, Statement
-from portal.services import card_payments, gateway
+from portal.payments import gateway
 
 
 def new_token() -> str:
@@ -22,12 +22,12 @@ def card_page_context(account: Account, *, start_url: str, confirm_url: str, com
                       show_saved: bool) -> dict:
     """What the card form template needs; also lets Stripe's scripts through this page's CSP."""
     g.stripe_page = True
-    least, most = card_payments.amount_bounds(account)
+    least, most = payments.amount_bounds(account)
     return {
         "stripe_js": gateway.js_url(), "stripe_key": _publishable_key(), "token": new_token(),
         "start_url": start_url, "confirm_url": confirm_url, "complete_url": complete_url,
         "least_cents": least, "most_cents": most,
-        "saved_cards": card_payments.saved_cards(account) if show_saved else [],
+        "saved_cards": payments.saved_cards(account) if show_saved else [],
         "card_ready": gateway.configured(),
     }
 
@@ -49,11 +49,11 @@ def start(account: Account, *, channel: str, actor: str, statement: Statement | 
         return _error("Enter an amount like 25.00.")
     saved = data.get("saved_card_id") if allow_saved else None
     try:
-        attempt, secret = card_payments.start(
+        attempt, secret = payments.start(
             account, amount, token=str(data.get("token", ""))[:64] or new_token(), channel=channel, actor=actor,
             save_card=bool(data.get("save_card")) and allow_saved, statement=statement,
             saved_card_id=int(saved) if str(saved or "").isdigit() else None)
-    except (card_payments.PaymentError, gateway.GatewayError) as exc:
+    except (payments.PaymentError, gateway.GatewayError) as exc:
         return _error(getattr(exc, "message", None) or str(exc))
     return jsonify(attempt_id=attempt.id, setup_client_secret=secret)
 
@@ -71,8 +71,8 @@ def confirm(account: Account, *, actor: str, receipt_url):
         return _error("This payment was not found. Please reload the page.", 404)
     payment_method = (request.get_json(silent=True) or {}).get("payment_method_id")
     try:
-        outcome = card_payments.confirm(attempt.id, payment_method_id=payment_method, actor=actor)
-    except (card_payments.PaymentError, gateway.GatewayError) as exc:
+        outcome = payments.confirm(attempt.id, payment_method_id=payment_method, actor=actor)
+    except (payments.PaymentError, gateway.GatewayError) as exc:
         db.session.rollback()
         return _error(getattr(exc, "message", None) or str(exc))
     return _answer(outcome, receipt_url)
@@ -83,14 +83,14 @@ def complete(account: Account, *, actor: str, receipt_url):
     if attempt is None:
         return _error("This payment was not found. Please reload the page.", 404)
     try:
-        outcome = card_payments.complete(attempt.id, actor=actor)
-    except (card_payments.PaymentError, gateway.GatewayError) as exc:
+        outcome = payments.complete(attempt.id, actor=actor)
+    except (payments.PaymentError, gateway.GatewayError) as exc:
         db.session.rollback()
         return _error(getattr(exc, "message", None) or str(exc))
     return _answer(outcome, receipt_url)
 
 
-def _answer(outcome: card_payments.Outcome, receipt_url):
+def _answer(outcome: payments.Outcome, receipt_url):
     body = outcome.as_dict()
     if outcome.status == "succeeded":
         body["redirect"] = receipt_url(outcome.payment_id)

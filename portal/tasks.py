@@ -4,8 +4,10 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal.services import collections, era_work, gfe, iop, ledger, mail, plans, statements, underpayments
-from portal.services.clock import facility_today
+from portal import collections, iop, ledger, mail, plans, remittances, statements
+from portal.clock import facility_today
+from portal.estimates import gfe
+from portal.remittances import underpayments
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +86,8 @@ def gfe_check(self) -> dict:
 @shared_task(name="portal.tasks.era_import", bind=True, acks_late=True)
 def era_import(self, upload_id: int) -> dict:
     """Import an uploaded 835 whole (or record why it was refused), then check its lines for underpayment."""
-    upload = era_work.run_upload(upload_id, actor=f"task:{self.request.id}")
-    return era_work.status(upload) if upload else {"id": upload_id, "status": "missing"}
+    upload = remittances.run_upload(upload_id, actor=f"task:{self.request.id}")
+    return remittances.status(upload) if upload else {"id": upload_id, "status": "missing"}
 
 
 @shared_task(name="portal.tasks.underpayments_scan", bind=True, acks_late=True)

@@ -3,7 +3,7 @@ from flask import Flask, current_app, g, render_template, session
 from markupsafe import escape
 
 from portal import money
-from portal.services import gateway
+from portal.payments import gateway
 from portal.signing import csrf_token
 
 # Stripe's scripts are the only third-party code a page may load (added with card payments).

@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
 
 
 def _staff_context() -> dict:
-    from portal.services import notifications
+    from portal import notifications
 
     if current_user.is_authenticated and current_user.is_staff:
         return {"unread_alerts": notifications.unread_count(current_user)}

@@ -8,7 +8,7 @@ from portal.auth import check_password, login_rate_limit, safe_next, start_sessi
 from portal.extensions import db, limiter
 from portal.forms import LoginForm, TotpForm
 from portal.models import User
-from portal.services import users
+from portal.people import users
 
 bp = Blueprint("staff_auth", __name__, url_prefix="/staff")
 PENDING_SECONDS = 300

@@ -2,9 +2,9 @@
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
+from portal import dashboard as review_dashboard
+from portal import notifications
 from portal.auth import permission_required
-from portal.services import dashboard as dashboard_service
-from portal.services import notifications
 from staff import auth as staff_auth
 from staff.admin.forms import ActionForm
 
@@ -14,7 +14,7 @@ bp = Blueprint("staff_home", __name__, url_prefix="/staff")
 @bp.get("/")
 @permission_required("dashboard.view")
 def dashboard():
-    return render_template("staff/dashboard.html", cards=dashboard_service.cards_for(current_user))
+    return render_template("staff/dashboard.html", cards=review_dashboard.cards_for(current_user))
 
 
 @bp.route("/profile/two-factor", methods=["GET", "POST"])

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
+from portal import ledger, statements
 from portal.extensions import db
-from portal.services import ledger, statements
 from tests import factories
 
 

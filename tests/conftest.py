@@ -22,10 +22,10 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
-from portal import create_app, web
+from portal import create_app, statements, web
 from portal.config import TestConfig
 from portal.extensions import db, limiter
-from portal.services import identity, statements, users
+from portal.people import identity, users
 
 # Live server and Chromium; IOP, plan, collections, estimate and remittance-page fixtures.
 pytest_plugins = ["tests.browser", "tests.iop_fixtures", "tests.plan_fixtures", "tests.collections_fixtures",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from portal import ledger
 from portal.extensions import db
 from portal.models import (
     AdjudicatedLine,
@@ -23,7 +24,7 @@ from portal.models import (
     RemittanceClaim,
     RemittanceLine,
 )
-from portal.services import ledger, x12
+from portal.remittances import x12
 from tests import factories
 
 SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples" / "x12" / "835"

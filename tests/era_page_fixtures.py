@@ -5,9 +5,10 @@ from datetime import date
 
 import pytest
 
+from portal import remittances
 from portal.extensions import db
 from portal.models import Claim, EraException, EraUpload, Remittance, RemittanceLine, Underpayment
-from portal.services import era_work, underpayments
+from portal.remittances import underpayments
 from tests import era_fixtures as ef
 from tests import factories
 
@@ -54,8 +55,8 @@ def remittance_world(app) -> RemittanceWorld:
     factories.facility()
     paid, lost, denied = make_claims()
     contract_rate()
-    upload = era_work.create_upload(remittance_file(), "harbor-1102.835", actor="test")
-    upload = era_work.run_upload(upload.id, actor="test")
+    upload = remittances.create_upload(remittance_file(), "harbor-1102.835", actor="test")
+    upload = remittances.run_upload(upload.id, actor="test")
     assert upload.status == "posted", upload.problems
     remittance = db.session.get(Remittance, upload.remittance_id)
     exception = db.session.scalar(db.select(EraException))

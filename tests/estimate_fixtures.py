@@ -5,9 +5,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import insert
 
+from portal import estimates
+from portal.estimates import gfe
 from portal.extensions import db
 from portal.models import AdjudicatedLine, InsurancePlan, Payer
-from portal.services import estimates, gfe
 from tests import factories
 
 TODAY = date(2026, 10, 14)

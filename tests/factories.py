@@ -3,9 +3,10 @@ import itertools
 import uuid
 from datetime import date
 
+from portal import ledger
 from portal.extensions import db
 from portal.models import Account, AccountAccess, BillingCode, Coverage, Facility, Patient, Payer
-from portal.services import ledger, users
+from portal.people import users
 
 _seq = itertools.count(1)
 

@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
+from portal import iop
 from portal.extensions import db
 from portal.models import Authorization, BillingCode, BillingCodeGroup, Coverage, Patient
-from portal.services import iop
 from tests import factories
 
 DAY = date(2026, 10, 14)

@@ -3,9 +3,10 @@ from datetime import date
 
 import pytest
 
+from portal import payments, plans
 from portal.extensions import db
 from portal.models import SavedCard
-from portal.services import card_payments, gateway, plans
+from portal.payments import gateway
 from tests import factories, stripe_helpers
 
 
@@ -13,7 +14,7 @@ def account_with_card(emulator: str, balance: int = 120000, number: str = stripe
     account = factories.account()
     account.email = f"plan-{account.id}@example.org"
     factories.charge(account, balance, day=date(2026, 9, 1))
-    customer = card_payments._customer(account)
+    customer = payments._customer(account)
     setup_id, secret = gateway.create_setup_intent(customer, 0)
     method = stripe_helpers.save_card(emulator, secret, number)
     card = SavedCard(account_id=account.id, payment_method_id=method, **gateway.card_details(method))

@@ -9,7 +9,6 @@ from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
 
 from portal import signing
-
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from tests import factories
@@ -143,7 +142,7 @@ def test_staff_view_of_an_account_is_audited_with_who_and_where(login_as):
 
 @pytest.mark.parametrize("email", ["ADMIN@Example.org", " admin@example.org "])
 def test_email_is_matched_without_case_or_spaces(client, roles, email):
-    from portal.services import users
+    from portal.people import users
 
     users.create_user(email="admin@example.org", full_name="A", password=PASSWORD, kind="staff",
                       role_name="collector", actor="test")

@@ -80,7 +80,7 @@ def test_biller_clears_an_iop_exception_by_adding_the_authorization_and_running_
         app, live_server, page, make_staff, program, artifacts_dir):
     from datetime import timedelta
 
-    from portal.services import iop
+    from portal import iop
     from tests.iop_fixtures import DAY, make_patient
 
     patient, _ = make_patient()

@@ -6,10 +6,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from portal import collections
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import ContactLog, PromiseToPay
-from portal.services import collections
-from portal.services.clock import facility_today
 from tests.browser import staff_sign_in
 from tests.collections_fixtures import owing
 from tests.conftest import PASSWORD

@@ -45,8 +45,8 @@ def test_prospect_estimates_a_stay_and_asks_for_a_call_on_a_phone(app, live_serv
 def test_admissions_sees_the_chart_and_saves_to_a_prospect(app, live_server, page, artifacts_dir, payer, make_staff):
     from datetime import date as day_type
 
+    from portal import estimates
     from portal.models import Estimate
-    from portal.services import estimates
     from tests.browser import staff_sign_in
     from tests.conftest import PASSWORD
 

@@ -5,9 +5,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
+from portal import statements
 from portal.extensions import db
 from portal.models import Payment
-from portal.services import statements
 from tests import factories
 from tests.conftest import PASSWORD
 

@@ -5,9 +5,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from portal import ledger
 from portal.extensions import db
 from portal.models import Charge, DepositBatch, Payment
-from portal.services import ledger
 from tests import factories
 from tests.browser import staff_sign_in
 from tests.conftest import PASSWORD

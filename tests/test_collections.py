@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
+from portal import collections, ledger, statements
 from portal.extensions import db
 from portal.models import (
     Account,
@@ -22,7 +23,6 @@ from portal.models import (
     PromiseToPay,
     Statement,
 )
-from portal.services import collections, ledger, statements
 from tests import factories
 from tests.collections_fixtures import owing
 from tests.conftest import post_form

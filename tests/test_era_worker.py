@@ -38,9 +38,9 @@ def test_a_worker_imports_the_upload_and_the_status_shows_progress(app, database
                                                     allowed=60000), member_id=f"MW{n}"))
     content = ef.file_of(*claims, trace="TRC-WORKER")
     client = login_as("biller")
-    from portal.services import era_work
+    from portal import remittances
 
-    upload = era_work.create_upload(content, "worker.835", actor="test")
+    upload = remittances.create_upload(content, "worker.835", actor="test")
     queue = f"era-test-{uuid.uuid4().hex[:8]}"  # this test's own queue on a shared Redis database
     env = {**os.environ, "PARITY_ENV": "development", "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL,
            "SECRET_KEY": "worker-test", "PARITY_INSTANCE": str(tmp_path), "MAIL_OUTBOX": str(tmp_path / "outbox")}

@@ -5,9 +5,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
+from portal import statements
 from portal.extensions import db
 from portal.models import AccountAccess, AuditEvent, User
-from portal.services import statements
 from tests import factories
 from tests.conftest import PASSWORD, post_form
 

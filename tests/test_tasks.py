@@ -6,10 +6,9 @@ import pytest
 import redis
 from sqlalchemy import update
 
-from portal import create_app
+from portal import create_app, ledger
 from portal.extensions import db
 from portal.models import Account
-from portal.services import ledger
 from portal.tasks import BEAT_SCHEDULE, ledger_check
 from tests import factories
 from tests.conftest import make_config

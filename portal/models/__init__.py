@@ -2,6 +2,14 @@
 from portal.models.accounts import PAYER_TYPES, Account, Coverage, InsurancePlan, Patient, Payer
 from portal.models.audit import AuditEvent
 from portal.models.base import utcnow
+from portal.models.billing import (
+    BillingCode,
+    BillingCodeGroup,
+    BillingCodeGroupMember,
+    Charge,
+    Claim,
+    ClaimLine,
+)
 from portal.models.collections import (
     Agency,
     AgencyPayment,
@@ -11,14 +19,6 @@ from portal.models.collections import (
     ContactLog,
     Placement,
     PromiseToPay,
-)
-from portal.models.billing import (
-    BillingCode,
-    BillingCodeGroup,
-    BillingCodeGroupMember,
-    Charge,
-    Claim,
-    ClaimLine,
 )
 from portal.models.deposits import BATCH_KINDS, AdjustmentLimit, DepositBatch, DepositItem
 from portal.models.estimates import LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead

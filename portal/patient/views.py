@@ -20,12 +20,12 @@ from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from portal import money, payments_web
+from portal import accounts, documents, facility, money, payments, payments_web, plans, statements
 from portal.auth import patient_may_see, patient_required
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Payment
-from portal.services import accounts, card_payments, documents, facility, gateway, plans, statements
-from portal.services.clock import facility_today
+from portal.payments import gateway
 from portal.web import render_shared_page
 
 bp = Blueprint("patient", __name__)
@@ -55,7 +55,7 @@ def home():
 def account(account_id: int):
     found = _account(account_id)
     return render_template("patient/account.html", detail=accounts.detail(found),
-                           statements=statements.for_account(found), cards=card_payments.saved_cards(found),
+                           statements=statements.for_account(found), cards=payments.saved_cards(found),
                            remove_form=FlaskForm())
 
 
@@ -64,8 +64,8 @@ def account(account_id: int):
 def remove_card(account_id: int, card_id: int):
     found = _account(account_id)
     try:
-        card = card_payments.remove_saved_card(found, card_id, actor=_actor())
-    except (card_payments.PaymentError, gateway.GatewayError) as exc:
+        card = payments.remove_saved_card(found, card_id, actor=_actor())
+    except (payments.PaymentError, gateway.GatewayError) as exc:
         flash(str(exc), "error")
     else:
         flash(f"Your {card.brand.title()} ending {card.last4} is no longer saved.", "info")
@@ -137,14 +137,14 @@ def _payment(account, payment_id: int) -> Payment:
 @patient_required
 def receipt(account_id: int, payment_id: int):
     found = _account(account_id)
-    return render_template("patient/receipt.html", r=card_payments.receipt(_payment(found, payment_id)))
+    return render_template("patient/receipt.html", r=payments.receipt(_payment(found, payment_id)))
 
 
 @bp.get("/accounts/<int:account_id>/payments/<int:payment_id>/receipt/pdf")
 @patient_required
 def receipt_pdf(account_id: int, payment_id: int):
     found = _account(account_id)
-    r = card_payments.receipt(_payment(found, payment_id))
+    r = payments.receipt(_payment(found, payment_id))
     return _pdf(documents.receipt_pdf(r), f"receipt-{r.number}.pdf")
 
 
@@ -172,11 +172,11 @@ def plan(account_id: int):
     found = _account(account_id)
     existing = plans.active_plan(found)
     if existing is not None:
-        return render_template("patient/plan.html", account=found, plan=existing, cards=card_payments.saved_cards(found),
+        return render_template("patient/plan.html", account=found, plan=existing, cards=payments.saved_cards(found),
                                card_form=ChangeCardForm(data={"card": existing.saved_card_id}),
                                remaining=plans.remaining_cents(existing))
     rules = plans.policy()
-    cards = card_payments.saved_cards(found)
+    cards = payments.saved_cards(found)
     form = PlanForm(request.form if request.method == "POST" else request.args)  # GET only previews
     form.card.choices = [(c.id, f"{c.brand.title()} ending {c.last4}") for c in cards]
     schedule, error = None, None
@@ -214,7 +214,7 @@ def plan_card(account_id: int):
     found = _account(account_id)
     existing = plans.active_plan(found) or abort(404)
     form = ChangeCardForm()
-    form.card.choices = [(c.id, c.last4) for c in card_payments.saved_cards(found)]
+    form.card.choices = [(c.id, c.last4) for c in payments.saved_cards(found)]
     if form.validate_on_submit():
         plans.change_card(existing, form.card.data, actor=_actor())
         flash("Future payments will use the card you chose.", "info")
@@ -245,7 +245,7 @@ def card_new(account_id: int):
 def card_start(account_id: int):
     found = _account(account_id)
     try:
-        setup_id, secret = card_payments.start_card_setup(found)
+        setup_id, secret = payments.start_card_setup(found)
     except gateway.GatewayError as exc:
         return jsonify(message=exc.message), 400
     return jsonify(setup_intent_id=setup_id, setup_client_secret=secret)
@@ -257,8 +257,8 @@ def card_finish(account_id: int):
     found = _account(account_id)
     setup_id = str((request.get_json(silent=True) or {}).get("setup_intent_id", ""))[:100]
     try:
-        card = card_payments.finish_card_setup(found, setup_id)
-    except (card_payments.PaymentError, gateway.GatewayError) as exc:
+        card = payments.finish_card_setup(found, setup_id)
+    except (payments.PaymentError, gateway.GatewayError) as exc:
         return jsonify(message=getattr(exc, "message", None) or str(exc)), 400
     flash(f"Saved your {card.brand.title()} ending {card.last4}.", "info")
     return jsonify(redirect=url_for(".plan", account_id=found.id))

@@ -1,8 +1,9 @@
 """The page a billing email's stop link opens, and the one-click stop mail clients send."""
 from flask import Blueprint, abort, render_template, request
 
+from portal import facility
 from portal.extensions import csrf, limiter
-from portal.services import email_stop, facility
+from portal.mail import email_stop
 
 bp = Blueprint("email_stop", __name__, url_prefix="/email/stop")
 

@@ -2,11 +2,12 @@
 from flask import Blueprint, current_app, render_template
 from sqlalchemy import select
 
+from portal import estimates
+from portal.clock import facility_today
 from portal.estimate_forms import CallbackForm, EstimateForm
+from portal.estimates import gfe
 from portal.extensions import db, limiter
 from portal.models import Payer
-from portal.services import estimates, gfe
-from portal.services.clock import facility_today
 
 bp = Blueprint("public_estimate", __name__, url_prefix="/estimate")
 CONSENT_TEXT = "You may call, text or email me about this estimate and admission."

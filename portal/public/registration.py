@@ -4,10 +4,11 @@ from flask_login import current_user
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
+from portal import statements
 from portal.auth import choose_password, patient_required, start_session
 from portal.extensions import limiter
+from portal.people import registration
 from portal.public.views import NO_MATCH, PayLinkForm, _code_key, _per_code, _per_ip
-from portal.services import registration, statements
 
 bp = Blueprint("registration", __name__)
 

@@ -6,10 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from portal import payments_web
+from portal import payments, payments_web, statements
 from portal.extensions import db, limiter
 from portal.models import Payment, Statement
-from portal.services import card_payments, statements
 
 bp = Blueprint("public", __name__, url_prefix="/pay")
 GUEST_MINUTES = 20
@@ -96,4 +95,4 @@ def complete():
 def receipt(payment_id: int):
     if payment_id not in session.get("pay_receipts", []):
         abort(404)
-    return render_template("public/pay_receipt.html", r=card_payments.receipt(db.session.get(Payment, payment_id)))
+    return render_template("public/pay_receipt.html", r=payments.receipt(db.session.get(Payment, payment_id)))

@@ -1,8 +1,9 @@
 """Stripe webhooks: signature-checked, CSRF-exempt, idempotent on the event id, quick to answer."""
 from flask import Blueprint, jsonify, request
 
+from portal import payments
 from portal.extensions import csrf
-from portal.services import card_payments, gateway
+from portal.payments import gateway
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -14,4 +15,4 @@ def stripe_event():
         event = gateway.verify_event(request.get_data(), request.headers.get("Stripe-Signature"))
     except ValueError:
         return jsonify(error="invalid signature"), 400
-    return jsonify(result=card_payments.handle_event(event.to_dict()))
+    return jsonify(result=payments.handle_event(event.to_dict()))

@@ -5,13 +5,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import money
+from portal import audit, facility, iop, money, plans
 from portal.auth import permission_required
+from portal.clock import facility_zone
 from portal.extensions import db
+from portal.facility import codes
 from portal.models import Role, User
+from portal.people import users
 from portal.permissions import PERMISSIONS
-from portal.services import audit, codes, facility, iop, plans, users
-from portal.services.clock import facility_zone
 from staff.admin.forms import (
     ActionForm,
     AuditFilterForm,

@@ -3,7 +3,7 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, StringFi
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.estimate_forms import EstimateForm
-from portal.services.estimates import LEVEL_NAMES
+from portal.estimates.config import LEVEL_NAMES
 
 
 class StaffEstimateForm(EstimateForm):

@@ -5,12 +5,12 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import money
+from portal import audit, documents, estimates, facility, money
 from portal.auth import permission_required
+from portal.clock import facility_today
+from portal.estimates import gfe
 from portal.extensions import db
 from portal.models import Estimate, GoodFaithEstimate, InsurancePlan, Lead, Patient, Payer
-from portal.services import audit, documents, estimates, facility, gfe
-from portal.services.clock import facility_today
 from staff.admissions.forms import (
     ActionForm,
     AdmitForm,

@@ -2,12 +2,20 @@
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal import money
+from portal import audit, money, remittances
 from portal.auth import permission_required
+from portal.clock import facility_today
 from portal.extensions import db
-from portal.models import EraException, EraUpload, InsurancePlan, Payer, Remittance, RemittanceLine, Underpayment
-from portal.services import audit, era, era_work, underpayments
-from portal.services.clock import facility_today
+from portal.models import (
+    EraException,
+    EraUpload,
+    InsurancePlan,
+    Payer,
+    Remittance,
+    RemittanceLine,
+    Underpayment,
+)
+from portal.remittances import underpayments
 from staff.billing.era_forms import (
     ContractRateForm,
     DenialForm,
@@ -30,9 +38,9 @@ def _actor() -> str:
 @bp.get("/")
 @permission_required("claims.view")
 def index():
-    page = era_work.remittances(request.args.get("page", 1, type=int))
-    return render_template("staff/era/index.html", page=page, uploads=era_work.recent_uploads(),
-                           exceptions=era_work.open_exception_count())
+    page = remittances.remittances(request.args.get("page", 1, type=int))
+    return render_template("staff/era/index.html", page=page, uploads=remittances.recent_uploads(),
+                           exceptions=remittances.open_exception_count())
 
 
 @bp.get("/<int:remittance_id>")
@@ -40,9 +48,9 @@ def index():
 def detail(remittance_id: int):
     remittance = db.session.get(Remittance, remittance_id) or abort(404)
     audit.record("remittance.viewed", "remittance", actor=current_user, object_id=remittance.id)
-    return render_template("staff/era/detail.html", remittance=remittance, describe=era.describe,
-                           plb_words=era_work.plb_words, waiting=era_work.exceptions_by_claim(remittance.id),
-                           underpaid=era_work.underpaid_lines(remittance))
+    return render_template("staff/era/detail.html", remittance=remittance, describe=remittances.describe,
+                           plb_words=remittances.plb_words, waiting=remittances.exceptions_by_claim(remittance.id),
+                           underpaid=remittances.underpaid_lines(remittance))
 
 
 @bp.get("/<int:remittance_id>/file")
@@ -67,8 +75,8 @@ def upload():
     if form.validate_on_submit():
         data = form.file.data
         try:
-            record = era_work.create_upload(data.read(), data.filename, actor=_actor())
-        except era_work.UploadError as error:
+            record = remittances.create_upload(data.read(), data.filename, actor=_actor())
+        except remittances.UploadError as error:
             db.session.rollback()
             form.file.errors.append(str(error))
         else:
@@ -81,14 +89,14 @@ def upload():
 @permission_required("payments.post")
 def upload_status(upload_id: int):
     record = db.session.get(EraUpload, upload_id) or abort(404)
-    return render_template("staff/era/upload_status.html", upload=record, status=era_work.status(record))
+    return render_template("staff/era/upload_status.html", upload=record, status=remittances.status(record))
 
 
 @bp.get("/uploads/<int:upload_id>/status")
 @permission_required("payments.post")
 def upload_status_json(upload_id: int):
     record = db.session.get(EraUpload, upload_id) or abort(404)
-    return jsonify(era_work.status(record))
+    return jsonify(remittances.status(record))
 
 
 # ---------------------------------------------------------------- exception queue
@@ -96,7 +104,7 @@ def upload_status_json(upload_id: int):
 @bp.get("/exceptions")
 @permission_required("claims.view")
 def exceptions():
-    rows = era_work.open_exceptions()
+    rows = remittances.open_exceptions()
     audit.record("era_exceptions.viewed", "era_exception", actor=current_user, detail={"count": len(rows)})
     return render_template("staff/era/exceptions.html", exceptions=rows)
 
@@ -106,7 +114,7 @@ def exceptions():
 def exception(era_exception_id: int):
     found = db.session.get(EraException, era_exception_id) or abort(404)
     query = request.args.get("q", "").strip()
-    claims = era_work.search_claims(query) if query else []
+    claims = remittances.search_claims(query) if query else []
     if query:
         audit.record("claims.searched", "claim", actor=current_user, detail={"results": len(claims)})
     return render_template("staff/era/exception.html", exc=found, query=query, claims=claims,
@@ -123,9 +131,9 @@ def match(era_exception_id: int):
         flash("Choose the claim this remittance pays.", "error")
         return redirect(url_for(".exception", era_exception_id=found.id))
     try:
-        era_work.match_exception(found.id, int(form.claim_id.data), actor=_actor(),
+        remittances.match_exception(found.id, int(form.claim_id.data), actor=_actor(),
                                  claim_line_id=int(line_id) if line_id else None)
-    except era.EraError as error:
+    except remittances.EraError as error:
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for(".exception", era_exception_id=found.id))
@@ -142,8 +150,8 @@ def dismiss(era_exception_id: int):
         flash("Say why this is set aside.", "error")
         return redirect(url_for(".exception", era_exception_id=found.id))
     try:
-        era_work.dismiss_exception(found.id, form.note.data, actor=_actor())
-    except era.EraError as error:
+        remittances.dismiss_exception(found.id, form.note.data, actor=_actor())
+    except remittances.EraError as error:
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for(".exception", era_exception_id=found.id))
@@ -157,9 +165,9 @@ def dismiss(era_exception_id: int):
 @permission_required("claims.view")
 def denials():
     payer_id = request.args.get("payer", type=int)
-    rows = era_work.open_denials(payer_id)
+    rows = remittances.open_denials(payer_id)
     audit.record("denials.viewed", "remittance_line", actor=current_user, detail={"count": len(rows)})
-    return render_template("staff/era/denials.html", rows=rows, form=DenialForm(), payers=era_work.payers(),
+    return render_template("staff/era/denials.html", rows=rows, form=DenialForm(), payers=remittances.payers(),
                            payer_id=payer_id)
 
 
@@ -174,8 +182,8 @@ def close_denial(line_id: int):
         flash("Add a note saying what was done.", "error")
         return redirect(url_for(".denials"))
     try:
-        era_work.close_denial(line.id, form.status.data, form.note.data, actor=_actor())
-    except era.EraError as error:
+        remittances.close_denial(line.id, form.status.data, form.note.data, actor=_actor())
+    except remittances.EraError as error:
         db.session.rollback()
         flash(str(error), "error")
     else:
@@ -193,7 +201,7 @@ def underpayment_list():
     audit.record("underpayments.viewed", "underpayment", actor=current_user, detail={"count": len(rows)})
     return render_template("staff/era/underpayments.html", rows=rows, form=UnderpaymentForm(),
                            patients=underpayments.patients_of(rows),
-                           payers=era_work.payers(), payer_id=payer_id, settings=underpayments.settings())
+                           payers=remittances.payers(), payer_id=payer_id, settings=underpayments.settings())
 
 
 @bp.post("/underpayments/<int:underpayment_id>")
@@ -240,7 +248,7 @@ def underpayment_settings():
 @permission_required("admin.settings")
 def contract_rates():
     form = ContractRateForm()
-    form.payer_id.choices = [(p.id, p.name) for p in era_work.payers()]
+    form.payer_id.choices = [(p.id, p.name) for p in remittances.payers()]
     form.plan_id.choices = [(0, "Any plan")] + [
         (p.id, f"{p.payer.name}: {p.name}") for p in db.session.scalars(db.select(InsurancePlan)
                                                                          .order_by(InsurancePlan.name))]

@@ -8,12 +8,11 @@ from sqlalchemy import select
 from wtforms import DateField, FieldList, Form, FormField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal import money
+from portal import audit, money, remittances
 from portal.auth import permission_required
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, AdjudicatedLine, Claim, ClaimLine
-from portal.services import audit, era
-from portal.services.clock import facility_today
 
 bp = Blueprint("staff_insurance", __name__, url_prefix="/staff/claims")
 
@@ -33,7 +32,7 @@ def _cents(field, *, required: bool) -> int | None:
 
 
 class AdjustmentRow(Form):
-    group = SelectField("Group", choices=[("", "—"), *((g, f"{g} {w}") for g, w in era.GROUPS.items())],
+    group = SelectField("Group", choices=[("", "—"), *((g, f"{g} {w}") for g, w in remittances.GROUPS.items())],
                         validators=[Optional()])
     carc = StringField("Reason code (CARC)", validators=[Optional(), Length(max=5)])
     rarc = StringField("Remark code (RARC)", validators=[Optional(), Length(max=8)])
@@ -94,11 +93,11 @@ def post_line(line_id: int):
     rows = [(r.group.data, r.carc.data, r.form.cents, r.rarc.data or None)
             for r in form.adjustments if r.group.data]
     try:
-        era.post_line_by_hand(line.id, paid_cents=form.paid_cents, adjustments=rows, method=form.method.data,
+        remittances.post_line_by_hand(line.id, paid_cents=form.paid_cents, adjustments=rows, method=form.method.data,
                               received_on=form.received_on.data, token=form.token.data,
                               reference=(form.reference.data or "").strip() or None, allowed_cents=form.allowed_cents,
                               actor=f"user:{current_user.id}")
-    except era.EraError as exc:
+    except remittances.EraError as exc:
         form.paid.errors.append(str(exc))
         return render_template("staff/insurance/post_line.html", **page), 400
     audit.record("claim_line.insurance_posted", "claim_line", actor=current_user, object_id=line.id,

@@ -7,12 +7,11 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal import money
+from portal import audit, money, payments, plans
 from portal.auth import permission_required
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, PaymentPlan
-from portal.services import audit, card_payments, plans
-from portal.services.clock import facility_today
 
 bp = Blueprint("staff_plans", __name__, url_prefix="/staff/plans")
 
@@ -47,7 +46,7 @@ def index():
 @permission_required("plans.manage")
 def setup(account_id: int):
     account = db.session.get(Account, account_id) or abort(404)
-    cards = card_payments.saved_cards(account)
+    cards = payments.saved_cards(account)
     form = SetupForm(data={"first_due": (facility_today() + timedelta(days=7)).isoformat()})
     form.card.choices = [(c.id, f"{c.brand.title()} ending {c.last4}") for c in cards]
     schedule, error = None, None

@@ -5,12 +5,12 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import money
+from portal import audit, documents, ledger, money, payments
 from portal.auth import permission_required
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, Charge, DepositBatch, Payment, Role
-from portal.services import audit, card_payments, deposits, documents, ledger, posting
-from portal.services.clock import facility_today
+from portal.payments import deposits, desk
 from staff.billing.posting_forms import (
     ActionForm,
     AdjustmentForm,
@@ -60,7 +60,7 @@ def _line_amounts(form, lines: list[Charge]) -> tuple[list[tuple[int, int]], dic
     return chosen, typed, errors
 
 
-def _place(form, exc: posting.PostingError, line_errors: list[str]) -> None:
+def _place(form, exc: desk.PostingError, line_errors: list[str]) -> None:
     if exc.field == "lines":
         line_errors.append(exc.message)
     elif exc.field and exc.field in form:
@@ -80,18 +80,18 @@ def post_payment(account_id: int):
     form = PaymentForm(data={**_fresh_token(), "received_on": facility_today(),
                              "batch_id": request.args.get("batch", type=int)})
     form.batch_id.choices = [(b.id, b.label) for b in batches]
-    lines = posting.open_patient_lines(account.id)
+    lines = desk.open_patient_lines(account.id)
     typed, line_errors = {}, []
     if request.method == "POST":
         valid = form.validate_on_submit()
         chosen, typed, line_errors = _line_amounts(form, lines)
         if valid and not line_errors:
             try:
-                payment = posting.post_payment(
+                payment = desk.post_payment(
                     account, user=current_user, amount_cents=form.amount_cents, method=form.method.data,
                     received_on=form.received_on.data, reference=form.reference.data, batch_id=form.batch_id.data,
                     token=form.token.data, allocate_to=chosen if form.allocation.data == "lines" else None)
-            except posting.PostingError as exc:
+            except desk.PostingError as exc:
                 db.session.rollback()
                 _place(form, exc, line_errors)
             else:
@@ -114,20 +114,20 @@ def _credit_choices(credits) -> list[tuple[int, str]]:
 @permission_required("payments.post")
 def apply_credit(account_id: int):
     account = _account(account_id)
-    credits = posting.credit_payments(account.id)
+    credits = desk.credit_payments(account.id)
     form = ApplyCreditForm(data=_fresh_token())
     form.payment_id.choices = _credit_choices(credits)
-    lines = posting.open_patient_lines(account.id)
+    lines = desk.open_patient_lines(account.id)
     typed, line_errors = {}, []
     if request.method == "POST":
         valid = form.validate_on_submit()
         chosen, typed, line_errors = _line_amounts(form, lines)
         if valid and not line_errors:
             try:
-                allocations = posting.apply_credit(account, user=current_user, payment_id=form.payment_id.data,
+                allocations = desk.apply_credit(account, user=current_user, payment_id=form.payment_id.data,
                                                    token=form.token.data,
                                                    allocate_to=chosen if form.allocation.data == "lines" else None)
-            except posting.PostingError as exc:
+            except desk.PostingError as exc:
                 db.session.rollback()
                 _place(form, exc, line_errors)
             else:
@@ -141,16 +141,16 @@ def apply_credit(account_id: int):
 @permission_required("payments.refund")
 def refund_credit(account_id: int):
     account = _account(account_id)
-    credits = posting.credit_payments(account.id)
+    credits = desk.credit_payments(account.id)
     form = RefundCreditForm(data=_fresh_token())
     form.payment_id.choices = _credit_choices(credits)
     if form.validate_on_submit():
         try:
-            refund = posting.refund_credit(
+            refund = desk.refund_credit(
                 account, user=current_user, payment_id=form.payment_id.data, amount_cents=form.amount_cents,
                 method=form.method.data, check_number=form.check_number.data, reason=form.reason.data,
                 token=form.token.data)
-        except posting.PostingError as exc:
+        except desk.PostingError as exc:
             db.session.rollback()
             _place(form, exc, [])
         else:
@@ -166,7 +166,7 @@ def receipt_pdf(account_id: int, payment_id: int):
     account = _account(account_id)
     payment = db.session.scalar(select(Payment).where(Payment.id == payment_id, Payment.account_id == account.id,
                                                       Payment.source == "patient")) or abort(404)
-    receipt = card_payments.receipt(payment)
+    receipt = payments.receipt(payment)
     audit.record("receipt.viewed", "payment", actor=current_user, object_id=payment.id, account_id=account.id)
     return Response(documents.receipt_pdf(receipt), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="receipt-{receipt.number}.pdf"'})
@@ -188,33 +188,33 @@ def adjust(account_id: int):
         for c in charges]
     if form.validate_on_submit():
         try:
-            adjustment = posting.post_adjustment(
+            adjustment = desk.post_adjustment(
                 account, user=current_user, charge_id=form.charge_id.data, bucket=form.bucket.data,
                 kind=form.kind.data, amount_cents=form.amount_cents, reason=form.reason.data, token=form.token.data)
-        except posting.PostingError as exc:
+        except desk.PostingError as exc:
             db.session.rollback()
             _place(form, exc, [])
         else:
             flash(f"Adjustment of {money.format_usd(adjustment.amount_cents)} posted.", "info")
             return _to_account(account)
     return render_template("staff/posting/adjust.html", account=account, form=form,
-                           limit=posting.limit_for(current_user.role)), 400 if request.method == "POST" else 200
+                           limit=desk.limit_for(current_user.role)), 400 if request.method == "POST" else 200
 
 
 @bp.route("/accounts/<int:account_id>/postings/<int:posting_id>/reverse", methods=["GET", "POST"])
 @permission_required("ledger.reverse")
 def reverse(account_id: int, posting_id: int):
     account = _account(account_id)
-    original = posting.reversible_posting(account, posting_id) or abort(404)
-    item = next((i for i in posting.history(account.id) if i.posting.id == original.id), None)
+    original = desk.reversible_posting(account, posting_id) or abort(404)
+    item = next((i for i in desk.history(account.id) if i.posting.id == original.id), None)
     form = ReverseForm()
     if request.method == "POST" and original.reversed_by is not None:
         flash("This was already reversed.", "info")  # a double submit: the first one did it
         return _to_account(account)
     if form.validate_on_submit():
         try:
-            posting.reverse(account, original, user=current_user, reason=form.reason.data)
-        except posting.PostingError as exc:
+            desk.reverse(account, original, user=current_user, reason=form.reason.data)
+        except desk.PostingError as exc:
             db.session.rollback()
             _place(form, exc, [])
         else:
@@ -250,7 +250,7 @@ def batch(batch_id: int):
     summary = deposits.summary(found)
     audit.record("deposit_batch.viewed", "deposit_batch", actor=current_user, object_id=found.id,
                  detail={"accounts": sorted({line.account.id for line in summary.lines})})
-    closed_by = posting.actor_names({found.closed_by})[found.closed_by] if found.closed_by else None
+    closed_by = desk.actor_names({found.closed_by})[found.closed_by] if found.closed_by else None
     return render_template("staff/posting/batch.html", s=summary, close_form=ActionForm(), closed_by=closed_by)
 
 
@@ -275,7 +275,7 @@ def batch_close(batch_id: int):
 @bp.route("/admin/adjustment-limits", methods=["GET", "POST"])
 @permission_required("admin.settings")
 def adjustment_limits():
-    rows = posting.limits()
+    rows = desk.limits()
     form = ActionForm()
     errors, typed = {}, {}
     if form.validate_on_submit():
@@ -292,8 +292,8 @@ def adjustment_limits():
                 errors[role.id] = "Enter an amount like 500.00, or leave empty for no limit."
         if not errors:
             for role_id, cents in wanted.items():
-                posting.set_limit(db.session.get(Role, role_id), cents, actor=current_user)
+                desk.set_limit(db.session.get(Role, role_id), cents, actor=current_user)
             flash("Adjustment limits saved.", "info")
             return redirect(url_for(".adjustment_limits"))
     return render_template("staff/posting/limits.html", form=form, rows=rows, errors=errors, typed=typed,
-                           default=posting.DEFAULT_ADJUSTMENT_LIMIT_CENTS), 400 if request.method == "POST" else 200
+                           default=desk.DEFAULT_ADJUSTMENT_LIMIT_CENTS), 400 if request.method == "POST" else 200

@@ -1,11 +1,19 @@
 """Forms for posting by hand. Shapes and bounds only; the posting service decides the rest."""
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, ValidationError
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    ValidationError,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal import money
 from portal.models.deposits import BATCH_KIND_LABELS
-from portal.services.posting import MANUAL_ADJUSTMENT_KINDS, MANUAL_METHODS, REFUND_METHODS
+from portal.payments.desk import MANUAL_ADJUSTMENT_KINDS, MANUAL_METHODS, REFUND_METHODS
 
 ALLOCATION_CHOICES = [("oldest", "Oldest service date first"), ("lines", "To the lines below (amounts in the table)")]
 

@@ -8,11 +8,12 @@ from sqlalchemy import select
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from portal import money, payments_web
+from portal import accounts, audit, estimates, money, payments, payments_web
 from portal.auth import permission_required
+from portal.estimates import gfe
 from portal.extensions import db
 from portal.models import Account, Payment
-from portal.services import accounts, audit, card_payments, estimates, gateway, gfe, posting
+from portal.payments import desk, gateway
 
 bp = Blueprint("staff_billing", __name__, url_prefix="/staff/accounts")
 
@@ -42,7 +43,7 @@ def account(account_id: int):
     audit.record("account.viewed", "account", actor=current_user, object_id=found.id, account_id=found.id,
                  detail={"patients": [p.id for p in found.patients]})
     return render_template("staff/billing/account.html", detail=accounts.detail(found),
-                           refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=posting.history(found.id),
+                           refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=desk.history(found.id),
                            saved_estimates=estimates.for_account(found.id), gfes=gfe.for_account(found.id))
 
 
@@ -107,7 +108,7 @@ def refund(account_id: int, payment_id: int):
         return redirect(url_for(".account", account_id=found.id))
     try:
         amount = money.parse_cents(form.amount.data)
-        card_payments.refund(payment, amount, reason=form.reason.data, actor=_actor(),
+        payments.refund(payment, amount, reason=form.reason.data, actor=_actor(),
                              key=f"refund:{payment.id}:{form.token.data}")
     except (ValueError, gateway.GatewayError) as exc:
         db.session.rollback()

@@ -5,11 +5,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import audit, iop
 from portal.auth import permission_required
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Authorization, BillingCode, ClinicalSession, IopException, Patient
-from portal.services import audit, iop
-from portal.services.clock import facility_today
 from staff.clinical.forms import ActionForm, AuthorizationForm, DismissForm, RerunForm, SessionForm
 
 bp = Blueprint("staff_iop", __name__, url_prefix="/staff/iop")

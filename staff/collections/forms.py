@@ -11,8 +11,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal import money
+from portal.collections.policy import CHANNEL_WORDS, HOLD_WORDS, OUTCOME_WORDS, STAGE_WORDS
 from portal.models.collections import CONTACT_CHANNELS, CONTACT_OUTCOMES, STAFF_HOLD_KINDS
-from portal.services.collections import CHANNEL_WORDS, HOLD_WORDS, OUTCOME_WORDS, STAGE_WORDS
 
 
 class MoneyField(StringField):

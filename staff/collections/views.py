@@ -6,12 +6,12 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import money
+from portal import audit, collections, money, statements
 from portal.auth import permission_required
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, Agency, Facility, Payer, Payment, PaymentPlan, User, utcnow
-from portal.services import audit, collections, statements
-from portal.services.clock import facility_today
+from portal.models.collections import DUNNING_STAGES
 from staff.collections.forms import (
     AgencyForm,
     AgencyPaymentForm,
@@ -133,7 +133,7 @@ def _render_account(account: Account, status: int = 200, **forms):
                  account_id=account.id)
     return render_template(
         "staff/collections/account.html", account=account, case=c, today=today,
-        reasons=collections.reasons(c) if c.stage in collections.DUNNING_STAGES else [],
+        reasons=collections.reasons(c) if c.stage in DUNNING_STAGES else [],
         scored_on=collections.scored_on(),
         holds=collections.holds(account, today), promises=collections.promises(account),
         contacts=contacts, names=collections.actor_names({c.created_by for c in contacts}),

@@ -5,9 +5,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from portal import statements
 from portal.extensions import db
+from portal.mail import email_stop
 from portal.models import Account, AuditEvent
-from portal.services import email_stop, statements
 from tests import factories
 from tests.conftest import post_form
 

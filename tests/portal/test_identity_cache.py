@@ -5,11 +5,11 @@ from datetime import date
 from flask import session
 from sqlalchemy import delete, event
 
-from portal import web
+from portal import statements, web
 from portal.extensions import db
 from portal.models import AccountAccess
+from portal.people import users
 from portal.public.views import PayLinkForm
-from portal.services import identity, statements, users
 from tests import factories
 from tests.conftest import PASSWORD, csrf_from, past_the_identity_bound, post_form
 

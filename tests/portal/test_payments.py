@@ -8,9 +8,10 @@ import uuid
 
 from sqlalchemy import func, select
 
+from portal import ledger
 from portal.extensions import db
 from portal.models import CardPayment, Payment, SavedCard, StripeEvent
-from portal.services import ledger
+from portal.payments import cards
 from tests import factories, stripe_helpers
 from tests.conftest import PASSWORD, post_form
 from tests.stripe_helpers import CARD_3DS, CARD_DECLINE
@@ -162,15 +163,14 @@ def test_nothing_about_services_reaches_the_processor(app, stripe_emulator):
 
 
 def test_a_webhook_that_fails_midway_is_processed_on_redelivery(app, client, stripe_emulator, monkeypatch):
-    from portal.services import card_payments
 
     web, account, csrf = signed_in_patient(app)
     attempt_id, outcome = pay(web, account, csrf, stripe_emulator, card=CARD_3DS)
     stripe_helpers.authenticate(stripe_emulator, outcome["client_secret"])
     attempt = db.session.get(CardPayment, attempt_id)
     payload = succeeded_event(attempt.payment_intent_id, attempt.id, attempt.amount_cents, "evt_flaky")
-    real = card_payments.record_success
-    monkeypatch.setattr(card_payments, "record_success", lambda *a, **k: (_ for _ in ()).throw(OSError("db down")))
+    real = cards.record_success
+    monkeypatch.setattr(cards, "record_success", lambda *a, **k: (_ for _ in ()).throw(OSError("db down")))
     app.config["PROPAGATE_EXCEPTIONS"], saved = False, app.config.get("PROPAGATE_EXCEPTIONS")
     try:
         first = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": sign(payload)},
@@ -178,7 +178,7 @@ def test_a_webhook_that_fails_midway_is_processed_on_redelivery(app, client, str
     finally:
         app.config["PROPAGATE_EXCEPTIONS"] = saved
     assert first.status_code == 500 and payments_count() == 0
-    monkeypatch.setattr(card_payments, "record_success", real)
+    monkeypatch.setattr(cards, "record_success", real)
     again = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": sign(payload)},
                         content_type="application/json")
     assert again.status_code == 200 and again.get_json()["result"] == "posted" and payments_count() == 1

@@ -4,9 +4,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from portal import payments
 from portal.extensions import db
 from portal.models import CardPayment, Payment
-from portal.services import card_payments
 from tests import stripe_helpers
 from tests.portal.test_payments import call, sign, signed_in_patient, succeeded_event
 from tests.threads import run_concurrently
@@ -19,7 +19,7 @@ def test_twenty_concurrent_confirmations_charge_and_post_once(app, stripe_emulat
     _, started = call(client, f"/accounts/{account.id}/pay/start", csrf, {"token": uuid.uuid4().hex, "amount": "75.00"})
     method = stripe_helpers.save_card(stripe_emulator, started["setup_client_secret"])
     attempt_id = started["attempt_id"]
-    results, errors = run_concurrently(app, 20, lambda i: card_payments.confirm(
+    results, errors = run_concurrently(app, 20, lambda i: payments.confirm(
         attempt_id, payment_method_id=method, actor=f"thread:{i}"))
     assert errors == []
     assert {r.status for r in results} == {"succeeded"} and len({r.payment_id for r in results}) == 1

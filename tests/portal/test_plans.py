@@ -6,9 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from portal import ledger, plans
 from portal.extensions import db
+from portal.mail import email_stop
 from portal.models import Account, Payment, PlanChargeAttempt, PlanPolicy
-from portal.services import email_stop, ledger, plans
 from tests import stripe_helpers
 
 RULES = PlanPolicy(min_balance_cents=5000, min_installment_cents=2500, max_term_months=24, down_payment_bps=1000,
@@ -162,7 +163,7 @@ def test_no_reminder_after_the_payer_stopped_billing_email(app, make_plan, smtp_
 
 
 def test_a_worker_that_died_after_charging_is_not_charged_again(app, make_plan, stripe_emulator):
-    from portal.services import gateway
+    from portal.payments import gateway
 
     plan = make_plan(balance=60000, months=3)
     installment = plan.installments[0]
@@ -196,7 +197,7 @@ def test_down_payment_is_the_first_charge(app, stripe_emulator):
 
 
 def test_statement_of_an_account_on_a_plan_shows_the_plan_summary(app, make_plan):
-    from portal.services import statements
+    from portal import statements
 
     plan = make_plan(balance=60000, months=3, first_due=date(2026, 12, 1))
     account = db.session.get(Account, plan.account_id)
@@ -223,7 +224,7 @@ def test_biller_moves_a_payment_to_the_end_and_changes_the_amount(app, make_plan
 
 
 def test_new_charges_are_billed_apart_or_join_the_plan_as_policy_says(app, make_plan):
-    from portal.services import statements
+    from portal import statements
     from tests import factories
 
     plan = make_plan(balance=60000, months=3, first_due=date(2026, 12, 1))

@@ -4,9 +4,9 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from portal import payments
 from portal.extensions import db
 from portal.models import Account, AuditEvent, SavedCard
-from portal.services import card_payments
 from tests import factories, stripe_helpers
 from tests.conftest import PASSWORD, post_form
 from tests.plan_fixtures import account_with_card
@@ -38,8 +38,8 @@ def test_a_removed_card_leaves_stripe_and_cannot_pay_again(app, stripe_emulator)
     after = remove(client, account, card.id).get_data(as_text=True)
     assert "Your Visa ending 4242 is no longer saved." in after and "No saved cards." in after
     assert attached_to(stripe_emulator, card) is None
-    with pytest.raises(card_payments.PaymentError, match="saved cards"):
-        card_payments.start(db.session.get(Account, account.id), 5000, token=uuid.uuid4().hex, channel="portal",
+    with pytest.raises(payments.PaymentError, match="saved cards"):
+        payments.start(db.session.get(Account, account.id), 5000, token=uuid.uuid4().hex, channel="portal",
                             actor="test", saved_card_id=card.id)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "card.removed"))
     assert event.account_id == account.id and event.detail == {"brand": "visa", "last4": "4242"}

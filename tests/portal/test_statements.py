@@ -4,9 +4,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from portal import ledger, statements
 from portal.extensions import db
 from portal.models import Account, Statement
-from portal.services import ledger, statements
 from tests import factories
 from tests.conftest import PASSWORD, post_form
 

@@ -39,17 +39,17 @@ def url_for_rule(rule, ids):
 def world(app, make_staff, program, make_plan, remittance_world):
     from datetime import timedelta
 
+    from portal import iop
     from portal.models import IopException
-    from portal.services import iop
 
     target = make_staff("clinician", totp=False)
     session = program.attend(units=1)
     iop.run(DAY + timedelta(days=2), actor="test")
     exception = db.session.scalar(select(IopException))
-    from portal.services import ledger
+    from portal import ledger
 
     plan = make_plan()
-    from portal.services import deposits
+    from portal.payments import deposits
 
     batch = deposits.open_batch(deposit_date=DAY, kind="cash_drawer", control_total_cents=100, control_count=1,
                                 actor="test")

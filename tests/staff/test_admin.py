@@ -109,7 +109,7 @@ def test_statement_and_payment_policy_are_facility_settings(login_as):
 
 
 def test_plan_policy_is_an_admin_setting(login_as):
-    from portal.services import plans
+    from portal import plans
 
     admin = login_as("admin")
     form = {"min_balance": "100.00", "min_installment": "40.00", "max_term_months": "18", "down_payment_bps": "500",

@@ -6,9 +6,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from portal import estimates
+from portal.estimates import gfe
 from portal.extensions import db
-from portal.models import AuditEvent, Estimate, GoodFaithEstimate, Lead, Patient
-from portal.services import estimates, gfe
+from portal.models import AuditEvent, Estimate, GoodFaithEstimate, Patient
 from tests import factories
 from tests.conftest import post_form
 from tests.estimate_fixtures import TODAY, add_lines, ready_facility

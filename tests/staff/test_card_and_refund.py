@@ -3,10 +3,10 @@ import uuid
 
 from sqlalchemy import select
 
+from portal import ledger
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import AuditEvent, Payment, Refund
-from portal.services import ledger
-from portal.services.clock import facility_today
 from tests import factories, stripe_helpers
 from tests.conftest import PASSWORD, csrf_from, post_form
 

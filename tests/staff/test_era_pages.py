@@ -227,7 +227,7 @@ def test_admins_edit_the_settings_and_billers_cannot(login_as, remittance_world)
     assert bad.status_code == 400
     ok = post_form(admin, url, {"threshold_bps": "9000", "minimum_sample": "30", "lookback_days": "180"})
     assert ok.status_code == 302
-    from portal.services import underpayments
+    from portal.remittances import underpayments
 
     record = underpayments.settings()
     assert (record.threshold_bps, record.minimum_sample, record.lookback_days) == (9000, 30, 180)
@@ -257,13 +257,13 @@ def test_dashboard_cards_count_what_waits(login_as, remittance_world):
 def test_a_line_exception_shows_the_line_that_waits(app, login_as):
     from datetime import timedelta
 
-    from portal.services import era_work
+    from portal import remittances
 
     factories.facility()
     ef.make_claim("CLM-LINE-1", [("S9480", ef.DAY, 1, 100000), ("S9480", ef.DAY + timedelta(days=1), 1, 100000)])
     content = ef.file_of(ef.claim("CLM-LINE-1", ef.line("S9480", 100000, 100000),
                                   ef.line("S9480", 100000, 100000, day=ef.DAY + timedelta(days=9))))
-    upload_ = era_work.run_upload(era_work.create_upload(content, "line.835", actor="test").id, actor="test")
+    upload_ = remittances.run_upload(remittances.create_upload(content, "line.835", actor="test").id, actor="test")
     assert upload_.status == "posted"
     exc = db.session.scalar(select(EraException))
     assert exc.remittance_line_id is not None

@@ -5,9 +5,10 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from portal import ledger
 from portal.extensions import db
-from portal.models import Adjustment, Allocation, AuditEvent, Charge, DepositBatch, Payment, Refund
-from portal.services import deposits, ledger
+from portal.models import Adjustment, Allocation, AuditEvent, Charge, DepositBatch, Payment, Posting, Refund
+from portal.payments import deposits
 from tests import factories
 from tests.conftest import csrf_from
 
@@ -243,8 +244,8 @@ def test_reversing_a_payment_and_an_adjustment_restores_balances_and_shows_who_a
     again = biller.get(url).get_data(as_text=True)
     assert "Already reversed" in again
     assert submit(biller, url, {"reason": "again"}).status_code == 302  # never a second reversal
-    assert db.session.scalar(select(func.count()).select_from(ledger.Posting).where(
-        ledger.Posting.kind == "reversal")) == 2
+    assert db.session.scalar(select(func.count()).select_from(Posting).where(
+        Posting.kind == "reversal")) == 2
     actions = set(db.session.scalars(select(AuditEvent.action)))
     assert {"payment.reversed", "adjustment.reversed"} <= actions
     summary = deposits.summary(db.session.get(DepositBatch, batch.id))

@@ -6,9 +6,10 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from portal import ledger
 from portal.extensions import db
 from portal.models import AuditEvent, DepositItem, Payment
-from portal.services import deposits, ledger
+from portal.payments import deposits
 from tests import factories
 from tests.threads import run_concurrently
 

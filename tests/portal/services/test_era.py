@@ -3,6 +3,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from portal import remittances
 from portal.extensions import db
 from portal.models import (
     Account,
@@ -15,7 +16,7 @@ from portal.models import (
     Remittance,
     RemittanceLine,
 )
-from portal.services import era, x12
+from portal.remittances import x12
 from tests.era_fixtures import (
     DAY,
     cas,
@@ -49,7 +50,7 @@ def account_of(claim_):
 def test_paid_in_full_posts_payment_contractual_and_history(app):
     ours = make_claim("PC100", [("S9480", DAY, 1, 90000)])
     content = file_of(claim("PC100", line("S9480", 90000, 65000, cas("CO", "45", 25000))), method="CHK")
-    result = era.import_file(content, "paid.835", actor="user:1")
+    result = remittances.import_file(content, "paid.835", actor="user:1")
 
     assert (result.claims, result.lines, result.posted_lines, result.exceptions) == (1, 1, 1, 0)
     assert charge_balances(ours) == [(0, 0)]
@@ -77,7 +78,7 @@ def test_partial_payment_moves_deductible_and_coinsurance_to_the_patient(app):
         line("S9480", 90000, 12000, cas("CO", "45", 25000), cas("PR", "1", 50000), cas("PR", "2", 3000)),
         line("S9480", 90000, 52000, cas("CO", "45", 25000), cas("PR", "2", 13000), day=DAY2, allowed=65000),
     ))
-    era.import_file(content, "partial.835", actor="user:1")
+    remittances.import_file(content, "partial.835", actor="user:1")
 
     assert charge_balances(ours) == [(0, 53000), (0, 13000)]
     acc = account_of(ours)
@@ -94,17 +95,17 @@ def test_partial_payment_moves_deductible_and_coinsurance_to_the_patient(app):
 def test_denial_is_recorded_for_the_worklist_and_nothing_is_written_off(app):
     ours = make_claim("PC102", [("S9480", DAY, 1, 90000)])
     content = file_of(claim("PC102", line("S9480", 90000, 0, cas("CO", "197", 90000), remarks=["N130"]), status="4"))
-    result = era.import_file(content, "denied.835", actor="user:1")
+    result = remittances.import_file(content, "denied.835", actor="user:1")
 
     assert result.denied_lines == 1
     assert charge_balances(ours) == [(90000, 0)]  # still owed by insurance while the denial is worked
-    denied = era.denial_worklist()
+    denied = remittances.open_denials()
     assert len(denied) == 1 and denied[0].denial_codes == "CO-197 N130"
     assert "authorization absent" in denied[0].denial_reason
     history = db.session.scalar(select(AdjudicatedLine))
     assert history.denied and history.claim_status == "4" and history.paid_cents == 0
-    era.close_denial(denied[0].id, actor="user:1", note="Authorization obtained, rebilled")
-    assert era.denial_worklist() == []
+    remittances.close_denial(denied[0].id, "worked", "Authorization obtained, rebilled", actor="user:1")
+    assert remittances.open_denials() == []
     assert ledger_clean()
 
 
@@ -112,7 +113,7 @@ def test_zero_paid_line_with_a_denial_code_is_a_denial_even_on_a_paid_claim(app)
     make_claim("PC103", [("S9480", DAY, 1, 90000), ("90791", DAY, 1, 30000)])
     content = file_of(claim("PC103", line("S9480", 90000, 65000, cas("CO", "45", 25000)),
                             line("90791", 30000, 0, cas("CO", "50", 30000))))
-    era.import_file(content, "mixed.835", actor="user:1")
+    remittances.import_file(content, "mixed.835", actor="user:1")
     lines = db.session.scalars(select(RemittanceLine).order_by(RemittanceLine.sequence)).all()
     assert [(ln.posted, ln.denied) for ln in lines] == [(True, False), (True, True)]
     assert "medical necessity" in lines[1].denial_reason
@@ -120,14 +121,14 @@ def test_zero_paid_line_with_a_denial_code_is_a_denial_even_on_a_paid_claim(app)
 
 def test_reversal_and_correction_undo_the_first_posting_and_post_the_new_one(app):
     ours = make_claim("PC104", [("S9480", DAY, 1, 90000)])
-    era.import_file(file_of(claim("PC104", line("S9480", 90000, 52000, cas("CO", "45", 25000),
+    remittances.import_file(file_of(claim("PC104", line("S9480", 90000, 52000, cas("CO", "45", 25000),
                                                  cas("PR", "2", 13000)))), "first.835", actor="user:1")
     assert charge_balances(ours) == [(0, 13000)]
 
     reversal = claim("PC104", line("S9480", -90000, -52000, cas("CO", "45", -25000), cas("PR", "2", -13000)),
                      status="22")
     correction = claim("PC104", line("S9480", 90000, 58500, cas("CO", "45", 25000), cas("PR", "2", 6500)))
-    result = era.import_file(file_of(reversal, correction), "corrected.835", actor="user:1")
+    result = remittances.import_file(file_of(reversal, correction), "corrected.835", actor="user:1")
 
     assert result.exceptions == 0
     assert charge_balances(ours) == [(0, 6500)]
@@ -144,7 +145,7 @@ def test_provider_level_adjustment_is_kept_on_the_remittance_not_an_account(app)
     ours = make_claim("PC105", [("S9480", DAY, 1, 90000)])
     content = file_of(claim("PC105", line("S9480", 90000, 65000, cas("CO", "45", 25000))),
                       plb=[("WO", "OLDCLAIM9", 5000), ("L6", None, -125)])
-    result = era.import_file(content, "plb.835", actor="user:1")
+    result = remittances.import_file(content, "plb.835", actor="user:1")
     remittance = db.session.get(Remittance, result.remittance_id)
     assert remittance.payment_cents == 65000 - 5000 + 125
     assert [(p.reason_code, p.reference, p.amount_cents) for p in remittance.provider_adjustments] == [
@@ -159,17 +160,17 @@ def test_unmatched_claim_waits_in_the_queue_and_the_rest_posts(app):
     other = make_claim("PC999", [("S9480", DAY, 1, 80000)], member_id="MEMX")
     content = file_of(claim("PC106", line("S9480", 90000, 65000, cas("CO", "45", 25000))),
                       claim("UNKNOWN1", line("S9480", 80000, 60000, cas("CO", "45", 20000)), member_id="NOBODY"))
-    result = era.import_file(content, "unmatched.835", actor="user:1")
+    result = remittances.import_file(content, "unmatched.835", actor="user:1")
 
     assert (result.posted_lines, result.exceptions) == (1, 1)
     assert charge_balances(ours) == [(0, 0)]
-    [waiting] = era.open_exceptions()
+    [waiting] = remittances.open_exceptions()
     assert "No claim has control number UNKNOWN1" in waiting.reason
     assert waiting.remittance_claim.paid_cents == 60000
     remittance = db.session.get(Remittance, result.remittance_id)
     assert remittance.status == "exceptions"
 
-    era.resolve_exception(waiting.id, other.id, actor="user:2")
+    remittances.resolve_exception(waiting.id, other.id, actor="user:2")
     assert charge_balances(other) == [(0, 0)]
     db.session.refresh(remittance)
     assert (remittance.status, remittance.exception_count) == ("posted", 0)
@@ -180,19 +181,19 @@ def test_unmatched_claim_waits_in_the_queue_and_the_rest_posts(app):
 def test_fallback_match_by_member_date_and_charge(app):
     ours = make_claim("PC107", [("S9480", DAY, 1, 90000)], member_id="MEM777")
     content = file_of(claim("PAYERSAYS1", line("S9480", 90000, 65000, cas("CO", "45", 25000)), member_id="MEM777"))
-    result = era.import_file(content, "fallback.835", actor="user:1")
+    result = remittances.import_file(content, "fallback.835", actor="user:1")
     assert result.exceptions == 0
     assert charge_balances(ours) == [(0, 0)]
 
 
 def test_dismissing_an_exception_needs_a_note(app):
     content = file_of(claim("NOPE", line("S9480", 80000, 60000, cas("CO", "45", 20000)), member_id="NOBODY"))
-    era.import_file(content, "x.835", actor="user:1")
-    [waiting] = era.open_exceptions()
-    with pytest.raises(era.EraError):
-        era.dismiss_exception(waiting.id, actor="user:1", note=" ")
-    era.dismiss_exception(waiting.id, actor="user:1", note="Not our patient; returned to payer")
-    assert era.open_exceptions() == []
+    remittances.import_file(content, "x.835", actor="user:1")
+    [waiting] = remittances.open_exceptions()
+    with pytest.raises(remittances.EraError):
+        remittances.dismiss_exception(waiting.id, " ", actor="user:1")
+    remittances.dismiss_exception(waiting.id, "Not our patient; returned to payer", actor="user:1")
+    assert remittances.open_exceptions() == []
 
 
 @pytest.mark.parametrize("case", ["unbalanced_line", "unbalanced_claim", "unbalanced_total", "duplicate_file",
@@ -200,7 +201,7 @@ def test_dismissing_an_exception_needs_a_note(app):
 def test_refused_files_change_nothing(app, case):
     make_claim("PC108", [("S9480", DAY, 1, 90000)])
     good = remit(claim("PC108", line("S9480", 90000, 65000, cas("CO", "45", 25000))), trace="TR-1")
-    era.import_file(x12.write(good), "first.835", actor="user:1")
+    remittances.import_file(x12.write(good), "first.835", actor="user:1")
     before = counts()
     if case == "unbalanced_line":
         bad = file_of(claim("PC108", line("S9480", 90000, 65000, cas("CO", "45", 20000))))
@@ -226,8 +227,8 @@ def test_refused_files_change_nothing(app, case):
     else:
         bad = x12.write(good).replace(b"CLP*PC108*1*", b"CLP*PC108*1**")
         expected = "not a valid"
-    with pytest.raises(era.EraError, match=expected) as refused:
-        era.import_file(bad, "bad.835", actor="user:1")
+    with pytest.raises(remittances.EraError, match=expected) as refused:
+        remittances.import_file(bad, "bad.835", actor="user:1")
     assert counts() == before
     if case.startswith("unbalanced"):
         assert "≠" in str(refused.value)
@@ -240,14 +241,14 @@ def test_a_recoded_line_waits_and_a_biller_posts_it_to_the_line_they_choose(app)
     ours = make_claim("PC109", [("S9480", DAY, 1, 90000), ("S9480", DAY2, 1, 90000)])
     content = file_of(claim("PC109", line("S9480", 90000, 65000, cas("CO", "45", 25000)),
                             line("H0015", 90000, 60000, cas("CO", "45", 30000), day=DAY2)))
-    result = era.import_file(content, "recoded.835", actor="user:1")
+    result = remittances.import_file(content, "recoded.835", actor="user:1")
     assert (result.posted_lines, result.exceptions) == (1, 1)
-    [waiting] = era.open_exceptions()
+    [waiting] = remittances.open_exceptions()
     assert waiting.remittance_line.procedure_code == "H0015" and "H0015" in waiting.reason
     assert charge_balances(ours) == [(0, 0), (90000, 0)]
-    with pytest.raises(era.EraError, match="not an unposted line"):
-        era.resolve_exception(waiting.id, ours.id, actor="user:2", claim_line_id=ours.lines[0].id)
-    era.resolve_exception(waiting.id, ours.id, actor="user:2", claim_line_id=ours.lines[1].id)
+    with pytest.raises(remittances.EraError, match="not an unposted line"):
+        remittances.resolve_exception(waiting.id, ours.id, actor="user:2", claim_line_id=ours.lines[0].id)
+    remittances.resolve_exception(waiting.id, ours.id, actor="user:2", claim_line_id=ours.lines[1].id)
     assert charge_balances(ours) == [(0, 0), (0, 0)]
     assert db.session.get(Remittance, result.remittance_id).status == "posted"
     assert ledger_clean()
@@ -256,7 +257,7 @@ def test_a_recoded_line_waits_and_a_biller_posts_it_to_the_line_they_choose(app)
 def test_progress_is_reported_by_stage(app):
     make_claim("PC110", [("S9480", DAY, 1, 90000)])
     seen = []
-    era.import_file(file_of(claim("PC110", line("S9480", 90000, 65000, cas("CO", "45", 25000)))), "p.835",
+    remittances.import_file(file_of(claim("PC110", line("S9480", 90000, 65000, cas("CO", "45", 25000)))), "p.835",
                     actor="user:1", progress=lambda stage, done, total: seen.append((stage, done, total)))
     stages = [stage for stage, _, _ in seen]
     assert list(dict.fromkeys(stages)) == ["validating", "matching", "done"] and seen[-1][1:] == (1, 1)

@@ -2,9 +2,9 @@
 import pytest
 from sqlalchemy import func, select
 
+from portal import remittances
 from portal.extensions import db
 from portal.models import Payment, Remittance
-from portal.services import era
 from tests.era_fixtures import DAY, cas, claim, file_of, ledger_clean, line, make_claim
 from tests.threads import run_concurrently
 
@@ -17,10 +17,10 @@ def test_the_same_file_imported_twice_at_once_posts_once(app, matched):
         make_claim("CC1", [("S9480", DAY, 1, 90000)])
     content = file_of(claim("CC1" if matched else "NOTOURS", line("S9480", 90000, 65000, cas("CO", "45", 25000)),
                             member_id="NOBODY"))
-    results, errors = run_concurrently(app, 4, lambda i: era.import_file(content, f"twice-{i}.835",
+    results, errors = run_concurrently(app, 4, lambda i: remittances.import_file(content, f"twice-{i}.835",
                                                                          actor=f"thread:{i}").remittance_id)
     assert len(results) == 1
-    assert len(errors) == 3 and all(isinstance(e, era.EraError) and "already imported" in str(e) for e in errors)
+    assert len(errors) == 3 and all(isinstance(e, remittances.EraError) and "already imported" in str(e) for e in errors)
     assert db.session.scalar(select(func.count(Remittance.id))) == 1
     assert db.session.scalar(select(func.count(Payment.id))) == (1 if matched else 0)
     assert ledger_clean()

@@ -2,7 +2,7 @@
 import random
 from datetime import date
 
-from portal.services import era
+from portal import remittances
 from tests.era_fixtures import DAY, cas, claim, counts, file_of, ledger_clean, line, make_claim
 
 MUTATIONS = 300
@@ -59,8 +59,8 @@ def test_mutated_files_post_whole_or_are_refused_and_change_nothing(app):
         content = _mutate(base, rng)
         before = counts()
         try:
-            era.import_file(content, f"fuzz-{n}.835", actor="test")
-        except era.EraError:
+            remittances.import_file(content, f"fuzz-{n}.835", actor="test")
+        except remittances.EraError:
             outcomes["refused"] += 1
             assert counts() == before, f"mutation {n} was refused but wrote rows"
         else:

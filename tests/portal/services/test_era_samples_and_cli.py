@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from portal.services import era
+from portal import remittances
 from tests.era_fixtures import (
     DAY,
     SAMPLES,
@@ -39,17 +39,17 @@ def test_each_sample_imports_or_is_refused_with_a_reason(app, name, capsys):
     claims_from_file(content)
     before = counts()
     if EXPECTED[name] == "imported":
-        result = era.import_file(content, name, actor="test")
+        result = remittances.import_file(content, name, actor="test")
         # Auto-post rate on the samples: service lines posted without a person / all service lines.
         with capsys.disabled():
             print(f"\n{name}: {result.posted_lines}/{result.lines} lines posted automatically "
                   f"({result.auto_post_rate_bps / 100:.2f}%), {result.denied_lines} denied")
         assert result.posted_lines == result.lines == 3
         assert result.denied_lines == 3 and result.exceptions == 0
-        assert [ln.denial_codes.split()[0] for ln in era.denial_worklist()] == ["CO-16", "OA-A7", "OA-A7"]
+        assert [ln.denial_codes.split()[0] for ln in remittances.open_denials()] == ["CO-16", "OA-A7", "OA-A7"]
     else:
-        with pytest.raises(era.EraError, match=EXPECTED[name]) as refused:
-            era.import_file(content, name, actor="test")
+        with pytest.raises(remittances.EraError, match=EXPECTED[name]) as refused:
+            remittances.import_file(content, name, actor="test")
         assert counts() == before
         if EXPECTED[name] == "not a valid":
             assert refused.value.problems and all(p.startswith("line ") for p in refused.value.problems)

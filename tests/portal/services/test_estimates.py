@@ -3,12 +3,13 @@ from datetime import timedelta
 
 import pytest
 
+from portal import estimates
+from portal.demo import payment_history
+from portal.estimates.estimator import Request
+from portal.estimates.share import Benefits, apply_benefits
 from portal.extensions import db
 from portal.models import InsurancePlan
-from portal.services import estimates
-from portal.services.estimates import Benefits, Request, apply_benefits
 from tests.estimate_fixtures import TODAY, add_lines, make_payer
-
 
 # ---------------------------------------------------------------- weighted percentiles
 
@@ -215,14 +216,14 @@ def test_demo_history_is_deterministic_and_meaningful(app):
     factories.facility()
     for name, x12 in (("Blue Harbor Health", "BHH01"), ("Summit Mutual", "SMM02")):
         make_payer(name, x12=x12)
-    added = estimates.seed_demo(TODAY)
-    assert added > 1000 and estimates.seed_demo(TODAY) == 0
+    added = payment_history.seed(TODAY)
+    assert added > 1000 and payment_history.seed(TODAY) == 0
     first = db.session.scalars(db.select(AdjudicatedLine.allowed_cents).order_by(AdjudicatedLine.source_key)
                                .limit(50)).all()
     report = estimates.backtest()
     assert report["episodes_scored"] > 100 and set(report["by_payer"]) >= {"Blue Harbor Health", "Keystone Care"}
     db.session.execute(db.delete(AdjudicatedLine))
     db.session.commit()
-    estimates.seed_demo(TODAY)
+    payment_history.seed(TODAY)
     assert db.session.scalars(db.select(AdjudicatedLine.allowed_cents).order_by(AdjudicatedLine.source_key)
                               .limit(50)).all() == first

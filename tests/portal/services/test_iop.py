@@ -4,10 +4,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from portal import iop, ledger
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Authorization, Charge, IopException, Notification
-from portal.services import iop, ledger
-from portal.services.clock import facility_today
 from tests.iop_fixtures import DAY, make_patient
 
 AS_OF = DAY + timedelta(days=2)  # two days in arrears

@@ -4,9 +4,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from portal import iop, ledger
 from portal.extensions import db
 from portal.models import Charge, IopException
-from portal.services import iop, ledger
 from tests.iop_fixtures import DAY, make_patient
 from tests.threads import run_concurrently
 

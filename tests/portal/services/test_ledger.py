@@ -3,9 +3,9 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from portal import ledger
 from portal.extensions import db
 from portal.models import LedgerEntry, Payment, Posting
-from portal.services import ledger
 from tests import factories
 
 

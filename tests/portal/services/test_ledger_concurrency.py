@@ -2,9 +2,9 @@
 import pytest
 from sqlalchemy import func, select
 
+from portal import ledger
 from portal.extensions import db
 from portal.models import Payment
-from portal.services import ledger
 from tests import factories
 from tests.threads import run_concurrently
 

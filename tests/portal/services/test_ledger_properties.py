@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlalchemy import func, select
 
+from portal import ledger
 from portal.extensions import db
 from portal.models import Account, LedgerEntry, Payment, Posting
-from portal.services import ledger
 from tests import factories
 
 amounts = st.integers(min_value=1, max_value=200_000)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AdjudicatedLine, AuditEvent, InsurancePlan, Payer, Underpayment
-from portal.services import underpayments
+from portal.remittances import underpayments
 from tests import factories
 
 PAID_ON = date(2026, 10, 20)

@@ -1,0 +1,61 @@
+"""Collections."""
+from portal.collections.aging_report import AgingFilters, AgingReport, aging, aging_csv, bucket_for
+from portal.collections.contacting import (
+    STATE_ZONES,
+    ContactCheck,
+    ContactPreferences,
+    actor_names,
+    check_contact,
+    contact_preferences,
+    contact_zones,
+    contacts,
+    log_contact,
+    promises,
+    record_promise,
+    set_contact_preferences,
+)
+from portal.collections.holding import Hold, add_hold, holds, holds_to_review, release_hold, stage_message
+from portal.collections.nightly import RunResult, run
+from portal.collections.placement import (
+    PLACEMENT_COLUMNS,
+    Figures,
+    agencies,
+    create_agency,
+    figures,
+    open_placement,
+    open_placement_counts,
+    place,
+    placement_blockers,
+    placement_file,
+    recall,
+    record_agency_payment,
+    set_agency_active,
+    write_off_bad_debt,
+)
+from portal.collections.policy import (
+    ACTOR_RUN,
+    BALANCE_POINTS_CAP,
+    BUCKET_KEYS,
+    BUCKETS,
+    CHANNEL_WORDS,
+    HOLD_WORDS,
+    NO_CONTACT_HOLDS,
+    OUTCOME_WORDS,
+    RECENT_PAYMENT_DAYS,
+    STAGE_WORDS,
+    CollectionsError,
+    settings,
+    stage_days,
+)
+from portal.collections.worklist import (
+    SETTING_FIELDS,
+    assign,
+    case_for,
+    collectors,
+    queue,
+    reasons,
+    scored_on,
+    update_settings,
+)
+
+__all__ = ["ACTOR_RUN", "AgingFilters", "AgingReport", "BALANCE_POINTS_CAP", "BUCKETS", "BUCKET_KEYS", "CHANNEL_WORDS", "CollectionsError", "ContactCheck", "ContactPreferences", "Figures", "HOLD_WORDS", "Hold", "NO_CONTACT_HOLDS", "OUTCOME_WORDS", "PLACEMENT_COLUMNS", "RECENT_PAYMENT_DAYS", "RunResult", "SETTING_FIELDS", "STAGE_WORDS", "STATE_ZONES", "actor_names", "add_hold", "agencies", "aging", "aging_csv", "assign", "bucket_for", "case_for", "check_contact", "collectors", "contact_preferences", "contact_zones", "contacts", "create_agency", "figures", "holds", "holds_to_review", "log_contact", "open_placement", "open_placement_counts", "place", "placement_blockers", "placement_file", "promises", "queue", "reasons", "recall", "record_agency_payment", "record_promise", "release_hold", "run", "scored_on", "set_agency_active", "set_contact_preferences", "settings", "stage_days", "stage_message", "update_settings", "write_off_bad_debt"]

@@ -1,0 +1,15 @@
+"""PDFs other than statements (which are cached in services/statements.py)."""
+from flask import current_app, render_template
+
+
+def render_pdf(template: str, **context) -> bytes:
+    from weasyprint import HTML  # imported late: it loads Pango
+
+    html = render_template(template, **context)
+    return HTML(string=html, base_url=current_app.static_folder).write_pdf()
+
+
+def receipt_pdf(receipt) -> bytes:
+    from portal import facility
+
+    return render_pdf("pdf/receipt.html", r=receipt, facility=facility.current())

@@ -1,0 +1,96 @@
+"""Leads."""
+import uuid
+from datetime import date
+
+from sqlalchemy import select
+
+from portal import audit, facility
+from portal.estimates.config import EstimateError
+from portal.estimates.estimator import Result
+from portal.extensions import db
+from portal.models import (
+    Estimate,
+    Lead,
+    Patient,
+)
+
+# ---------------------------------------------------------------- leads and saved estimates
+
+
+def create_lead(*, name: str, phone: str | None, email: str | None, consent: bool, consent_text: str | None,
+                payer_id: int | None, level: str | None, source: str, actor: str,
+                date_of_birth: date | None = None, notes: str | None = None) -> Lead:
+    if not name.strip():
+        raise EstimateError("Enter a name.")
+    if not (phone or email):
+        raise EstimateError("Enter a phone number or an email address so we can reach you.")
+    if source == "public" and not consent:
+        raise EstimateError("Tick the box to let us contact you.")
+    lead = Lead(name=name.strip(), phone=(phone or "").strip() or None, email=(email or "").strip() or None,
+                contact_consent=consent, consent_text=consent_text if consent else None, payer_id=payer_id,
+                level_of_care=level, source=source, status="new", date_of_birth=date_of_birth, notes=notes,
+                created_by=actor)
+    db.session.add(lead)
+    db.session.flush()
+    audit.record("lead.created", "lead", actor=actor, object_id=lead.id, detail={"source": source}, commit=False)
+    db.session.commit()
+    return lead
+
+
+def save(result: Result, *, actor: str, lead: Lead | None = None, patient: Patient | None = None) -> Estimate:
+    """Keep an estimate as it was shown, on a lead or a patient (and so on the patient's account)."""
+    if lead is None and patient is None:
+        raise EstimateError("Save the estimate to a prospect or a patient.")
+    if lead is not None and patient is None:
+        patient = lead.patient
+    saved = Estimate(
+        lead_id=lead.id if lead else None, patient_id=patient.id if patient else None,
+        account_id=patient.account_id if patient else None, payer_id=result.request.payer_id,
+        plan_id=result.request.plan_id, level_of_care=result.request.level, days=result.request.days,
+        as_of=result.as_of, basis_level=result.evidence.level if result.evidence else None,
+        patient_low_cents=result.patient_total.get("low"), patient_mid_cents=result.patient_total.get("mid"),
+        patient_high_cents=result.patient_total.get("high"), inputs=result.request.as_dict(),
+        result=result.as_dict(), created_by=actor)
+    db.session.add(saved)
+    db.session.flush()
+    audit.record("estimate.saved", "estimate", actor=actor, object_id=saved.id,
+                 patient_id=saved.patient_id, account_id=saved.account_id,
+                 detail={"lead_id": saved.lead_id}, commit=False)
+    db.session.commit()
+    return saved
+
+
+def admit(lead: Lead, *, actor: str, patient: Patient | None = None, first_name: str = "", last_name: str = "",
+          date_of_birth: date | None = None) -> Patient:
+    """Admit a prospect: link an existing patient, or create the account and patient; estimates follow."""
+    from portal.models import Account
+
+    if lead.status == "admitted" and lead.patient_id:
+        raise EstimateError("This prospect is already admitted.")
+    if patient is None:
+        first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+        if not first_name or not last_name or date_of_birth is None:
+            raise EstimateError("Enter the patient's first and last name and date of birth.")
+        # Numbered from the id once it exists; a unique placeholder until then.
+        account = Account(facility_id=facility.current().id, number=f"N{uuid.uuid4().hex[:12]}",
+                          guarantor_name=lead.name, email=lead.email, phone=lead.phone)
+        db.session.add(account)
+        db.session.flush()
+        account.number = f"A-{20000 + account.id}"
+        patient = Patient(account=account, mrn=f"N{uuid.uuid4().hex[:12]}", first_name=first_name,
+                          last_name=last_name, date_of_birth=date_of_birth)
+        db.session.add(patient)
+        db.session.flush()
+        patient.mrn = f"MRN{5000 + patient.id}"
+    lead.patient_id, lead.status = patient.id, "admitted"
+    for saved in lead.estimates:
+        saved.patient_id, saved.account_id = patient.id, patient.account_id
+    audit.record("lead.admitted", "lead", actor=actor, object_id=lead.id, patient_id=patient.id,
+                 account_id=patient.account_id, commit=False)
+    db.session.commit()
+    return patient
+
+
+def for_account(account_id: int) -> list[Estimate]:
+    return list(db.session.scalars(select(Estimate).where(Estimate.account_id == account_id)
+                                   .order_by(Estimate.id.desc())))

@@ -1,0 +1,4 @@
+"""Facility."""
+from portal.facility.record import EDITABLE, NUMBERS, current, update
+
+__all__ = ["EDITABLE", "NUMBERS", "current", "update"]

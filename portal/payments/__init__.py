@@ -1,0 +1,21 @@
+"""Payments."""
+from portal.payments.cards import (
+    CHARGING_PLAN_STATUSES,
+    Outcome,
+    _customer,
+    amount_bounds,
+    check_amount,
+    complete,
+    confirm,
+    finish_card_setup,
+    record_success,
+    remove_saved_card,
+    saved_cards,
+    start,
+    start_card_setup,
+)
+from portal.payments.errors import PaymentError
+from portal.payments.receipts import Receipt, receipt, receipt_number, refund, send_receipt
+from portal.payments.webhooks import handle_event
+
+__all__ = ["CHARGING_PLAN_STATUSES", "Outcome", "PaymentError", "Receipt", "_customer", "amount_bounds", "check_amount", "complete", "confirm", "finish_card_setup", "handle_event", "receipt", "receipt_number", "record_success", "refund", "remove_saved_card", "saved_cards", "send_receipt", "start", "start_card_setup"]

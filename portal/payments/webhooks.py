@@ -1,0 +1,45 @@
+"""Webhooks."""
+from flask import current_app
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.extensions import db
+from portal.models import (
+    CardPayment,
+    StripeEvent,
+)
+from portal.payments import cards
+
+# ---------------------------------------------------------------- webhooks
+
+
+def handle_event(event) -> str:
+    """A verified Stripe event: recorded once; a succeeded PaymentIntent posts its payment."""
+    db.session.add(StripeEvent(event_id=event["id"], event_type=event["type"]))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return "duplicate"
+    if event["type"] != "payment_intent.succeeded":
+        return "ignored"
+    intent = event["data"]["object"]
+    attempt_id = (intent.get("metadata") or {}).get("parity_card_payment")
+    attempt = db.session.get(CardPayment, int(attempt_id)) if attempt_id and attempt_id.isdigit() else None
+    if attempt is None:
+        attempt = db.session.scalar(select(CardPayment).where(CardPayment.payment_intent_id == intent["id"]))
+    if attempt is None:
+        current_app.logger.warning("payment_intent.succeeded for an unknown attempt: %s", intent["id"])
+        return "unknown"
+    if int(intent["amount"]) != attempt.amount_cents:
+        current_app.logger.error("payment_intent %s amount differs from attempt %s", intent["id"], attempt.id)
+        return "mismatch"
+    try:
+        cards.record_success(attempt, intent["id"], actor=f"webhook:{event['id']}")
+    except Exception:
+        # Forget the event so Stripe's redelivery is processed, not ignored as a duplicate.
+        db.session.rollback()
+        db.session.execute(delete(StripeEvent).where(StripeEvent.event_id == event["id"]))
+        db.session.commit()
+        raise
+    return "posted"

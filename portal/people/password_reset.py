@@ -1,0 +1,69 @@
+"""A patient who forgot their password gets a link by email to choose a new one.
+
+The link is signed, lasts PASSWORD_RESET_MINUTES and works once: it carries a fingerprint of the
+password it replaces, so setting a new password (or any other change of password) retires it, and
+signs out every session opened with the old one. Asking
+for a link answers the same whether or not the email has a login, and sends nothing for staff logins,
+whose passwords an administrator resets.
+"""
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from portal import audit, facility, mail
+from portal.extensions import db
+from portal.models import User
+from portal.people import users
+
+_SALT = "patient-password-reset"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    keys = [*(current_app.config["SECRET_KEY_FALLBACKS"] or ()), current_app.secret_key]
+    return URLSafeTimedSerializer(keys, salt=_SALT)
+
+
+def link(user: User) -> str:
+    token = _serializer().dumps({"user": user.id, "password": users.password_fingerprint(user)})
+    return f"{current_app.config['BASE_URL']}/login/reset/{token}"
+
+
+def request_link(email: str) -> None:
+    """Mail a reset link if the email belongs to an active patient login; say nothing either way."""
+
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None or user.kind != "patient" or not user.active:
+        return
+    name = facility.current().neutral_name
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    body = (f"Hello {user.full_name},\n\n"
+            f"Someone asked to reset the password for your {name} billing login. To choose a new one, open\n"
+            f"{link(user)}\n\n"
+            f"The link works once, within {minutes} minutes. If you did not ask, ignore this email: your password "
+            f"stays as it is.\n\n{name}\n")
+    mail.queue([user.email], f"Reset your password - {name}", body)
+    audit.record("password_reset.requested", "user", actor="password-reset", object_id=user.id)
+
+
+def user_for(token: str) -> User | None:
+    """The login a link is for, if the link is genuine, recent and unused."""
+    try:
+        claims = _serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MINUTES"] * 60)
+    except BadSignature:  # also an expired link
+        return None
+    user = db.session.get(User, claims.get("user")) if isinstance(claims, dict) else None
+    if user is None or user.kind != "patient" or not user.active or claims.get("password") != users.password_fingerprint(user):
+        return None
+    return user
+
+
+def set_new_password(user: User, password: str) -> None:
+    """Replace the password (which retires the link), lift any lockout, and tell the owner it changed."""
+
+    user.password_hash = users.hash_password(password)
+    user.failed_login_count, user.locked_until = 0, None
+    audit.record("password_reset.completed", "user", actor=user, object_id=user.id)
+    name = facility.current().neutral_name
+    mail.queue([user.email], f"Your password was changed - {name}",
+                    f"Hello {user.full_name},\n\nThe password for your {name} billing login was just changed. "
+                    f"If this was not you, call us right away.\n\n{name}\n")

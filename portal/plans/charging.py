@@ -1,0 +1,244 @@
+"""Charging."""
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal import audit, facility, ledger, money
+from portal.extensions import db
+from portal.locking import lock_rows
+from portal.mail import email_stop
+from portal.models import (
+    Account,
+    PaymentPlan,
+    PlanChargeAttempt,
+    PlanInstallment,
+    utcnow,
+)
+from portal.payments import gateway
+from portal.plans.enrolment import GOOD_STANDING, _end, _mail, policy
+
+# ---------------------------------------------------------------- charging
+
+
+@dataclass
+class ChargeOutcome:
+    installment_id: int
+    plan_id: int
+    account_number: str
+    attempt: int
+    result: str  # paid | failed | defaulted | skipped
+    amount_cents: int
+    message: str | None = None
+
+
+def due_installments(as_of: date) -> list[int]:
+    return list(db.session.scalars(
+        select(PlanInstallment.id).join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
+        .where(PlanInstallment.status == "scheduled", PlanInstallment.next_attempt_on <= as_of,
+               PaymentPlan.status == "active")
+        .order_by(PlanInstallment.next_attempt_on, PlanInstallment.id)))
+
+
+def absorb_new_balances(*, actor: str) -> int:
+    """Where policy says new charges join the plan, spread what an account now owes beyond the plan
+    over the payments left (the daily job runs this before charging)."""
+    if not policy().new_charges_join:
+        return 0
+    changed = 0
+    for plan in db.session.scalars(select(PaymentPlan).where(PaymentPlan.status == "active")).all():
+        upcoming = [i for i in plan.installments if i.status == "scheduled"]
+        account = db.session.get(Account, plan.account_id)
+        extra = account.patient_due_cents - _scheduled_total(upcoming)
+        if extra <= 0 or not upcoming or any(i.failures for i in upcoming):
+            continue
+        base, remainder = divmod(extra, len(upcoming))
+        for n, installment in enumerate(upcoming):
+            installment.amount_cents += base + (remainder if n == 0 else 0)
+        plan.balance_cents += extra
+        changed += 1
+        audit.record("plan.new_charges_joined", "payment_plan", actor=actor, object_id=plan.id,
+                     account_id=plan.account_id, detail={"added_cents": extra}, commit=False)
+    db.session.commit()
+    return changed
+
+
+def _scheduled_total(installments) -> int:
+    return sum(i.amount_cents for i in installments if i.status == "scheduled")
+
+
+def billed_apart_cents(plan: PaymentPlan) -> int:
+    """What the account owes beyond what the plan will still take (new charges billed apart)."""
+    account = db.session.get(Account, plan.account_id)
+    return max(account.patient_due_cents - remaining_cents(plan), 0)
+
+
+def charge_due(as_of: date, *, actor: str) -> list[ChargeOutcome]:
+    """Charge every installment due by `as_of` (the daily job). Rerunning charges nobody twice."""
+    absorb_new_balances(actor=actor)
+    outcomes = []
+    for installment_id in due_installments(as_of):
+        outcome = charge_installment(installment_id, as_of, actor=actor)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def charge_installment(installment_id: int, as_of: date, *, actor: str) -> ChargeOutcome | None:
+    """Charge one installment off-session, once per (installment, attempt number).
+
+    Three short steps, so no lock is held while the processor answers: claim the attempt (committed),
+    create or find its PaymentIntent, then record the result and post the payment.
+    """
+    claimed = _claim(installment_id, as_of)
+    if claimed is None or isinstance(claimed, ChargeOutcome):
+        return claimed
+    attempt_id, resumed = claimed
+    attempt = db.session.get(PlanChargeAttempt, attempt_id)
+    installment = db.session.get(PlanInstallment, installment_id)
+    plan = installment.plan
+    account = db.session.get(Account, plan.account_id)
+    marker = {"parity_plan_attempt": str(attempt.id)}
+    intent_id = attempt.payment_intent_id or (
+        gateway.find_payment_intent(account.stripe_customer_id, marker) if resumed else None)
+    if intent_id:
+        intent = gateway.retrieve_payment_intent(intent_id)
+    else:
+        fac = facility.current()
+        params = gateway.payment_intent_params(
+            amount_cents=attempt.amount_cents, customer_id=account.stripe_customer_id,
+            payment_method_id=plan.card.payment_method_id, card_payment_id=attempt.id, account_id=account.id,
+            descriptor=fac.statement_descriptor, payer_name=fac.neutral_name, off_session=True)
+        params["metadata"] = {**marker, "parity_account": str(account.id)}
+        intent = gateway.create_payment_intent(
+            params, idempotency_key=f"plan-installment-{installment.id}-attempt-{attempt.attempt_number}")
+    outcome = ChargeOutcome(installment.id, plan.id, account.number, attempt.attempt_number, "paid",
+                            attempt.amount_cents)
+    installment = lock_rows(PlanInstallment, [installment_id])[installment_id]
+    attempt = db.session.get(PlanChargeAttempt, attempt_id)
+    if attempt.status != "started":  # settled by another worker meanwhile
+        db.session.commit()
+        return None
+    attempt.payment_intent_id = intent.id
+    if intent.status == "succeeded":
+        payment = ledger.post_payment(account.id, amount_cents=attempt.amount_cents, method="card",
+                                      key=f"stripe:{intent.id}", actor=actor, reference=intent.id)
+        installment = db.session.get(PlanInstallment, installment_id)
+        attempt = db.session.get(PlanChargeAttempt, attempt_id)
+        attempt.status, installment.status, installment.payment_id = "succeeded", "paid", payment.id
+        _complete_if_done(installment.plan)
+        db.session.commit()
+        _mail(account, "Your plan payment was received",
+              f"We received your scheduled payment of {money.format_usd(attempt.amount_cents)}. Thank you.")
+        return outcome
+    db.session.commit()
+    return _failed(installment_id, attempt_id, intent.error_message, as_of, outcome)
+
+
+def _claim(installment_id: int, as_of: date):
+    """Claim the installment's next attempt: (attempt id, resumed?), an outcome if nothing is owed,
+    or None when it is not due or another worker holds it."""
+    installment = lock_rows(PlanInstallment, [installment_id]).get(installment_id)
+    if installment is None or installment.status != "scheduled" or installment.next_attempt_on > as_of \
+            or installment.plan.status != "active":
+        db.session.commit()
+        return None
+    plan = installment.plan
+    account = db.session.get(Account, plan.account_id)
+    number = installment.failures + 1
+    now = utcnow()
+    attempt = db.session.scalar(select(PlanChargeAttempt).where(
+        PlanChargeAttempt.installment_id == installment.id, PlanChargeAttempt.attempt_number == number))
+    if attempt is not None and (attempt.status != "started" or (attempt.claimed_until and attempt.claimed_until > now)):
+        db.session.commit()
+        return None
+    resumed = attempt is not None
+    if attempt is None:
+        # A payment made outside the plan lowers what the plan still takes.
+        amount = min(installment.amount_cents, max(account.patient_due_cents, 0))
+        if amount <= 0:
+            installment.status = "skipped"
+            _complete_if_done(plan)
+            db.session.commit()
+            return ChargeOutcome(installment.id, plan.id, account.number, number, "skipped", 0,
+                                 "nothing is owed any more")
+        attempt = PlanChargeAttempt(installment_id=installment.id, attempt_number=number, charge_date=as_of,
+                                    amount_cents=amount)
+        db.session.add(attempt)
+    attempt.claimed_until = now + timedelta(seconds=current_app.config.get("PLAN_CLAIM_SECONDS", 120))
+    db.session.commit()
+    return attempt.id, resumed
+
+
+def _failed(installment_id: int, attempt_id: int, message: str | None, as_of: date,
+            outcome: ChargeOutcome) -> ChargeOutcome:
+    rules = policy()
+    installment = db.session.get(PlanInstallment, installment_id)
+    attempt = db.session.get(PlanChargeAttempt, attempt_id)
+    plan = installment.plan
+    account = db.session.get(Account, plan.account_id)
+    attempt.status, attempt.message = "failed", message or "The card was not charged."
+    installment.failures = attempt.attempt_number
+    attempt.claimed_until = None
+    outcome.message = attempt.message
+    base = current_app.config["BASE_URL"]
+    if installment.failures >= rules.failures_before_default:
+        _end(plan, "defaulted", f"{installment.failures} failed attempts on payment {installment.sequence}")
+        account.collection_stage = "plan_defaulted"  # collections picks the account up from here
+        outcome.result = "defaulted"
+        db.session.commit()
+        _mail(account, "Your payment plan has ended",
+              "We could not charge your card for your payment plan after several tries, so the plan has ended. "
+              f"Please sign in to pay or call us to set up a new plan: {base}/login")
+        return outcome
+    schedule = rules.retry_schedule
+    wait = schedule[min(installment.failures, len(schedule)) - 1] if schedule else 1
+    installment.next_attempt_on = as_of + timedelta(days=wait)
+    outcome.result = "failed"
+    db.session.commit()
+    _mail(account, "We could not take your plan payment",
+          f"Your scheduled payment of {money.format_usd(attempt.amount_cents)} did not go through. "
+          f"We will try again on {installment.next_attempt_on:%B %d, %Y}. To use another card, sign in: {base}/login")
+    return outcome
+
+
+def _complete_if_done(plan: PaymentPlan) -> None:
+    if all(i.status in ("paid", "skipped") for i in plan.installments):
+        plan.status, plan.end_reason = "completed", "all payments made"
+
+
+def send_reminders(as_of: date) -> int:
+    """Mail each payer a few days before an installment is charged (once per installment, and not to
+    payers who stopped billing email); returns how many were mailed."""
+    rules = policy()
+    horizon = as_of + timedelta(days=rules.reminder_lead_days)
+    upcoming = db.session.scalars(
+        select(PlanInstallment).join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
+        .where(PlanInstallment.status == "scheduled", PlanInstallment.reminded_on.is_(None),
+               PlanInstallment.failures == 0, PlanInstallment.due_date > as_of,
+               PlanInstallment.due_date <= horizon, PaymentPlan.status == "active")).all()
+    mailed = 0
+    for installment in upcoming:
+        account = db.session.get(Account, installment.plan.account_id)
+        card = installment.plan.card
+        if not email_stop.has_stopped(account):
+            _mail(account, "Your plan payment is coming up",
+                  f"On {installment.due_date:%B %d, %Y} we will charge {money.format_usd(installment.amount_cents)} "
+                  f"to your {card.brand.title()} ending {card.last4}.\n\n{email_stop.footer(account)}",
+                  headers=email_stop.headers(account))
+            mailed += 1
+        installment.reminded_on = as_of
+    db.session.commit()
+    return mailed
+
+
+
+
+def remaining_cents(plan: PaymentPlan) -> int:
+    return _scheduled_total(plan.installments)
+
+
+def is_in_good_standing(account: Account) -> bool:
+    return db.session.scalar(select(PaymentPlan.id).where(
+        PaymentPlan.account_id == account.id, PaymentPlan.status.in_(GOOD_STANDING))) is not None

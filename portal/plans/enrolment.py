@@ -1,0 +1,238 @@
+"""Payment plans with autopay: policy, the exact schedule, enrolment, daily charging, retries, default.
+
+The schedule rule: after the down payment, the balance is split into equal whole-cent installments
+and the remainder (fewer cents than the number of installments) is added to the first installment,
+so the installments add up to the plan balance exactly and never differ by more than that remainder.
+"""
+import calendar
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal import audit, facility, mail, money
+from portal.clock import facility_today
+from portal.extensions import db
+from portal.models import (
+    Account,
+    PaymentPlan,
+    PlanInstallment,
+    PlanPolicy,
+    SavedCard,
+    utcnow,
+)
+
+GOOD_STANDING = ("active",)
+
+
+class PlanError(ValueError):
+    """A plan request outside policy or otherwise impossible, with a message fit to show."""
+
+
+def policy() -> PlanPolicy:
+    fac = facility.current()
+    found = db.session.scalar(select(PlanPolicy).where(PlanPolicy.facility_id == fac.id))
+    if found is None:
+        found = PlanPolicy(facility_id=fac.id)
+        db.session.add(found)
+        db.session.commit()
+    return found
+
+
+def update_policy(rules: PlanPolicy, values: dict, *, actor) -> None:
+    if values["self_service_max_months"] > values["max_term_months"]:
+        raise PlanError("The self-service limit cannot be longer than the longest plan.")
+    changes = {k: [getattr(rules, k), v] for k, v in values.items() if getattr(rules, k) != v}
+    for key, value in values.items():
+        setattr(rules, key, value)
+    audit.record("plan_policy.updated", "plan_policy", actor=actor, object_id=rules.id, detail=changes)
+
+
+def add_months(day: date, months: int, day_of_month: int | None = None) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    wanted = day_of_month or day.day
+    return date(year, month, min(wanted, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    balance_cents: int
+    down_payment_cents: int
+    installments: tuple[tuple[date, int], ...]
+
+    @property
+    def months(self) -> int:
+        return len(self.installments)
+
+    @property
+    def monthly_cents(self) -> int:
+        return self.installments[-1][1]
+
+
+def required_down_payment(balance_cents: int, rules: PlanPolicy) -> int:
+    return min(balance_cents, max(money.pct(balance_cents, rules.down_payment_bps), rules.down_payment_cents))
+
+
+def build_schedule(balance_cents: int, first_due: date, rules: PlanPolicy, *, months: int | None = None,
+                   monthly_cents: int | None = None, down_payment_cents: int | None = None) -> Schedule:
+    """The installments for a balance, by number of months or by monthly amount, checked against policy."""
+    if (months is None) == (monthly_cents is None):
+        raise PlanError("Choose a number of months or a monthly amount.")
+    if balance_cents < rules.min_balance_cents:
+        raise PlanError(f"Plans start at balances of {money.format_usd(rules.min_balance_cents)}.")
+    least_down = required_down_payment(balance_cents, rules)
+    down = least_down if down_payment_cents is None else down_payment_cents
+    if down < least_down:
+        raise PlanError(f"The down payment must be at least {money.format_usd(least_down)}.")
+    if down >= balance_cents:
+        raise PlanError("The down payment would pay the whole balance; pay it instead.")
+    rest = balance_cents - down
+    if monthly_cents is not None:
+        if monthly_cents <= 0:
+            raise PlanError("Enter a monthly amount.")
+        months = -(-rest // monthly_cents)  # ceiling: enough months to cover the rest
+    if months < 1 or months > rules.max_term_months:
+        raise PlanError(f"Plans run from 1 to {rules.max_term_months} months.")
+    base, remainder = divmod(rest, months)
+    if base < rules.min_installment_cents:
+        raise PlanError(f"Each payment must be at least {money.format_usd(rules.min_installment_cents)}; "
+                        f"choose fewer months.")
+    amounts = [base + remainder] + [base] * (months - 1)
+    dates = [add_months(first_due, n, first_due.day) for n in range(months)]
+    return Schedule(balance_cents, down, tuple(zip(dates, amounts, strict=True)))
+
+
+def needs_approval(schedule: Schedule, rules: PlanPolicy) -> bool:
+    return schedule.months > rules.self_service_max_months
+
+
+def active_plan(account: Account) -> PaymentPlan | None:
+    return db.session.scalar(select(PaymentPlan).where(PaymentPlan.account_id == account.id,
+                                                       PaymentPlan.status.in_(("active", "pending_approval"))))
+
+
+def create(account: Account, schedule: Schedule, *, card: SavedCard | None, actor: str, by_patient: bool,
+           agreement_name: str | None = None, agreement_ip: str | None = None) -> PaymentPlan:
+    """Put a balance on a plan. A patient's plan beyond self-service terms waits for a biller."""
+    rules = policy()
+    if active_plan(account) is not None:
+        raise PlanError("This account already has a plan.")
+    if schedule.balance_cents > account.patient_due_cents:
+        raise PlanError("The plan cannot be larger than what is owed.")
+    if card is None or card.account_id != account.id or card.removed_at is not None:
+        raise PlanError("Choose the card for automatic payments.")
+    if by_patient and not (agreement_name or "").strip():
+        raise PlanError("Type your name to accept the agreement.")
+    status = "pending_approval" if by_patient and needs_approval(schedule, rules) else "active"
+    plan = PaymentPlan(
+        account_id=account.id, status=status, balance_cents=schedule.balance_cents,
+        down_payment_cents=schedule.down_payment_cents, months=schedule.months,
+        first_due_date=schedule.installments[0][0], saved_card_id=card.id, created_by=actor,
+        agreement_name=(agreement_name or "").strip() or None, agreement_ip=agreement_ip,
+        agreement_accepted_at=utcnow() if agreement_name else None,
+        approved_by=None if status == "pending_approval" else actor,
+    )
+    # The down payment is the first charge, taken by the next daily run.
+    today = facility_today()
+    charges = ([(today, schedule.down_payment_cents)] if schedule.down_payment_cents else []) + list(
+        schedule.installments)
+    plan.installments = [PlanInstallment(sequence=n + 1, due_date=day, amount_cents=cents, next_attempt_on=day)
+                         for n, (day, cents) in enumerate(charges)]
+    db.session.add(plan)
+    db.session.commit()
+    return plan
+
+
+def approve(plan: PaymentPlan, *, actor: str) -> None:
+    if plan.status != "pending_approval":
+        raise PlanError("Only a plan waiting for approval can be approved.")
+    plan.status, plan.approved_by = "active", actor
+    db.session.commit()
+
+
+def cancel(plan: PaymentPlan, *, reason: str, actor: str) -> None:
+    if plan.status not in ("active", "pending_approval"):
+        raise PlanError("This plan has already ended.")
+    _end(plan, "cancelled", f"{reason} ({actor})")
+    db.session.commit()
+
+
+def change_card(plan: PaymentPlan, card_id: int, *, actor: str) -> None:
+    card = db.session.get(SavedCard, card_id)
+    if card is None or card.account_id != plan.account_id or card.removed_at is not None:
+        raise PlanError("Choose one of the account's saved cards.")
+    plan.saved_card_id = card.id
+    db.session.commit()
+
+
+def skip(installment: PlanInstallment, *, reason: str, actor) -> PlanInstallment:
+    """Move one payment to the end of the plan (a biller's decision, with a reason)."""
+    plan = installment.plan
+    if plan.status != "active" or installment.status != "scheduled" or installment.failures:
+        raise PlanError("Only an upcoming payment of an active plan can be moved.")
+    if not reason.strip():
+        raise PlanError("Say why the payment is moved.")
+    last = plan.installments[-1]
+    moved = PlanInstallment(sequence=last.sequence + 1, due_date=add_months(last.due_date, 1),
+                            amount_cents=installment.amount_cents, next_attempt_on=add_months(last.due_date, 1))
+    installment.status = "cancelled"
+    plan.installments.append(moved)
+    plan.months += 1
+    db.session.flush()
+    audit.record("plan.payment_moved", "payment_plan", actor=actor, object_id=plan.id, account_id=plan.account_id,
+                 detail={"from": installment.due_date.isoformat(), "to": moved.due_date.isoformat(), "reason": reason})
+    return moved
+
+
+def reamortise(plan: PaymentPlan, *, months: int | None = None, monthly_cents: int | None = None,
+               actor) -> None:
+    """Spread what is left over a new number of months (or a new monthly amount), from the next due date."""
+    rules = policy()
+    upcoming = [i for i in plan.installments if i.status == "scheduled"]
+    if plan.status != "active" or not upcoming or any(i.failures for i in upcoming):
+        raise PlanError("Only an active plan with no payment in retry can be changed.")
+    left = sum(i.amount_cents for i in upcoming)
+    # The same policy, except that no minimum balance or down payment applies to what is already on a plan.
+    base_rules = PlanPolicy(min_balance_cents=0, min_installment_cents=rules.min_installment_cents,
+                            max_term_months=rules.max_term_months, down_payment_bps=0, down_payment_cents=0)
+    fresh = build_schedule(left, upcoming[0].next_attempt_on, base_rules, months=months,
+                           monthly_cents=monthly_cents, down_payment_cents=0)
+    for installment in upcoming:
+        installment.status = "cancelled"
+    sequence = plan.installments[-1].sequence
+    for n, (day, cents) in enumerate(fresh.installments, start=1):
+        plan.installments.append(PlanInstallment(sequence=sequence + n, due_date=day, amount_cents=cents,
+                                                 next_attempt_on=day))
+    plan.months = sum(1 for i in plan.installments if i.status != "cancelled")
+    db.session.flush()
+    audit.record("plan.reamortised", "payment_plan", actor=actor, object_id=plan.id, account_id=plan.account_id,
+                 detail={"left_cents": left, "payments": fresh.months, "monthly_cents": fresh.monthly_cents})
+
+
+def invite(account: Account, *, actor) -> None:
+    """Send the guarantor a link to save a card and enrol themselves (no names, no services)."""
+    if not account.email:
+        raise PlanError("This account has no email address.")
+    base = current_app.config["BASE_URL"]
+    _mail(account, "Set up a payment plan",
+          f"You can spread your balance over monthly payments with no interest. Sign in at {base}/login, "
+          "open your account and choose Payment plan.")
+    audit.record("plan.invited", "account", actor=actor, object_id=account.id, account_id=account.id)
+
+
+def _end(plan: PaymentPlan, status: str, reason: str) -> None:
+    plan.status, plan.end_reason = status, reason
+    for installment in plan.installments:
+        if installment.status == "scheduled":
+            installment.status = "cancelled"
+
+
+def _mail(account: Account, subject: str, body: str, headers: dict[str, str] | None = None) -> None:
+    if not account.email:
+        return
+
+    name = facility.current().neutral_name
+    mail.queue([account.email], f"{subject} - {name}", f"Hello {account.guarantor_name},\n\n{body}\n\n{name}\n",
+                    headers)

@@ -1,0 +1,81 @@
+"""Checks."""
+import hashlib
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import (
+    Remittance,
+)
+from portal.remittances import x12
+from portal.remittances.codes import EraError, Progress, _tell, _usd
+
+# ---------------------------------------------------------------- 1. check
+
+
+def check(content: bytes, progress: Progress | None = None) -> x12.Remit:
+    """Envelope, pyx12 validation (once), parse and balance; raise EraError with every problem found."""
+    if not content or not content.strip():
+        raise EraError("The file is empty")
+    try:
+        x12.check_envelope(content)
+        problems = x12.validate(content, lambda done, total: _tell(progress, "validating", done, total))
+        if problems:
+            raise EraError(f"The file is not a valid {x12.VERSION} 835 ({len(problems)} problems)", problems)
+        remit = x12.parse(content)
+    except x12.X12Error as exc:
+        raise EraError(exc.summary, exc.problems) from exc
+    if problems := balance_problems(remit):
+        raise EraError("The file does not balance", problems)
+    if remit.credit_debit == "D":
+        raise EraError("The file is a debit (the payer takes money back); post it by hand")
+    return remit
+
+
+def balance_problems(remit: x12.Remit) -> list[str]:
+    """The three 835 balancing rules (line, claim, transaction), each failure with its figures."""
+    problems = []
+    total_paid = 0
+    for claim in remit.claims:
+        where = f"claim {claim.control_number} (line {claim.segment_line})"
+        line_adjustments = 0
+        for line in claim.lines:
+            adjusted = sum(a.amount_cents for a in line.adjustments)
+            line_adjustments += adjusted
+            if line.charge_cents - adjusted != line.paid_cents:
+                problems.append(f"{where}, service line {line.sequence} (line {line.segment_line}): billed "
+                                f"{_usd(line.charge_cents)} − adjustments {_usd(adjusted)} ≠ "
+                                f"paid {_usd(line.paid_cents)}")
+        adjusted = sum(a.amount_cents for a in claim.adjustments) + line_adjustments
+        if claim.charge_cents - adjusted != claim.paid_cents:
+            problems.append(f"{where}: billed {_usd(claim.charge_cents)} − adjustments {_usd(adjusted)} ≠ "
+                            f"paid {_usd(claim.paid_cents)}")
+        total_paid += claim.paid_cents
+    plb = sum(p.amount_cents for p in remit.provider_adjustments)
+    if total_paid - plb != remit.payment_cents:
+        problems.append(f"transaction: claims paid {_usd(total_paid)} − provider adjustments {_usd(plb)} ≠ "
+                        f"BPR total {_usd(remit.payment_cents)}")
+    return problems
+
+
+
+
+# ---------------------------------------------------------------- 2. duplicates
+
+
+def content_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def find_duplicate(digest: str, remit: x12.Remit) -> Remittance | None:
+    """An earlier import of the same file, or of the same payer + trace number."""
+    return db.session.scalar(select(Remittance).where(
+        (Remittance.content_hash == digest)
+        | ((Remittance.payer_identifier == remit.payer_identifier) & (Remittance.trace_number == remit.trace_number))
+    ).limit(1))
+
+
+def _refuse_duplicate(earlier: Remittance, digest: str) -> EraError:
+    what = "This file" if earlier.content_hash == digest else "A file with the same payer and trace number"
+    return EraError(f"{what} was already imported as remittance {earlier.id} on "
+                    f"{earlier.imported_at:%Y-%m-%d} ({earlier.filename}); nothing was posted again", earlier=earlier)

@@ -1,0 +1,114 @@
+"""ERA (X12 835) auto-posting.
+
+An imported file goes through four steps, each its own function:
+1. `check(content)`: envelope (version, truncation), pyx12 validation, parse, balance (line, claim,
+   transaction). Any failure refuses the whole file with a list of what is wrong and where.
+2. `find_duplicate(...)`: the same file (content hash) or the same payer + trace number was imported before.
+3. matching: CLP01 to our claim control number; else the patient's member id + first date of
+   service + total charge naming exactly one claim. Service lines match on procedure code + date of
+   service + units (then code + date).
+4. `post(...)`: everything that matched posts in ONE transaction (ledger.InsuranceBatch); what did not
+   waits in the exception queue (EraException) and does not block the rest.
+
+`import_file` runs the four steps. Natural keys: "era:<file hash>:<claim>:<line>" on every posting and
+"<file hash>:<claim>:<line>" on adjudication history rows, so nothing can post twice.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+from portal.models import (
+    Remittance,
+)
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+# Claim adjustment reason codes (X12 external code list), the ones a behavioral-health biller meets most.
+CARC = {
+    "1": "Deductible amount", "2": "Coinsurance amount", "3": "Co-payment amount",
+    "4": "Procedure code inconsistent with the modifier", "5": "Procedure code inconsistent with place of service",
+    "16": "Claim lacks information or has billing errors", "18": "Exact duplicate claim or service",
+    "22": "May be covered by another payer (coordination of benefits)", "23": "Impact of prior payer adjudication",
+    "26": "Expenses incurred before coverage", "27": "Expenses incurred after coverage ended",
+    "29": "Time limit for filing has expired", "31": "Patient cannot be identified as our insured",
+    "42": "Charges exceed our fee schedule or maximum allowable", "45": "Charge exceeds fee schedule or contracted fee",
+    "50": "Not deemed a medical necessity", "94": "Processed in excess of charges",
+    "96": "Non-covered charge", "97": "Included in the payment for another service",
+    "109": "Not covered by this payer; send to the correct payer", "119": "Benefit maximum reached",
+    "151": "Payer deems the information does not support this many services", "167": "Diagnosis not covered",
+    "170": "Payment denied when performed by this type of provider", "197": "Precertification or authorization absent",
+    "198": "Precertification or authorization exceeded", "204": "Service not covered under the current benefit plan",
+    "242": "Services not provided by network providers", "253": "Sequestration (federal payment reduction)",
+    "A1": "Claim or service denied", "A2": "Contractual adjustment", "A7": "Presumptive payment adjustment",
+    "B7": "Provider not certified for this procedure on this date",
+}
+# Remittance advice remark codes seen with the reasons above.
+RARC = {
+    "M15": "Separately billed services were bundled", "M80": "Not covered when performed with another service",
+    "MA01": "You may appeal this decision", "MA130": "Claim has incomplete or invalid information",
+    "N14": "Payment based on a contractual amount or agreement",
+    "N115": "Decision based on a local coverage determination",
+    "N130": "Consult plan benefit documents", "N381": "Consult our contractual agreement for restrictions",
+    "N56": "Procedure code billed is not correct for the service", "N20": "Service not payable with other service",
+    "N95": "Provider type or specialty may not bill this service",
+}
+GROUPS = {"CO": "Contractual obligation", "PR": "Patient responsibility", "OA": "Other adjustment",
+          "PI": "Payer-initiated reduction"}
+# A line paid nothing with one of these (not PR) is a denial for the worklist.
+DENIAL_CARCS = {"4", "5", "16", "18", "26", "27", "29", "31", "50", "96", "109", "119", "151", "167", "170",
+                "197", "198", "204", "242", "A1", "B7"}
+PAYMENT_METHODS = {"ACH": "eft", "FWT": "eft", "BOP": "eft", "CHK": "insurance_check"}
+
+
+def describe(group: str | None, code: str) -> str:
+    """A CAS group + CARC (or a RARC alone) in words, e.g. 'CO-50 Not deemed a medical necessity'."""
+    words = CARC.get(code) or RARC.get(code) or "see the X12 code list"
+    return f"{group}-{code} {words}" if group else f"{code} {words}"
+
+
+class EraError(ValueError):
+    """The file was refused; nothing changed. `problems` says what is wrong and where."""
+
+    def __init__(self, summary: str, problems: list[str] | None = None, earlier: Remittance | None = None):
+        self.summary = summary
+        self.problems = problems or []
+        self.earlier_id = earlier.id if earlier else None
+        super().__init__(summary + (": " + "; ".join(self.problems[:5]) + (
+            f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else "") if self.problems else ""))
+
+
+@dataclass
+class ImportResult:
+    remittance_id: int
+    filename: str
+    payer: str
+    trace_number: str
+    payment_cents: int
+    claims: int
+    lines: int
+    posted_lines: int
+    denied_lines: int
+    exceptions: int
+    posted_paid_cents: int
+    provider_adjustment_cents: int
+
+    @property
+    def auto_post_rate_bps(self) -> int:
+        """Share of service lines posted without a person, in basis points."""
+        return (self.posted_lines * 10000 // self.lines) if self.lines else 0
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "auto_post_rate_bps": self.auto_post_rate_bps}
+
+    def summary(self) -> str:
+        return (f"Remittance {self.remittance_id} ({self.payer}, trace {self.trace_number}): {self.claims} claims, "
+                f"{self.posted_lines}/{self.lines} lines posted, {self.denied_lines} denied, "
+                f"{self.exceptions} waiting in the exception queue; {self.posted_paid_cents / 100:.2f} paid posted")
+
+
+def _tell(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+def _usd(cents: int) -> str:
+    return f"{'-' if cents < 0 else ''}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"

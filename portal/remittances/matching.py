@@ -1,0 +1,112 @@
+"""Matching."""
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import (
+    BillingCode,
+    Charge,
+    Claim,
+    ClaimLine,
+    Coverage,
+    RemittanceLine,
+)
+from portal.remittances import x12
+from portal.remittances.codes import _usd
+
+# ---------------------------------------------------------------- 3. matching
+
+
+@dataclass
+class _ClaimLineInfo:
+    id: int
+    charge_id: int
+    procedure_code: str
+    revenue_code: str | None
+    service_date: date
+    units: int
+    level_of_care: str | None
+
+
+@dataclass
+class _ClaimInfo:
+    id: int
+    account_id: int
+    payer_id: int
+    plan_id: int | None
+    patient_id: int
+    in_network: bool | None
+    control_number: str
+    lines: list[_ClaimLineInfo] = field(default_factory=list)
+
+
+def _claims_by_id(claim_ids) -> dict[int, _ClaimInfo]:
+    """Plain values (no ORM objects: they would expire when the posting transaction begins)."""
+    infos = {}
+    ids = sorted(set(claim_ids))
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        for row in db.session.execute(
+            select(Claim.id, Claim.account_id, Claim.payer_id, Coverage.plan_id, Claim.patient_id,
+                   Coverage.in_network, Claim.control_number)
+            .join(Coverage, Coverage.id == Claim.coverage_id).where(Claim.id.in_(chunk))
+        ):
+            infos[row[0]] = _ClaimInfo(*row)
+        for row in db.session.execute(
+            select(ClaimLine.claim_id, ClaimLine.id, ClaimLine.charge_id, ClaimLine.procedure_code,
+                   ClaimLine.revenue_code, ClaimLine.service_date, ClaimLine.units, BillingCode.level_of_care)
+            .join(Charge, Charge.id == ClaimLine.charge_id).join(BillingCode, BillingCode.id == Charge.billing_code_id)
+            .where(ClaimLine.claim_id.in_(chunk)).order_by(ClaimLine.claim_id, ClaimLine.line_number)
+        ):
+            infos[row[0]].lines.append(_ClaimLineInfo(*row[1:]))
+    return infos
+
+
+def match_claims(claims: list[x12.ClaimPayment]) -> dict[int, tuple[int, str] | str]:
+    """For each remit claim (by sequence): (our claim id, method) or the reason it did not match."""
+    found = {}
+    numbers = sorted({c.control_number for c in claims})
+    for start in range(0, len(numbers), 1000):
+        found.update(db.session.execute(select(Claim.control_number, Claim.id)
+                                        .where(Claim.control_number.in_(numbers[start:start + 1000]))).all())
+    result = {}
+    for claim in claims:
+        if claim.control_number in found:
+            result[claim.sequence] = (found[claim.control_number], "control_number")
+        else:
+            result[claim.sequence] = _fallback_match(claim)
+    return result
+
+
+def _fallback_match(claim: x12.ClaimPayment) -> tuple[int, str] | str:
+    """Member id + first date of service + total charge, when they name exactly one claim."""
+    day = claim.statement_from or min((ln.service_date for ln in claim.lines if ln.service_date), default=None)
+    if not claim.member_id or day is None:
+        return f"No claim has control number {claim.control_number}, and the remittance gives no member id and date"
+    candidates = db.session.scalars(
+        select(Claim.id).join(Coverage, Coverage.id == Claim.coverage_id)
+        .where(Coverage.member_id == claim.member_id, Claim.total_cents == abs(claim.charge_cents),
+               Claim.id.in_(select(ClaimLine.claim_id).where(ClaimLine.service_date == day)))
+    ).all()
+    if len(candidates) == 1:
+        return candidates[0], "member_date_charge"
+    return (f"No claim has control number {claim.control_number}, and {len(candidates) or 'no'} claims match member "
+            f"{claim.member_id} on {day:%Y-%m-%d} for {_usd(abs(claim.charge_cents))}")
+
+
+def _match_line(line: RemittanceLine, day: date | None, candidates: list[_ClaimLineInfo],
+                used: set[int]) -> _ClaimLineInfo | str:
+    """Procedure code + date of service + units, then code + date; each claim line used once."""
+    day = line.service_date or day
+    free = [c for c in candidates if c.id not in used
+            and (c.procedure_code == line.procedure_code
+                 or (line.revenue_code and not line.procedure_code and c.revenue_code == line.revenue_code))]
+    if day is not None:
+        free = [c for c in free if c.service_date == day]
+    exact = [c for c in free if c.units == line.units]
+    if exact or free:
+        return (exact or free)[0]
+    return (f"No line of claim with code {line.procedure_code or line.revenue_code}"
+            f"{f' on {day:%Y-%m-%d}' if day else ''} is left to match")

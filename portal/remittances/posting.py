@@ -1,0 +1,337 @@
+"""Posting."""
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit, ledger
+from portal.clock import facility_today
+from portal.extensions import db
+from portal.models import (
+    AdjudicatedLine,
+    EraException,
+    Payer,
+    Posting,
+    ProviderAdjustment,
+    Remittance,
+    RemittanceClaim,
+    RemittanceLine,
+    utcnow,
+)
+from portal.remittances import x12
+from portal.remittances.checks import _refuse_duplicate, check, content_hash, find_duplicate
+from portal.remittances.codes import (
+    DENIAL_CARCS,
+    PAYMENT_METHODS,
+    EraError,
+    ImportResult,
+    Progress,
+    _tell,
+    _usd,
+    describe,
+)
+from portal.remittances.matching import _ClaimInfo, _ClaimLineInfo, _claims_by_id, _match_line, match_claims
+
+# ---------------------------------------------------------------- 4. post
+
+
+def import_file(content: bytes, filename: str, *, actor: str, progress: Progress | None = None) -> ImportResult:
+    """Check, refuse duplicates, match and post an 835 file whole (or raise EraError and change nothing).
+
+    `progress(stage, done, total)` is called now and then (stages: validating, matching, posting, done).
+    """
+    remit = check(content, progress)
+    digest = content_hash(content)
+    if earlier := find_duplicate(digest, remit):
+        raise _refuse_duplicate(earlier, digest)
+    return post(remit, content, filename, actor=actor, progress=progress)
+
+
+def post(remit: x12.Remit, content: bytes, filename: str, *, actor: str,
+         progress: Progress | None = None) -> ImportResult:
+    """Match a checked remit and post it in one transaction; unmatched claims and lines go to the
+    exception queue. A concurrent import of the same file loses on the unique hash: EraError."""
+    digest = content_hash(content)
+    total = len(remit.claims)
+    _tell(progress, "matching", 0, total)
+    matches = match_claims(remit.claims)
+    infos = _claims_by_id(m[0] for m in matches.values() if isinstance(m, tuple))
+    posted_before = _posted_before(c.payer_claim_number for c in remit.claims)
+    payer_id = db.session.scalar(select(Payer.id).where(
+        Payer.x12_payer_id.in_([v for v in (remit.payer_identifier, remit.payer_id_code) if v])).limit(1))
+    try:
+        batch = ledger.InsuranceBatch({i.account_id for i in infos.values()}, actor=actor)
+        if earlier := find_duplicate(digest, remit):  # re-checked under the locks: a concurrent twin committed
+            raise _refuse_duplicate(earlier, digest)
+        batch.load_charges(line.charge_id for info in infos.values() for line in info.lines)
+        batch.effective_date = remit.payment_date
+        remittance = _remittance_rows(remit, content, digest, filename, payer_id, actor, batch.new_id)
+        with db.session.no_autoflush:  # rows point at payments the batch writes at commit
+            db.session.add(remittance)
+            for n, (rc, parsed) in enumerate(zip(remittance.claims, remit.claims, strict=True), 1):
+                match = matches[parsed.sequence]
+                if isinstance(match, str):
+                    _exception(remittance, rc, None, match)
+                else:
+                    rc.claim_id, rc.match_method = match[0], match[1]
+                    _post_claim(batch, remittance, rc, infos[match[0]], posted_before)
+                if n % 250 == 0:
+                    _tell(progress, "posting", n, total)
+        batch.commit(before_commit=lambda: _totals_and_audit(remittance, actor))
+        remittance_id = remittance.id
+    except IntegrityError as exc:  # the twin committed between our check and our commit
+        db.session.rollback()
+        if earlier := find_duplicate(digest, remit):
+            raise _refuse_duplicate(earlier, digest) from exc
+        raise
+    except ledger.LedgerError as exc:  # a money rule the per-line checks did not foresee: nothing posted
+        db.session.rollback()
+        raise EraError(f"The file cannot be posted: {exc}") from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    remittance = db.session.get(Remittance, remittance_id)
+    _tell(progress, "done", total, total)
+    return _result(remittance)
+
+
+
+
+def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: str, payer_id: int | None,
+                     actor: str, new_id) -> Remittance:
+    remittance = Remittance(
+        id=new_id(Remittance), content_hash=digest, filename=filename[:255], content=content, payer_id=payer_id,
+        payer_name=remit.payer_name[:200], payer_identifier=remit.payer_identifier, trace_number=remit.trace_number,
+        payment_cents=remit.payment_cents, payment_method=remit.payment_method[:3], payment_date=remit.payment_date,
+        production_date=remit.production_date, imported_by=actor, status="posted",
+        claim_count=len(remit.claims), line_count=sum(max(len(c.lines), 1) for c in remit.claims),
+    )
+    for p in remit.provider_adjustments:
+        remittance.provider_adjustments.append(ProviderAdjustment(
+            provider_identifier=p.provider_identifier[:50], fiscal_period_date=p.fiscal_period_date,
+            reason_code=p.reason_code, reference=(p.reference or "")[:80] or None, amount_cents=p.amount_cents))
+    remittance.provider_adjustment_cents = sum(p.amount_cents for p in remit.provider_adjustments)
+    for c in remit.claims:
+        rc = RemittanceClaim(
+            id=new_id(RemittanceClaim), sequence=c.sequence, control_number=c.control_number[:38],
+            status_code=c.status_code[:2],
+            charge_cents=c.charge_cents, paid_cents=c.paid_cents, patient_resp_cents=c.patient_resp_cents,
+            payer_claim_number=(c.payer_claim_number or "")[:50] or None,
+            patient_name=(c.patient_name or "")[:200] or None,
+            member_id=(c.member_id or "")[:80] or None, statement_from=c.statement_from, statement_to=c.statement_to,
+            adjustments=[_cas(a) for a in c.adjustments], remarks=c.remarks,
+        )
+        for ln in c.lines:
+            rc.lines.append(RemittanceLine(
+                id=new_id(RemittanceLine), sequence=ln.sequence, procedure_code=ln.procedure_code,
+                modifiers=ln.modifiers,
+                revenue_code=(ln.revenue_code or "")[:4] or None, service_date=ln.service_date, units=ln.units,
+                charge_cents=ln.charge_cents, paid_cents=ln.paid_cents, allowed_cents=ln.allowed_cents,
+                line_control_number=(ln.control_number or "")[:50] or None,
+                adjustments=[_cas(a) for a in ln.adjustments], remarks=ln.remarks,
+            ))
+        remittance.claims.append(rc)
+    return remittance
+
+
+def _cas(a: x12.Cas) -> dict:
+    return {"group": a.group, "carc": a.carc, "amount_cents": a.amount_cents}
+
+
+def _exception(remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine | None, reason: str) -> None:
+    db.session.add(EraException(remittance=remittance, remittance_claim=rc, remittance_line=line, reason=reason))
+
+
+def _post_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: RemittanceClaim, info: _ClaimInfo,
+                posted_before: dict[tuple, int]) -> None:
+    """Post one matched remittance claim with the house rules; what does not fit becomes an exception."""
+    if rc.is_reversal:
+        return _reverse_claim(batch, remittance, rc, info)
+    if rc.status_code == "23":
+        return _exception(remittance, rc, None, "The payer says this is not its claim and forwarded it (CLP02 23)")
+    if earlier_id := posted_before.get(_claim_signature(rc)):
+        return _exception(remittance, rc, None, f"This claim payment was already posted from remittance "
+                                                f"{earlier_id} (same payer claim number, status and amounts)")
+    if not rc.lines:
+        if len(info.lines) != 1:
+            return _exception(remittance, rc, None, "The payer paid the claim without service lines and our claim "
+                                                    f"has {len(info.lines)} lines: post it by hand")
+        only = info.lines[0]
+        rc.lines.append(RemittanceLine(
+            id=batch.new_id(RemittanceLine), sequence=1, procedure_code=only.procedure_code,
+            revenue_code=only.revenue_code,
+            service_date=only.service_date, units=only.units, charge_cents=rc.charge_cents, paid_cents=rc.paid_cents,
+            adjustments=[], remarks=[]))
+    shares = _claim_level_shares(rc)
+    if isinstance(shares, str):
+        return _exception(remittance, rc, None, shares)
+    used: set[int] = set()
+    plans = []
+    for line in rc.lines:
+        matched = _match_line(line, rc.statement_from, info.lines, used)
+        if isinstance(matched, str):
+            _exception(remittance, rc, line, matched)
+            continue
+        used.add(matched.id)
+        adjustments = [*line.adjustments, *shares[line.sequence]["adjustments"]]
+        paid = line.paid_cents - shares[line.sequence]["taken"]
+        denied, codes = _denial(rc, line, paid, adjustments)
+        adjudication = ledger.LineAdjudication(
+            charge_id=matched.charge_id, paid_cents=paid,
+            key=f"era:{remittance.content_hash}:{rc.sequence}:{line.sequence}",
+            adjustments=tuple(ledger.CasAdjustment(a["group"], a["carc"], a["amount_cents"],
+                                                   (line.remarks or [None])[0]) for a in adjustments),
+            write_off=not denied)
+        if problem := batch.line_problem(adjudication):
+            _exception(remittance, rc, line, f"Cannot post automatically: {problem}")
+            continue
+        plans.append((line, matched, adjudication, adjustments, denied, codes))
+    paid_total = sum(p[2].paid_cents for p in plans)
+    payment_id = None
+    if paid_total > 0:
+        payment_id = batch.payment(
+            info.account_id, amount_cents=paid_total, method=PAYMENT_METHODS.get(remittance.payment_method, "other"),
+            key=f"era:{remittance.content_hash}:{rc.sequence}:payment", received_on=_paid_on(remittance),
+            payer_id=info.payer_id, reference=remittance.trace_number)
+        rc.payment_id = payment_id
+    for line, matched, adjudication, adjustments, denied, codes in plans:
+        batch.adjudicate(payment_id, adjudication)
+        line.claim_line_id, line.charge_id, line.posted = matched.id, matched.charge_id, True
+        if line.allowed_cents is None:
+            line.allowed_cents = line.charge_cents - sum(a["amount_cents"] for a in adjustments if a["group"] != "PR")
+        if denied:
+            line.denied, line.denial_codes = True, " ".join(codes)[:100]
+            line.denial_reason = "; ".join(describe(*c.split("-", 1)) if "-" in c else describe(None, c) for c in codes)
+        batch.row(AdjudicatedLine, **_history(remittance, rc, line, matched, info, adjudication, adjustments, denied))
+    rc.posted = bool(plans)
+
+
+def _claim_level_shares(rc: RemittanceClaim) -> dict | str:
+    """Claim-level CAS spread over the lines: each amount comes out of the lines' paid amounts in order."""
+    shares = {ln.sequence: {"taken": 0, "adjustments": []} for ln in rc.lines}
+    room = {ln.sequence: ln.paid_cents for ln in rc.lines}
+    for adj in rc.adjustments:
+        left = adj["amount_cents"]
+        if left < 0:
+            return "The claim has a negative claim-level adjustment: post it by hand"
+        for ln in rc.lines:
+            take = min(left, room[ln.sequence])
+            if take > 0:
+                room[ln.sequence] -= take
+                shares[ln.sequence]["taken"] += take
+                shares[ln.sequence]["adjustments"].append({**adj, "amount_cents": take})
+                left -= take
+        if left:
+            return (f"The claim-level adjustment {adj['group']}-{adj['carc']} ({_usd(adj['amount_cents'])}) is more "
+                    "than the lines paid: post it by hand")
+    return shares
+
+
+def _denial(rc: RemittanceClaim, line: RemittanceLine, paid: int, adjustments: list[dict]) -> tuple[bool, list[str]]:
+    codes = [f"{a['group']}-{a['carc']}" for a in adjustments if a["group"] != "PR"]
+    denied = rc.status_code == "4" or (paid == 0 and any(
+        a["carc"] in DENIAL_CARCS and a["group"] != "PR" for a in adjustments))
+    return denied, [*codes, *line.remarks, *rc.remarks] if denied else []
+
+
+def _paid_on(remittance: Remittance) -> date:
+    return remittance.payment_date or remittance.production_date or facility_today()
+
+
+def _history(remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine, matched: _ClaimLineInfo,
+             info: _ClaimInfo, adjudication: ledger.LineAdjudication, adjustments: list[dict],
+             denied: bool) -> dict:
+    """The adjudication history row of a posted line (values, inserted with the batch)."""
+    pr = defaultdict(int)
+    for a in adjustments:
+        if a["group"] == "PR":
+            pr[a["carc"]] += a["amount_cents"]
+    return dict(
+        source="era", source_key=f"{remittance.content_hash}:{rc.sequence}:{line.sequence}", payer_id=info.payer_id,
+        plan_id=info.plan_id, patient_id=info.patient_id, claim_line_id=matched.id, charge_id=matched.charge_id,
+        episode_key=info.control_number, level_of_care=matched.level_of_care, procedure_code=matched.procedure_code,
+        revenue_code=matched.revenue_code, service_date=matched.service_date, paid_on=_paid_on(remittance),
+        units=max(line.units, 1), in_network=info.in_network, billed_cents=line.charge_cents,
+        allowed_cents=line.allowed_cents, paid_cents=adjudication.paid_cents, patient_resp_cents=sum(pr.values()),
+        deductible_cents=pr["1"], coinsurance_cents=pr["2"], copay_cents=pr["3"], claim_status=rc.status_code,
+        denied=denied, adjustments=adjustments, reversed_on=None, created_at=utcnow(),
+    )
+
+
+def _posted_before(payer_claim_numbers) -> dict[tuple, int]:
+    """Claim payments already posted (not reversed), by (CLP07, status, charge, paid, our claim): remittance id."""
+    numbers = sorted({n for n in payer_claim_numbers if n})
+    found = {}
+    for start in range(0, len(numbers), 1000):
+        for row in db.session.execute(
+            select(RemittanceClaim.payer_claim_number, RemittanceClaim.status_code, RemittanceClaim.charge_cents,
+                   RemittanceClaim.paid_cents, RemittanceClaim.claim_id, RemittanceClaim.remittance_id)
+            .where(RemittanceClaim.payer_claim_number.in_(numbers[start:start + 1000]),
+                   RemittanceClaim.posted.is_(True), RemittanceClaim.reversed_by_id.is_(None))
+        ):
+            found[tuple(row[:5])] = row[5]
+    return found
+
+
+def _claim_signature(rc: RemittanceClaim) -> tuple:
+    return rc.payer_claim_number, rc.status_code, rc.charge_cents, rc.paid_cents, rc.claim_id
+
+
+def _reverse_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: RemittanceClaim,
+                   info: _ClaimInfo) -> None:
+    """CLP02 22: undo the latest posted ERA payment for this claim with reversing entries."""
+    earlier = db.session.scalar(
+        select(RemittanceClaim).where(RemittanceClaim.claim_id == info.id, RemittanceClaim.posted.is_(True),
+                                      RemittanceClaim.status_code != "22", RemittanceClaim.reversed_by_id.is_(None),
+                                      RemittanceClaim.id.is_not(None))
+        .order_by(RemittanceClaim.id.desc()).limit(1))
+    if earlier is None:
+        return _exception(remittance, rc, None, "The payer reverses a payment for this claim that was never posted "
+                                                "from an ERA here: review it by hand")
+    prefix = f"era:{earlier.remittance.content_hash}:{earlier.sequence}:"
+    postings = db.session.scalars(select(Posting).where(
+        Posting.idempotency_key.like(f"{prefix}%"), Posting.kind != "reversal")).all()
+    if problem := batch.reversal_problem(postings):
+        return _exception(remittance, rc, None, f"Cannot reverse the earlier payment automatically: {problem}")
+    batch.reverse(postings, key=f"era:{remittance.content_hash}:{rc.sequence}:reversal",
+                  reason=f"Payer reversal in remittance trace {remittance.trace_number}")
+    rc.reverses = earlier  # linked once both have ids (_totals, after the flush)
+    db.session.execute(
+        AdjudicatedLine.__table__.update()
+        .where(AdjudicatedLine.source_key.like(f"{earlier.remittance.content_hash}:{earlier.sequence}:%"))
+        .values(reversed_on=_paid_on(remittance)))
+    for line in rc.lines:
+        line.posted = True
+    rc.posted = True
+
+
+def _totals_and_audit(remittance: Remittance, actor: str) -> None:
+    _totals(remittance)
+    audit.record("remittance.imported", "remittance", actor=actor, object_id=remittance.id, commit=False,
+                 detail={"claims": remittance.claim_count, "posted_lines": remittance.posted_line_count,
+                         "exceptions": remittance.exception_count})
+
+
+def _totals(remittance: Remittance) -> None:
+    db.session.flush()
+    for rc in remittance.claims:
+        if (earlier := getattr(rc, "reverses", None)) is not None:
+            earlier.reversed_by_id = rc.id
+    lines = [ln for rc in remittance.claims for ln in rc.lines]
+    remittance.line_count = len(lines) + sum(1 for rc in remittance.claims if not rc.lines)
+    remittance.posted_line_count = sum(ln.posted for ln in lines)
+    remittance.denied_line_count = sum(ln.denied for ln in lines)
+    remittance.exception_count = db.session.scalar(select(func.count(EraException.id)).where(
+        EraException.remittance_id == remittance.id, EraException.state == "open"))
+    remittance.posted_paid_cents = sum(rc.paid_cents for rc in remittance.claims if rc.posted)
+    remittance.status = "exceptions" if remittance.exception_count else "posted"
+
+
+def _result(remittance: Remittance) -> ImportResult:
+    return ImportResult(
+        remittance_id=remittance.id, filename=remittance.filename, payer=remittance.payer_name,
+        trace_number=remittance.trace_number, payment_cents=remittance.payment_cents, claims=remittance.claim_count,
+        lines=remittance.line_count, posted_lines=remittance.posted_line_count,
+        denied_lines=remittance.denied_line_count, exceptions=remittance.exception_count,
+        posted_paid_cents=remittance.posted_paid_cents, provider_adjustment_cents=remittance.provider_adjustment_cents)

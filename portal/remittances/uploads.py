@@ -1,0 +1,125 @@
+"""The biller's side of ERA posting: uploads and their progress, and the queues people work.
+
+The import itself (parse, balance, match, post) is the rest of `portal.remittances`; this module keeps the
+uploaded file, runs the import with a progress callback, and answers the staff pages' questions.
+"""
+import json
+import logging
+import threading
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal import audit
+from portal.extensions import db
+from portal.models import (
+    EraUpload,
+    utcnow,
+)
+from portal.remittances import underpayments
+from portal.remittances.codes import EraError
+from portal.remittances.posting import import_file
+from portal.remittances.reading import posted_line_ids
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+log = logging.getLogger(__name__)
+
+
+class UploadError(ValueError):
+    """An upload refused before the import starts (empty, too large, not text)."""
+
+
+# ---------------------------------------------------------------- uploads and progress
+
+def create_upload(content: bytes, filename: str, *, actor: str) -> EraUpload:
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:200] or "remittance.835"
+    if not content or not content.strip():
+        raise UploadError("The file is empty.")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise UploadError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    upload = EraUpload(filename=name, content=content, status="queued", uploaded_by=actor)
+    db.session.add(upload)
+    db.session.flush()
+    audit.record("era_upload.received", "era_upload", actor=actor, object_id=upload.id,
+                 detail={"filename": name, "bytes": len(content)})
+    return upload
+
+
+class _Progress:
+    """Claims done of total per upload: in Redis when a worker runs the import, else in this process."""
+
+    _local: dict[int, dict] = {}
+    _lock = threading.Lock()
+
+    @staticmethod
+    def _redis():
+        url = current_app.config.get("REDIS_URL")
+        if not url:
+            return None
+        import redis
+
+        return redis.Redis.from_url(url)
+
+    @classmethod
+    def set(cls, upload_id: int, value: dict) -> None:
+        client = cls._redis()
+        if client is not None:
+            client.set(f"parity:era-upload:{upload_id}", json.dumps(value), ex=3600)
+            return
+        with cls._lock:
+            cls._local[upload_id] = value
+
+    @classmethod
+    def get(cls, upload_id: int) -> dict:
+        client = cls._redis()
+        if client is not None:
+            raw = client.get(f"parity:era-upload:{upload_id}")
+            return json.loads(raw) if raw else {}
+        with cls._lock:
+            return dict(cls._local.get(upload_id, {}))
+
+
+def run_upload(upload_id: int, *, actor: str) -> EraUpload:
+    """Import an uploaded file; a refused file records its reasons and posts nothing."""
+    upload = db.session.get(EraUpload, upload_id)
+    if upload is None or upload.status not in ("queued", "running"):
+        return upload  # a redelivered task after the import finished changes nothing
+    upload.status = "running"
+    db.session.commit()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        _Progress.set(upload_id, {"stage": stage, "done": done, "total": total})
+
+    content, filename = upload.content, upload.filename
+    remittance_id, problems, outcome = None, None, "posted"
+    try:
+        remittance_id = import_file(content, filename, actor=actor, progress=progress).remittance_id
+    except EraError as refused:
+        problems, outcome = [refused.summary, *refused.problems], "refused"
+    except Exception:  # the page must say something; the traceback goes to the log
+        log.exception("ERA upload %s failed", upload_id)
+        problems, outcome = ["The import stopped on an unexpected error; nothing was posted."], "failed"
+    db.session.rollback()
+    if remittance_id:
+        try:  # before the upload says "posted", so the worklist is complete when the page shows it
+            underpayments.check_lines(posted_line_ids(remittance_id), actor=actor)
+        except Exception:  # the remittance stands; `underpayments scan` checks the lines later
+            log.exception("underpayment check of remittance %s failed", remittance_id)
+            db.session.rollback()
+    upload = db.session.get(EraUpload, upload_id)
+    upload.status, upload.remittance_id, upload.problems = outcome, remittance_id, problems
+    upload.finished_at = utcnow()
+    audit.record(f"era_upload.{upload.status}", "era_upload", actor=actor, object_id=upload.id,
+                 detail={"remittance_id": remittance_id, "problems": len(problems or [])})
+    return upload
+
+
+def status(upload: EraUpload) -> dict:
+    live = _Progress.get(upload.id) if upload.status in ("queued", "running") else {}
+    return {"id": upload.id, "status": upload.status, "filename": upload.filename,
+            "done": live.get("done", 0), "total": live.get("total", 0), "stage": live.get("stage", ""),
+            "problems": upload.problems or [], "remittance_id": upload.remittance_id}
+
+
+def recent_uploads(limit: int = 10) -> list[EraUpload]:
+    return list(db.session.scalars(select(EraUpload).order_by(EraUpload.id.desc()).limit(limit)))

@@ -1,0 +1,25 @@
+"""Statements."""
+from portal.statements.issuing import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    REASON_WORDS,
+    RunResult,
+    build_snapshot,
+    is_statement_day,
+    issue,
+    new_code,
+    run,
+)
+from portal.statements.reading import (
+    StatementPage,
+    find_for_pay_link,
+    for_account,
+    forget_pages,
+    get_for_account,
+    latest,
+    page,
+    pdf,
+    send_notice,
+)
+
+__all__ = ["CODE_ALPHABET", "CODE_LENGTH", "REASON_WORDS", "RunResult", "StatementPage", "build_snapshot", "find_for_pay_link", "for_account", "forget_pages", "get_for_account", "is_statement_day", "issue", "latest", "new_code", "page", "pdf", "run", "send_notice"]

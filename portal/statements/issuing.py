@@ -1,0 +1,196 @@
+"""Statements: a frozen snapshot of what an account owes on a date, its PDF, and the notice mail."""
+import calendar
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from portal import collections, facility, money, plans
+from portal.extensions import db
+from portal.models import (
+    Account,
+    Adjustment,
+    Allocation,
+    BalanceTransfer,
+    Charge,
+    Patient,
+    Payment,
+    Posting,
+    Statement,
+)
+from portal.statements.reading import send_notice
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read from paper
+CODE_LENGTH = 8
+REASON_WORDS = {"deductible": "Deductible", "coinsurance": "Coinsurance", "copay": "Copay",
+                "noncovered": "Not covered by your plan", "self_pay": "Self-pay", "other": "Your share"}
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def is_statement_day(account: Account, day: date) -> bool:
+    last = calendar.monthrange(day.year, day.month)[1]
+    return account.statement_day == day.day or (day.day == last and account.statement_day > last)
+
+
+@dataclass
+class RunResult:
+    as_of: date
+    issued: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"as_of": self.as_of.isoformat(), "issued": self.issued, "skipped": self.skipped}
+
+    def summary(self) -> str:
+        lines = [f"statements as of {self.as_of}: {len(self.issued)} issued, {len(self.skipped)} skipped"]
+        lines += [f"  {s['account']}: {money.format_usd(s['amount_due_cents'])} due {s['due_date']} (code {s['code']})"
+                  for s in self.issued]
+        lines += [f"  {s['account']}: skipped, {s['reason']}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+def run(as_of: date, *, actor: str, notify: bool = True) -> RunResult:
+    """Issue statements for the accounts whose statement day this is (idempotent per account and date)."""
+    result = RunResult(as_of)
+    accounts = db.session.scalars(select(Account).order_by(Account.id)).all()
+    for account in accounts:
+        if not is_statement_day(account, as_of):
+            continue
+        statement, reason = issue(account, as_of, actor=actor)
+        if statement is None:
+            result.skipped.append({"account": account.number, "reason": reason})
+            continue
+        result.issued.append({"account": account.number, "statement_id": statement.id, "code": statement.code,
+                              "amount_due_cents": statement.amount_due_cents,
+                              "due_date": statement.due_date.isoformat()})
+        if notify and statement.notified_at is None:
+            send_notice(statement)
+    return result
+
+
+def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | None, str | None]:
+    """Freeze the account's statement for `as_of`, or say why there is none."""
+    existing = db.session.scalar(select(Statement).where(Statement.account_id == account.id,
+                                                         Statement.statement_date == as_of))
+    if existing is not None:
+        return None, "a statement for this date already exists"
+    fac = facility.current()
+    due = account.patient_due_cents
+    if due <= 0:
+        return None, "nothing is due" if due == 0 else "the account has a credit"
+    if due < fac.statement_minimum_cents:
+        return None, f"below the {money.format_usd(fac.statement_minimum_cents)} minimum"
+    last = db.session.scalar(select(Statement).where(Statement.account_id == account.id)
+                             .order_by(Statement.statement_date.desc()).limit(1))
+    snapshot = build_snapshot(account, as_of, last.statement_date if last else None)
+    message = None
+    plan = plans.active_plan(account)
+    if plan is not None and plan.status == "active":
+        # Plan-summary mode: what is due is the next automatic payment, nothing more.
+        upcoming = next((i for i in plan.installments if i.status == "scheduled"), None)
+        if upcoming is not None:
+            apart = plans.billed_apart_cents(plan)  # new charges the plan does not cover
+            due = upcoming.amount_cents + apart
+            snapshot["plan"] = {"next_date": upcoming.next_attempt_on.isoformat(),
+                                "next_cents": upcoming.amount_cents, "remaining_cents": plans.remaining_cents(plan),
+                                "billed_apart_cents": apart}
+            message = (f"You are on a payment plan. Your next automatic payment of "
+                       f"{money.format_usd(upcoming.amount_cents)} is on {upcoming.next_attempt_on:%B %d, %Y}. "
+                       + (f"New charges of {money.format_usd(apart)} are due apart from the plan."
+                          if apart else "There is nothing else to pay now."))
+    if message is None:  # the dunning stage's message (first statement, ..., final notice)
+        message = collections.stage_message(account, as_of)
+        snapshot["notice"] = message
+    statement = Statement(
+        account_id=account.id, statement_date=as_of, due_date=as_of + timedelta(days=fac.statement_due_days),
+        cycle_number=(last.cycle_number + 1) if last else 1, code=_unique_code(),
+        previous_amount_due_cents=last.amount_due_cents if last else 0,
+        payments_since_cents=sum(p["amount_cents"] for p in snapshot["payments"]),
+        adjustments_since_cents=sum(a["amount_cents"] for a in snapshot["adjustments"]),
+        insurance_pending_cents=sum(p["amount_cents"] for p in snapshot["pending"]),
+        amount_due_cents=due, snapshot=snapshot, created_by=actor, message=message,
+    )
+    db.session.add(statement)
+    db.session.commit()
+    return statement, None
+
+
+def _unique_code() -> str:
+    while True:
+        code = new_code()
+        if db.session.scalar(select(Statement.id).where(Statement.code == code)) is None:
+            return code
+
+
+def build_snapshot(account: Account, as_of: date, since: date | None) -> dict:
+    fac = facility.current()
+    charges = db.session.scalars(select(Charge).where(Charge.account_id == account.id)
+                                 .order_by(Charge.service_date, Charge.id)).all()
+    ids = [c.id for c in charges]
+    patients = {p.id: p.full_name for p in db.session.scalars(select(Patient).where(Patient.account_id == account.id))}
+    reversed_postings = select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.is_not(None))
+    insurance_paid = dict(db.session.execute(
+        select(Allocation.charge_id, func.sum(Allocation.amount_cents))
+        .where(Allocation.charge_id.in_(ids), Allocation.bucket == "insurance",
+               Allocation.posting_id.not_in(reversed_postings))
+        .group_by(Allocation.charge_id)).all()) if ids else {}
+    written_off = dict(db.session.execute(
+        select(Adjustment.charge_id, func.sum(Adjustment.amount_cents))
+        .where(Adjustment.charge_id.in_(ids), Adjustment.bucket == "insurance",
+               Adjustment.posting_id.not_in(reversed_postings))
+        .group_by(Adjustment.charge_id)).all()) if ids else {}
+    reasons = defaultdict(list)
+    if ids:
+        for t in db.session.scalars(select(BalanceTransfer).where(
+                BalanceTransfer.charge_id.in_(ids), BalanceTransfer.to_bucket == "patient",
+                BalanceTransfer.posting_id.not_in(reversed_postings))):
+            reasons[t.charge_id].append({"reason": REASON_WORDS.get(t.reason, "Your share"),
+                                         "amount_cents": t.amount_cents})
+    groups: dict[tuple, dict] = {}
+    pending = []
+    for charge in charges:
+        who = patients.get(charge.patient_id, "")
+        if charge.patient_balance_cents > 0:
+            group = groups.setdefault((who, charge.service_date), {
+                "patient": who, "service_date": charge.service_date.isoformat(), "lines": [], "total_cents": 0})
+            group["lines"].append({
+                "description": "Outpatient services", "charge_cents": charge.amount_cents,
+                "insurance_paid_cents": int(insurance_paid.get(charge.id, 0)),
+                "insurance_adjusted_cents": int(written_off.get(charge.id, 0)),
+                "reasons": reasons.get(charge.id, []), "you_owe_cents": charge.patient_balance_cents,
+            })
+            group["total_cents"] += charge.patient_balance_cents
+        if charge.insurance_balance_cents > 0:
+            pending.append({"patient": who, "service_date": charge.service_date.isoformat(),
+                            "amount_cents": charge.insurance_balance_cents})
+    payment_query = select(Payment).where(
+        Payment.account_id == account.id, Payment.source == "patient", Payment.received_on <= as_of,
+        Payment.posting_id.not_in(reversed_postings)).order_by(Payment.received_on, Payment.id)
+    if since is not None:
+        payment_query = payment_query.where(Payment.received_on > since)
+    payments = [{"date": p.received_on.isoformat(), "method": p.method, "amount_cents": p.amount_cents}
+                for p in db.session.scalars(payment_query)]
+    adjustment_query = select(Adjustment).where(
+        Adjustment.account_id == account.id, Adjustment.bucket == "patient",
+        Adjustment.posting_id.not_in(reversed_postings))
+    if since is not None:
+        adjustment_query = adjustment_query.where(func.date(Adjustment.created_at) > since)
+    adjustments = [{"date": a.created_at.date().isoformat(), "description": a.kind.replace("_", " ").capitalize(),
+                    "amount_cents": a.amount_cents} for a in db.session.scalars(adjustment_query)]
+    return {
+        "facility": {"name": fac.neutral_name, "phone": fac.phone, "remit_address": fac.remit_address or fac.neutral_name},
+        "guarantor": {"name": account.guarantor_name, "number": account.number,
+                      "address": [x for x in (account.address_line1,
+                                              " ".join(filter(None, (account.city, account.state, account.zip_code))))
+                                  if x]},
+        "groups": list(groups.values()),
+        "payments": payments,
+        "adjustments": adjustments,
+        "pending": pending,
+        "credit_cents": account.credit_cents,
+    }
