@@ -31,8 +31,8 @@ def cards_for(user: User) -> list[Card]:
             select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(Payment.created_at >= start_of_day)
         )
         cards += [
-            Card("Insurance A/R", money.format_usd(ins), "Owed by payers", "staff_billing.index"),
-            Card("Patient A/R", money.format_usd(pat), "Owed by patients and guarantors", "staff_billing.index"),
+            Card("Insurance A/R", money.format_usd(ins), "Owed by payers", "staff_accounts.index"),
+            Card("Patient A/R", money.format_usd(pat), "Owed by patients and guarantors", "staff_accounts.index"),
             Card("Unapplied credit", money.format_usd(credit), "Payments not yet applied to a charge"),
             Card("Payments today", money.format_usd(paid_today), "Posted since midnight, facility time"),
         ]
@@ -58,10 +58,10 @@ def cards_for(user: User) -> list[Card]:
 
         cards += [
             Card("ERA exceptions waiting", str(remittances.open_exception_count()),
-                 "Remittance claims and lines to match by hand", "staff_era.exceptions"),
-            Card("Denials open", str(remittances.open_denial_count()), "Denied lines not yet worked", "staff_era.denials"),
+                 "Remittance claims and lines to match by hand", "staff_remittances.exceptions"),
+            Card("Denials open", str(remittances.open_denial_count()), "Denied lines not yet worked", "staff_remittances.denials"),
             Card("Underpayments open", str(underpayments.open_count()), "Lines allowed below what was expected",
-                 "staff_era.underpayment_list"),
+                 "staff_underpayments.underpayment_list"),
         ]
     if user.can("iop.review"):
         from portal import iop

@@ -1,26 +1,22 @@
 """The staff side. Loaded by name from create_app (portal never imports staff)."""
 import time
+from importlib import import_module
 
 from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
+# Each area's blueprint, in the order the staff menu lists them.
+AREAS = ("staff.home", "staff.accounts.views", "staff.payments.views", "staff.plans.views", "staff.remittances.views",
+         "staff.remittances.by_hand", "staff.underpayments.views", "staff.collections.views", "staff.iop.views",
+         "staff.admissions.views", "staff.admin.views")
+
 
 def init_app(app: Flask) -> None:
-    from staff.admin.views import bp as admin_bp
-    from staff.admissions.views import bp as admissions_bp
     from staff.auth import bp as auth_bp
-    from staff.billing.era import bp as era_bp
-    from staff.billing.insurance import bp as insurance_bp
-    from staff.billing.plans import bp as plans_bp
-    from staff.billing.posting import bp as posting_bp
-    from staff.billing.views import bp as billing_bp
-    from staff.clinical.views import bp as iop_bp
-    from staff.collections.views import bp as collections_bp
-    from staff.home import bp as home_bp
 
     app.register_blueprint(auth_bp)
-    for bp in (home_bp, billing_bp, plans_bp, posting_bp, era_bp, insurance_bp, collections_bp, iop_bp, admin_bp,
-               admissions_bp):
+    for name in AREAS:
+        bp = import_module(name).bp
         app.register_blueprint(bp)
         # Registered on the app, keyed by blueprint, so every app built gets its own guard.
         app.before_request_funcs.setdefault(bp.name, []).append(require_staff_session)

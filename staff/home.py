@@ -6,7 +6,7 @@ from portal import dashboard as review_dashboard
 from portal import notifications
 from portal.auth import permission_required
 from staff import auth as staff_auth
-from staff.admin.forms import ActionForm
+from staff.forms import ActionForm
 
 bp = Blueprint("staff_home", __name__, url_prefix="/staff")
 

@@ -28,8 +28,8 @@ from portal.extensions import db, limiter
 from portal.people import identity, users
 
 # Live server and Chromium; IOP, plan, collections, estimate and remittance-page fixtures.
-pytest_plugins = ["tests.browser", "tests.iop_fixtures", "tests.plan_fixtures", "tests.collections_fixtures",
-                  "tests.estimate_fixtures", "tests.era_page_fixtures"]
+pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.iop", "tests.fixtures.plans", "tests.fixtures.collections",
+                  "tests.fixtures.estimates", "tests.fixtures.era_pages"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 PASSWORD = "correct horse battery"
 CI = os.environ.get("CI", "").lower() == "true"

@@ -25,9 +25,6 @@ class EditUserForm(FlaskForm):
     active = BooleanField("Active (may sign in)")
 
 
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token travels."""
-
 
 class AuditFilterForm(FlaskForm):
     class Meta:

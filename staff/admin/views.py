@@ -14,7 +14,6 @@ from portal.models import Role, User
 from portal.people import users
 from portal.permissions import PERMISSIONS
 from staff.admin.forms import (
-    ActionForm,
     AuditFilterForm,
     BillingCodeForm,
     EditUserForm,
@@ -23,6 +22,7 @@ from staff.admin.forms import (
     NewUserForm,
     PlanPolicyForm,
 )
+from staff.forms import ActionForm
 
 bp = Blueprint("staff_admin", __name__, url_prefix="/staff/admin")
 

@@ -60,6 +60,3 @@ class SettingsForm(FlaskForm):
     gfe_dispute_threshold = IntegerField("GFE dispute threshold (whole dollars)",
                                          validators=[NumberRange(min=1, max=100000)])
 
-
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token travels."""

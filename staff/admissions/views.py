@@ -12,7 +12,6 @@ from portal.estimates import gfe
 from portal.extensions import db
 from portal.models import Estimate, GoodFaithEstimate, InsurancePlan, Lead, Patient, Payer
 from staff.admissions.forms import (
-    ActionForm,
     AdmitForm,
     DeliveredForm,
     GfeForm,
@@ -20,6 +19,7 @@ from staff.admissions.forms import (
     SettingsForm,
     StaffEstimateForm,
 )
+from staff.forms import ActionForm
 
 bp = Blueprint("staff_admissions", __name__, url_prefix="/staff/admissions")
 

@@ -10,8 +10,8 @@ from portal.extensions import db
 from portal.models import AccountAccess
 from portal.people import users
 from portal.public.views import PayLinkForm
-from tests import factories
 from tests.conftest import PASSWORD, csrf_from, past_the_identity_bound, post_form
+from tests.fixtures import factories
 
 AS_OF = date(2026, 11, 10)
 

@@ -4,10 +4,10 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.permissions import DEFAULT_ROLES
-from tests import factories
 from tests.conftest import PASSWORD, csrf_from, post_form
-from tests.estimate_fixtures import estimate_ids
-from tests.iop_fixtures import DAY
+from tests.fixtures import factories
+from tests.fixtures.estimates import estimate_ids
+from tests.fixtures.iop import DAY
 
 STAFF_ROLES = sorted(DEFAULT_ROLES)
 

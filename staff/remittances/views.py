@@ -1,0 +1,183 @@
+"""Remittances for billing staff: upload an 835, see what posted and what waits, work the queues."""
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal import audit, remittances
+from portal.auth import permission_required
+from portal.extensions import db
+from portal.models import (
+    EraException,
+    EraUpload,
+    Remittance,
+    RemittanceLine,
+)
+from staff.remittances.forms import (
+    DenialForm,
+    MatchForm,
+    NoteForm,
+    UploadForm,
+)
+
+bp = Blueprint("staff_remittances", __name__, url_prefix="/staff/remittances")
+
+
+def _actor() -> str:
+    return f"user:{current_user.id}"
+
+
+# ---------------------------------------------------------------- remittances
+
+@bp.get("/")
+@permission_required("claims.view")
+def index():
+    page = remittances.remittances(request.args.get("page", 1, type=int))
+    return render_template("staff/era/index.html", page=page, uploads=remittances.recent_uploads(),
+                           exceptions=remittances.open_exception_count())
+
+
+@bp.get("/<int:remittance_id>")
+@permission_required("claims.view")
+def detail(remittance_id: int):
+    remittance = db.session.get(Remittance, remittance_id) or abort(404)
+    audit.record("remittance.viewed", "remittance", actor=current_user, object_id=remittance.id)
+    return render_template("staff/era/detail.html", remittance=remittance, describe=remittances.describe,
+                           plb_words=remittances.plb_words, waiting=remittances.exceptions_by_claim(remittance.id),
+                           underpaid=remittances.underpaid_lines(remittance))
+
+
+@bp.get("/<int:remittance_id>/file")
+@permission_required("claims.view")
+def download(remittance_id: int):
+    remittance = db.session.get(Remittance, remittance_id) or abort(404)
+    audit.record("remittance.downloaded", "remittance", actor=current_user, object_id=remittance.id,
+                 detail={"filename": remittance.filename})
+    safe = "".join(c for c in remittance.filename if c.isalnum() or c in "._-") or "remittance.835"
+    return Response(remittance.content, mimetype="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+
+
+# ---------------------------------------------------------------- upload
+
+@bp.route("/upload", methods=["GET", "POST"])
+@permission_required("payments.post")
+def upload():
+    from portal.tasks import era_import
+
+    form = UploadForm()
+    if form.validate_on_submit():
+        data = form.file.data
+        try:
+            record = remittances.create_upload(data.read(), data.filename, actor=_actor())
+        except remittances.UploadError as error:
+            db.session.rollback()
+            form.file.errors.append(str(error))
+        else:
+            era_import.delay(record.id)  # inline when no worker is configured
+            return redirect(url_for(".upload_status", upload_id=record.id))
+    return render_template("staff/era/upload.html", form=form), 400 if form.errors else 200
+
+
+@bp.get("/uploads/<int:upload_id>")
+@permission_required("payments.post")
+def upload_status(upload_id: int):
+    record = db.session.get(EraUpload, upload_id) or abort(404)
+    return render_template("staff/era/upload_status.html", upload=record, status=remittances.status(record))
+
+
+@bp.get("/uploads/<int:upload_id>/status")
+@permission_required("payments.post")
+def upload_status_json(upload_id: int):
+    record = db.session.get(EraUpload, upload_id) or abort(404)
+    return jsonify(remittances.status(record))
+
+
+# ---------------------------------------------------------------- exception queue
+
+@bp.get("/exceptions")
+@permission_required("claims.view")
+def exceptions():
+    rows = remittances.open_exceptions()
+    audit.record("era_exceptions.viewed", "era_exception", actor=current_user, detail={"count": len(rows)})
+    return render_template("staff/era/exceptions.html", exceptions=rows)
+
+
+@bp.get("/exceptions/<int:era_exception_id>")
+@permission_required("claims.view")
+def exception(era_exception_id: int):
+    found = db.session.get(EraException, era_exception_id) or abort(404)
+    query = request.args.get("q", "").strip()
+    claims = remittances.search_claims(query) if query else []
+    if query:
+        audit.record("claims.searched", "claim", actor=current_user, detail={"results": len(claims)})
+    return render_template("staff/era/exception.html", exc=found, query=query, claims=claims,
+                           match_form=MatchForm(), note_form=NoteForm())
+
+
+@bp.post("/exceptions/<int:era_exception_id>/match")
+@permission_required("payments.post")
+def match(era_exception_id: int):
+    found = db.session.get(EraException, era_exception_id) or abort(404)
+    form = MatchForm()
+    line_id = form.claim_line_id.data or ""
+    if not form.validate_on_submit() or not form.claim_id.data.isdigit() or not (line_id == "" or line_id.isdigit()):
+        flash("Choose the claim this remittance pays.", "error")
+        return redirect(url_for(".exception", era_exception_id=found.id))
+    try:
+        remittances.match_exception(found.id, int(form.claim_id.data), actor=_actor(),
+                                 claim_line_id=int(line_id) if line_id else None)
+    except remittances.EraError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for(".exception", era_exception_id=found.id))
+    flash("Matched and posted.", "info")
+    return redirect(url_for(".exceptions"))
+
+
+@bp.post("/exceptions/<int:era_exception_id>/dismiss")
+@permission_required("payments.post")
+def dismiss(era_exception_id: int):
+    found = db.session.get(EraException, era_exception_id) or abort(404)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        flash("Say why this is set aside.", "error")
+        return redirect(url_for(".exception", era_exception_id=found.id))
+    try:
+        remittances.dismiss_exception(found.id, form.note.data, actor=_actor())
+    except remittances.EraError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for(".exception", era_exception_id=found.id))
+    flash("Set aside with your note.", "info")
+    return redirect(url_for(".exceptions"))
+
+
+# ---------------------------------------------------------------- denial worklist
+
+@bp.get("/denials")
+@permission_required("claims.view")
+def denials():
+    payer_id = request.args.get("payer", type=int)
+    rows = remittances.open_denials(payer_id)
+    audit.record("denials.viewed", "remittance_line", actor=current_user, detail={"count": len(rows)})
+    return render_template("staff/era/denials.html", rows=rows, form=DenialForm(), payers=remittances.payers(),
+                           payer_id=payer_id)
+
+
+@bp.post("/denials/<int:line_id>")
+@permission_required("payments.post")
+def close_denial(line_id: int):
+    line = db.session.get(RemittanceLine, line_id) or abort(404)
+    if not line.denied:
+        abort(404)
+    form = DenialForm()
+    if not form.validate_on_submit():
+        flash("Add a note saying what was done.", "error")
+        return redirect(url_for(".denials"))
+    try:
+        remittances.close_denial(line.id, form.status.data, form.note.data, actor=_actor())
+    except remittances.EraError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(f"Denial marked {form.status.data}.", "info")
+    return redirect(url_for(".denials"))

@@ -1,0 +1,184 @@
+"""Card payments against the Stripe emulator: success, decline, 3-D Secure, webhooks, exactly once."""
+import hashlib
+import hmac
+import json
+import subprocess
+import time
+import uuid
+
+from sqlalchemy import func, select
+
+from portal import ledger
+from portal.extensions import db
+from portal.models import CardPayment, Payment, SavedCard, StripeEvent
+from portal.payments import cards
+from tests.conftest import PASSWORD, post_form
+from tests.fixtures import factories, stripe_helpers
+from tests.fixtures.stripe_helpers import CARD_3DS, CARD_DECLINE
+
+
+def signed_in_patient(app, balance=25000):
+    account = factories.account()
+    factories.charge(account, balance)
+    user = factories.patient_login(account, PASSWORD)
+    client = app.test_client()
+    post_form(client, "/login", {"email": user.email, "password": PASSWORD})
+    token = client.get(f"/accounts/{account.id}/pay").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    return client, account, token
+
+
+def call(client, url, csrf, body):
+    response = client.post(url, json=body, headers={"X-CSRFToken": csrf})
+    return response.status_code, response.get_json()
+
+
+def pay(client, account, csrf, emulator, *, amount="100.00", card=stripe_helpers.CARD_OK, save=False):
+    base = f"/accounts/{account.id}/pay"
+    status, started = call(client, f"{base}/start", csrf, {"token": uuid.uuid4().hex, "amount": amount,
+                                                            "save_card": save})
+    assert status == 200, started
+    method = stripe_helpers.save_card(emulator, started["setup_client_secret"], card)
+    status, outcome = call(client, f"{base}/confirm", csrf, {"attempt_id": started["attempt_id"],
+                                                              "payment_method_id": method})
+    return started["attempt_id"], outcome
+
+
+def payments_count():
+    return db.session.scalar(select(func.count(Payment.id)).where(Payment.method == "card"))
+
+
+def test_card_payment_posts_once_and_shows_a_receipt(app, stripe_emulator, smtp_server):
+    client, account, csrf = signed_in_patient(app)
+    attempt_id, outcome = pay(client, account, csrf, stripe_emulator, amount="120.50", save=True)
+    assert outcome["status"] == "succeeded", outcome
+    db.session.refresh(account)
+    assert account.patient_balance_cents == 25000 - 12050
+    receipt = client.get(outcome["redirect"]).get_data(as_text=True)
+    assert "$120.50" in receipt and "Visa ending 4242" in receipt
+    assert [c.last4 for c in db.session.scalars(select(SavedCard))] == ["4242"]
+    pdf = client.get(outcome["redirect"] + "/pdf").data
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    number = receipt.split('data-testid="receipt-number">')[1].split("<")[0]
+    assert "$120.50" in text and number in text
+    [mail] = smtp_server.messages
+    assert mail["To"] == account.email and number in mail.get_payload() and "$120.50" in mail.get_payload()
+    # The same confirmation again (a retried request) changes nothing.
+    _, again = call(client, f"/accounts/{account.id}/pay/confirm", csrf, {"attempt_id": attempt_id})
+    assert again["status"] == "succeeded" and payments_count() == 1
+    assert ledger.check_all()[1] == []
+
+
+def test_saved_card_pays_without_entering_it_again(app, stripe_emulator):
+    client, account, csrf = signed_in_patient(app)
+    pay(client, account, csrf, stripe_emulator, amount="10.00", save=True)
+    card = db.session.scalar(select(SavedCard))
+    status, started = call(client, f"/accounts/{account.id}/pay/start", csrf,
+                           {"token": uuid.uuid4().hex, "amount": "15.00", "saved_card_id": card.id})
+    assert started["setup_client_secret"] is None
+    _, outcome = call(client, f"/accounts/{account.id}/pay/confirm", csrf, {"attempt_id": started["attempt_id"]})
+    assert outcome["status"] == "succeeded" and payments_count() == 2
+
+
+def test_declined_card_explains_and_posts_nothing(app, stripe_emulator):
+    client, account, csrf = signed_in_patient(app)
+    attempt_id, outcome = pay(client, account, csrf, stripe_emulator, card=CARD_DECLINE)
+    assert outcome["status"] == "failed"
+    assert outcome["message"] == "Your card was declined. Please use another card or call your bank."
+    assert outcome["token"]  # a fresh attempt for the next card
+    assert payments_count() == 0
+    assert db.session.get(CardPayment, attempt_id).status == "failed"
+    db.session.refresh(account)
+    assert account.patient_balance_cents == 25000
+
+
+def test_three_d_secure_is_finished_in_the_browser(app, stripe_emulator):
+    client, account, csrf = signed_in_patient(app)
+    attempt_id, outcome = pay(client, account, csrf, stripe_emulator, card=CARD_3DS)
+    assert outcome["status"] == "requires_action" and payments_count() == 0
+    stripe_helpers.authenticate(stripe_emulator, outcome["client_secret"])
+    _, done = call(client, f"/accounts/{account.id}/pay/complete", csrf, {"attempt_id": attempt_id})
+    assert done["status"] == "succeeded" and payments_count() == 1
+
+
+def test_amount_outside_the_bounds_is_refused_with_words(app, stripe_emulator):
+    client, account, csrf = signed_in_patient(app, balance=25000)
+    for amount, words in (("250.01", "up to your balance"), ("1.00", "smallest payment"), ("ten", "like 25.00")):
+        status, body = call(client, f"/accounts/{account.id}/pay/start", csrf,
+                            {"token": uuid.uuid4().hex, "amount": amount})
+        assert status == 400 and words in body["message"]
+    assert db.session.scalar(select(func.count(CardPayment.id))) == 0
+
+
+def test_another_patients_attempt_cannot_be_confirmed(app, stripe_emulator):
+    client, account, csrf = signed_in_patient(app)
+    other_client, other_account, other_csrf = signed_in_patient(app)
+    _, started = call(other_client, f"/accounts/{other_account.id}/pay/start", other_csrf,
+                      {"token": uuid.uuid4().hex, "amount": "50.00"})
+    status, body = call(client, f"/accounts/{account.id}/pay/confirm", csrf, {"attempt_id": started["attempt_id"]})
+    assert status == 404
+    assert client.post(f"/accounts/{other_account.id}/pay/start", json={}, headers={"X-CSRFToken": csrf}).status_code == 404
+
+
+def sign(payload: bytes, secret: str = "whsec_parity_test") -> str:
+    stamp = int(time.time())
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
+
+
+def succeeded_event(intent_id: str, attempt_id: int, amount: int, event_id: str) -> bytes:
+    return json.dumps({"id": event_id, "object": "event", "type": "payment_intent.succeeded",
+                       "data": {"object": {"id": intent_id, "object": "payment_intent", "amount": amount,
+                                           "metadata": {"parity_card_payment": str(attempt_id)}}}}).encode()
+
+
+def test_webhook_refuses_a_bad_signature_and_ignores_replays(app, client, stripe_emulator):
+    web, account, csrf = signed_in_patient(app)
+    attempt_id, outcome = pay(web, account, csrf, stripe_emulator, card=CARD_3DS)
+    attempt = db.session.get(CardPayment, attempt_id)
+    stripe_helpers.authenticate(stripe_emulator, outcome["client_secret"])
+    payload = succeeded_event(attempt.payment_intent_id, attempt.id, attempt.amount_cents, "evt_1")
+    forged = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": sign(payload, "wrong")})
+    assert forged.status_code == 400 and payments_count() == 0
+    for _ in range(100):
+        response = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": sign(payload)},
+                               content_type="application/json")
+        assert response.status_code == 200
+    assert payments_count() == 1
+    assert db.session.scalar(select(func.count(StripeEvent.id))) == 1
+    _, done = call(web, f"/accounts/{account.id}/pay/complete", csrf, {"attempt_id": attempt_id})
+    assert done["status"] == "succeeded" and payments_count() == 1
+
+
+def test_nothing_about_services_reaches_the_processor(app, stripe_emulator):
+    client, account, csrf = signed_in_patient(app)
+    attempt_id, outcome = pay(client, account, csrf, stripe_emulator)
+    attempt = db.session.get(CardPayment, attempt_id)
+    sent = json.dumps([stripe_helpers.retrieve(stripe_emulator, f"payment_intents/{attempt.payment_intent_id}"),
+                       stripe_helpers.retrieve(stripe_emulator, f"customers/{account.stripe_customer_id}")]).lower()
+    for word in ("s9480", "h0015", "9085", "iop", "intensive", "psychiatr", "diagnos", "substance", "alcohol",
+                 "treatment", account.patients[0].last_name.lower()):
+        assert word not in sent, word
+    intent = stripe_helpers.retrieve(stripe_emulator, f"payment_intents/{attempt.payment_intent_id}")
+    assert intent["metadata"] == {"parity_card_payment": str(attempt.id), "parity_account": str(account.id)}
+
+
+def test_a_webhook_that_fails_midway_is_processed_on_redelivery(app, client, stripe_emulator, monkeypatch):
+
+    web, account, csrf = signed_in_patient(app)
+    attempt_id, outcome = pay(web, account, csrf, stripe_emulator, card=CARD_3DS)
+    stripe_helpers.authenticate(stripe_emulator, outcome["client_secret"])
+    attempt = db.session.get(CardPayment, attempt_id)
+    payload = succeeded_event(attempt.payment_intent_id, attempt.id, attempt.amount_cents, "evt_flaky")
+    real = cards.record_success
+    monkeypatch.setattr(cards, "record_success", lambda *a, **k: (_ for _ in ()).throw(OSError("db down")))
+    app.config["PROPAGATE_EXCEPTIONS"], saved = False, app.config.get("PROPAGATE_EXCEPTIONS")
+    try:
+        first = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": sign(payload)},
+                            content_type="application/json")
+    finally:
+        app.config["PROPAGATE_EXCEPTIONS"] = saved
+    assert first.status_code == 500 and payments_count() == 0
+    monkeypatch.setattr(cards, "record_success", real)
+    again = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": sign(payload)},
+                        content_type="application/json")
+    assert again.status_code == 200 and again.get_json()["result"] == "posted" and payments_count() == 1
