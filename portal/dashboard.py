@@ -4,10 +4,11 @@ from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from portal import money
+from portal import collections, estimates, iop, money, remittances
 from portal.clock import facility_today, facility_zone
 from portal.extensions import db
-from portal.models import Account, Payment, User, utcnow
+from portal.models import Account, GoodFaithEstimate, Lead, Payment, User, utcnow
+from portal.remittances import underpayments
 
 
 @dataclass
@@ -15,7 +16,7 @@ class Card:
     title: str
     value: str
     note: str = ""
-    link_endpoint: str | None = None
+    worklist: str | None = None  # the staff side links each worklist name to its page
 
 
 def cards_for(user: User) -> list[Card]:
@@ -31,69 +32,61 @@ def cards_for(user: User) -> list[Card]:
             select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(Payment.created_at >= start_of_day)
         )
         cards += [
-            Card("Insurance A/R", money.format_usd(ins), "Owed by payers", "staff_accounts.index"),
-            Card("Patient A/R", money.format_usd(pat), "Owed by patients and guarantors", "staff_accounts.index"),
+            Card("Insurance A/R", money.format_usd(ins), "Owed by payers", "accounts"),
+            Card("Patient A/R", money.format_usd(pat), "Owed by patients and guarantors", "accounts"),
             Card("Unapplied credit", money.format_usd(credit), "Payments not yet applied to a charge"),
             Card("Payments today", money.format_usd(paid_today), "Posted since midnight, facility time"),
         ]
     if user.can("collections.work"):
-        from portal import collections
-
         figures = collections.figures(facility_today())
         by_bucket = " · ".join(f"{label} {money.format_usd(cents)}"
                                for label, cents in zip(collections.BUCKETS, figures.buckets))
         cards += [
             Card("Patient aging", money.format_usd(sum(figures.buckets)), by_bucket,
-                 "staff_collections.aging"),
+                 "aging"),
             Card("Collected this month", money.format_usd(figures.collected_this_month_cents),
                  "Patient payments received since the 1st"),
             Card("Promises due today", str(figures.promises_due_today), "Promises to pay falling due today",
-                 "staff_collections.queue"),
+                 "collections_queue"),
             Card("Accounts on hold", str(figures.on_hold),
-                 "Insurance pending, plans, disputes and other holds", "staff_collections.queue"),
+                 "Insurance pending, plans, disputes and other holds", "collections_queue"),
         ]
     if user.can("claims.view"):
-        from portal import remittances
-        from portal.remittances import underpayments
-
         cards += [
             Card("ERA exceptions waiting", str(remittances.open_exception_count()),
-                 "Remittance claims and lines to match by hand", "staff_remittances.exceptions"),
-            Card("Denials open", str(remittances.open_denial_count()), "Denied lines not yet worked", "staff_remittances.denials"),
+                 "Remittance claims and lines to match by hand", "era_exceptions"),
+            Card("Denials open", str(remittances.open_denial_count()), "Denied lines not yet worked", "denials"),
             Card("Underpayments open", str(underpayments.open_count()), "Lines allowed below what was expected",
-                 "staff_underpayments.underpayment_list"),
+                 "underpayments"),
         ]
     if user.can("iop.review"):
-        from portal import iop
-
         yesterday = facility_today() - timedelta(days=1)
         count = sum(n for _, n, _ in iop.charges_by_day(yesterday, yesterday))
         cards += [
             Card("IOP days to review", str(len(iop.open_exceptions())), "Attended days the nightly run could not bill",
-                 "staff_iop.review"),
+                 "iop_review"),
             Card("IOP charges yesterday", str(count), "Per-diem charges for yesterday's date of service",
-                 "staff_iop.review"),
+                 "iop_review"),
         ]
     if user.can("estimates.run"):
-        from portal.models import GoodFaithEstimate, Lead
-
+        threshold = estimates.settings().gfe_dispute_threshold_cents
         leads = db.session.scalar(select(func.count(Lead.id)).where(Lead.status == "new"))
         over = db.session.scalar(select(func.count(GoodFaithEstimate.id)).where(GoodFaithEstimate.flagged_at.is_not(None)))
         undelivered = db.session.scalar(select(func.count(GoodFaithEstimate.id)).where(
             GoodFaithEstimate.delivered_at.is_(None)))
         cards += [
-            Card("New prospects", str(leads), "Asked for a call back about an estimate", "staff_admissions.leads"),
-            Card("GFEs billed $400+ over", str(over), "Patients may dispute: hold collections",
-                 "staff_admissions.gfe_list"),
+            Card("New prospects", str(leads), "Asked for a call back about an estimate", "leads"),
+            Card(f"GFEs billed {money.format_usd_short(threshold)}+ over", str(over), "Patients may dispute: hold collections",
+                 "gfes"),
             Card("GFEs to deliver", str(undelivered), "Good Faith Estimates not yet given to the patient",
-                 "staff_admissions.gfe_list"),
+                 "gfes"),
         ]
     if user.can("admin.users"):
         locked = db.session.scalar(select(func.count(User.id)).where(User.locked_until > utcnow()))
         no_2fa = db.session.scalar(select(func.count(User.id)).where(
             User.kind == "staff", User.active.is_(True), User.totp_enabled.is_(False)))
         cards += [
-            Card("Locked logins", str(locked), "After repeated failed sign-ins", "staff_admin.users_list"),
-            Card("Staff without two-factor", str(no_2fa), "Active staff logins", "staff_admin.users_list"),
+            Card("Locked logins", str(locked), "After repeated failed sign-ins", "staff_logins"),
+            Card("Staff without two-factor", str(no_2fa), "Active staff logins", "staff_logins"),
         ]
     return cards

@@ -43,6 +43,11 @@ def format_usd(cents: int) -> str:
     return f"{sign}${whole:,}.{frac:02d}"
 
 
+def format_usd_short(cents: int) -> str:
+    """'$400' for whole dollars, '$400.50' otherwise: figures in headings."""
+    return format_usd(cents).removesuffix(".00")
+
+
 def format_plain(cents: int) -> str:
     """'1234.50' for form fields and exports."""
     sign = "-" if cents < 0 else ""

@@ -10,11 +10,22 @@ from staff.forms import ActionForm
 
 bp = Blueprint("staff_home", __name__, url_prefix="/staff")
 
+# The page each dashboard worklist opens.
+WORKLIST_PAGES = {
+    "accounts": "staff_accounts.index", "aging": "staff_collections.aging",
+    "collections_queue": "staff_collections.queue", "era_exceptions": "staff_remittances.exceptions",
+    "denials": "staff_remittances.denials", "underpayments": "staff_underpayments.underpayment_list",
+    "iop_review": "staff_iop.review", "leads": "staff_admissions.leads", "gfes": "staff_admissions.gfe_list",
+    "staff_logins": "staff_admin.users_list",
+}
+
 
 @bp.get("/")
 @permission_required("dashboard.view")
 def dashboard():
-    return render_template("staff/dashboard.html", cards=review_dashboard.cards_for(current_user))
+    cards = review_dashboard.cards_for(current_user)
+    links = {card.title: url_for(WORKLIST_PAGES[card.worklist]) for card in cards if card.worklist}
+    return render_template("staff/dashboard.html", cards=cards, links=links)
 
 
 @bp.route("/profile/two-factor", methods=["GET", "POST"])

@@ -1,5 +1,19 @@
-"""Collections."""
-from portal.collections.aging_report import AgingFilters, AgingReport, aging, aging_csv, bucket_for
+"""Collections: aging, the dunning cycle, holds, the collectors' queue, contacts, promises, agencies.
+
+The nightly run works on whole sets of accounts with a handful of SQL statements (no per-account
+loop), so its cost per account stays flat as the facility grows. It is idempotent: a second run
+for the same date changes nothing.
+
+Stages advance one step per run once an account has been `days_<stage>` days in its stage; a hold
+(staff hold, insurance still pending, or a plan in good standing) restarts that clock, so dunning
+resumes with a full interval when the hold ends. A defaulted plan returns the account to the stage
+it was in (the case keeps it; `Account.collection_stage` mirrors the case).
+
+Owns: policy (settings, stages), aging, holds, the nightly run, the worklist and its score,
+contacts and promises, placement with agencies and bad debt.
+May import: models, ledger, facility, clock, audit, notifications. Never statements, views or tasks.
+"""
+from portal.collections.aging_report import AgingFilters, AgingReport, aging, aging_csv
 from portal.collections.contacting import (
     STATE_ZONES,
     ContactCheck,
@@ -58,4 +72,64 @@ from portal.collections.worklist import (
     update_settings,
 )
 
-__all__ = ["ACTOR_RUN", "AgingFilters", "AgingReport", "BALANCE_POINTS_CAP", "BUCKETS", "BUCKET_KEYS", "CHANNEL_WORDS", "CollectionsError", "ContactCheck", "ContactPreferences", "Figures", "HOLD_WORDS", "Hold", "NO_CONTACT_HOLDS", "OUTCOME_WORDS", "PLACEMENT_COLUMNS", "RECENT_PAYMENT_DAYS", "RunResult", "SETTING_FIELDS", "STAGE_WORDS", "STATE_ZONES", "actor_names", "add_hold", "agencies", "aging", "aging_csv", "assign", "bucket_for", "case_for", "check_contact", "collectors", "contact_preferences", "contact_zones", "contacts", "create_agency", "figures", "holds", "holds_to_review", "log_contact", "open_placement", "open_placement_counts", "place", "placement_blockers", "placement_file", "promises", "queue", "reasons", "recall", "record_agency_payment", "record_promise", "release_hold", "run", "scored_on", "set_agency_active", "set_contact_preferences", "settings", "stage_days", "stage_message", "update_settings", "write_off_bad_debt"]
+__all__ = [
+    "ACTOR_RUN",
+    "AgingFilters",
+    "AgingReport",
+    "BALANCE_POINTS_CAP",
+    "BUCKETS",
+    "BUCKET_KEYS",
+    "CHANNEL_WORDS",
+    "CollectionsError",
+    "ContactCheck",
+    "ContactPreferences",
+    "Figures",
+    "HOLD_WORDS",
+    "Hold",
+    "NO_CONTACT_HOLDS",
+    "OUTCOME_WORDS",
+    "PLACEMENT_COLUMNS",
+    "RECENT_PAYMENT_DAYS",
+    "RunResult",
+    "SETTING_FIELDS",
+    "STAGE_WORDS",
+    "STATE_ZONES",
+    "actor_names",
+    "add_hold",
+    "agencies",
+    "aging",
+    "aging_csv",
+    "assign",
+    "case_for",
+    "check_contact",
+    "collectors",
+    "contact_preferences",
+    "contact_zones",
+    "contacts",
+    "create_agency",
+    "figures",
+    "holds",
+    "holds_to_review",
+    "log_contact",
+    "open_placement",
+    "open_placement_counts",
+    "place",
+    "placement_blockers",
+    "placement_file",
+    "promises",
+    "queue",
+    "reasons",
+    "recall",
+    "record_agency_payment",
+    "record_promise",
+    "release_hold",
+    "run",
+    "scored_on",
+    "set_agency_active",
+    "set_contact_preferences",
+    "settings",
+    "stage_days",
+    "stage_message",
+    "update_settings",
+    "write_off_bad_debt",
+]

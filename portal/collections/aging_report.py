@@ -1,4 +1,4 @@
-"""Aging report."""
+"""The aging report: balances by bucket, filtered, on a page and as CSV."""
 import csv
 import io
 from dataclasses import dataclass, field
@@ -31,13 +31,6 @@ def _bucket_of(since_column, as_of: date):
         (since_column >= as_of - timedelta(days=120), 3),
         else_=4,
     )
-
-
-def bucket_for(since: date | None, as_of: date) -> int:
-    if since is None:
-        return 0
-    days = (as_of - since).days
-    return 0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3 if days <= 120 else 4
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Contacting."""
+"""Contacts with guarantors and their limits (time of day, time zones, consent), and promises to pay."""
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo

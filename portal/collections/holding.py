@@ -1,4 +1,4 @@
-"""Holding."""
+"""Holds that pause dunning: staff holds, insurance still pending, a plan in good standing."""
 from dataclasses import dataclass
 from datetime import date
 

@@ -1,4 +1,4 @@
-"""Nightly."""
+"""The nightly collections run: set-based statements that move every account's stage at once."""
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 

@@ -1,4 +1,4 @@
-"""Placement."""
+"""Placement with collection agencies, agency payments, recall and bad-debt write-off."""
 import csv
 import io
 from dataclasses import dataclass

@@ -1,14 +1,4 @@
-"""Collections: aging, the dunning cycle, holds, the collectors' queue, contacts, promises, agencies.
-
-The nightly run works on whole sets of accounts with a handful of SQL statements (no per-account
-loop), so its cost per account stays flat as the facility grows. It is idempotent: a second run
-for the same date changes nothing.
-
-Stages advance one step per run once an account has been `days_<stage>` days in its stage; a hold
-(staff hold, insurance still pending, or a plan in good standing) restarts that clock, so dunning
-resumes with a full interval when the hold ends. A defaulted plan returns the account to the stage
-it was in (the case keeps it; `Account.collection_stage` mirrors the case).
-"""
+"""Collections policy: the settings, the words for stages, buckets and holds, and how long each stage lasts."""
 
 from sqlalchemy import select
 

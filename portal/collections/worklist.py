@@ -1,4 +1,4 @@
-"""Worklist."""
+"""The collectors' worklist: the score, its reasons, assignment and the settings that weigh it."""
 from datetime import date, timedelta
 
 from sqlalchemy import case, or_, select, update

@@ -1,4 +1,9 @@
-"""Demo."""
+"""Everything that seeds the demo facility `make run` serves, and nothing else.
+
+`records` seeds the facility, people and accounts and calls the others: payment history for estimates, ERA files,
+an underpayment scan, a deposit batch and collection cases. A real facility never depends on any of it.
+May import any domain package.
+"""
 from portal.demo.records import (
     ACTOR,
     DEMO_DOMAIN,
@@ -10,4 +15,13 @@ from portal.demo.records import (
     staff_password,
 )
 
-__all__ = ["ACTOR", "DEMO_DOMAIN", "DemoResult", "Login", "PATIENT_LOGINS", "StatementDetails", "seed", "staff_password"]
+__all__ = [
+    "ACTOR",
+    "DEMO_DOMAIN",
+    "DemoResult",
+    "Login",
+    "PATIENT_LOGINS",
+    "StatementDetails",
+    "seed",
+    "staff_password",
+]

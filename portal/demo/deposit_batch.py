@@ -1,4 +1,4 @@
-"""Deposits."""
+"""Demo deposit batch: an open batch of checks for the biller to close."""
 from datetime import date
 
 from portal import ledger

@@ -1,4 +1,4 @@
-"""Remittances."""
+"""Demo ERA files: remittances written for the demo's claims and imported as a payer's would be."""
 from collections import defaultdict
 from datetime import date, timedelta
 

@@ -1,4 +1,4 @@
-"""History."""
+"""Demo payment history: two years of adjudicated lines per payer and level, the estimator's evidence."""
 from datetime import date, timedelta
 
 from sqlalchemy import select

@@ -1,4 +1,4 @@
-"""Underpayments."""
+"""Demo underpayments: a payer allowing a little less each month, then the scan."""
 from datetime import date, timedelta
 
 from sqlalchemy import select

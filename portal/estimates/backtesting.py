@@ -1,4 +1,4 @@
-"""Backtesting."""
+"""The backtest: how close past estimates came to what was paid, and the settings it tunes."""
 from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select

@@ -1,18 +1,4 @@
-"""Estimates from what payers actually allowed and paid (rules.md §5), and the patient's share (§2).
-
-Evidence is one adjudicated line (`AdjudicatedLine`) of the requested level of care, normalized to one
-day or session (allowed / units). Reversed lines and reversals are not evidence; denials (CLP02 4, the
-`denied` flag, or nothing allowed) are counted apart as a denial rate. Recent payments weigh more:
-weight = 0.5 ** (age_days / half_life_days), the age counted from the payment date.
-
-Weighted percentile (the definition the tests pin): sort the values; the q-th percentile is the smallest
-observed value at which the cumulative weight reaches q x the total weight. It is always a figure a
-payer really allowed (never interpolated), and with equal weights p50 is the lower median. It is computed
-in SQL (window sums over the sample), so only one row per query comes back, whatever the sample size.
-
-The sample is the narrowest of plan -> payer -> payer type -> all payers that holds at least the
-minimum sample (a setting); each step and why it was left is reported. No evidence at all: no figure.
-"""
+"""Estimate settings and the names of levels of care and units."""
 from sqlalchemy import select
 
 from portal import facility

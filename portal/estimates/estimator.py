@@ -1,4 +1,4 @@
-"""Estimator."""
+"""The estimate: a request, the evidence for it, the patient's share, and the result with its steps."""
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 

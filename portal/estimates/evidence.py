@@ -1,4 +1,4 @@
-"""Evidence."""
+"""Evidence from payment history, aggregated in SQL: weighted percentiles per series and a histogram."""
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 

@@ -1,4 +1,4 @@
-"""Leads."""
+"""Prospects (leads), saved estimates and admitting a prospect as a patient."""
 import uuid
 from datetime import date
 

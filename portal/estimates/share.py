@@ -1,4 +1,4 @@
-"""Share."""
+"""The patient's share (rules.md §2): deductible, coinsurance or copay, out-of-pocket maximum, per day."""
 from dataclasses import dataclass
 
 from portal import money

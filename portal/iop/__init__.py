@@ -1,4 +1,16 @@
-"""Iop."""
+"""IOP per-diem charges from attendance.
+
+Each night, for the service date `as_of - arrears_days` (and, for late-signed notes, the
+`catch_up_days` before it), a patient whose signed documentation-group units reach the threshold
+(and the optional minutes condition) gets exactly one charge for the billable code of the
+authorization valid that day with units left. Days that cannot be billed become exceptions with
+a reason, each alerted once. The charge's idempotency key is the natural key
+`iop:<patient>:<date>`, so a rerun, or a second worker on the same date, creates nothing new.
+
+Owns: settings and authorizations, the nightly engine, review (exceptions, reconciliation, forecasts) and
+attendance with its CSV imports.
+May import: models, ledger, codes, mail, notifications, audit. Never views or tasks.
+"""
 from portal.iop.attendance import (
     AUTH_COLUMNS,
     SESSION_COLUMNS,
@@ -25,8 +37,33 @@ from portal.iop.review import (
     dismiss,
     forecast,
     open_exceptions,
-    reason_choices,
     reconcile,
 )
 
-__all__ = ["AUTH_COLUMNS", "BATCH_SIZE", "DayOutcome", "Forecast", "ImportResult", "IopError", "Reconciliation", "RunResult", "SESSION_COLUMNS", "alert_forecasts", "charges_by_day", "dismiss", "forecast", "group_code_ids", "import_authorizations", "import_sessions", "open_exceptions", "reason_choices", "reconcile", "record_session", "run", "save_authorization", "service_dates", "settings", "sign_session", "units_used"]
+__all__ = [
+    "AUTH_COLUMNS",
+    "BATCH_SIZE",
+    "DayOutcome",
+    "Forecast",
+    "ImportResult",
+    "IopError",
+    "Reconciliation",
+    "RunResult",
+    "SESSION_COLUMNS",
+    "alert_forecasts",
+    "charges_by_day",
+    "dismiss",
+    "forecast",
+    "group_code_ids",
+    "import_authorizations",
+    "import_sessions",
+    "open_exceptions",
+    "reconcile",
+    "record_session",
+    "run",
+    "save_authorization",
+    "service_dates",
+    "settings",
+    "sign_session",
+    "units_used",
+]

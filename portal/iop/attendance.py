@@ -1,4 +1,4 @@
-"""Attendance."""
+"""Attendance: sessions recorded and signed, and the CSV imports of sessions and authorizations."""
 from dataclasses import dataclass, field
 from datetime import date
 

@@ -1,12 +1,4 @@
-"""IOP per-diem charges from attendance.
-
-Each night, for the service date `as_of - arrears_days` (and, for late-signed notes, the
-`catch_up_days` before it), a patient whose signed documentation-group units reach the threshold
-(and the optional minutes condition) gets exactly one charge for the billable code of the
-authorization valid that day with units left. Days that cannot be billed become exceptions with
-a reason, each alerted once. The charge's idempotency key is the natural key
-`iop:<patient>:<date>`, so a rerun, or a second worker on the same date, creates nothing new.
-"""
+"""IOP settings, billing-code groups, authorizations and their units used."""
 from datetime import date
 
 from sqlalchemy import func, select

@@ -1,4 +1,4 @@
-"""Nightly."""
+"""The nightly IOP engine: one per-diem charge per billable day, exceptions with a reason for the rest."""
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta

@@ -1,4 +1,4 @@
-"""Review."""
+"""IOP review: open exceptions, charges by day, reconciliation against attendance, authorization forecasts."""
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -9,7 +9,6 @@ from portal import notifications
 from portal.extensions import db
 from portal.iop.authorizations import IopError, group_code_ids, settings, units_used
 from portal.models import (
-    EXCEPTION_REASONS,
     Authorization,
     Charge,
     ClinicalSession,
@@ -127,5 +126,3 @@ def alert_forecasts(today: date) -> int:
     return len(due)
 
 
-def reason_choices() -> dict[str, str]:
-    return dict(EXCEPTION_REASONS)

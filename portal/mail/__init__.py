@@ -1,4 +1,12 @@
-"""Outgoing mail: sending now, queueing for a worker, and the one-click stop of billing email."""
-from portal.mail.outbox import build, queue, send
+"""Outgoing mail: sending now (`send`), queueing for a worker by task name (`queue`), and the one-click stop of
+billing email (`email_stop`).
+May import: models. Never tasks (tasks are looked up by name).
+"""
+from portal.mail.outbox import SEND_TASK, build, queue, send
 
-__all__ = ["build", "queue", "send"]
+__all__ = [
+    "SEND_TASK",
+    "build",
+    "queue",
+    "send",
+]

@@ -12,7 +12,6 @@ from portal.models.base import UTCDateTime, utcnow
 # The dunning cycle, in order; "placed" and "written_off" end it.
 DUNNING_STAGES = ("first_statement", "second_statement", "third_statement", "final_notice", "pre_collection")
 CASE_STAGES = ("none", *DUNNING_STAGES, "placed", "written_off")
-HOLD_KINDS = ("insurance_pending", "plan", "dispute", "financial_assistance", "bankruptcy", "deceased")
 STAFF_HOLD_KINDS = ("dispute", "financial_assistance", "bankruptcy", "deceased")
 CONTACT_CHANNELS = ("call", "email", "letter", "note")
 CONTACT_OUTCOMES = ("no_answer", "left_message", "conversation", "wrong_number", "sent", "returned_mail",

@@ -1,4 +1,11 @@
-"""Payments."""
+"""Card payments and money posted at the desk.
+
+`cards`: a card payment's attempt recorded before Stripe is called, confirmed, then posted through the ledger;
+saved cards. `webhooks`: Stripe events, recorded once. `receipts`: receipts and refunds. `gateway`: the one
+place that talks to Stripe. `desk`: cash, check and card-terminal payments, credits, adjustments and reversals
+by hand. `deposits`: deposit batches.
+May import: models, ledger, facility, mail, audit. Never views or tasks.
+"""
 from portal.payments.cards import (
     CHARGING_PLAN_STATUSES,
     Outcome,
@@ -18,4 +25,25 @@ from portal.payments.errors import PaymentError
 from portal.payments.receipts import Receipt, receipt, receipt_number, refund, send_receipt
 from portal.payments.webhooks import handle_event
 
-__all__ = ["CHARGING_PLAN_STATUSES", "Outcome", "PaymentError", "Receipt", "_customer", "amount_bounds", "check_amount", "complete", "confirm", "finish_card_setup", "handle_event", "receipt", "receipt_number", "record_success", "refund", "remove_saved_card", "saved_cards", "send_receipt", "start", "start_card_setup"]
+__all__ = [
+    "CHARGING_PLAN_STATUSES",
+    "Outcome",
+    "PaymentError",
+    "Receipt",
+    "_customer",
+    "amount_bounds",
+    "check_amount",
+    "complete",
+    "confirm",
+    "finish_card_setup",
+    "handle_event",
+    "receipt",
+    "receipt_number",
+    "record_success",
+    "refund",
+    "remove_saved_card",
+    "saved_cards",
+    "send_receipt",
+    "start",
+    "start_card_setup",
+]

@@ -1,4 +1,4 @@
-"""."""
+"""The error card payments raise, with a message a guarantor can read."""
 
 
 class PaymentError(ValueError):

@@ -1,4 +1,4 @@
-"""Receipts."""
+"""Receipts (numbers, PDF, mail) and refunds of card payments."""
 from dataclasses import dataclass
 
 from flask import current_app

@@ -1,4 +1,4 @@
-"""Webhooks."""
+"""Stripe webhook events: recorded once, a succeeded PaymentIntent posts its payment."""
 from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError

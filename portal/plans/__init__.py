@@ -1,4 +1,13 @@
-"""Plans."""
+"""Payment plans with autopay: policy, the exact schedule, enrolment, daily charging, retries, default.
+
+The schedule rule: after the down payment, the balance is split into equal whole-cent installments
+and the remainder (fewer cents than the number of installments) is added to the first installment,
+so the installments add up to the plan balance exactly and never differ by more than that remainder.
+
+Owns: enrolment (policy, schedule, create, approve, cancel, change), charging (daily charges, retries,
+reminders) and the billers' worklist.
+May import: models, ledger, payments' gateway, mail, audit. Never views or tasks.
+"""
 from portal.plans.charging import (
     ChargeOutcome,
     _claim,
@@ -7,7 +16,6 @@ from portal.plans.charging import (
     charge_due,
     charge_installment,
     due_installments,
-    is_in_good_standing,
     remaining_cents,
     send_reminders,
 )
@@ -32,4 +40,35 @@ from portal.plans.enrolment import (
 )
 from portal.plans.worklist import FILTERS, Health, health, listing
 
-__all__ = ["ChargeOutcome", "FILTERS", "GOOD_STANDING", "Health", "PlanError", "Schedule", "_claim", "absorb_new_balances", "active_plan", "add_months", "approve", "billed_apart_cents", "build_schedule", "cancel", "change_card", "charge_due", "charge_installment", "create", "due_installments", "health", "invite", "is_in_good_standing", "listing", "needs_approval", "policy", "reamortise", "remaining_cents", "required_down_payment", "send_reminders", "skip", "update_policy"]
+__all__ = [
+    "ChargeOutcome",
+    "FILTERS",
+    "GOOD_STANDING",
+    "Health",
+    "PlanError",
+    "Schedule",
+    "_claim",
+    "absorb_new_balances",
+    "active_plan",
+    "add_months",
+    "approve",
+    "billed_apart_cents",
+    "build_schedule",
+    "cancel",
+    "change_card",
+    "charge_due",
+    "charge_installment",
+    "create",
+    "due_installments",
+    "health",
+    "invite",
+    "listing",
+    "needs_approval",
+    "policy",
+    "reamortise",
+    "remaining_cents",
+    "required_down_payment",
+    "send_reminders",
+    "skip",
+    "update_policy",
+]

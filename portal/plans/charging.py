@@ -1,4 +1,4 @@
-"""Charging."""
+"""Charging plans: due installments, retries and failures, absorbing new balances, reminders."""
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -17,7 +17,7 @@ from portal.models import (
     utcnow,
 )
 from portal.payments import gateway
-from portal.plans.enrolment import GOOD_STANDING, _end, _mail, policy
+from portal.plans.enrolment import _end, _mail, policy
 
 # ---------------------------------------------------------------- charging
 
@@ -239,6 +239,3 @@ def remaining_cents(plan: PaymentPlan) -> int:
     return _scheduled_total(plan.installments)
 
 
-def is_in_good_standing(account: Account) -> bool:
-    return db.session.scalar(select(PaymentPlan.id).where(
-        PaymentPlan.account_id == account.id, PaymentPlan.status.in_(GOOD_STANDING))) is not None

@@ -1,9 +1,4 @@
-"""Payment plans with autopay: policy, the exact schedule, enrolment, daily charging, retries, default.
-
-The schedule rule: after the down payment, the balance is split into equal whole-cent installments
-and the remainder (fewer cents than the number of installments) is added to the first installment,
-so the installments add up to the plan balance exactly and never differ by more than that remainder.
-"""
+"""Plan enrolment: the policy, the exact schedule, create, approve, cancel, skip, reamortise, invite."""
 import calendar
 from dataclasses import dataclass
 from datetime import date

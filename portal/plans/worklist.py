@@ -1,4 +1,4 @@
-"""Worklist."""
+"""Plans for billers: filtered listings and the health figures."""
 from dataclasses import dataclass
 from datetime import date
 

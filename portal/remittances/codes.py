@@ -16,6 +16,7 @@ An imported file goes through four steps, each its own function:
 from dataclasses import dataclass
 from typing import Callable
 
+from portal import money
 from portal.models import (
     Remittance,
 )
@@ -102,7 +103,7 @@ class ImportResult:
     def summary(self) -> str:
         return (f"Remittance {self.remittance_id} ({self.payer}, trace {self.trace_number}): {self.claims} claims, "
                 f"{self.posted_lines}/{self.lines} lines posted, {self.denied_lines} denied, "
-                f"{self.exceptions} waiting in the exception queue; {self.posted_paid_cents / 100:.2f} paid posted")
+                f"{self.exceptions} waiting in the exception queue; {money.format_usd(self.posted_paid_cents)} paid posted")
 
 
 def _tell(progress: Progress | None, stage: str, done: int, total: int) -> None:
@@ -111,4 +112,4 @@ def _tell(progress: Progress | None, stage: str, done: int, total: int) -> None:
 
 
 def _usd(cents: int) -> str:
-    return f"{'-' if cents < 0 else ''}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+    return money.format_usd(cents)

@@ -27,8 +27,6 @@ from portal.models import (
     utcnow,
 )
 
-BASIS_TEXT = {"contract": "contract rate", "history": "payer's own history"}
-
 
 class UnderpaymentError(ValueError):
     """A request the worklist refuses (unknown status, missing note, already resolved)."""

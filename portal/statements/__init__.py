@@ -1,4 +1,9 @@
-"""Statements."""
+"""Statements: the monthly (or cycle-day) run that freezes what a guarantor owes, and reading it back.
+
+Owns statement issuing (`issuing`: the snapshot, the pay-by-link code, the run) and reading (`reading`: the
+guarantor's statements, pay-by-link look-up, the PDF and the notice mail).
+May import: models, ledger figures, facility, mail, collections' stage message. Never views or tasks.
+"""
 from portal.statements.issuing import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -22,4 +27,23 @@ from portal.statements.reading import (
     send_notice,
 )
 
-__all__ = ["CODE_ALPHABET", "CODE_LENGTH", "REASON_WORDS", "RunResult", "StatementPage", "build_snapshot", "find_for_pay_link", "for_account", "forget_pages", "get_for_account", "is_statement_day", "issue", "latest", "new_code", "page", "pdf", "run", "send_notice"]
+__all__ = [
+    "CODE_ALPHABET",
+    "CODE_LENGTH",
+    "REASON_WORDS",
+    "RunResult",
+    "StatementPage",
+    "build_snapshot",
+    "find_for_pay_link",
+    "for_account",
+    "forget_pages",
+    "get_for_account",
+    "is_statement_day",
+    "issue",
+    "latest",
+    "new_code",
+    "page",
+    "pdf",
+    "run",
+    "send_notice",
+]

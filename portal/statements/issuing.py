@@ -1,4 +1,4 @@
-"""Statements: a frozen snapshot of what an account owes on a date, its PDF, and the notice mail."""
+"""Issuing statements: the frozen snapshot, the pay-by-link code, the statement run."""
 import calendar
 import secrets
 from collections import defaultdict

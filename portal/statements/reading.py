@@ -1,4 +1,4 @@
-"""Reading."""
+"""Reading statements back: lists, the page, pay-by-link look-up, the PDF and the notice mail."""
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
