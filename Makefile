@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_WORKERS ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run setup test test-sqlite test-postgres system-deps worker bench clean
+.PHONY: run setup lint test test-sqlite test-postgres system-deps worker bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ run: setup
 	$(BIN)/flask --app portal seed-demo; \
 	echo "Serving on http://$(HOST):$(PORT)  (patients: /login, pay a statement: /pay, staff: /staff/login)"; \
 	BASE_URL=http://$(HOST):$(PORT) $(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
+
+# Style and types: ruff (rules in pyproject.toml) and mypy on the application packages.
+lint: setup
+	$(BIN)/ruff check portal staff tests bench migrations
+	$(BIN)/mypy
 
 # Debian packages the tests need: Chromium for the browser tests.
 system-deps:

@@ -4,13 +4,12 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 
 PAYER_TYPES = ("commercial", "medicaid", "medicare", "tricare", "self_pay", "other")
 
 
-class Account(db.Model):
+class Account(Model):
     """The guarantor: receives statements and pays. Balances here are caches of the ledger."""
 
     __tablename__ = "accounts"
@@ -46,7 +45,7 @@ class Account(db.Model):
         return self.patient_balance_cents - self.credit_cents
 
 
-class Patient(db.Model):
+class Patient(Model):
     __tablename__ = "patients"
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -68,7 +67,7 @@ class Patient(db.Model):
         return f"{self.first_name} {self.last_name}"
 
 
-class Payer(db.Model):
+class Payer(Model):
     __tablename__ = "payers"
     __table_args__ = (CheckConstraint(f"payer_type IN {PAYER_TYPES}", name="payer_type"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,7 +77,7 @@ class Payer(db.Model):
     plans: Mapped[list["InsurancePlan"]] = relationship(back_populates="payer")
 
 
-class InsurancePlan(db.Model):
+class InsurancePlan(Model):
     __tablename__ = "insurance_plans"
     __table_args__ = (UniqueConstraint("payer_id", "name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,7 +86,7 @@ class InsurancePlan(db.Model):
     payer: Mapped[Payer] = relationship(back_populates="plans")
 
 
-class Coverage(db.Model):
+class Coverage(Model):
     """A patient's insurance with the benefits that set the patient's share."""
 
     __tablename__ = "coverages"

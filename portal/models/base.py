@@ -1,6 +1,18 @@
+"""What every model shares: the declarative base, UTC datetimes."""
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, TypeDecorator
+
+from portal.extensions import db
+
+if TYPE_CHECKING:  # the type checker sees a plain declarative base; at run time it is Flask-SQLAlchemy's
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Model(DeclarativeBase):
+        pass
+else:
+    Model = db.Model
 
 
 def utcnow() -> datetime:

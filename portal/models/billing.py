@@ -4,12 +4,11 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
 from portal.models.accounts import Account, Coverage, Patient, Payer
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 
 
-class BillingCode(db.Model):
+class BillingCode(Model):
     __tablename__ = "billing_codes"
     __table_args__ = (CheckConstraint("kind IN ('billable', 'documentation')", name="kind"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -22,7 +21,7 @@ class BillingCode(db.Model):
     minutes: Mapped[int | None] = mapped_column()
 
 
-class BillingCodeGroup(db.Model):
+class BillingCodeGroup(Model):
     __tablename__ = "billing_code_groups"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -30,13 +29,13 @@ class BillingCodeGroup(db.Model):
     codes: Mapped[list[BillingCode]] = relationship(secondary="billing_code_group_members")
 
 
-class BillingCodeGroupMember(db.Model):
+class BillingCodeGroupMember(Model):
     __tablename__ = "billing_code_group_members"
     group_id: Mapped[int] = mapped_column(ForeignKey("billing_code_groups.id"), primary_key=True)
     code_id: Mapped[int] = mapped_column(ForeignKey("billing_codes.id"), primary_key=True)
 
 
-class Charge(db.Model):
+class Charge(Model):
     """A billable item. Its two balances are caches of the ledger entries that name it."""
 
     __tablename__ = "charges"
@@ -72,7 +71,7 @@ class Charge(db.Model):
     posting = relationship("Posting", foreign_keys=[posting_id])
 
 
-class Claim(db.Model):
+class Claim(Model):
     __tablename__ = "claims"
     id: Mapped[int] = mapped_column(primary_key=True)
     # Our claim control number (CLM01), echoed back by the payer in the 835's CLP01.
@@ -91,7 +90,7 @@ class Claim(db.Model):
     lines: Mapped[list["ClaimLine"]] = relationship(back_populates="claim", order_by="ClaimLine.line_number")
 
 
-class ClaimLine(db.Model):
+class ClaimLine(Model):
     __tablename__ = "claim_lines"
     __table_args__ = (UniqueConstraint("claim_id", "line_number"),)
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,9 +5,8 @@ from datetime import date, datetime
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
 from portal.models.accounts import Account
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 
 # The dunning cycle, in order; "placed" and "written_off" end it.
 DUNNING_STAGES = ("first_statement", "second_statement", "third_statement", "final_notice", "pre_collection")
@@ -19,7 +18,7 @@ CONTACT_OUTCOMES = ("no_answer", "left_message", "conversation", "wrong_number",
 PROMISE_STATUSES = ("open", "kept", "broken", "cancelled")
 
 
-class CollectionSettings(db.Model):
+class CollectionSettings(Model):
     __tablename__ = "collection_settings"
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), unique=True)
@@ -53,7 +52,7 @@ class CollectionSettings(db.Model):
     last_run_on: Mapped[date | None] = mapped_column(Date)
 
 
-class CollectionCase(db.Model):
+class CollectionCase(Model):
     """One per account with a patient balance; the nightly run keeps its figures current."""
 
     __tablename__ = "collection_cases"
@@ -84,7 +83,7 @@ class CollectionCase(db.Model):
     assignee = relationship("User")
 
 
-class CollectionHold(db.Model):
+class CollectionHold(Model):
     """A staff hold: no dunning, queueing, placement or write-off while it lasts."""
 
     __tablename__ = "collection_holds"
@@ -107,7 +106,7 @@ class CollectionHold(db.Model):
     account: Mapped[Account] = relationship()
 
 
-class ContactLog(db.Model):
+class ContactLog(Model):
     """A call, email, letter or note about the account's debt."""
 
     __tablename__ = "collection_contacts"
@@ -125,7 +124,7 @@ class ContactLog(db.Model):
     created_by: Mapped[str] = mapped_column(String(100))
 
 
-class PromiseToPay(db.Model):
+class PromiseToPay(Model):
     __tablename__ = "promises_to_pay"
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="positive_amount"),
@@ -142,7 +141,7 @@ class PromiseToPay(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Agency(db.Model):
+class Agency(Model):
     __tablename__ = "collection_agencies"
     __table_args__ = (CheckConstraint("fee_bps BETWEEN 0 AND 10000", name="fee_bps"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -152,7 +151,7 @@ class Agency(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
 
-class Placement(db.Model):
+class Placement(Model):
     """An account sent to an agency; a recall ends it."""
 
     __tablename__ = "collection_placements"
@@ -171,7 +170,7 @@ class Placement(db.Model):
     agency: Mapped[Agency] = relationship()
 
 
-class AgencyPayment(db.Model):
+class AgencyPayment(Model):
     """What the agency collected (gross), kept (fee) and remitted (net): a net payment plus a fee
     adjustment."""
 

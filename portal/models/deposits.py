@@ -11,15 +11,14 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 
 BATCH_KINDS = ("patient_lockbox", "cash_drawer", "insurance_checks")
 BATCH_KIND_LABELS = {"patient_lockbox": "Patient lockbox", "cash_drawer": "Cash drawer",
                      "insurance_checks": "Insurance checks"}
 
 
-class DepositBatch(db.Model):
+class DepositBatch(Model):
     __tablename__ = "deposit_batches"
     __table_args__ = (
         CheckConstraint(f"kind IN {BATCH_KINDS}", name="kind"),
@@ -47,7 +46,7 @@ class DepositBatch(db.Model):
         return f"B{self.id:05d} · {BATCH_KIND_LABELS[self.kind]} · {self.deposit_date.isoformat()}"
 
 
-class DepositItem(db.Model):
+class DepositItem(Model):
     """One payment posted into a batch (written by the ledger in the payment's transaction)."""
 
     __tablename__ = "deposit_items"
@@ -58,7 +57,7 @@ class DepositItem(db.Model):
     payment = relationship("Payment")
 
 
-class AdjustmentLimit(db.Model):
+class AdjustmentLimit(Model):
     """The largest single adjustment a role may post; no maximum means unlimited."""
 
     __tablename__ = "adjustment_limits"

@@ -4,9 +4,8 @@ from datetime import date, datetime
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
 from portal.models.accounts import Account, InsurancePlan, Patient, Payer
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 from portal.models.history import AdjudicatedLine
 
 LEAD_STATUSES = ("new", "contacted", "admitted", "closed")
@@ -19,7 +18,7 @@ Index("ix_adjudicated_lines_level_payer_plan_paid", AdjudicatedLine.level_of_car
       AdjudicatedLine.plan_id, AdjudicatedLine.paid_on, postgresql_include=ESTIMATE_INDEX_INCLUDE)
 
 
-class EstimateSettings(db.Model):
+class EstimateSettings(Model):
     """Per-facility rules of the estimator and of the Good Faith Estimate check."""
 
     __tablename__ = "estimate_settings"
@@ -38,7 +37,7 @@ class EstimateSettings(db.Model):
     gfe_dispute_threshold_cents: Mapped[int] = mapped_column(BigInteger, default=40000)
 
 
-class Lead(db.Model):
+class Lead(Model):
     """A prospect who asked what a stay would cost; admissions calls back and may admit."""
 
     __tablename__ = "leads"
@@ -65,7 +64,7 @@ class Lead(db.Model):
     estimates: Mapped[list["Estimate"]] = relationship(back_populates="lead", order_by="Estimate.id.desc()")
 
 
-class Estimate(db.Model):
+class Estimate(Model):
     """A computed estimate as it was shown: its inputs, its range and the evidence it came from."""
 
     __tablename__ = "estimates"
@@ -96,7 +95,7 @@ class Estimate(db.Model):
     plan: Mapped[InsurancePlan | None] = relationship()
 
 
-class GoodFaithEstimate(db.Model):
+class GoodFaithEstimate(Model):
     """A No Surprises Act Good Faith Estimate for an uninsured or self-pay patient (45 CFR 149.610)."""
 
     __tablename__ = "good_faith_estimates"

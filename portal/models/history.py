@@ -9,15 +9,14 @@ from datetime import date, datetime
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
 from portal.models.accounts import InsurancePlan, Payer
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 
 HISTORY_SOURCES = ("era", "manual", "import")
 LEVELS_OF_CARE = ("iop", "php", "outpatient", "residential", "other")
 
 
-class AdjudicatedLine(db.Model):
+class AdjudicatedLine(Model):
     __tablename__ = "adjudicated_lines"
     __table_args__ = (
         CheckConstraint(f"source IN {HISTORY_SOURCES}", name="source"),

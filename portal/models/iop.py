@@ -4,9 +4,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
 from portal.models.accounts import Coverage, Patient
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 from portal.models.billing import BillingCode, BillingCodeGroup
 
 EXCEPTION_REASONS = {
@@ -21,7 +20,7 @@ EXCEPTION_REASONS = {
 }
 
 
-class ClinicalSession(db.Model):
+class ClinicalSession(Model):
     """An attended session and its note: only signed notes count toward a billable day."""
 
     __tablename__ = "clinical_sessions"
@@ -46,7 +45,7 @@ class ClinicalSession(db.Model):
     billing_code: Mapped[BillingCode] = relationship(lazy="joined")
 
 
-class Authorization(db.Model):
+class Authorization(Model):
     """Units of a billable code a payer authorized for a patient between two dates."""
 
     __tablename__ = "authorizations"
@@ -75,7 +74,7 @@ class Authorization(db.Model):
         return self.start_date <= day <= self.end_date
 
 
-class IopSettings(db.Model):
+class IopSettings(Model):
     """Per-facility rules of the nightly per-diem engine."""
 
     __tablename__ = "iop_settings"
@@ -102,7 +101,7 @@ class IopSettings(db.Model):
     billable_group: Mapped[BillingCodeGroup | None] = relationship(foreign_keys=[billable_group_id])
 
 
-class IopException(db.Model):
+class IopException(Model):
     """A day that could not be billed, with its reason; raised (and alerted) once."""
 
     __tablename__ = "iop_exceptions"
@@ -130,7 +129,7 @@ class IopException(db.Model):
         return EXCEPTION_REASONS.get(self.reason, self.reason)
 
 
-class Notification(db.Model):
+class Notification(Model):
     """An in-app alert for one staff user."""
 
     __tablename__ = "notifications"

@@ -11,8 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 
 POSTING_KINDS = (
     "charge", "payment", "allocation", "unallocation", "adjustment", "transfer", "reversal", "refund",
@@ -26,7 +25,7 @@ ADJUSTMENT_KINDS = (
 TRANSFER_REASONS = ("deductible", "coinsurance", "copay", "noncovered", "self_pay", "other")
 
 
-class Posting(db.Model):
+class Posting(Model):
     __tablename__ = "postings"
     __table_args__ = (CheckConstraint(f"kind IN {POSTING_KINDS}", name="kind"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,7 +49,7 @@ class Posting(db.Model):
     )
 
 
-class LedgerEntry(db.Model):
+class LedgerEntry(Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint(f"bucket IN {BUCKETS}", name="bucket"),
@@ -75,7 +74,7 @@ class LedgerEntry(db.Model):
     posting: Mapped[Posting] = relationship(back_populates="entries")
 
 
-class Payment(db.Model):
+class Payment(Model):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="positive_amount"),
@@ -102,7 +101,7 @@ class Payment(db.Model):
         return self.posting.reversed_by is not None
 
 
-class Allocation(db.Model):
+class Allocation(Model):
     """Part of a payment applied to one bucket of one charge."""
 
     __tablename__ = "allocations"
@@ -122,7 +121,7 @@ class Allocation(db.Model):
     charge = relationship("Charge")
 
 
-class Adjustment(db.Model):
+class Adjustment(Model):
     """A reduction of what is owed on one bucket of a charge (write-off, contractual, ...)."""
 
     __tablename__ = "adjustments"
@@ -149,7 +148,7 @@ class Adjustment(db.Model):
     charge = relationship("Charge")
 
 
-class BalanceTransfer(db.Model):
+class BalanceTransfer(Model):
     """Responsibility moved between insurance and patient on one charge (e.g. PR after an ERA)."""
 
     __tablename__ = "balance_transfers"

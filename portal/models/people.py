@@ -4,11 +4,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 
 
-class Facility(db.Model):
+class Facility(Model):
     __tablename__ = "facilities"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -29,7 +28,7 @@ class Facility(db.Model):
     payment_minimum_cents: Mapped[int] = mapped_column(default=500)
 
 
-class Role(db.Model):
+class Role(Model):
     __tablename__ = "roles"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50), unique=True)
@@ -43,7 +42,7 @@ class Role(db.Model):
         return {p.permission for p in self.permissions}
 
 
-class RolePermission(db.Model):
+class RolePermission(Model):
     __tablename__ = "role_permissions"
     __table_args__ = (UniqueConstraint("role_id", "permission"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,7 +50,7 @@ class RolePermission(db.Model):
     permission: Mapped[str] = mapped_column(String(64))
 
 
-class User(db.Model):
+class User(Model):
     """Staff and patient logins share one table; `kind` keeps the two sides apart."""
 
     __tablename__ = "users"
@@ -96,7 +95,7 @@ class User(db.Model):
         return str(self.id)
 
 
-class AccountAccess(db.Model):
+class AccountAccess(Model):
     """Which accounts a patient login may see (a guarantor's own, a parent's child's)."""
 
     __tablename__ = "account_access"

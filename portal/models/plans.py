@@ -4,15 +4,14 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
 from portal.models.accounts import Account
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 from portal.models.statements import SavedCard
 
 PLAN_STATUSES = ("pending_approval", "active", "completed", "defaulted", "cancelled")
 
 
-class PlanPolicy(db.Model):
+class PlanPolicy(Model):
     __tablename__ = "plan_policies"
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), unique=True)
@@ -34,7 +33,7 @@ class PlanPolicy(db.Model):
         return [int(d) for d in self.retry_days.split(",") if d.strip()]
 
 
-class PaymentPlan(db.Model):
+class PaymentPlan(Model):
     __tablename__ = "payment_plans"
     __table_args__ = (CheckConstraint(f"status IN {PLAN_STATUSES}", name="status"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,7 +58,7 @@ class PaymentPlan(db.Model):
                                                                  order_by="PlanInstallment.sequence")
 
 
-class PlanInstallment(db.Model):
+class PlanInstallment(Model):
     __tablename__ = "plan_installments"
     __table_args__ = (
         UniqueConstraint("plan_id", "sequence"),
@@ -80,7 +79,7 @@ class PlanInstallment(db.Model):
     plan: Mapped[PaymentPlan] = relationship(back_populates="installments")
 
 
-class PlanChargeAttempt(db.Model):
+class PlanChargeAttempt(Model):
     """One try at charging an installment. Committed before the processor is called, so a worker
     that dies mid-charge is followed by one that finds the PaymentIntent it made (by metadata)
     or makes it with the same idempotency key."""

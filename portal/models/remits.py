@@ -20,9 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
-from portal.extensions import db
 from portal.models.accounts import Payer
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 from portal.models.billing import Charge, Claim, ClaimLine
 from portal.models.ledger import Payment
 
@@ -31,7 +30,7 @@ EXCEPTION_STATES = ("open", "matched", "dismissed")
 MATCH_METHODS = ("control_number", "member_date_charge", "manual")
 
 
-class Remittance(db.Model):
+class Remittance(Model):
     __tablename__ = "remittances"
     __table_args__ = (
         UniqueConstraint("payer_identifier", "trace_number"),
@@ -68,7 +67,7 @@ class Remittance(db.Model):
         back_populates="remittance", order_by="ProviderAdjustment.id")
 
 
-class RemittanceClaim(db.Model):
+class RemittanceClaim(Model):
     """One CLP loop: the payer's answer about one of our claims."""
 
     __tablename__ = "remittance_claims"
@@ -110,7 +109,7 @@ class RemittanceClaim(db.Model):
         return self.status_code == "22"
 
 
-class RemittanceLine(db.Model):
+class RemittanceLine(Model):
     """One SVC loop: a service line as the payer adjudicated it, and what we posted for it."""
 
     __tablename__ = "remittance_lines"
@@ -149,7 +148,7 @@ class RemittanceLine(db.Model):
     charge: Mapped[Charge | None] = relationship()
 
 
-class ProviderAdjustment(db.Model):
+class ProviderAdjustment(Model):
     """A PLB adjustment: money the payer adds or takes back at provider level, not on any account."""
 
     __tablename__ = "provider_adjustments"
@@ -164,7 +163,7 @@ class ProviderAdjustment(db.Model):
     remittance: Mapped[Remittance] = relationship(back_populates="provider_adjustments")
 
 
-class EraException(db.Model):
+class EraException(Model):
     """A remittance claim (or one of its lines) that could not be posted automatically."""
 
     __tablename__ = "era_exceptions"

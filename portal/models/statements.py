@@ -14,12 +14,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
 from portal.models.accounts import Account
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 
 
-class Statement(db.Model):
+class Statement(Model):
     """What an account owed on a date. Issued once and never changed; the next one carries forward."""
 
     __tablename__ = "statements"
@@ -46,7 +45,7 @@ class Statement(db.Model):
     account: Mapped[Account] = relationship()
 
 
-class CardPayment(db.Model):
+class CardPayment(Model):
     """One attempt to take a card payment. Its token is unique, so a double submit is one attempt;
     the PaymentIntent id is stored before the money is posted, so a retry reuses it."""
 
@@ -77,7 +76,7 @@ class CardPayment(db.Model):
     account: Mapped[Account] = relationship()
 
 
-class SavedCard(db.Model):
+class SavedCard(Model):
     """A card the guarantor chose to keep: only Stripe's id, brand, last four and expiry."""
 
     __tablename__ = "saved_cards"
@@ -92,7 +91,7 @@ class SavedCard(db.Model):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class StripeEvent(db.Model):
+class StripeEvent(Model):
     """Webhook events seen, so a redelivered event is acknowledged and ignored."""
 
     __tablename__ = "stripe_events"
@@ -105,7 +104,7 @@ class StripeEvent(db.Model):
 REFUND_METHODS = ("card", "check", "cash")
 
 
-class Refund(db.Model):
+class Refund(Model):
     __tablename__ = "refunds"
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="positive_amount"),

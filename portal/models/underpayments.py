@@ -10,14 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.accounts import InsurancePlan, Payer
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import Model, UTCDateTime, utcnow
 from portal.models.history import AdjudicatedLine
 
 UNDERPAYMENT_STATUSES = ("open", "appealed", "accepted")
 UPLOAD_STATUSES = ("queued", "running", "posted", "refused", "failed")
 
 
-class UnderpaymentSettings(db.Model):
+class UnderpaymentSettings(Model):
     """Per-facility rule for flagging a line: allowed below `threshold_bps` of what is expected."""
 
     __tablename__ = "underpayment_settings"
@@ -34,7 +34,7 @@ class UnderpaymentSettings(db.Model):
     lookback_days: Mapped[int] = mapped_column(default=365)
 
 
-class ContractRate(db.Model):
+class ContractRate(Model):
     """What a payer (optionally one plan) agreed to allow for a code, per unit, over a period."""
 
     __tablename__ = "contract_rates"
@@ -57,7 +57,7 @@ class ContractRate(db.Model):
     plan: Mapped[InsurancePlan | None] = relationship()
 
 
-class Underpayment(db.Model):
+class Underpayment(Model):
     """A posted line the payer allowed less for than expected, with the evidence; worked by a person."""
 
     __tablename__ = "underpayments"
@@ -91,7 +91,7 @@ class Underpayment(db.Model):
     contract_rate: Mapped[ContractRate | None] = relationship()
 
 
-class EraUpload(db.Model):
+class EraUpload(Model):
     """An 835 a person uploaded: the file as received and how its import ended.
 
     Live progress (claims done of total) is kept outside the database, because the import holds
