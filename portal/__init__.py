@@ -3,9 +3,7 @@ from importlib import import_module
 from pathlib import Path
 
 from flask import Flask
-from flask_limiter import Limiter
 
-from portal import signing
 from portal.config import ROOT, Config, config_for_environment
 from portal.extensions import celery_init_app, csrf, db, limiter, migrate
 
@@ -19,9 +17,7 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    signing.init_app(app)
     limiter.init_app(app)
-    _keep_limiter_to_its_routes(app)
     from portal.tasks import BEAT_SCHEDULE  # the factory hands the schedule to Celery; tasks import services
 
     celery_init_app(app, BEAT_SCHEDULE)
@@ -44,17 +40,6 @@ def create_app(config: Config | None = None) -> Flask:
     for name in app.config["INSTALLED_MODULES"]:
         import_module(name).init_app(app)
     return app
-
-
-def _keep_limiter_to_its_routes(app: Flask) -> None:
-    """Limits are set per route (sign-in, pay by link, estimates) and each decorated route checks its own.
-    The application-wide hooks would evaluate an empty set of default limits before every request and,
-    with rate-limit headers off, add nothing to every response."""
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
-    inject_headers = getattr(Limiter, "_Limiter__inject_headers", None)  # private: if renamed, nothing is dropped
-    if inject_headers and not app.config.get("RATELIMIT_HEADERS_ENABLED"):
-        app.after_request_funcs[None] = [hook for hook in app.after_request_funcs[None]
-                                         if getattr(hook, "func", None) is not inject_headers]
 
 
 def _ensure_sqlite_folder(app: Flask) -> None:

@@ -17,10 +17,6 @@ def accounts_for_patient_user(user: User) -> list[Account]:
     ))
 
 
-def account_ids_for_patient_user(user: User) -> set[int]:
-    return set(db.session.scalars(select(AccountAccess.account_id).where(AccountAccess.user_id == user.id)))
-
-
 def get_for_patient_user(user: User, account_id: int) -> Account | None:
     """The account if this patient login may see it; None otherwise (the view answers 404)."""
     return db.session.scalar(

@@ -5,11 +5,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from portal import accounts
 from portal.extensions import db, limiter, login_manager
 from portal.forms import ForgotPasswordForm, LoginForm, NewPasswordForm
 from portal.models import User
-from portal.people import identity, password_reset, users
+from portal.people import password_reset, users
 
 bp = Blueprint("auth", __name__)
 
@@ -23,34 +22,20 @@ def init_app(app) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | identity.SignedInPatient | None:
-    """Staff: their login row, read on every request. Patients: who they are and which accounts they may
-    see, from memory when read within PATIENT_IDENTITY_SECONDS."""
+def load_user(user_id: str) -> User | None:
+    """The login row, read on every request (one primary-key query): a deactivated login or a changed
+    password ends the session at its next request."""
     if not user_id.isdigit():
         return None
-    seconds = current_app.config["PATIENT_IDENTITY_SECONDS"]
-    known = identity.patients.get(int(user_id)) if seconds else None
-    if known is None:
-        user = db.session.get(User, int(user_id))
-        if user is None or not user.active:
-            return None  # a deactivated login is signed out by its next request
-        if user.is_staff or not seconds:
-            return user if _same_password(users.password_fingerprint(user)) else None
-        known = identity.patients.remember(user, accounts.account_ids_for_patient_user(user), seconds)
-    return known if _same_password(known.password_fingerprint) else None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active:
+        return None
+    return user if _same_password(users.password_fingerprint(user)) else None
 
 
 def _same_password(fingerprint: str) -> bool:
     """A session opened before the password changed ends (sessions from before this check carry none)."""
     return session.get("pw_fingerprint", fingerprint) == fingerprint
-
-
-def patient_may_see(account_id: int) -> bool:
-    """Whether the signed-in patient may see this account (from memory when the login is cached)."""
-    allowed = getattr(current_user, "account_ids", None)
-    if allowed is None:  # identity caching is off: current_user is the login row
-        return accounts.get_for_patient_user(current_user, account_id) is not None
-    return account_id in allowed
 
 
 def login_rate_limit() -> str:

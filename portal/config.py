@@ -47,8 +47,6 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 3600
     # HIPAA automatic logoff for staff (minutes of inactivity).
     STAFF_IDLE_MINUTES = int(os.environ.get("STAFF_IDLE_MINUTES", "15"))
-    # How long a patient login (and the accounts it may see) is trusted from memory; 0 loads it every request.
-    PATIENT_IDENTITY_SECONDS = int(os.environ.get("PATIENT_IDENTITY_SECONDS", "10"))
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per minute")

@@ -1,10 +1,8 @@
-"""What every page shares: security headers, template filters, pages shared between viewers, error pages."""
-from flask import Flask, current_app, g, render_template, session
-from markupsafe import escape
+"""What every page shares: security headers, template filters, error pages."""
+from flask import Flask, g, render_template
 
 from portal import money
 from portal.payments import gateway
-from portal.signing import csrf_token
 
 # Stripe's scripts are the only third-party code a page may load (added with card payments).
 CSP = (
@@ -44,33 +42,6 @@ def _error_page(code: int, title: str):
         return render_template("errors/error.html", code=code, title=title, description=description), code
 
     return handler
-
-
-_TOKEN_SLOT = "\x00csrf-token\x00"
-_shared_pages: dict[tuple, str] = {}
-
-
-def render_shared_page(key: tuple, template: str, **context) -> str:
-    """A page that every viewer sees the same, but for the CSRF token in its forms (a frozen statement
-    under the patient nav): rendered once per process with a slot for the token, which each request
-    fills in. A page with a message to flash is rendered around it as usual."""
-    if "_flashes" in session:
-        return render_template(template, **context)
-    page = _shared_pages.get(key)
-    if page is None:
-        page = render_template(template, **context, csrf_token=lambda: _TOKEN_SLOT)
-        own_token = g.get(current_app.config["WTF_CSRF_FIELD_NAME"])
-        if own_token and own_token in page:  # a form signed this viewer's own token in: not to share
-            return page
-        if len(_shared_pages) >= 512:
-            _shared_pages.clear()
-        _shared_pages[key] = page
-    return page.replace(_TOKEN_SLOT, str(escape(csrf_token())))
-
-
-def forget_shared_pages() -> None:
-    """Drop the rendered pages (a test database is emptied beneath a running process)."""
-    _shared_pages.clear()
 
 
 def card_page_csp() -> str:

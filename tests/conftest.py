@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyotp
@@ -22,10 +21,10 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
-from portal import create_app, statements, web
+from portal import create_app
 from portal.config import TestConfig
 from portal.extensions import db, limiter
-from portal.people import identity, users
+from portal.people import users
 
 # Live server and Chromium; IOP, plan, collections, estimate and remittance-page fixtures.
 pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.iop", "tests.fixtures.plans", "tests.fixtures.collections",
@@ -171,9 +170,6 @@ def _clean_state(app):
         _truncate_all()
         db.session.remove()
     limiter.reset()
-    identity.patients.clear()  # the ids just emptied will be reused by the next test
-    statements.forget_pages()
-    web.forget_shared_pages()
 
 
 @pytest.fixture
@@ -189,18 +185,6 @@ def roles(app):
 # ---------------------------------------------------------------- logins through the real forms
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
-
-
-@contextmanager
-def past_the_identity_bound(app):
-    """Requests inside see every cached patient login as expired (as once PATIENT_IDENTITY_SECONDS pass)."""
-    clock = identity.patients.clock
-    later = clock() + app.config["PATIENT_IDENTITY_SECONDS"] + 1
-    identity.patients.clock = lambda: later
-    try:
-        yield
-    finally:
-        identity.patients.clock = clock
 
 
 def csrf_from(html: str) -> str:

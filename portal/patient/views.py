@@ -21,12 +21,11 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from portal import accounts, documents, facility, money, payments, payments_web, plans, statements
-from portal.auth import patient_may_see, patient_required
+from portal.auth import patient_required
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Payment
 from portal.payments import gateway
-from portal.web import render_shared_page
 
 bp = Blueprint("patient", __name__)
 
@@ -75,10 +74,8 @@ def remove_card(account_id: int, card_id: int):
 @bp.get("/accounts/<int:account_id>/statements/<int:statement_id>")
 @patient_required
 def statement(account_id: int, statement_id: int):
-    item = statements.page(statement_id)
-    if item is None or item.account_id != account_id or not patient_may_see(account_id):
-        abort(404)
-    return render_shared_page(("statement", item.id), "patient/statement.html", statement=item)
+    item = statements.get_for_patient_user(current_user, account_id, statement_id) or abort(404)
+    return render_template("patient/statement.html", statement=item, s=item.snapshot)
 
 
 @bp.get("/accounts/<int:account_id>/statements/<int:statement_id>/pdf")

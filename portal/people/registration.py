@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from portal import audit, facility, mail
 from portal.extensions import db
 from portal.models import AccountAccess, Statement, User
-from portal.people import identity, users
+from portal.people import users
 
 _SALT = "patient-registration"
 LINK_HOURS = 24
@@ -74,5 +74,4 @@ def add_account(user, statement: Statement) -> bool:
     db.session.add(AccountAccess(user_id=user.id, account_id=statement.account_id))
     audit.record("account_access.added", "account", actor=f"user:{user.id}", object_id=statement.account_id,
                  account_id=statement.account_id)
-    identity.patients.forget(user.id)  # this worker shows the new account at once; others within the bound
     return True

@@ -1,11 +1,10 @@
 """Reading statements back: lists, the page, pay-by-link look-up, the PDF and the notice mail."""
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from flask import current_app, render_template
-from markupsafe import Markup
+from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 
 from portal import documents, facility, mail, money
 from portal.extensions import db
@@ -27,41 +26,12 @@ def for_account(account: Account) -> list[Statement]:
                                    .order_by(Statement.statement_date.desc())))
 
 
-@dataclass(frozen=True)
-class StatementPage:
-    """A statement's page as shown to the patient: its title and its rendered content."""
-
-    id: int
-    account_id: int
-    title: str
-    content: Markup
-
-
-_pages: dict[int, StatementPage] = {}
-_PAGES_KEPT = 512
-
-
-def page(statement_id: int) -> StatementPage | None:
-    """The statement as its page shows it. An issued statement never changes, so each one is read and
-    rendered once per process; the caller checks that the viewer may see its account."""
-    found = _pages.get(statement_id)
-    if found is None:
-        statement = db.session.get(Statement, statement_id)
-        if statement is None:
-            return None
-        content = Markup(render_template("patient/_statement_content.html", statement=statement,
-                                         s=statement.snapshot))
-        found = StatementPage(statement.id, statement.account_id,
-                              f"Statement {statement.statement_date.strftime('%b %d, %Y')}", content)
-        if len(_pages) >= _PAGES_KEPT:
-            _pages.clear()
-        _pages[statement_id] = found
-    return found
-
-
-def forget_pages() -> None:
-    """Drop the rendered pages (a test database is emptied beneath a running process)."""
-    _pages.clear()
+def get_for_patient_user(user: User, account_id: int, statement_id: int) -> Statement | None:
+    """The statement with its lines, if it is on an account this patient login may see (one query)."""
+    return db.session.scalar(
+        select(Statement).join(AccountAccess, AccountAccess.account_id == Statement.account_id)
+        .where(Statement.id == statement_id, Statement.account_id == account_id, AccountAccess.user_id == user.id)
+        .options(undefer(Statement.snapshot)))
 
 
 def get_for_account(account: Account, statement_id: int) -> Statement | None:

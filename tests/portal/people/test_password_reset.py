@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent, User
-from tests.conftest import PASSWORD, past_the_identity_bound, post_form
+from tests.conftest import PASSWORD, post_form
 from tests.fixtures import factories
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -97,8 +97,7 @@ def test_a_new_password_signs_out_a_session_opened_with_the_old_one(app, smtp_se
     path = reset_path(smtp_server.messages[0])
     post_form(resetting, path, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
 
-    with past_the_identity_bound(app):
-        signed_out = elsewhere.get(f"/accounts/{account.id}")
+    signed_out = elsewhere.get(f"/accounts/{account.id}")
     assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
     fresh = app.test_client()
     post_form(fresh, "/login", {"email": user.email, "password": NEW_PASSWORD})
