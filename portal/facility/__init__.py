@@ -1,4 +1,4 @@
 """Facility."""
-from portal.facility.record import EDITABLE, NUMBERS, current, update
+from portal.facility.record import EDITABLE, NUMBERS, current, save_settings, saved, settings_row, unsaved, update
 
-__all__ = ["EDITABLE", "NUMBERS", "current", "update"]
+__all__ = ["EDITABLE", "NUMBERS", "current", "save_settings", "saved", "settings_row", "unsaved", "update"]
