@@ -187,6 +187,7 @@ def iop_settings():
         if form.documentation_group_id.data == form.billable_group_id.data:
             form.billable_group_id.errors.append("Choose two different groups.")
         else:
+            facility.save_settings(record)  # read as unsaved defaults until the first save
             changes = {}
             for name in IOP_FIELDS:
                 value = getattr(form, name).data

@@ -130,7 +130,7 @@ def apply_credit(account_id: int):
                 allocations = desk.apply_credit(account, user=current_user, payment_id=form.payment_id.data,
                                                    token=form.token.data,
                                                    allocate_to=chosen if form.allocation.data == "lines" else None,
-                                                **audit_context())
+                                                   **audit_context())
             except desk.PostingError as exc:
                 db.session.rollback()
                 _place(form, exc, line_errors)
