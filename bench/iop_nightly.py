@@ -66,6 +66,7 @@ def insert_insured_patients(db, models, n: int, *, facility_id: int, payer_id: i
 def populate(db, models, n: int) -> None:
     """n insured patients, each with an authorization and three signed units on DAY (bulk inserts)."""
     from portal import iop
+    from portal.facility import save_settings
 
     facility = models.Facility(name="Bench", neutral_name="Bench", statement_descriptor="BENCH")
     payer = models.Payer(name="Bench Payer", x12_payer_id="BENCH", payer_type="commercial")
@@ -75,7 +76,7 @@ def populate(db, models, n: int) -> None:
                         models.BillingCodeGroup(name="IOP documentation", purpose="documentation", codes=[group]),
                         models.BillingCodeGroup(name="IOP billable", purpose="billable", codes=[per_diem])])
     db.session.commit()
-    config = iop.settings()
+    config = save_settings(iop.settings())  # read as unsaved defaults until stored
     config.catch_up_days = 0
     db.session.commit()
     ids = range(1, n + 1)

@@ -1,27 +1,26 @@
 """Audit trail: who viewed or changed which patient's data, when and from where."""
-from flask import has_request_context, request
-
 from portal.extensions import db
 from portal.models import AuditEvent, User
 
 
 def record(action: str, object_type: str, *, actor: User | str, object_id=None, account_id: int | None = None,
-           patient_id: int | None = None, detail: dict | None = None, commit: bool = True) -> AuditEvent:
-    """Append an audit event. `actor` is the user, or a label such as 'task:statements' or 'cli'."""
+           patient_id: int | None = None, detail: dict | None = None, ip: str | None = None,
+           user_agent: str | None = None, commit: bool = False) -> AuditEvent:
+    """Append an audit event; the caller's transaction keeps it (the request, task or command commits).
+
+    `actor` is the user, or a label such as 'task:statements' or 'cli'. `ip` and `user_agent` come from the
+    web edge (`web.audit_context()`); tasks and commands have neither. `commit` is accepted and ignored,
+    for callers that still say `commit=False`: recording never commits.
+    """
     user_id = actor.id if isinstance(actor, User) else None
     label = f"user:{actor.id}" if isinstance(actor, User) else str(actor)
-    ip, agent = None, None
-    if has_request_context():
-        ip = request.remote_addr
-        agent = (request.user_agent.string or "")[:300]
     event = AuditEvent(
         user_id=user_id, actor=label, action=action, object_type=object_type,
         object_id=None if object_id is None else str(object_id), account_id=account_id,
-        patient_id=patient_id, ip_address=ip, user_agent=agent, detail=detail,
+        patient_id=patient_id, ip_address=ip, user_agent=None if user_agent is None else user_agent[:300],
+        detail=detail,
     )
     db.session.add(event)
-    if commit:
-        db.session.commit()
     return event
 
 

@@ -9,6 +9,7 @@ from portal.extensions import db, limiter, login_manager
 from portal.forms import ForgotPasswordForm, LoginForm, NewPasswordForm
 from portal.models import User
 from portal.people import password_reset, users
+from portal.web import audit_context, keep_refusal
 
 bp = Blueprint("auth", __name__)
 
@@ -53,10 +54,14 @@ def safe_next(default: str) -> str:
 
 def check_password(form: LoginForm, kind: str) -> users.LoginResult:
     config = current_app.config
-    return users.authenticate(
+    result = users.authenticate(
         form.email.data, form.password.data, kind=kind, max_failures=config["LOGIN_MAX_FAILURES"],
         lockout_minutes=config["LOGIN_LOCKOUT_MINUTES"], totp_required_roles=config["TOTP_REQUIRED_ROLES"],
+        **audit_context(),
     )
+    if result.user is None:
+        keep_refusal()  # the page answers 401, but the failure counts toward the lockout and is audited
+    return result
 
 
 def start_session(user: User) -> None:
@@ -64,7 +69,7 @@ def start_session(user: User) -> None:
     login_user(user)
     session["kind"] = user.kind
     session["pw_fingerprint"] = users.password_fingerprint(user)
-    users.record_login(user)
+    users.record_login(user, **audit_context())
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -98,7 +103,8 @@ def _reset_email_key() -> str:
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        password_reset.request_link(form.email.data)  # the same answer whether or not the email has a login
+        # The same answer whether or not the email has a login.
+        password_reset.request_link(form.email.data, **audit_context())
         return render_template("login_forgot.html", form=form, sent=True)
     return render_template("login_forgot.html", form=form, sent=False), 400 if form.is_submitted() else 200
 
@@ -111,7 +117,7 @@ def reset_password(token: str):
         return render_template("login_reset.html", form=None), 404
 
     def save(password: str):
-        password_reset.set_new_password(user, password)
+        password_reset.set_new_password(user, password, **audit_context())
         flash("Your password is changed. Sign in with the new one.", "info")
         return redirect(url_for(".login"))
 

@@ -1,4 +1,5 @@
 """`flask --app portal <command>`: every command that can fail exits non-zero with one readable line."""
+import functools
 import json
 import os
 import secrets
@@ -53,6 +54,31 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(era_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
+    for command in app.cli.commands.values():
+        _commit_when_done(command)
+
+
+def _commit_when_done(command: click.Command) -> None:
+    """A command is an edge: services flush, and the command's work is committed once when it returns.
+    An error (ClickException, a non-zero exit) rolls back what it had not committed."""
+    for sub in getattr(command, "commands", {}).values():
+        _commit_when_done(sub)
+    callback = command.callback
+    if callback is None or getattr(callback, "commits_when_done", False):
+        return
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        try:
+            result = callback(*args, **kwargs)
+        except BaseException:
+            db.session.rollback()
+            raise
+        db.session.commit()
+        return result
+
+    run.commits_when_done = True
+    command.callback = run
 
 
 def _emit(as_json: bool, payload: dict, text: str) -> None:
@@ -146,7 +172,7 @@ def users_create(email, role, full_name, account_number, password_stdin, as_json
         raise click.ClickException(str(exc)) from exc
     if account is not None:
         db.session.add(AccountAccess(user_id=user.id, account_id=account.id))
-    db.session.commit()
+    db.session.flush()
     payload = {"id": user.id, "email": user.email, "role": role}
     if not password_stdin:
         payload["temporary_password"] = password
@@ -296,7 +322,6 @@ def collections_place(number, agency_name, as_of, as_json):
     except collections.CollectionsError as exc:
         db.session.rollback()
         raise click.ClickException(f"{number} cannot be placed: {exc}") from exc
-    db.session.commit()
     _emit(as_json, {"account": number, "agency": agency.name, "placed_on": day.isoformat(),
                     "balance_cents": placement.placed_balance_cents},
           f"{number} placed with {agency.name} on {day}")

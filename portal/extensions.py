@@ -57,8 +57,16 @@ def _sqlite_begin(connection):
 def celery_init_app(app: Flask, beat_schedule: dict | None = None) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
+            # The task is the edge: services flush, the task commits once when `run` returns
+            # (an exception, a retry included, rolls its work back).
             with app.app_context():
-                return self.run(*args, **kwargs)
+                try:
+                    result = self.run(*args, **kwargs)
+                except BaseException:
+                    db.session.rollback()
+                    raise
+                db.session.commit()
+                return result
 
     celery_app = Celery(app.import_name, task_cls=FlaskTask)
     redis_url = app.config.get("REDIS_URL")

@@ -2,6 +2,7 @@
 from sqlalchemy import select
 
 from portal.extensions import db, sqlite_immediate
+from portal.transaction import commit_before_write_lock
 
 
 def begin_write() -> None:
@@ -12,7 +13,7 @@ def begin_write() -> None:
     """
     if db.session.get_bind().dialect.name != "sqlite":
         return
-    db.session.commit()
+    commit_before_write_lock()
     token = sqlite_immediate.set(True)
     try:
         db.session.connection()  # begins the transaction now

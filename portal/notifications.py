@@ -30,4 +30,4 @@ def mark_all_read(user: User) -> None:
     for note in db.session.scalars(select(Notification).where(
             Notification.user_id == user.id, Notification.read_at.is_(None))):
         note.read_at = utcnow()
-    db.session.commit()
+    db.session.flush()

@@ -1,7 +1,8 @@
-"""What every page shares: security headers, template filters, error pages."""
-from flask import Flask, g, render_template
+"""What every page shares: the request's transaction, security headers, template filters, error pages."""
+from flask import Flask, g, render_template, request
 
 from portal import money
+from portal.extensions import db
 from portal.payments import gateway
 
 # Stripe's scripts are the only third-party code a page may load (added with card payments).
@@ -12,6 +13,7 @@ CSP = (
 
 
 def register_web(app: Flask) -> None:
+    app.after_request(commit_or_roll_back)
     app.add_template_filter(money.format_usd, "usd")
     app.add_template_filter(money.format_plain, "plain")
     fixed_headers = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
@@ -52,3 +54,26 @@ def card_page_csp() -> str:
         f"connect-src 'self' {stripe}; frame-src {stripe}; frame-ancestors 'none'; form-action 'self'; "
         "base-uri 'self'; object-src 'none'"
     )
+
+
+# ---------------------------------------------------------------- the request's transaction
+
+def commit_or_roll_back(response):
+    """The one commit of a request (domain code only flushes): a response under 400 keeps what the view did;
+    an error page, a refused form (400) or an exception's 500 rolls it back, unless the view kept a refusal."""
+    if response.status_code < 400 or g.get("keep_refusal"):
+        db.session.commit()  # a failing commit raises here: the client sees a 500, not a false success
+    else:
+        db.session.rollback()
+    return response
+
+
+def keep_refusal() -> None:
+    """This request answers 4xx but what it wrote is the point (a failed sign-in counts toward the lockout
+    and is audited): commit it anyway."""
+    g.keep_refusal = True
+
+
+def audit_context() -> dict:
+    """Where the request came from, for `audit.record(..., **audit_context())` and the services that audit."""
+    return {"ip": request.remote_addr, "user_agent": request.user_agent.string or ""}

@@ -9,6 +9,7 @@ from portal.extensions import db, limiter
 from portal.forms import LoginForm, TotpForm
 from portal.models import User
 from portal.people import users
+from portal.web import audit_context, keep_refusal
 
 bp = Blueprint("staff_auth", __name__, url_prefix="/staff")
 PENDING_SECONDS = 300
@@ -59,9 +60,10 @@ def totp():
         return redirect(url_for(".login"))
     form = TotpForm()
     if form.validate_on_submit():
-        if users.verify_totp(user, form.code.data):
+        if users.verify_totp(user, form.code.data, **audit_context()):
             return _finish(user)
         form.code.errors.append("That code is not valid. Enter the current code from your app.")
+        keep_refusal()  # the failed code is audited although the page answers 401
         return render_template("staff/totp.html", form=form), 401
     return render_template("staff/totp.html", form=form), 400 if form.is_submitted() else 200
 
@@ -82,9 +84,8 @@ def enrolment_page(user: User, on_success):
     session["enrol_secret"] = secret
     form = TotpForm()
     if form.validate_on_submit():
-        if users.enrol_totp(user, secret, form.code.data):
+        if users.enrol_totp(user, secret, form.code.data, **audit_context()):
             session.pop("enrol_secret", None)
-            db.session.commit()
             flash("Two-factor sign-in is on.", "info")
             return on_success()
         form.code.errors.append("That code does not match. Check the time on your phone and try again.")

@@ -87,3 +87,78 @@ def test_no_module_grows_past_the_size_a_reader_holds():
     long = {str(p.relative_to(ROOT)): n for folder in ("portal", "staff") for p in (ROOT / folder).rglob("*.py")
             if (n := len(p.read_text().splitlines())) > limit}
     assert long == {}
+
+
+# ---------------------------------------------------------------- transactions and the web layer
+
+# Views: what the request hook (portal/web.py) commits; they never commit themselves.
+VIEW_DIRS = ("staff", "portal/patient", "portal/public", "portal/webhooks")
+# The web layer: views, guards, forms and the request hook may read the request and the signed-in user;
+# extensions.py binds Flask-Login.
+WEB_LAYER = ("portal/auth.py", "portal/web.py", "portal/forms.py", "portal/patient", "portal/public",
+             "portal/webhooks", "portal/payments_web.py", "portal/estimate_forms.py", "portal/cli.py",
+             "portal/extensions.py")
+# Where a commit may be written: the ledger's unit of work (after its locks), the named helpers in
+# portal/transaction.py (before an outside call; before the SQLite write lock), and the edges: the request
+# hook (web.py), the Celery task (extensions.py) and the CLI command (cli.py). The demo seeding runs under the
+# `seed-demo` command and flushes like any other domain code; tasks.py commits through extensions.py.
+MAY_COMMIT = ("portal/ledger", "portal/transaction.py", "portal/web.py", "portal/extensions.py", "portal/cli.py")
+
+
+def _under(path: Path, prefixes) -> bool:
+    rel = path.relative_to(ROOT).as_posix()
+    return any(rel == p or rel.startswith(p + "/") for p in prefixes)
+
+
+def commit_calls(path: Path) -> list[int]:
+    """Lines calling something`.commit()` (the session's, or anything else's: a batch's commits inside the ledger)."""
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "commit"]
+
+
+def test_views_never_commit():
+    offenders = [f"{p.relative_to(ROOT)}:{line}" for folder in VIEW_DIRS for p in (ROOT / folder).rglob("*.py")
+                 for line in commit_calls(p)]
+    assert offenders == []
+
+
+def test_domain_code_flushes_and_only_the_edges_commit():
+    offenders = [f"{p.relative_to(ROOT)}:{line}" for p in (ROOT / "portal").rglob("*.py")
+                 if not _under(p, MAY_COMMIT) for line in commit_calls(p)
+                 if not _ledger_batch_commit(p, line)]
+    assert offenders == []
+
+
+def _ledger_batch_commit(path: Path, line: int) -> bool:
+    """ERA posting hands its rows to the ledger's insurance batch, which commits under the ledger's locks."""
+    return "batch.commit(" in path.read_text().splitlines()[line - 1]
+
+
+def test_domain_code_never_reads_the_request_or_the_signed_in_user():
+    banned = {"flask_login"}
+    offenders = []
+    for path in (ROOT / "portal").rglob("*.py"):
+        if _under(path, WEB_LAYER):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            bad = None
+            if isinstance(node, ast.Import):
+                bad = [a.name for a in node.names if a.name.split(".")[0] in banned or a.name == "flask.request"]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = {a.name for a in node.names}
+                if node.module.split(".")[0] in banned:
+                    bad = [node.module]
+                elif node.module in ("flask", "flask.globals") and names & {"request", "current_user"}:
+                    bad = sorted(names & {"request", "current_user"})
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "flask" \
+                    and node.attr == "request":
+                bad = ["flask.request"]
+            if bad:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {bad}")
+    assert offenders == []
+
+
+def test_audit_takes_where_from_its_caller():
+    names = imports_of(ROOT / "portal" / "audit.py")
+    assert "flask" not in names and not any(n.startswith("flask.") for n in names)

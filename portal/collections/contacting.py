@@ -120,7 +120,8 @@ def contact_preferences(account: Account) -> ContactPreferences:
     return ContactPreferences(*(row or (None, None)))
 
 
-def set_contact_preferences(account: Account, *, email_opt_out: bool, text_consent: bool, actor: str) -> None:
+def set_contact_preferences(account: Account, *, email_opt_out: bool, text_consent: bool, actor: str,
+                            ip: str | None = None, user_agent: str | None = None) -> None:
     """Record an email opt-out or consent to texts (or their withdrawal), as the guarantor asked."""
     c = case_for(account)
     changes = {}
@@ -130,11 +131,12 @@ def set_contact_preferences(account: Account, *, email_opt_out: bool, text_conse
             changes[name.removesuffix("_at")] = wanted
     if changes:
         audit.record("collections.contact_preferences", "collection_case", actor=actor, object_id=c.id,
-                     account_id=account.id, detail=changes, commit=False)
+                     account_id=account.id, detail=changes, ip=ip, user_agent=user_agent)
 
 
 def log_contact(account: Account, *, channel: str, outcome: str, note: str | None, at: datetime, actor: str,
-                as_of: date | None = None) -> tuple[ContactLog, ContactCheck]:
+                as_of: date | None = None,
+                ip: str | None = None, user_agent: str | None = None) -> tuple[ContactLog, ContactCheck]:
     """Record a contact; refused (nothing written) when a limit or the hours window forbids it."""
     if channel not in CHANNEL_WORDS or outcome not in OUTCOME_WORDS:
         raise CollectionsError("Choose how you contacted the guarantor and what happened.")
@@ -146,7 +148,8 @@ def log_contact(account: Account, *, channel: str, outcome: str, note: str | Non
     db.session.add(entry)
     db.session.flush()
     audit.record("collections.contact_logged", "collection_contact", actor=actor, object_id=entry.id,
-                 account_id=account.id, detail={"channel": channel, "outcome": outcome}, commit=False)
+                 account_id=account.id, detail={"channel": channel, "outcome": outcome},
+                 ip=ip, user_agent=user_agent)
     return entry, check
 
 
@@ -165,7 +168,7 @@ def contacts(account: Account) -> list[ContactLog]:
 
 
 def record_promise(account: Account, *, amount_cents: int, due_on: date, today: date,
-                   actor: str) -> PromiseToPay:
+                   actor: str, ip: str | None = None, user_agent: str | None = None) -> PromiseToPay:
     if amount_cents <= 0:
         raise CollectionsError("Enter the amount promised.")
     if amount_cents > account.patient_due_cents:
@@ -179,7 +182,7 @@ def record_promise(account: Account, *, amount_cents: int, due_on: date, today: 
     db.session.flush()
     audit.record("collections.promise_recorded", "promise_to_pay", actor=actor, object_id=promise.id,
                  account_id=account.id, detail={"amount_cents": amount_cents, "due_on": due_on.isoformat()},
-                 commit=False)
+                 ip=ip, user_agent=user_agent)
     return promise
 
 

@@ -67,7 +67,7 @@ def holds(account: Account, as_of: date) -> list[Hold]:
 
 
 def add_hold(account: Account, *, kind: str, reason: str, ends_on: date | None, review_on: date | None,
-             today: date, actor: str) -> CollectionHold:
+             today: date, actor: str, ip: str | None = None, user_agent: str | None = None) -> CollectionHold:
     if kind not in STAFF_HOLD_KINDS:
         raise CollectionsError("Choose the kind of hold.")
     if not reason.strip():
@@ -82,7 +82,8 @@ def add_hold(account: Account, *, kind: str, reason: str, ends_on: date | None, 
     db.session.flush()
     audit.record("collections.hold_added", "collection_hold", actor=actor, object_id=hold.id,
                  account_id=account.id,
-                 detail={"kind": kind, "ends_on": str(ends_on), "review_on": str(review_on)})
+                 detail={"kind": kind, "ends_on": str(ends_on), "review_on": str(review_on)},
+                 ip=ip, user_agent=user_agent)
     return hold
 
 
@@ -94,13 +95,14 @@ def holds_to_review(today: date) -> list[CollectionHold]:
         .order_by(CollectionHold.review_on, CollectionHold.id).limit(50)))
 
 
-def release_hold(account: Account, hold_id: int, *, actor: str) -> None:
+def release_hold(account: Account, hold_id: int, *, actor: str,
+                 ip: str | None = None, user_agent: str | None = None) -> None:
     hold = db.session.get(CollectionHold, hold_id)
     if hold is None or hold.account_id != account.id or hold.released_at is not None:
         raise CollectionsError("That hold is not active on this account.")
     hold.released_at, hold.released_by = utcnow(), actor
     audit.record("collections.hold_released", "collection_hold", actor=actor, object_id=hold.id,
-                 account_id=account.id)
+                 account_id=account.id, ip=ip, user_agent=user_agent)
 
 
 def stage_message(account: Account, as_of: date) -> str | None:

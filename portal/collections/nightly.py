@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import case, exists, func, insert, literal, or_, select, update
 
-from portal import audit
+from portal import audit, facility
 from portal.collections.aging_report import _bucket_of
 from portal.collections.holding import _held
 from portal.collections.policy import ACTOR_RUN, STAGE_WORDS, _rows, settings, stage_days
@@ -145,11 +145,11 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
     result.advanced = dict(reversed(result.advanced.items()))
 
     _rescore(rules, as_of)
-    rules.last_run_on = as_of
+    facility.save_settings(rules).last_run_on = as_of  # the first run stores the default rules
     # Account.collection_stage mirrors the case (and so leaves "plan_defaulted").
     case_stage = select(CollectionCase.stage).where(locate).scalar_subquery()
     _rows(update(Account).where(exists().where(locate, CollectionCase.stage != Account.collection_stage))
           .values(collection_stage=case_stage))
-    audit.record("collections.run", "collections", actor=actor, detail=result.as_dict(), commit=False)
-    db.session.commit()
+    audit.record("collections.run", "collections", actor=actor, detail=result.as_dict())
+    db.session.flush()
     return result

@@ -60,7 +60,8 @@ def placement_blockers(account: Account, as_of: date) -> list[str]:
     return problems
 
 
-def place(account: Account, agency: Agency, *, as_of: date, actor: str) -> Placement:
+def place(account: Account, agency: Agency, *, as_of: date, actor: str,
+          ip: str | None = None, user_agent: str | None = None) -> Placement:
     if not agency.active:
         raise CollectionsError("That agency no longer takes placements.")
     if problems := placement_blockers(account, as_of):
@@ -74,11 +75,13 @@ def place(account: Account, agency: Agency, *, as_of: date, actor: str) -> Place
     db.session.flush()
     audit.record("collections.placed", "collection_placement", actor=actor, object_id=placement.id,
                  account_id=account.id, commit=False,
-                 detail={"agency_id": agency.id, "balance_cents": placement.placed_balance_cents})
+                 detail={"agency_id": agency.id, "balance_cents": placement.placed_balance_cents},
+                 ip=ip, user_agent=user_agent)
     return placement
 
 
-def recall(account: Account, *, reason: str, as_of: date, actor: str) -> Placement:
+def recall(account: Account, *, reason: str, as_of: date, actor: str,
+           ip: str | None = None, user_agent: str | None = None) -> Placement:
     placement = open_placement(account)
     if placement is None:
         raise CollectionsError("The account is not placed with an agency.")
@@ -91,7 +94,7 @@ def recall(account: Account, *, reason: str, as_of: date, actor: str) -> Placeme
     db.session.flush()
     _rescore(settings(), scored_on(), CollectionCase.id == c.id)  # back in the queue with a current score
     audit.record("collections.recalled", "collection_placement", actor=actor, object_id=placement.id,
-                 account_id=account.id, detail={"reason": reason}, commit=False)
+                 account_id=account.id, detail={"reason": reason}, commit=False, ip=ip, user_agent=user_agent)
     return placement
 
 
@@ -144,7 +147,8 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
     return row
 
 
-def write_off_bad_debt(account: Account, *, reason: str, as_of: date, actor: str) -> int:
+def write_off_bad_debt(account: Account, *, reason: str, as_of: date, actor: str,
+                       ip: str | None = None, user_agent: str | None = None) -> int:
     """Write the patient balance off as bad debt through the ledger (one adjustment per charge)."""
     c = case_for(account)
     if not reason.strip():
@@ -166,7 +170,7 @@ def write_off_bad_debt(account: Account, *, reason: str, as_of: date, actor: str
     c.stage, c.stage_since, c.balance_cents = "written_off", as_of, 0
     account.collection_stage = "written_off"
     audit.record("collections.bad_debt", "account", actor=actor, object_id=account.id, account_id=account.id,
-                 detail={"amount_cents": total, "reason": reason})
+                 detail={"amount_cents": total, "reason": reason}, ip=ip, user_agent=user_agent)
     return total
 
 
@@ -181,7 +185,8 @@ PLACEMENT_COLUMNS = (
 )
 
 
-def placement_file(agency: Agency, *, actor: str) -> str:
+def placement_file(agency: Agency, *, actor: str,
+                   ip: str | None = None, user_agent: str | None = None) -> str:
     """The agency's open placements as CSV: minimum necessary, no diagnosis, procedure or program."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -202,7 +207,8 @@ def placement_file(agency: Agency, *, actor: str) -> str:
                          money.format_plain(a.patient_due_cents), p.placed_on.isoformat(), _iso(dates[0]),
                          _iso(dates[1]), _iso(stmts[0]), _iso(stmts[1]), stmts[2], _iso(paid)])
     audit.record("collections.placement_file", "collection_agency", actor=actor, object_id=agency.id,
-                 detail={"rows": len(out.getvalue().splitlines()) - 1}, commit=False)
+                 detail={"rows": len(out.getvalue().splitlines()) - 1}, commit=False,
+                 ip=ip, user_agent=user_agent)
     return out.getvalue()
 
 
@@ -210,7 +216,8 @@ def _iso(day) -> str:
     return day.isoformat() if day else ""
 
 
-def create_agency(*, name: str, contact: str | None, fee_bps: int, actor: str) -> Agency:
+def create_agency(*, name: str, contact: str | None, fee_bps: int, actor: str,
+                  ip: str | None = None, user_agent: str | None = None) -> Agency:
     if not name.strip():
         raise CollectionsError("Name the agency.")
     if db.session.scalar(select(Agency.id).where(Agency.name == name.strip())):
@@ -219,17 +226,19 @@ def create_agency(*, name: str, contact: str | None, fee_bps: int, actor: str) -
     db.session.add(agency)
     db.session.flush()
     audit.record("collections.agency_created", "collection_agency", actor=actor, object_id=agency.id,
-                 commit=False)
+                 commit=False, ip=ip, user_agent=user_agent)
     return agency
 
 
-def set_agency_active(agency: Agency, *, active: bool, actor: str) -> None:
+def set_agency_active(agency: Agency, *, active: bool, actor: str,
+                      ip: str | None = None, user_agent: str | None = None) -> None:
     """An inactive agency takes no new placements; those it holds stay until recalled or paid."""
     if agency.active == active:
         return
     agency.active = active
     audit.record("collections.agency_activated" if active else "collections.agency_deactivated",
-                 "collection_agency", actor=actor, object_id=agency.id, commit=False)
+                 "collection_agency", actor=actor, object_id=agency.id, commit=False,
+                 ip=ip, user_agent=user_agent)
 
 
 def open_placement_counts() -> dict[int, int]:

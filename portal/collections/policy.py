@@ -1,6 +1,5 @@
 """Collections policy: the settings, the words for stages, buckets and holds, and how long each stage lasts."""
 
-from sqlalchemy import select
 
 from portal import facility
 from portal.extensions import db
@@ -36,20 +35,15 @@ class CollectionsError(ValueError):
 
 
 def settings() -> CollectionSettings:
-    fac = facility.current()
-    found = db.session.scalar(select(CollectionSettings).where(CollectionSettings.facility_id == fac.id))
-    if found is None:
-        found = CollectionSettings(
-            facility_id=fac.id,
-            message_second_statement="This is your second statement. Please pay or call us to set up a plan.",
-            message_third_statement="Your balance is past due. Please pay now or call us to discuss options.",
-            message_final_notice="Final notice: please pay or contact us within 30 days to avoid referral "
-                                 "to an outside agency.",
-            message_pre_collection="Your account may be referred to a collection agency. Call us today; "
-                                   "payment plans and financial assistance are available.")
-        db.session.add(found)
-        db.session.commit()
-    return found
+    """The collection rules: stored, or these messages and the column defaults unsaved (reading never writes)."""
+    return facility.settings_row(
+        CollectionSettings,
+        message_second_statement="This is your second statement. Please pay or call us to set up a plan.",
+        message_third_statement="Your balance is past due. Please pay now or call us to discuss options.",
+        message_final_notice="Final notice: please pay or contact us within 30 days to avoid referral "
+                             "to an outside agency.",
+        message_pre_collection="Your account may be referred to a collection agency. Call us today; "
+                               "payment plans and financial assistance are available.")
 
 
 

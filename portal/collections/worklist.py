@@ -3,7 +3,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import case, or_, select, update
 
-from portal import audit, money
+from portal import audit, facility, money
 from portal.clock import facility_today
 from portal.collections.holding import _held
 from portal.collections.policy import (
@@ -101,15 +101,17 @@ def case_for(account: Account) -> CollectionCase:
     return found
 
 
-def assign(account: Account, *, assignee: User | None, next_action_on: date | None, actor: str) -> None:
+def assign(account: Account, *, assignee: User | None, next_action_on: date | None, actor: str,
+           ip: str | None = None, user_agent: str | None = None) -> None:
     if assignee is not None and not assignee.can("collections.work"):
         raise CollectionsError("Assign the account to someone who works the collections queue.")
     c = case_for(account)
     c.assignee_id = assignee.id if assignee else None
     c.next_action_on = next_action_on
     audit.record("collections.assigned", "collection_case", actor=actor, object_id=c.id,
-                 account_id=account.id, commit=False,
-                 detail={"assignee_id": c.assignee_id, "next_action_on": str(next_action_on)})
+                 account_id=account.id,
+                 detail={"assignee_id": c.assignee_id, "next_action_on": str(next_action_on)},
+                 ip=ip, user_agent=user_agent)
 
 
 def collectors() -> list[User]:
@@ -127,8 +129,8 @@ SETTING_FIELDS = (
 )
 
 
-def update_settings(values: dict, *, actor) -> None:
-    rules = settings()
+def update_settings(values: dict, *, actor, ip: str | None = None, user_agent: str | None = None) -> None:
+    rules = facility.save_settings(settings())
     if values["earliest_hour"] >= values["latest_hour"]:
         raise CollectionsError("The earliest hour must be before the latest hour.")
     changes = {}
@@ -142,4 +144,4 @@ def update_settings(values: dict, *, actor) -> None:
     if rules.last_run_on and any(name.startswith("weight_") for name in changes):
         _rescore(rules, rules.last_run_on)  # the queue and its reasons follow the new weights now
     audit.record("collections.settings_updated", "collection_settings", actor=actor, object_id=rules.id,
-                 detail=changes)
+                 detail=changes, ip=ip, user_agent=user_agent)

@@ -12,7 +12,7 @@ from portal.models.accounts import Patient
 
 def seed(today: date, *, actor: str) -> None:
     """A few accounts at different stages, a hold, a promise and an agency, for the demo facility."""
-    fac = facility.current()
+    fac = facility.saved()  # seeding stores the facility
     code = db.session.scalar(select(BillingCode).where(BillingCode.kind == "billable").limit(1))
     agency = collections.create_agency(name="Summit Recovery Services", contact="placements@summit.example.org",
                            fee_bps=2500, actor=actor)
@@ -45,5 +45,5 @@ def seed(today: date, *, actor: str) -> None:
     collections.record_promise(made[1], amount_cents=10000, due_on=today + timedelta(days=5), today=today, actor=actor)
     if not placement_blockers(made[3], today):
         collections.place(made[3], agency, as_of=today, actor=actor)
-    db.session.commit()
+    db.session.flush()
     collections.run(today, actor=actor)

@@ -86,5 +86,5 @@ def seed(today: date, *, seed: int = 2026) -> int:
                         adjustments=[{"group": "CO", "carc": "50", "amount_cents": price}] if denied else
                         [{"group": "CO" if in_network else "PR", "carc": "45", "amount_cents": price - allowed}]))
     db.session.execute(insert(AdjudicatedLine), rows)
-    db.session.commit()
+    db.session.flush()
     return len(rows)

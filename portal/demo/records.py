@@ -61,7 +61,7 @@ PATIENT_LOGINS = (("morgan", "Morgan Rivera", "A-10001"), ("casey", "Casey Brook
 
 
 def seed(today: date) -> DemoResult:
-    fac = facility.current()
+    fac = facility.saved()  # seeding stores the facility
     created = db.session.scalar(select(Account).where(Account.number == "A-10001")) is None
     roles = users.ensure_default_roles()
     if created:
@@ -96,7 +96,7 @@ def seed(today: date) -> DemoResult:
             account = db.session.scalar(select(Account).where(Account.number == account_number))
             db.session.add(AccountAccess(user_id=user.id, account_id=account.id))
         logins.append(Login(email, f"demo-{handle}-password", "patient", "patient"))
-    db.session.commit()
+    db.session.flush()
     return DemoResult(created, logins, _statement_without_login())
 
 
@@ -145,7 +145,7 @@ def _seed_records(facility_id: int, today: date) -> None:
         BillingCodeGroup(name="IOP documentation", purpose="documentation",
                          codes=[codes["90853"], codes["90837"]]),
     ])
-    db.session.commit()
+    db.session.flush()
 
     people = [
         # account, guarantor, email, patients: (mrn, first, last, dob, payer key or None)
@@ -178,7 +178,7 @@ def _seed_records(facility_id: int, today: date) -> None:
                     oop_met_cents=50000, in_network=payer_key != "summit",
                 )
                 db.session.add(coverage)
-            db.session.commit()
+            db.session.flush()
             _seed_episode(account, patient, coverage, codes, today)
 
 
@@ -208,7 +208,7 @@ def _seed_episode(account: Account, patient: Patient, coverage: Coverage | None,
         for i, c in enumerate(charges)
     ]
     db.session.add(claim)
-    db.session.commit()
+    db.session.flush()
     # The payer has adjudicated the first three days: contractual write-off, payment, coinsurance.
     allowed = 65000
     adjudicated = charges[:3]
@@ -229,7 +229,7 @@ def _seed_episode(account: Account, patient: Patient, coverage: Coverage | None,
 
 def _seed_iop(today: date) -> None:
     """Two weeks of attendance: most days bill; some show each kind of exception for the review page."""
-    config = iop.settings()
+    config = facility.save_settings(iop.settings())  # seeding writes the settings it tunes
     config.default_clinician, config.default_location = "Dr. Sam Ortiz", "Main campus"
     codes = {c.code: c for c in db.session.scalars(select(BillingCode))}
     patients = {p.mrn: p for p in db.session.scalars(select(Patient))}
@@ -257,6 +257,6 @@ def _seed_iop(today: date) -> None:
             iop.record_session(patient=patient, service_date=day, billing_code_id=codes["90837"].id,
                                minutes=60, units=1, clinician="Dr. Ana Reyes", signed=offset < 12, actor=ACTOR,
                                source="demo")
-    db.session.commit()
+    db.session.flush()
     for offset in range(14):
         iop.run(today, actor=ACTOR, only_date=start + timedelta(days=offset))

@@ -35,6 +35,6 @@ def seed(today: date, *, actor: str) -> ScanResult:
                                  {"group": "PR", "carc": "2", "amount_cents": allowed // 5}]))
     if not db.session.scalar(select(ContractRate.id).where(ContractRate.payer_id == harbor.id)):
         add_contract_rate(payer_id=harbor.id, plan_id=None, procedure_code="S9480", allowed_cents=70000,
-                          effective_from=date(today.year, 1, 1), effective_to=None, actor=actor, commit=False)
-    db.session.commit()
+                          effective_from=date(today.year, 1, 1), effective_to=None, actor=actor)
+    db.session.flush()
     return scan(actor=actor)

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
 
-from portal import audit, money
+from portal import audit, facility, money
 from portal.estimates.config import PROCESSED
 from portal.estimates.estimator import Request, estimate
 from portal.estimates.evidence import line
@@ -93,11 +93,12 @@ def backtest_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def update_settings(config: EstimateSettings, *, actor: str, **values) -> None:
+def update_settings(config: EstimateSettings, *, actor: str, ip: str | None = None, user_agent: str | None = None, **values) -> None:
+    facility.save_settings(config)
     changes = {k: [getattr(config, k), v] for k, v in values.items() if getattr(config, k) != v}
     for key, (_, new) in changes.items():
         setattr(config, key, new)
     if changes:
         audit.record("estimate_settings.updated", "estimate_settings", actor=actor, object_id=config.id,
-                     detail=changes, commit=False)
-    db.session.commit()
+                     detail=changes, ip=ip, user_agent=user_agent)
+    db.session.flush()

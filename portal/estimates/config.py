@@ -1,8 +1,6 @@
 """Estimate settings and the names of levels of care and units."""
-from sqlalchemy import select
 
 from portal import facility
-from portal.extensions import db
 from portal.models import (
     EstimateSettings,
 )
@@ -22,14 +20,8 @@ class EstimateError(ValueError):
 
 
 def settings() -> EstimateSettings:
-    fac = facility.current()
-    found = db.session.scalar(select(EstimateSettings).where(EstimateSettings.facility_id == fac.id))
-    if found is None:
-        found = EstimateSettings(facility_id=fac.id, half_life_days=365, minimum_sample=20, lookback_days=1095,
-                                 waive_balance_bill=False, gfe_dispute_threshold_cents=40000)
-        db.session.add(found)
-        db.session.commit()
-    return found
+    """The estimator's settings: stored, or the column defaults unsaved (reading never writes)."""
+    return facility.settings_row(EstimateSettings)
 
 
 def unit_name(level: str) -> str:

@@ -81,7 +81,8 @@ def default_items(level: str, quantity: int) -> list[Item]:
 
 def create(patient: Patient, *, primary_service: str, level: str | None, start: date, end: date,
            scheduled_on: date, requested: bool, items: list[Item], actor: str,
-           diagnosis_codes: str | None = None, separately_scheduled: str | None = None) -> GoodFaithEstimate:
+           diagnosis_codes: str | None = None, separately_scheduled: str | None = None,
+           ip: str | None = None, user_agent: str | None = None) -> GoodFaithEstimate:
     fac = facility.current()
     missing = [label for label, value in (("NPI", fac.npi), ("TIN", fac.tin), ("address", fac.address_line1))
                if not value]
@@ -104,18 +105,20 @@ def create(patient: Patient, *, primary_service: str, level: str | None, start: 
     db.session.add(gfe)
     db.session.flush()
     audit.record("gfe.created", "good_faith_estimate", actor=actor, object_id=gfe.id, patient_id=patient.id,
-                 account_id=patient.account_id, detail={"total_cents": gfe.total_cents}, commit=False)
-    db.session.commit()
+                 account_id=patient.account_id, detail={"total_cents": gfe.total_cents},
+                 ip=ip, user_agent=user_agent)
+    db.session.flush()
     return gfe
 
 
-def mark_delivered(gfe: GoodFaithEstimate, *, how: str, actor: str) -> None:
+def mark_delivered(gfe: GoodFaithEstimate, *, how: str, actor: str,
+                   ip: str | None = None, user_agent: str | None = None) -> None:
     if gfe.delivered_at is not None:
         raise EstimateError("This Good Faith Estimate was already delivered.")
     gfe.delivered_at, gfe.delivered_how, gfe.delivered_by = utcnow(), how, actor
     audit.record("gfe.delivered", "good_faith_estimate", actor=actor, object_id=gfe.id, patient_id=gfe.patient_id,
-                 account_id=gfe.account_id, detail={"how": how}, commit=False)
-    db.session.commit()
+                 account_id=gfe.account_id, detail={"how": how}, ip=ip, user_agent=user_agent)
+    db.session.flush()
 
 
 def billed_cents(gfe: GoodFaithEstimate) -> int:
@@ -137,9 +140,9 @@ def check_overages(*, actor: str) -> list[GoodFaithEstimate]:
             gfe.flagged_at, gfe.flagged_billed_cents = utcnow(), billed
             audit.record("gfe.flagged", "good_faith_estimate", actor=actor, object_id=gfe.id,
                          patient_id=gfe.patient_id, account_id=gfe.account_id,
-                         detail={"billed_cents": billed, "gfe_total_cents": gfe.total_cents}, commit=False)
+                         detail={"billed_cents": billed, "gfe_total_cents": gfe.total_cents})
             flagged.append(gfe)
-    db.session.commit()
+    db.session.flush()
     return flagged
 
 

@@ -74,7 +74,7 @@ def import_history(text: str, *, actor: str) -> ImportResult:
             parsed["plan_id"] = plan.id
         records.append({**parsed, "source": "import", "source_key": key, "adjustments": []})
     db.session.execute(insert(AdjudicatedLine), records)
-    db.session.commit()
+    db.session.flush()
     result.imported = len(records)
     return result
 

@@ -19,7 +19,8 @@ from portal.models import (
 
 def create_lead(*, name: str, phone: str | None, email: str | None, consent: bool, consent_text: str | None,
                 payer_id: int | None, level: str | None, source: str, actor: str,
-                date_of_birth: date | None = None, notes: str | None = None) -> Lead:
+                date_of_birth: date | None = None, notes: str | None = None,
+                ip: str | None = None, user_agent: str | None = None) -> Lead:
     if not name.strip():
         raise EstimateError("Enter a name.")
     if not (phone or email):
@@ -32,12 +33,14 @@ def create_lead(*, name: str, phone: str | None, email: str | None, consent: boo
                 created_by=actor)
     db.session.add(lead)
     db.session.flush()
-    audit.record("lead.created", "lead", actor=actor, object_id=lead.id, detail={"source": source}, commit=False)
-    db.session.commit()
+    audit.record("lead.created", "lead", actor=actor, object_id=lead.id, detail={"source": source},
+                 ip=ip, user_agent=user_agent)
+    db.session.flush()
     return lead
 
 
-def save(result: Result, *, actor: str, lead: Lead | None = None, patient: Patient | None = None) -> Estimate:
+def save(result: Result, *, actor: str, lead: Lead | None = None, patient: Patient | None = None,
+         ip: str | None = None, user_agent: str | None = None) -> Estimate:
     """Keep an estimate as it was shown, on a lead or a patient (and so on the patient's account)."""
     if lead is None and patient is None:
         raise EstimateError("Save the estimate to a prospect or a patient.")
@@ -55,13 +58,13 @@ def save(result: Result, *, actor: str, lead: Lead | None = None, patient: Patie
     db.session.flush()
     audit.record("estimate.saved", "estimate", actor=actor, object_id=saved.id,
                  patient_id=saved.patient_id, account_id=saved.account_id,
-                 detail={"lead_id": saved.lead_id}, commit=False)
-    db.session.commit()
+                 detail={"lead_id": saved.lead_id}, ip=ip, user_agent=user_agent)
+    db.session.flush()
     return saved
 
 
 def admit(lead: Lead, *, actor: str, patient: Patient | None = None, first_name: str = "", last_name: str = "",
-          date_of_birth: date | None = None) -> Patient:
+          date_of_birth: date | None = None, ip: str | None = None, user_agent: str | None = None) -> Patient:
     """Admit a prospect: link an existing patient, or create the account and patient; estimates follow."""
     from portal.models import Account
 
@@ -72,7 +75,7 @@ def admit(lead: Lead, *, actor: str, patient: Patient | None = None, first_name:
         if not first_name or not last_name or date_of_birth is None:
             raise EstimateError("Enter the patient's first and last name and date of birth.")
         # Numbered from the id once it exists; a unique placeholder until then.
-        account = Account(facility_id=facility.current().id, number=f"N{uuid.uuid4().hex[:12]}",
+        account = Account(facility_id=facility.saved().id, number=f"N{uuid.uuid4().hex[:12]}",
                           guarantor_name=lead.name, email=lead.email, phone=lead.phone)
         db.session.add(account)
         db.session.flush()
@@ -86,8 +89,8 @@ def admit(lead: Lead, *, actor: str, patient: Patient | None = None, first_name:
     for saved in lead.estimates:
         saved.patient_id, saved.account_id = patient.id, patient.account_id
     audit.record("lead.admitted", "lead", actor=actor, object_id=lead.id, patient_id=patient.id,
-                 account_id=patient.account_id, commit=False)
-    db.session.commit()
+                 account_id=patient.account_id, ip=ip, user_agent=user_agent)
+    db.session.flush()
     return patient
 
 

@@ -2,11 +2,15 @@
 
 May import: models, audit.
 """
-from portal.facility.record import EDITABLE, NUMBERS, current, update
+from portal.facility.record import EDITABLE, NUMBERS, current, save_settings, saved, settings_row, unsaved, update
 
 __all__ = [
     "EDITABLE",
     "NUMBERS",
     "current",
+    "save_settings",
+    "saved",
+    "settings_row",
+    "unsaved",
     "update",
 ]

@@ -19,7 +19,8 @@ def all_groups() -> list[BillingCodeGroup]:
 
 
 def save_code(*, code: str, description: str, kind: str, price_cents: int, revenue_code: str | None,
-              minutes: int | None, group_ids: list[int], actor) -> BillingCode:
+              minutes: int | None, group_ids: list[int], actor,
+              ip: str | None = None, user_agent: str | None = None) -> BillingCode:
     """Create the code or update the one with that code; set its group memberships."""
     if price_cents < 0:
         raise CodeError("A price cannot be negative.")
@@ -37,5 +38,6 @@ def save_code(*, code: str, description: str, kind: str, price_cents: int, reven
             group.codes.remove(record)
     db.session.flush()
     audit.record("billing_code.saved", "billing_code", actor=actor, object_id=record.id,
-                 detail={"code": code, "kind": kind, "price_cents": price_cents, "groups": sorted(group_ids)})
+                 detail={"code": code, "kind": kind, "price_cents": price_cents, "groups": sorted(group_ids)},
+                 ip=ip, user_agent=user_agent)
     return record

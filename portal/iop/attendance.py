@@ -111,7 +111,7 @@ def import_sessions(text: str, *, actor: str) -> ImportResult:
         return result
     for values in sessions:
         record_session(**values, actor=actor, source=source)
-    db.session.commit()
+    db.session.flush()
     result.imported = len(sessions)
     return result
 
@@ -161,6 +161,6 @@ def import_authorizations(text: str, *, actor: str) -> ImportResult:
     if result.errors:
         db.session.rollback()
         return result
-    db.session.commit()
+    db.session.flush()
     result.imported = count
     return result

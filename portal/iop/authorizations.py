@@ -26,15 +26,12 @@ class IopError(ValueError):
 
 
 def settings() -> IopSettings:
-    """This facility's engine settings, created with the demo groups' names on first use."""
-    fac = facility.current()
-    found = db.session.scalar(select(IopSettings).where(IopSettings.facility_id == fac.id))
-    if found is None:
+    """This facility's engine settings: stored, or unsaved defaults naming the demo groups (reading never writes)."""
+    found = facility.settings_row(IopSettings)
+    if found.id is None:
         groups = {g.name: g.id for g in db.session.scalars(select(BillingCodeGroup))}
-        found = IopSettings(facility_id=fac.id, documentation_group_id=groups.get("IOP documentation"),
-                            billable_group_id=groups.get("IOP billable"))
-        db.session.add(found)
-        db.session.commit()
+        found.documentation_group_id = groups.get("IOP documentation")
+        found.billable_group_id = groups.get("IOP billable")
     return found
 
 

@@ -269,7 +269,7 @@ def _record_exceptions(day: date, result: RunResult) -> None:
                 "resolved", "Charged by a later run.", "iop-engine", utcnow())
     db.session.add_all(fresh)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         # Another worker recorded the same exceptions first: theirs stand, and they alert.
         db.session.rollback()
@@ -288,7 +288,7 @@ def _alert(result: RunResult, alert_role: str) -> None:
         notifications.notify(members, title=f"IOP day not billed: {exc.reason_text}",
                              body=f"{exc.patient.mrn} on {exc.service_date:%m/%d/%Y}: {exc.message}",
                              link=f"/staff/iop/?exception={exc.id}")
-    db.session.commit()
+    db.session.flush()
     if members:
 
         # Mail carries no names or clinical detail: a count and a link to sign in.

@@ -122,7 +122,7 @@ def alert_forecasts(today: date) -> int:
                                   f"{item.runs_out_on:%m/%d/%Y}.",
                              link="/staff/iop/forecast")
         auth.forecast_alerted_on = today
-    db.session.commit()
+    db.session.flush()
     return len(due)
 
 

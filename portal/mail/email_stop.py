@@ -47,8 +47,9 @@ def has_stopped(account: Account) -> bool:
     return collections.contact_preferences(account).email_opt_out_at is not None
 
 
-def stop(account: Account, *, actor: str) -> None:
+def stop(account: Account, *, actor: str, ip: str | None = None, user_agent: str | None = None) -> None:
     """Record the opt-out (audited; asking twice changes nothing)."""
     consent = collections.contact_preferences(account).text_consent_at is not None
-    collections.set_contact_preferences(account, email_opt_out=True, text_consent=consent, actor=actor)
-    db.session.commit()
+    collections.set_contact_preferences(account, email_opt_out=True, text_consent=consent, actor=actor,
+                                        ip=ip, user_agent=user_agent)
+    db.session.flush()

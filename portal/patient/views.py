@@ -26,6 +26,7 @@ from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Payment
 from portal.payments import gateway
+from portal.web import audit_context
 
 bp = Blueprint("patient", __name__)
 
@@ -63,8 +64,9 @@ def account(account_id: int):
 def remove_card(account_id: int, card_id: int):
     found = _account(account_id)
     try:
-        card = payments.remove_saved_card(found, card_id, actor=_actor())
+        card = payments.remove_saved_card(found, card_id, actor=_actor(), **audit_context())
     except (payments.PaymentError, gateway.GatewayError) as exc:
+        db.session.rollback()
         flash(str(exc), "error")
     else:
         flash(f"Your {card.brand.title()} ending {card.last4} is no longer saved.", "info")

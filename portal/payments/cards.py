@@ -26,6 +26,7 @@ from portal.models import (
 from portal.payments import gateway
 from portal.payments.errors import PaymentError
 from portal.payments.receipts import send_receipt
+from portal.transaction import commit_before_outside_call
 
 CHARGING_PLAN_STATUSES = ("pending_approval", "active")  # plans that will charge their card
 
@@ -67,7 +68,7 @@ def saved_cards(account: Account) -> list[SavedCard]:
 def _customer(account: Account) -> str:
     if not account.stripe_customer_id:
         account.stripe_customer_id = gateway.create_customer(account.id)
-        db.session.commit()
+        commit_before_outside_call()  # keep the customer Stripe made before the next call (no second customer)
     return account.stripe_customer_id
 
 
@@ -97,7 +98,7 @@ def start(account: Account, amount_cents: int, *, token: str, channel: str, acto
                           payment_method_id=card.payment_method_id if card else None, created_by=actor)
     db.session.add(attempt)
     try:
-        db.session.commit()
+        commit_before_outside_call()  # the attempt (unique token) is stored before Stripe hears of it
     except IntegrityError:  # the same form submitted twice at once
         db.session.rollback()
         return start(account, amount_cents, token=token, channel=channel, actor=actor, save_card=save_card,
@@ -105,7 +106,7 @@ def start(account: Account, amount_cents: int, *, token: str, channel: str, acto
     if card is not None:
         return attempt, None
     attempt.setup_intent_id, secret = gateway.create_setup_intent(customer, attempt.id)
-    db.session.commit()
+    db.session.flush()
     return attempt, secret
 
 
@@ -115,13 +116,11 @@ def confirm(attempt_id: int, *, payment_method_id: str | None, actor: str) -> Ou
     if attempt is None:
         raise PaymentError("This payment was not found.")
     if attempt.status == "succeeded":
-        db.session.commit()
         return Outcome("succeeded", payment_id=attempt.payment_id)
     if attempt.payment_intent_id:
         intent = gateway.retrieve_payment_intent(attempt.payment_intent_id)
     else:
         if attempt.status == "failed":
-            db.session.commit()
             return Outcome("failed", attempt.failure_message)
         attempt.payment_method_id = attempt.payment_method_id or payment_method_id
         if not attempt.payment_method_id:
@@ -151,11 +150,11 @@ def _settle(attempt: CardPayment, intent: gateway.Intent, actor: str) -> Outcome
         return Outcome("succeeded", payment_id=payment.id)
     if intent.status == "requires_action":
         attempt.status = "requires_action"
-        db.session.commit()
+        db.session.flush()
         return Outcome("requires_action", client_secret=intent.client_secret)
     attempt.status = "failed"
     attempt.failure_message = intent.error_message or "The payment did not go through. Nothing was charged."
-    db.session.commit()
+    db.session.flush()
     return Outcome("failed", attempt.failure_message)
 
 
@@ -175,8 +174,8 @@ def record_success(attempt: CardPayment, payment_intent_id: str, *, actor: str) 
         if attempt.save_card and exists is None:
             db.session.add(SavedCard(account_id=attempt.account_id, payment_method_id=attempt.payment_method_id,
                                      **details))
-    db.session.commit()
     if first_time:
+        commit_before_outside_call()  # the receipt mail goes out for a payment that is stored
         send_receipt(payment)
     return payment
 
@@ -196,11 +195,12 @@ def finish_card_setup(account: Account, setup_intent_id: str) -> SavedCard:
     if card is None:
         card = SavedCard(account_id=account.id, payment_method_id=method, **gateway.card_details(method))
         db.session.add(card)
-        db.session.commit()
+        db.session.flush()
     return card
 
 
-def remove_saved_card(account: Account, card_id: int, *, actor: str) -> SavedCard:
+def remove_saved_card(account: Account, card_id: int, *, actor: str,
+                      ip: str | None = None, user_agent: str | None = None) -> SavedCard:
     """Forget a saved card: detached from the Stripe customer first, then marked removed (audited).
     A card that pays a payment plan stays until the plan uses another card."""
     card = lock_rows(SavedCard, [card_id]).get(card_id)  # a plan cannot take the card up meanwhile
@@ -213,5 +213,5 @@ def remove_saved_card(account: Account, card_id: int, *, actor: str) -> SavedCar
     gateway.detach_card(card.payment_method_id)
     card.removed_at = utcnow()
     audit.record("card.removed", "saved_card", actor=actor, object_id=card.id, account_id=account.id,
-                 detail={"brand": card.brand, "last4": card.last4})
+                 detail={"brand": card.brand, "last4": card.last4}, ip=ip, user_agent=user_agent)
     return card

@@ -65,7 +65,7 @@ def _actor(user: User | str) -> str:
 
 
 def open_batch(*, deposit_date: date, kind: str, control_total_cents: int, control_count: int,
-               actor: User | str) -> DepositBatch:
+               actor: User | str, ip: str | None = None, user_agent: str | None = None) -> DepositBatch:
     if kind not in BATCH_KINDS:
         raise BatchError(f"Choose one of: {', '.join(BATCH_KIND_LABELS.values())}.")
     if control_total_cents < 0 or control_count < 0:
@@ -76,7 +76,8 @@ def open_batch(*, deposit_date: date, kind: str, control_total_cents: int, contr
     db.session.flush()
     audit.record("deposit_batch.opened", "deposit_batch", actor=actor, object_id=batch.id,
                  detail={"kind": kind, "deposit_date": deposit_date.isoformat(),
-                         "control_total_cents": control_total_cents, "control_count": control_count})
+                         "control_total_cents": control_total_cents, "control_count": control_count},
+                 ip=ip, user_agent=user_agent)
     return batch
 
 
@@ -116,7 +117,8 @@ def summary(batch: DepositBatch) -> BatchSummary:
                         sum(line.payment.amount_cents for line in later))
 
 
-def close_batch(batch_id: int, *, actor: User | str) -> BatchSummary:
+def close_batch(batch_id: int, *, actor: User | str,
+                ip: str | None = None, user_agent: str | None = None) -> BatchSummary:
     """Close when the payments posted (not reversed) match both control figures; then read-only."""
     batch = lock_rows(DepositBatch, {batch_id}).get(batch_id)
     if batch is None:
@@ -138,7 +140,8 @@ def close_batch(batch_id: int, *, actor: User | str) -> BatchSummary:
     batch.closed_by = _actor(actor)
     batch.closed_at = utcnow()
     audit.record("deposit_batch.closed", "deposit_batch", actor=actor, object_id=batch.id,
-                 detail={"posted_total_cents": found.posted_total_cents, "posted_count": found.posted_count})
+                 detail={"posted_total_cents": found.posted_total_cents, "posted_count": found.posted_count},
+                 ip=ip, user_agent=user_agent)
     return summary(batch)
 
 

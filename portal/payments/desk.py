@@ -72,7 +72,8 @@ def _check_lines(account_id: int, allocate_to: list[tuple[int, int]], available:
 
 def post_payment(account: Account, *, user: User, amount_cents: int, method: str, received_on: date,
                  reference: str | None, batch_id: int, token: str,
-                 allocate_to: list[tuple[int, int]] | None = None) -> Payment:
+                 allocate_to: list[tuple[int, int]] | None = None,
+                 ip: str | None = None, user_agent: str | None = None) -> Payment:
     """A patient payment received at the desk or by mail, into an open deposit batch; applied to
     the chosen lines or oldest first, the rest kept as unapplied credit."""
     if method not in MANUAL_METHODS:
@@ -92,7 +93,8 @@ def post_payment(account: Account, *, user: User, amount_cents: int, method: str
         deposit_batch_id=batch_id)
     audit.record("payment.posted", "payment", actor=user, object_id=payment.id, account_id=account.id,
                  detail={"amount_cents": amount_cents, "method": method, "batch_id": batch_id,
-                         "allocation": "chosen lines" if allocate_to else "oldest first"})
+                         "allocation": "chosen lines" if allocate_to else "oldest first"},
+                 ip=ip, user_agent=user_agent)
     return payment
 
 
@@ -115,7 +117,8 @@ def _credit_payment(account: Account, payment_id: int) -> tuple[Payment, int]:
 
 
 def apply_credit(account: Account, *, user: User, payment_id: int, token: str,
-                 allocate_to: list[tuple[int, int]] | None = None) -> list:
+                 allocate_to: list[tuple[int, int]] | None = None,
+                 ip: str | None = None, user_agent: str | None = None) -> list:
     payment, credit = _credit_payment(account, payment_id)
     if allocate_to:
         _check_lines(account.id, allocate_to, credit)
@@ -124,12 +127,14 @@ def apply_credit(account: Account, *, user: User, payment_id: int, token: str,
     allocations = _ledger_call(ledger.apply_credit, payment.id, key=f"apply-credit:{token}", actor=_actor(user),
                                allocate_to=allocate_to or None)
     audit.record("credit.applied", "payment", actor=user, object_id=payment.id, account_id=account.id,
-                 detail={"amount_cents": sum(a.amount_cents for a in allocations)})
+                 detail={"amount_cents": sum(a.amount_cents for a in allocations)},
+                 ip=ip, user_agent=user_agent)
     return allocations
 
 
 def refund_credit(account: Account, *, user: User, payment_id: int, amount_cents: int, method: str,
-                  check_number: str | None, reason: str, token: str) -> Refund:
+                  check_number: str | None, reason: str, token: str,
+                  ip: str | None = None, user_agent: str | None = None) -> Refund:
     """Give unapplied credit back by check or cash: a ledger refund that never touches applied money."""
     if method not in REFUND_METHODS:
         raise PostingError("Choose check or cash.", "method")
@@ -144,7 +149,7 @@ def refund_credit(account: Account, *, user: User, payment_id: int, amount_cents
                           check_number=check_number if method == "check" else None, credit_only=True)
     audit.record("credit.refunded", "payment", actor=user, object_id=payment.id, account_id=account.id,
                  detail={"amount_cents": amount_cents, "method": method, "check_number": refund.check_number,
-                         "reason": reason.strip()})
+                         "reason": reason.strip()}, ip=ip, user_agent=user_agent)
     return refund
 
 
@@ -166,7 +171,8 @@ def limits() -> list[tuple[Role, int | None, bool]]:
             for r in roles if "adjustments.post" in r.permission_names]
 
 
-def set_limit(role: Role, max_cents: int | None, *, actor: User) -> None:
+def set_limit(role: Role, max_cents: int | None, *, actor: User,
+              ip: str | None = None, user_agent: str | None = None) -> None:
     if max_cents is not None and max_cents < 0:
         raise PostingError("A limit cannot be negative.")
     row = db.session.get(AdjustmentLimit, role.id)
@@ -178,12 +184,14 @@ def set_limit(role: Role, max_cents: int | None, *, actor: User) -> None:
         row.max_cents, row.updated_by = max_cents, _actor(actor)
     if before != max_cents:
         audit.record("adjustment_limit.updated", "role", actor=actor, object_id=role.id,
-                     detail={"role": role.name, "from": before, "to": max_cents}, commit=False)
-    db.session.commit()
+                     detail={"role": role.name, "from": before, "to": max_cents},
+                     ip=ip, user_agent=user_agent)
+    db.session.flush()
 
 
 def post_adjustment(account: Account, *, user: User, charge_id: int, bucket: str, kind: str, amount_cents: int,
-                    reason: str, token: str) -> Adjustment:
+                    reason: str, token: str,
+                    ip: str | None = None, user_agent: str | None = None) -> Adjustment:
     if kind not in MANUAL_ADJUSTMENT_KINDS:
         raise PostingError("Choose a kind of adjustment.", "kind")
     if bucket not in ("patient", "insurance"):
@@ -204,7 +212,8 @@ def post_adjustment(account: Account, *, user: User, charge_id: int, bucket: str
                               key=f"manual-adjustment:{token}", actor=_actor(user), reason=reason.strip())
     audit.record("adjustment.posted", "adjustment", actor=user, object_id=adjustment.id, account_id=account.id,
                  patient_id=charge.patient_id,
-                 detail={"amount_cents": amount_cents, "kind": kind, "bucket": bucket, "reason": reason.strip()})
+                 detail={"amount_cents": amount_cents, "kind": kind, "bucket": bucket, "reason": reason.strip()},
+                 ip=ip, user_agent=user_agent)
     return adjustment
 
 
@@ -220,7 +229,8 @@ def reversible_posting(account: Account, posting_id: int) -> Posting | None:
     return posting
 
 
-def reverse(account: Account, posting: Posting, *, user: User, reason: str) -> Posting:
+def reverse(account: Account, posting: Posting, *, user: User, reason: str,
+            ip: str | None = None, user_agent: str | None = None) -> Posting:
     """Undo a payment or an adjustment; the reversal keeps who, when and why."""
     if not reason.strip():
         raise PostingError("Say why this is reversed.", "reason")
@@ -231,7 +241,8 @@ def reverse(account: Account, posting: Posting, *, user: User, reason: str) -> P
     reversal = _ledger_call(ledger.reverse, posting.id, key=f"reversal:{posting.id}", actor=_actor(user),
                             reason=reason.strip())
     audit.record(f"{posting.kind}.reversed", posting.kind, actor=user, object_id=posting.id, account_id=account.id,
-                 detail={"reversal_posting_id": reversal.id, "reason": reason.strip()})
+                 detail={"reversal_posting_id": reversal.id, "reason": reason.strip()},
+                 ip=ip, user_agent=user_agent)
     return reversal
 
 

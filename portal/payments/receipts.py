@@ -15,6 +15,7 @@ from portal.models import (
 )
 from portal.payments import gateway
 from portal.payments.errors import PaymentError
+from portal.transaction import commit_before_outside_call
 
 # ---------------------------------------------------------------- receipts and refunds
 
@@ -63,6 +64,7 @@ def refund(payment: Payment, amount_cents: int, *, reason: str, actor: str, key:
         raise PaymentError("Only card payments taken here can be refunded here.")
     if not reason.strip():
         raise PaymentError("Say why the money is refunded.")
+    commit_before_outside_call()  # money leaves last: nothing of ours is pending while Stripe refunds
     stripe_refund_id = gateway.refund(payment.reference, amount_cents, idempotency_key=key)
     ledger.refund_payment(payment.id, amount_cents=amount_cents, key=key, actor=actor, reason=reason, method="card",
                           processor_reference=stripe_refund_id)

@@ -9,6 +9,7 @@ from portal.models import (
     StripeEvent,
 )
 from portal.payments import cards
+from portal.transaction import commit_before_outside_call
 
 # ---------------------------------------------------------------- webhooks
 
@@ -17,7 +18,7 @@ def handle_event(event) -> str:
     """A verified Stripe event: recorded once; a succeeded PaymentIntent posts its payment."""
     db.session.add(StripeEvent(event_id=event["id"], event_type=event["type"]))
     try:
-        db.session.commit()
+        db.session.flush()  # the unique event id: a redelivery already recorded stops here
     except IntegrityError:
         db.session.rollback()
         return "duplicate"
@@ -39,7 +40,8 @@ def handle_event(event) -> str:
     except Exception:
         # Forget the event so Stripe's redelivery is processed, not ignored as a duplicate.
         db.session.rollback()
+        # (The ledger may have committed the event with the payment; the request's rollback cannot undo that.)
         db.session.execute(delete(StripeEvent).where(StripeEvent.event_id == event["id"]))
-        db.session.commit()
+        commit_before_outside_call()  # Stripe hears the failure next and redelivers
         raise
     return "posted"

@@ -28,7 +28,7 @@ def link(user: User) -> str:
     return f"{current_app.config['BASE_URL']}/login/reset/{token}"
 
 
-def request_link(email: str) -> None:
+def request_link(email: str, *, ip: str | None = None, user_agent: str | None = None) -> None:
     """Mail a reset link if the email belongs to an active patient login; say nothing either way."""
 
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
@@ -42,7 +42,8 @@ def request_link(email: str) -> None:
             f"The link works once, within {minutes} minutes. If you did not ask, ignore this email: your password "
             f"stays as it is.\n\n{name}\n")
     mail.queue([user.email], f"Reset your password - {name}", body)
-    audit.record("password_reset.requested", "user", actor="password-reset", object_id=user.id)
+    audit.record("password_reset.requested", "user", actor="password-reset", object_id=user.id,
+                 ip=ip, user_agent=user_agent)
 
 
 def user_for(token: str) -> User | None:
@@ -57,12 +58,14 @@ def user_for(token: str) -> User | None:
     return user
 
 
-def set_new_password(user: User, password: str) -> None:
+def set_new_password(user: User, password: str, *,
+                     ip: str | None = None, user_agent: str | None = None) -> None:
     """Replace the password (which retires the link), lift any lockout, and tell the owner it changed."""
 
     user.password_hash = users.hash_password(password)
     user.failed_login_count, user.locked_until = 0, None
-    audit.record("password_reset.completed", "user", actor=user, object_id=user.id)
+    audit.record("password_reset.completed", "user", actor=user, object_id=user.id,
+                 ip=ip, user_agent=user_agent)
     name = facility.current().neutral_name
     mail.queue([user.email], f"Your password was changed - {name}",
                     f"Hello {user.full_name},\n\nThe password for your {name} billing login was just changed. "

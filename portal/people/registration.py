@@ -27,7 +27,8 @@ def _login_for(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def start(statement: Statement, *, full_name: str, email: str) -> None:
+def start(statement: Statement, *, full_name: str, email: str,
+          ip: str | None = None, user_agent: str | None = None) -> None:
     """Mail the link that finishes the login (or, when the email already has one, say so to that email)."""
 
     name = facility.current().neutral_name
@@ -43,7 +44,7 @@ def start(statement: Statement, *, full_name: str, email: str) -> None:
                 f"If you did not ask for a login, ignore this email.\n\n{name}\n")
     mail.queue([email.strip()], f"Your billing login - {name}", body)
     audit.record("registration.requested", "account", actor="registration", object_id=statement.account_id,
-                 account_id=statement.account_id)
+                 account_id=statement.account_id, ip=ip, user_agent=user_agent)
 
 
 def claims_for(token: str) -> dict | None:
@@ -57,21 +58,22 @@ def claims_for(token: str) -> dict | None:
     return claims
 
 
-def finish(claims: dict, password: str) -> User:
+def finish(claims: dict, password: str, *, ip: str | None = None, user_agent: str | None = None) -> User:
     """Create the patient login with access to the account the statement belongs to."""
     user = users.create_user(email=claims["email"], full_name=claims["name"], password=password, kind="patient",
-                             actor="registration")
+                             actor="registration", ip=ip, user_agent=user_agent)
     db.session.add(AccountAccess(user_id=user.id, account_id=claims["account"]))
-    audit.record("registration.completed", "user", actor=user, object_id=user.id, account_id=claims["account"])
+    audit.record("registration.completed", "user", actor=user, object_id=user.id, account_id=claims["account"],
+                 ip=ip, user_agent=user_agent)
     return user
 
 
-def add_account(user, statement: Statement) -> bool:
+def add_account(user, statement: Statement, *, ip: str | None = None, user_agent: str | None = None) -> bool:
     """Give a signed-in patient the account a statement belongs to; False when they already have it."""
     if db.session.scalar(select(AccountAccess.id).where(AccountAccess.user_id == user.id,
                                                         AccountAccess.account_id == statement.account_id)):
         return False
     db.session.add(AccountAccess(user_id=user.id, account_id=statement.account_id))
     audit.record("account_access.added", "account", actor=f"user:{user.id}", object_id=statement.account_id,
-                 account_id=statement.account_id)
+                 account_id=statement.account_id, ip=ip, user_agent=user_agent)
     return True

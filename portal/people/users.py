@@ -57,7 +57,8 @@ GENERIC_LOGIN_ERROR = "That email and password do not match an active login."
 
 
 def authenticate(email: str, password: str, *, kind: str, max_failures: int, lockout_minutes: int,
-                 totp_required_roles: tuple[str, ...]) -> LoginResult:
+                 totp_required_roles: tuple[str, ...],
+                 ip: str | None = None, user_agent: str | None = None) -> LoginResult:
     """Check a password for a staff or patient login, counting failures toward a lockout."""
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None or user.kind != kind:
@@ -65,7 +66,8 @@ def authenticate(email: str, password: str, *, kind: str, max_failures: int, loc
         return LoginResult(None, GENERIC_LOGIN_ERROR)
     now = utcnow()
     if user.locked_until and user.locked_until > now:
-        audit.record("login.refused_locked", "user", actor=user, object_id=user.id)
+        audit.record("login.refused_locked", "user", actor=user, object_id=user.id,
+                     ip=ip, user_agent=user_agent)
         return LoginResult(None, "Too many failed attempts. Try again later or ask an administrator.")
     if not user.active or not _verify(user.password_hash, password):
         user.failed_login_count += 1
@@ -74,13 +76,14 @@ def authenticate(email: str, password: str, *, kind: str, max_failures: int, loc
             user.locked_until = now + timedelta(minutes=lockout_minutes)
             user.failed_login_count = 0
             detail["locked_until"] = user.locked_until.isoformat()
-        audit.record("login.failed", "user", actor=user, object_id=user.id, detail=detail)
+        audit.record("login.failed", "user", actor=user, object_id=user.id, detail=detail,
+                     ip=ip, user_agent=user_agent)
         if "locked_until" in detail:
             return LoginResult(None, "Too many failed attempts. Try again later or ask an administrator.")
         return LoginResult(None, GENERIC_LOGIN_ERROR)
     user.failed_login_count = 0
     user.locked_until = None
-    db.session.commit()
+    db.session.flush()
     if user.is_staff and user.totp_enabled:
         return LoginResult(user, needs_totp=True)
     if user.is_staff and user.role and user.role.name in totp_required_roles:
@@ -88,9 +91,9 @@ def authenticate(email: str, password: str, *, kind: str, max_failures: int, loc
     return LoginResult(user)
 
 
-def record_login(user: User) -> None:
+def record_login(user: User, *, ip: str | None = None, user_agent: str | None = None) -> None:
     user.last_login_at = utcnow()
-    audit.record("login.succeeded", "user", actor=user, object_id=user.id)
+    audit.record("login.succeeded", "user", actor=user, object_id=user.id, ip=ip, user_agent=user_agent)
 
 
 # ---------------------------------------------------------------- TOTP
@@ -125,18 +128,20 @@ def _accept_code(user: User, secret: str, code: str, at: datetime | None = None)
     return False
 
 
-def verify_totp(user: User, code: str) -> bool:
+def verify_totp(user: User, code: str, *, ip: str | None = None, user_agent: str | None = None) -> bool:
     ok = bool(user.totp_enabled and user.totp_secret and _accept_code(user, user.totp_secret, code))
-    audit.record("login.totp_" + ("ok" if ok else "failed"), "user", actor=user, object_id=user.id)
+    audit.record("login.totp_" + ("ok" if ok else "failed"), "user", actor=user, object_id=user.id,
+                 ip=ip, user_agent=user_agent)
     return ok
 
 
-def enrol_totp(user: User, secret: str, code: str) -> bool:
+def enrol_totp(user: User, secret: str, code: str, *,
+               ip: str | None = None, user_agent: str | None = None) -> bool:
     if not _accept_code(user, secret, code):
         return False
     user.totp_secret = secret
     user.totp_enabled = True
-    audit.record("user.totp_enrolled", "user", actor=user, object_id=user.id)
+    audit.record("user.totp_enrolled", "user", actor=user, object_id=user.id, ip=ip, user_agent=user_agent)
     return True
 
 
@@ -152,12 +157,12 @@ def ensure_default_roles() -> dict[str, Role]:
             role.permissions = [RolePermission(permission=p) for p in sorted(permissions)]
             db.session.add(role)
             roles[name] = role
-    db.session.commit()
+    db.session.flush()
     return roles
 
 
 def create_user(*, email: str, full_name: str, password: str, kind: str, actor, role_name: str | None = None,
-                totp_secret: str | None = None) -> User:
+                totp_secret: str | None = None, ip: str | None = None, user_agent: str | None = None) -> User:
     try:
         email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -175,11 +180,12 @@ def create_user(*, email: str, full_name: str, password: str, kind: str, actor, 
     db.session.add(user)
     db.session.flush()
     audit.record("user.created", "user", actor=actor, object_id=user.id,
-                 detail={"email": email, "kind": kind, "role": role_name})
+                 detail={"email": email, "kind": kind, "role": role_name}, ip=ip, user_agent=user_agent)
     return user
 
 
-def update_staff_user(user: User, *, actor: User, role_name: str, active: bool) -> None:
+def update_staff_user(user: User, *, actor: User, role_name: str, active: bool,
+                      ip: str | None = None, user_agent: str | None = None) -> None:
     role = db.session.scalar(select(Role).where(Role.name == role_name))
     if role is None:
         raise UserError("Choose a role that exists.")
@@ -193,23 +199,25 @@ def update_staff_user(user: User, *, actor: User, role_name: str, active: bool) 
         changes["active"] = [user.active, active]
         user.active = active
     if changes:
-        audit.record("user.updated", "user", actor=actor, object_id=user.id, detail=changes)
+        audit.record("user.updated", "user", actor=actor, object_id=user.id, detail=changes,
+                     ip=ip, user_agent=user_agent)
 
 
-def unlock(user: User, *, actor: User) -> None:
+def unlock(user: User, *, actor: User, ip: str | None = None, user_agent: str | None = None) -> None:
     user.locked_until = None
     user.failed_login_count = 0
-    audit.record("user.unlocked", "user", actor=actor, object_id=user.id)
+    audit.record("user.unlocked", "user", actor=actor, object_id=user.id, ip=ip, user_agent=user_agent)
 
 
-def reset_totp(user: User, *, actor: User) -> None:
+def reset_totp(user: User, *, actor: User, ip: str | None = None, user_agent: str | None = None) -> None:
     user.totp_secret = None
     user.totp_enabled = False
     user.totp_last_step = None
-    audit.record("user.totp_reset", "user", actor=actor, object_id=user.id)
+    audit.record("user.totp_reset", "user", actor=actor, object_id=user.id, ip=ip, user_agent=user_agent)
 
 
-def set_role_permissions(role: Role, permissions: set[str], *, actor: User) -> None:
+def set_role_permissions(role: Role, permissions: set[str], *, actor: User,
+                         ip: str | None = None, user_agent: str | None = None) -> None:
     unknown = permissions - set(PERMISSIONS)
     if unknown:
         raise UserError(f"Unknown permissions: {', '.join(sorted(unknown))}")
@@ -223,4 +231,5 @@ def set_role_permissions(role: Role, permissions: set[str], *, actor: User) -> N
     role.permissions += [RolePermission(permission=p) for p in sorted(permissions - before)]
     db.session.flush()
     audit.record("role.updated", "role", actor=actor, object_id=role.id,
-                 detail={"added": sorted(permissions - before), "removed": sorted(before - permissions)})
+                 detail={"added": sorted(permissions - before), "removed": sorted(before - permissions)},
+                 ip=ip, user_agent=user_agent)

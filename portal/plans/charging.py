@@ -18,6 +18,7 @@ from portal.models import (
 )
 from portal.payments import gateway
 from portal.plans.enrolment import _end, _mail, policy
+from portal.transaction import commit_before_outside_call
 
 # ---------------------------------------------------------------- charging
 
@@ -59,8 +60,8 @@ def absorb_new_balances(*, actor: str) -> int:
         plan.balance_cents += extra
         changed += 1
         audit.record("plan.new_charges_joined", "payment_plan", actor=actor, object_id=plan.id,
-                     account_id=plan.account_id, detail={"added_cents": extra}, commit=False)
-    db.session.commit()
+                     account_id=plan.account_id, detail={"added_cents": extra})
+    db.session.flush()
     return changed
 
 
@@ -118,7 +119,6 @@ def charge_installment(installment_id: int, as_of: date, *, actor: str) -> Charg
     installment = lock_rows(PlanInstallment, [installment_id])[installment_id]
     attempt = db.session.get(PlanChargeAttempt, attempt_id)
     if attempt.status != "started":  # settled by another worker meanwhile
-        db.session.commit()
         return None
     attempt.payment_intent_id = intent.id
     if intent.status == "succeeded":
@@ -128,11 +128,11 @@ def charge_installment(installment_id: int, as_of: date, *, actor: str) -> Charg
         attempt = db.session.get(PlanChargeAttempt, attempt_id)
         attempt.status, installment.status, installment.payment_id = "succeeded", "paid", payment.id
         _complete_if_done(installment.plan)
-        db.session.commit()
+        commit_before_outside_call()  # the mail says the payment was received: store that first
         _mail(account, "Your plan payment was received",
               f"We received your scheduled payment of {money.format_usd(attempt.amount_cents)}. Thank you.")
         return outcome
-    db.session.commit()
+    db.session.flush()
     return _failed(installment_id, attempt_id, intent.error_message, as_of, outcome)
 
 
@@ -142,7 +142,6 @@ def _claim(installment_id: int, as_of: date):
     installment = lock_rows(PlanInstallment, [installment_id]).get(installment_id)
     if installment is None or installment.status != "scheduled" or installment.next_attempt_on > as_of \
             or installment.plan.status != "active":
-        db.session.commit()
         return None
     plan = installment.plan
     account = db.session.get(Account, plan.account_id)
@@ -151,7 +150,6 @@ def _claim(installment_id: int, as_of: date):
     attempt = db.session.scalar(select(PlanChargeAttempt).where(
         PlanChargeAttempt.installment_id == installment.id, PlanChargeAttempt.attempt_number == number))
     if attempt is not None and (attempt.status != "started" or (attempt.claimed_until and attempt.claimed_until > now)):
-        db.session.commit()
         return None
     resumed = attempt is not None
     if attempt is None:
@@ -160,14 +158,14 @@ def _claim(installment_id: int, as_of: date):
         if amount <= 0:
             installment.status = "skipped"
             _complete_if_done(plan)
-            db.session.commit()
+            db.session.flush()
             return ChargeOutcome(installment.id, plan.id, account.number, number, "skipped", 0,
                                  "nothing is owed any more")
         attempt = PlanChargeAttempt(installment_id=installment.id, attempt_number=number, charge_date=as_of,
                                     amount_cents=amount)
         db.session.add(attempt)
     attempt.claimed_until = now + timedelta(seconds=current_app.config.get("PLAN_CLAIM_SECONDS", 120))
-    db.session.commit()
+    commit_before_outside_call()  # the claimed attempt is stored before Stripe is asked to charge
     return attempt.id, resumed
 
 
@@ -187,7 +185,7 @@ def _failed(installment_id: int, attempt_id: int, message: str | None, as_of: da
         _end(plan, "defaulted", f"{installment.failures} failed attempts on payment {installment.sequence}")
         account.collection_stage = "plan_defaulted"  # collections picks the account up from here
         outcome.result = "defaulted"
-        db.session.commit()
+        commit_before_outside_call()  # the mail says the plan ended: store that first
         _mail(account, "Your payment plan has ended",
               "We could not charge your card for your payment plan after several tries, so the plan has ended. "
               f"Please sign in to pay or call us to set up a new plan: {base}/login")
@@ -196,7 +194,7 @@ def _failed(installment_id: int, attempt_id: int, message: str | None, as_of: da
     wait = schedule[min(installment.failures, len(schedule)) - 1] if schedule else 1
     installment.next_attempt_on = as_of + timedelta(days=wait)
     outcome.result = "failed"
-    db.session.commit()
+    commit_before_outside_call()  # the mail gives the retry date: store it first
     _mail(account, "We could not take your plan payment",
           f"Your scheduled payment of {money.format_usd(attempt.amount_cents)} did not go through. "
           f"We will try again on {installment.next_attempt_on:%B %d, %Y}. To use another card, sign in: {base}/login")
@@ -229,7 +227,7 @@ def send_reminders(as_of: date) -> int:
                   headers=email_stop.headers(account))
             mailed += 1
         installment.reminded_on = as_of
-    db.session.commit()
+    db.session.flush()
     return mailed
 
 

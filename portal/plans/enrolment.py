@@ -26,22 +26,20 @@ class PlanError(ValueError):
 
 
 def policy() -> PlanPolicy:
-    fac = facility.current()
-    found = db.session.scalar(select(PlanPolicy).where(PlanPolicy.facility_id == fac.id))
-    if found is None:
-        found = PlanPolicy(facility_id=fac.id)
-        db.session.add(found)
-        db.session.commit()
-    return found
+    """The plan policy: stored, or the column defaults unsaved (reading never writes)."""
+    return facility.settings_row(PlanPolicy)
 
 
-def update_policy(rules: PlanPolicy, values: dict, *, actor) -> None:
+def update_policy(rules: PlanPolicy, values: dict, *, actor,
+                  ip: str | None = None, user_agent: str | None = None) -> None:
     if values["self_service_max_months"] > values["max_term_months"]:
         raise PlanError("The self-service limit cannot be longer than the longest plan.")
+    facility.save_settings(rules)
     changes = {k: [getattr(rules, k), v] for k, v in values.items() if getattr(rules, k) != v}
     for key, value in values.items():
         setattr(rules, key, value)
-    audit.record("plan_policy.updated", "plan_policy", actor=actor, object_id=rules.id, detail=changes)
+    audit.record("plan_policy.updated", "plan_policy", actor=actor, object_id=rules.id, detail=changes,
+                 ip=ip, user_agent=user_agent)
 
 
 def add_months(day: date, months: int, day_of_month: int | None = None) -> date:
@@ -136,7 +134,7 @@ def create(account: Account, schedule: Schedule, *, card: SavedCard | None, acto
     plan.installments = [PlanInstallment(sequence=n + 1, due_date=day, amount_cents=cents, next_attempt_on=day)
                          for n, (day, cents) in enumerate(charges)]
     db.session.add(plan)
-    db.session.commit()
+    db.session.flush()
     return plan
 
 
@@ -144,14 +142,14 @@ def approve(plan: PaymentPlan, *, actor: str) -> None:
     if plan.status != "pending_approval":
         raise PlanError("Only a plan waiting for approval can be approved.")
     plan.status, plan.approved_by = "active", actor
-    db.session.commit()
+    db.session.flush()
 
 
 def cancel(plan: PaymentPlan, *, reason: str, actor: str) -> None:
     if plan.status not in ("active", "pending_approval"):
         raise PlanError("This plan has already ended.")
     _end(plan, "cancelled", f"{reason} ({actor})")
-    db.session.commit()
+    db.session.flush()
 
 
 def change_card(plan: PaymentPlan, card_id: int, *, actor: str) -> None:
@@ -159,10 +157,11 @@ def change_card(plan: PaymentPlan, card_id: int, *, actor: str) -> None:
     if card is None or card.account_id != plan.account_id or card.removed_at is not None:
         raise PlanError("Choose one of the account's saved cards.")
     plan.saved_card_id = card.id
-    db.session.commit()
+    db.session.flush()
 
 
-def skip(installment: PlanInstallment, *, reason: str, actor) -> PlanInstallment:
+def skip(installment: PlanInstallment, *, reason: str, actor,
+         ip: str | None = None, user_agent: str | None = None) -> PlanInstallment:
     """Move one payment to the end of the plan (a biller's decision, with a reason)."""
     plan = installment.plan
     if plan.status != "active" or installment.status != "scheduled" or installment.failures:
@@ -177,12 +176,13 @@ def skip(installment: PlanInstallment, *, reason: str, actor) -> PlanInstallment
     plan.months += 1
     db.session.flush()
     audit.record("plan.payment_moved", "payment_plan", actor=actor, object_id=plan.id, account_id=plan.account_id,
-                 detail={"from": installment.due_date.isoformat(), "to": moved.due_date.isoformat(), "reason": reason})
+                 detail={"from": installment.due_date.isoformat(), "to": moved.due_date.isoformat(), "reason": reason},
+                 ip=ip, user_agent=user_agent)
     return moved
 
 
 def reamortise(plan: PaymentPlan, *, months: int | None = None, monthly_cents: int | None = None,
-               actor) -> None:
+               actor, ip: str | None = None, user_agent: str | None = None) -> None:
     """Spread what is left over a new number of months (or a new monthly amount), from the next due date."""
     rules = policy()
     upcoming = [i for i in plan.installments if i.status == "scheduled"]
@@ -203,10 +203,11 @@ def reamortise(plan: PaymentPlan, *, months: int | None = None, monthly_cents: i
     plan.months = sum(1 for i in plan.installments if i.status != "cancelled")
     db.session.flush()
     audit.record("plan.reamortised", "payment_plan", actor=actor, object_id=plan.id, account_id=plan.account_id,
-                 detail={"left_cents": left, "payments": fresh.months, "monthly_cents": fresh.monthly_cents})
+                 detail={"left_cents": left, "payments": fresh.months, "monthly_cents": fresh.monthly_cents},
+                 ip=ip, user_agent=user_agent)
 
 
-def invite(account: Account, *, actor) -> None:
+def invite(account: Account, *, actor, ip: str | None = None, user_agent: str | None = None) -> None:
     """Send the guarantor a link to save a card and enrol themselves (no names, no services)."""
     if not account.email:
         raise PlanError("This account has no email address.")
@@ -214,7 +215,8 @@ def invite(account: Account, *, actor) -> None:
     _mail(account, "Set up a payment plan",
           f"You can spread your balance over monthly payments with no interest. Sign in at {base}/login, "
           "open your account and choose Payment plan.")
-    audit.record("plan.invited", "account", actor=actor, object_id=account.id, account_id=account.id)
+    audit.record("plan.invited", "account", actor=actor, object_id=account.id, account_id=account.id,
+                 ip=ip, user_agent=user_agent)
 
 
 def _end(plan: PaymentPlan, status: str, reason: str) -> None:

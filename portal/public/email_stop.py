@@ -4,6 +4,7 @@ from flask import Blueprint, abort, render_template, request
 from portal import facility
 from portal.extensions import csrf, limiter
 from portal.mail import email_stop
+from portal.web import audit_context
 
 bp = Blueprint("email_stop", __name__, url_prefix="/email/stop")
 
@@ -30,7 +31,8 @@ def stop(token: str):
     if not one_click:
         csrf.protect()
     account = _account(token)
-    email_stop.stop(account, actor="guarantor:mail-client" if one_click else "guarantor:email-link")
+    email_stop.stop(account, actor="guarantor:mail-client" if one_click else "guarantor:email-link",
+                    **audit_context())
     if one_click:
         return "", 204
     return render_template("public/email_stop.html", token=token, done=True, facility=facility.current())

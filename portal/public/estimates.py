@@ -8,6 +8,7 @@ from portal.estimate_forms import CallbackForm, EstimateForm
 from portal.estimates import gfe
 from portal.extensions import db, limiter
 from portal.models import Payer
+from portal.web import audit_context
 
 bp = Blueprint("public_estimate", __name__, url_prefix="/estimate")
 CONSENT_TEXT = "You may call, text or email me about this estimate and admission."
@@ -59,5 +60,5 @@ def callback():
         payer_id = None
     estimates.create_lead(name=form.name.data, phone=form.phone.data, email=form.email.data, consent=True,
                           consent_text=CONSENT_TEXT, payer_id=payer_id, level=level, source="public",
-                          actor="guest:estimate")
+                          actor="guest:estimate", **audit_context())
     return render_template("public/estimate_callback.html", form=None)

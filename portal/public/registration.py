@@ -9,6 +9,7 @@ from portal.auth import choose_password, patient_required, start_session
 from portal.extensions import limiter
 from portal.people import registration
 from portal.public.views import NO_MATCH, PayLinkForm, _code_key, _per_code, _per_ip
+from portal.web import audit_context
 
 bp = Blueprint("registration", __name__)
 
@@ -35,7 +36,7 @@ def register():
         if statement is None:
             flash(NO_MATCH, "error")
             return render_template("register.html", form=form, sent=False), 404
-        registration.start(statement, full_name=form.full_name.data, email=form.email.data)
+        registration.start(statement, full_name=form.full_name.data, email=form.email.data, **audit_context())
         return render_template("register.html", form=form, sent=True)
     return render_template("register.html", form=form, sent=False), 400 if form.is_submitted() else 200
 
@@ -48,7 +49,7 @@ def finish(token: str):
         return render_template("register_finish.html", form=None), 404
 
     def save(password: str):
-        start_session(registration.finish(claims, password))
+        start_session(registration.finish(claims, password, **audit_context()))
         flash("Your login is ready. This is your account.", "info")
         return redirect(url_for("patient.account", account_id=claims["account"]))
 
@@ -66,7 +67,7 @@ def add_account():
         if statement is None:
             flash(NO_MATCH, "error")
             return render_template("patient/account_add.html", form=form), 404
-        added = registration.add_account(current_user, statement)
+        added = registration.add_account(current_user, statement, **audit_context())
         flash("The account is added to your login." if added else "That account is already on your login.", "info")
         return redirect(url_for("patient.account", account_id=statement.account_id))
     return render_template("patient/account_add.html", form=form), 400 if form.is_submitted() else 200

@@ -33,17 +33,13 @@ class UnderpaymentError(ValueError):
 
 
 def settings() -> UnderpaymentSettings:
-    fac = facility.current()
-    found = db.session.scalar(select(UnderpaymentSettings).where(UnderpaymentSettings.facility_id == fac.id))
-    if found is None:
-        found = UnderpaymentSettings(facility_id=fac.id)
-        db.session.add(found)
-        db.session.commit()
-    return found
+    """The facility's rule: stored, or the column defaults unsaved (reading never writes)."""
+    return facility.settings_row(UnderpaymentSettings)
 
 
-def update_settings(*, threshold_bps: int, minimum_sample: int, lookback_days: int, actor: str) -> dict:
-    record = settings()
+def update_settings(*, threshold_bps: int, minimum_sample: int, lookback_days: int, actor: str,
+                    ip: str | None = None, user_agent: str | None = None) -> dict:
+    record = facility.save_settings(settings())
     changes = {}
     for name, value in (("threshold_bps", threshold_bps), ("minimum_sample", minimum_sample),
                         ("lookback_days", lookback_days)):
@@ -51,7 +47,7 @@ def update_settings(*, threshold_bps: int, minimum_sample: int, lookback_days: i
             changes[name] = [getattr(record, name), value]
             setattr(record, name, value)
     audit.record("underpayment_settings.updated", "underpayment_settings", actor=actor, object_id=record.id,
-                 detail=changes)
+                 detail=changes, ip=ip, user_agent=user_agent)
     return changes
 
 
@@ -165,7 +161,7 @@ def check_lines(line_ids, *, actor: str = "system:underpayments") -> list[Underp
                                    .order_by(AdjudicatedLine.id)):
         if item := check_line(line, config=config, actor=actor):
             found.append(item)
-    db.session.commit()
+    db.session.flush()
     return found
 
 
@@ -219,7 +215,8 @@ def open_count() -> int:
     return db.session.scalar(select(func.count(Underpayment.id)).where(Underpayment.status == "open"))
 
 
-def resolve(item: Underpayment, status: str, note: str, *, actor: str) -> Underpayment:
+def resolve(item: Underpayment, status: str, note: str, *, actor: str,
+            ip: str | None = None, user_agent: str | None = None) -> Underpayment:
     """Mark an item appealed or accepted, with the reason; audited."""
     note = (note or "").strip()
     if status not in ("appealed", "accepted"):
@@ -230,14 +227,16 @@ def resolve(item: Underpayment, status: str, note: str, *, actor: str) -> Underp
         raise UnderpaymentError(f"This line is already marked {item.status}.")
     item.status, item.note, item.resolved_by, item.resolved_at = status, note, actor, utcnow()
     audit.record(f"underpayment.{status}", "underpayment", actor=actor, object_id=item.id,
-                 patient_id=item.line.patient_id, detail={"note": note, "shortfall_cents": item.shortfall_cents})
+                 patient_id=item.line.patient_id, detail={"note": note, "shortfall_cents": item.shortfall_cents},
+                 ip=ip, user_agent=user_agent)
     return item
 
 
 # ---------------------------------------------------------------- contract rates
 
 def add_contract_rate(*, payer_id: int, plan_id: int | None, procedure_code: str, allowed_cents: int,
-                      effective_from: date, effective_to: date | None, actor: str, commit: bool = True) -> ContractRate:
+                      effective_from: date, effective_to: date | None, actor: str,
+                      ip: str | None = None, user_agent: str | None = None) -> ContractRate:
     code = (procedure_code or "").strip().upper()
     if not code:
         raise UnderpaymentError("Enter a procedure code.")
@@ -249,10 +248,11 @@ def add_contract_rate(*, payer_id: int, plan_id: int | None, procedure_code: str
                         effective_from=effective_from, effective_to=effective_to, created_by=actor)
     db.session.add(rate)
     db.session.flush()
-    audit.record("contract_rate.added", "contract_rate", actor=actor, object_id=rate.id, commit=commit,
+    audit.record("contract_rate.added", "contract_rate", actor=actor, object_id=rate.id,
                  detail={"payer_id": payer_id, "plan_id": plan_id, "code": code, "allowed_cents": allowed_cents,
                          "from": effective_from.isoformat(),
-                         "to": effective_to.isoformat() if effective_to else None})
+                         "to": effective_to.isoformat() if effective_to else None},
+                 ip=ip, user_agent=user_agent)
     return rate
 
 
@@ -294,7 +294,7 @@ def import_contract_rates(text: str, *, actor: str) -> ImportResult:
             except ValueError:
                 raise UnderpaymentError("dates must look like 2026-01-01") from None
             add_contract_rate(payer_id=payer_id, plan_id=plan_id, procedure_code=row["code"], allowed_cents=allowed,
-                              effective_from=start, effective_to=end, actor=actor, commit=False)
+                              effective_from=start, effective_to=end, actor=actor)
             result.imported += 1
         except UnderpaymentError as exc:
             result.errors.append(f"line {line}: {exc}")
@@ -304,7 +304,7 @@ def import_contract_rates(text: str, *, actor: str) -> ImportResult:
         db.session.rollback()
         result.imported = 0
         return result
-    db.session.commit()
+    db.session.flush()
     return result
 
 

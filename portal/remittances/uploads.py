@@ -20,6 +20,7 @@ from portal.remittances import underpayments
 from portal.remittances.codes import EraError
 from portal.remittances.posting import import_file
 from portal.remittances.reading import posted_line_ids
+from portal.transaction import commit_before_outside_call
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ class UploadError(ValueError):
 
 # ---------------------------------------------------------------- uploads and progress
 
-def create_upload(content: bytes, filename: str, *, actor: str) -> EraUpload:
+def create_upload(content: bytes, filename: str, *, actor: str,
+                  ip: str | None = None, user_agent: str | None = None) -> EraUpload:
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:200] or "remittance.835"
     if not content or not content.strip():
         raise UploadError("The file is empty.")
@@ -41,7 +43,7 @@ def create_upload(content: bytes, filename: str, *, actor: str) -> EraUpload:
     db.session.add(upload)
     db.session.flush()
     audit.record("era_upload.received", "era_upload", actor=actor, object_id=upload.id,
-                 detail={"filename": name, "bytes": len(content)})
+                 detail={"filename": name, "bytes": len(content)}, ip=ip, user_agent=user_agent)
     return upload
 
 
@@ -85,7 +87,7 @@ def run_upload(upload_id: int, *, actor: str) -> EraUpload:
     if upload is None or upload.status not in ("queued", "running"):
         return upload  # a redelivered task after the import finished changes nothing
     upload.status = "running"
-    db.session.commit()
+    commit_before_outside_call()  # the status page polls this row on its own connection
 
     def progress(stage: str, done: int, total: int) -> None:
         _Progress.set(upload_id, {"stage": stage, "done": done, "total": total})

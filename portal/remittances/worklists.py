@@ -32,7 +32,8 @@ def open_exception_count() -> int:
 
 
 def match_exception(exception_id: int, claim_id: int, *, actor: str,
-                    claim_line_id: int | None = None) -> EraException:
+                    claim_line_id: int | None = None,
+                    ip: str | None = None, user_agent: str | None = None) -> EraException:
     """Post an exception against the claim (or, for a waiting line, the claim line) a biller chose,
     then check the lines it posted."""
     exc = resolve_exception(exception_id, claim_id, actor=actor, claim_line_id=claim_line_id)
@@ -40,12 +41,13 @@ def match_exception(exception_id: int, claim_id: int, *, actor: str,
     audit.record("era_exception.matched", "era_exception", actor=actor, object_id=exc.id,
                  patient_id=exc.claim.patient_id, account_id=exc.claim.account_id,
                  detail={"claim": exc.claim.control_number, "claim_line_id": claim_line_id,
-                         "remittance_id": exc.remittance_id})
+                         "remittance_id": exc.remittance_id}, ip=ip, user_agent=user_agent)
     underpayments.check_lines(posted_line_ids(exc.remittance_id, rc.sequence), actor=actor)
     return exc
 
 
-def dismiss_exception(exception_id: int, note: str, *, actor: str) -> EraException:
+def dismiss_exception(exception_id: int, note: str, *, actor: str,
+                      ip: str | None = None, user_agent: str | None = None) -> EraException:
     """Close an open exception without posting (e.g. not our patient, handled elsewhere), with a note."""
     if not (note or "").strip():
         raise EraError("Say why the exception is dismissed")
@@ -55,7 +57,7 @@ def dismiss_exception(exception_id: int, note: str, *, actor: str) -> EraExcepti
     exc.state, exc.note, exc.resolved_by, exc.resolved_at = "dismissed", note.strip(), actor, utcnow()
     _totals(exc.remittance)
     audit.record("era_exception.dismissed", "era_exception", actor=actor, object_id=exc.id,
-                 detail={"note": exc.note, "remittance_id": exc.remittance_id})
+                 detail={"note": exc.note, "remittance_id": exc.remittance_id}, ip=ip, user_agent=user_agent)
     return exc
 
 
@@ -86,7 +88,8 @@ def open_denials(payer_id: int | None = None) -> list[RemittanceLine]:
     return list(db.session.scalars(stmt))
 
 
-def close_denial(line_id: int, status: str, note: str, *, actor: str) -> RemittanceLine:
+def close_denial(line_id: int, status: str, note: str, *, actor: str,
+                 ip: str | None = None, user_agent: str | None = None) -> RemittanceLine:
     """Mark a denied line worked or appealed; the note keeps which, for the people who read it later."""
     if status not in ("worked", "appealed"):
         raise EraError("Choose worked or appealed")
@@ -99,7 +102,8 @@ def close_denial(line_id: int, status: str, note: str, *, actor: str) -> Remitta
     line.denial_note = f"{status.capitalize()}: {note.strip()}"
     claim = line.remittance_claim.claim
     audit.record(f"denial.{status}", "remittance_line", actor=actor, object_id=line.id,
-                 patient_id=claim.patient_id if claim else None, detail={"note": note.strip()})
+                 patient_id=claim.patient_id if claim else None, detail={"note": note.strip()},
+                 ip=ip, user_agent=user_agent)
     return line
 
 

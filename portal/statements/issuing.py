@@ -116,7 +116,7 @@ def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | Non
         amount_due_cents=due, snapshot=snapshot, created_by=actor, message=message,
     )
     db.session.add(statement)
-    db.session.commit()
+    db.session.flush()
     return statement, None
 
 

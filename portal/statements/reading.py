@@ -94,4 +94,4 @@ def send_notice(statement: Statement) -> None:
             f"{email_stop.footer(account)}\n")
     mail.queue(recipients, f"Your statement from {fac.neutral_name}", body, email_stop.headers(account))
     statement.notified_at = utcnow()
-    db.session.commit()
+    db.session.flush()

@@ -14,6 +14,7 @@ from portal.estimates import gfe
 from portal.extensions import db
 from portal.models import Account, Payment
 from portal.payments import desk, gateway
+from portal.web import audit_context
 
 bp = Blueprint("staff_accounts", __name__, url_prefix="/staff/accounts")
 
@@ -30,7 +31,8 @@ def index():
     query = request.args.get("q", "")
     found = accounts.search(query)
     if query:
-        audit.record("account.searched", "account", actor=current_user, detail={"results": len(found)})
+        audit.record("account.searched", "account", actor=current_user, detail={"results": len(found)},
+                     **audit_context())
     return render_template("staff/billing/accounts.html", accounts=found, query=query)
 
 
@@ -41,7 +43,7 @@ def account(account_id: int):
     if found is None:
         abort(404)
     audit.record("account.viewed", "account", actor=current_user, object_id=found.id, account_id=found.id,
-                 detail={"patients": [p.id for p in found.patients]})
+                 detail={"patients": [p.id for p in found.patients]}, **audit_context())
     return render_template("staff/billing/account.html", detail=accounts.detail(found),
                            refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=desk.history(found.id),
                            saved_estimates=estimates.for_account(found.id), gfes=gfe.for_account(found.id))
@@ -67,7 +69,8 @@ def _done_url(account_id: int):
 @permission_required("payments.post")
 def card_payment(account_id: int):
     found = _account(account_id)
-    audit.record("card_payment.page_viewed", "account", actor=current_user, object_id=found.id, account_id=found.id)
+    audit.record("card_payment.page_viewed", "account", actor=current_user, object_id=found.id, account_id=found.id,
+                 **audit_context())
     context = payments_web.card_page_context(
         found, start_url=url_for(".card_start", account_id=found.id),
         confirm_url=url_for(".card_confirm", account_id=found.id),
@@ -79,7 +82,8 @@ def card_payment(account_id: int):
 @permission_required("payments.post")
 def card_start(account_id: int):
     found = _account(account_id)
-    audit.record("card_payment.started", "account", actor=current_user, object_id=found.id, account_id=found.id)
+    audit.record("card_payment.started", "account", actor=current_user, object_id=found.id, account_id=found.id,
+                 **audit_context())
     return payments_web.start(found, channel="staff", actor=_actor())
 
 
@@ -115,6 +119,6 @@ def refund(account_id: int, payment_id: int):
         flash(getattr(exc, "message", None) or str(exc), "error")
     else:
         audit.record("payment.refunded", "payment", actor=current_user, object_id=payment.id, account_id=found.id,
-                     detail={"amount_cents": amount, "reason": form.reason.data})
+                     detail={"amount_cents": amount, "reason": form.reason.data}, **audit_context())
         flash(f"Refunded {money.format_usd(amount)}.", "info")
     return redirect(url_for(".account", account_id=found.id))

@@ -13,6 +13,7 @@ from portal.facility import codes
 from portal.models import Role, User
 from portal.people import users
 from portal.permissions import PERMISSIONS
+from portal.web import audit_context
 from staff.admin.forms import (
     AuditFilterForm,
     BillingCodeForm,
@@ -58,7 +59,7 @@ def user_new():
         try:
             user = users.create_user(email=form.email.data, full_name=form.full_name.data,
                                      password=form.password.data, kind="staff", role_name=form.role.data,
-                                     actor=current_user)
+                                     actor=current_user, **audit_context())
         except users.UserError as exc:
             form.email.errors.append(str(exc))
         else:
@@ -75,12 +76,12 @@ def user_edit(user_id: int):
     form.role.choices = _role_choices()
     if form.validate_on_submit():
         try:
-            users.update_staff_user(user, actor=current_user, role_name=form.role.data, active=form.active.data)
+            users.update_staff_user(user, actor=current_user, role_name=form.role.data, active=form.active.data,
+                                    **audit_context())
         except users.UserError as exc:
             db.session.rollback()
             form.role.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(f"Saved {user.email}.", "info")
             return redirect(url_for(".users_list"))
     return render_template("staff/admin/user_edit.html", form=form, user=user, action_form=ActionForm()), \
@@ -92,7 +93,7 @@ def user_edit(user_id: int):
 def user_unlock(user_id: int):
     user = _staff_user(user_id)
     if ActionForm().validate_on_submit():
-        users.unlock(user, actor=current_user)
+        users.unlock(user, actor=current_user, **audit_context())
         flash(f"Unlocked {user.email}.", "info")
     return redirect(url_for(".user_edit", user_id=user.id))
 
@@ -102,7 +103,7 @@ def user_unlock(user_id: int):
 def user_reset_totp(user_id: int):
     user = _staff_user(user_id)
     if ActionForm().validate_on_submit():
-        users.reset_totp(user, actor=current_user)
+        users.reset_totp(user, actor=current_user, **audit_context())
         flash(f"Two-factor reset for {user.email}: they enrol again at their next sign-in.", "info")
     return redirect(url_for(".user_edit", user_id=user.id))
 
@@ -116,13 +117,12 @@ def roles():
         try:
             for role in all_roles:
                 chosen = {p for p in PERMISSIONS if request.form.get(f"{role.name}:{p}")}
-                users.set_role_permissions(role, chosen, actor=current_user)
+                users.set_role_permissions(role, chosen, actor=current_user, **audit_context())
         except users.UserError as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return render_template("staff/admin/roles.html", roles=all_roles, permissions=PERMISSIONS,
                                    form=form), 400
-        db.session.commit()
         flash("Role permissions saved.", "info")
         return redirect(url_for(".roles"))
     return render_template("staff/admin/roles.html", roles=all_roles, permissions=PERMISSIONS, form=form)
@@ -163,7 +163,7 @@ def facility_settings():
             except ValueError:
                 getattr(form, field).errors.append("Enter an amount like 5.00.")
         if not form.errors:
-            facility.update(record, values, actor=current_user)
+            facility.update(record, values, actor=current_user, **audit_context())
             flash("Facility settings saved.", "info")
             return redirect(url_for(".facility_settings"))
     return render_template("staff/admin/facility.html", form=form), 400 if form.errors else 200
@@ -187,6 +187,7 @@ def iop_settings():
         if form.documentation_group_id.data == form.billable_group_id.data:
             form.billable_group_id.errors.append("Choose two different groups.")
         else:
+            facility.save_settings(record)  # read as unsaved defaults until the first save
             changes = {}
             for name in IOP_FIELDS:
                 value = getattr(form, name).data
@@ -196,7 +197,7 @@ def iop_settings():
                     changes[name] = [getattr(record, name), value]
                     setattr(record, name, value)
             audit.record("iop_settings.updated", "iop_settings", actor=current_user, object_id=record.id,
-                         detail=changes)
+                         detail=changes, **audit_context())
             flash("IOP settings saved.", "info")
             return redirect(url_for(".iop_settings"))
     return render_template("staff/admin/iop_settings.html", form=form), 400 if form.errors else 200
@@ -212,7 +213,7 @@ def billing_codes():
             price = money.parse_cents(form.price.data or "0")
             codes.save_code(code=form.code.data, description=form.description.data, kind=form.kind.data,
                             price_cents=price, revenue_code=form.revenue_code.data, minutes=form.minutes.data,
-                            group_ids=form.groups.data or [], actor=current_user)
+                            group_ids=form.groups.data or [], actor=current_user, **audit_context())
         except ValueError as exc:
             db.session.rollback()
             form.price.errors.append(str(exc) if isinstance(exc, codes.CodeError) else "Enter a price like 950.00.")
@@ -256,7 +257,7 @@ def plan_policy():
                           reminder_lead_days=form.reminder_lead_days.data or 0,
                           new_charges_join=form.new_charges_join.data)
             try:
-                plans.update_policy(rules, values, actor=current_user)
+                plans.update_policy(rules, values, actor=current_user, **audit_context())
             except plans.PlanError as exc:
                 form.max_term_months.errors.append(str(exc))
             else:

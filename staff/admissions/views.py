@@ -11,6 +11,7 @@ from portal.clock import facility_today
 from portal.estimates import gfe
 from portal.extensions import db
 from portal.models import Estimate, GoodFaithEstimate, InsurancePlan, Lead, Patient, Payer
+from portal.web import audit_context
 from staff.admissions.forms import (
     AdmitForm,
     DeliveredForm,
@@ -61,7 +62,7 @@ def estimate():
     try:
         result = estimates.estimate(req, as_of=facility_today(), detail=True)
         if form.save.data:
-            saved = estimates.save(result, actor=_actor(), lead=lead, patient=patient)
+            saved = estimates.save(result, actor=_actor(), lead=lead, patient=patient, **audit_context())
             flash("Estimate saved.", "info")
             return redirect(url_for(".estimate_detail", estimate_id=saved.id))
     except estimates.EstimateError as error:
@@ -81,7 +82,7 @@ def _saved(estimate_id: int) -> Estimate:
 def estimate_detail(estimate_id: int):
     saved = _saved(estimate_id)
     audit.record("estimate.viewed", "estimate", actor=current_user, object_id=saved.id, patient_id=saved.patient_id,
-                 account_id=saved.account_id)
+                 account_id=saved.account_id, **audit_context())
     return render_template("staff/admissions/estimate_detail.html", saved=saved, r=saved.result,
                            level_names=estimates.LEVEL_NAMES)
 
@@ -91,7 +92,7 @@ def estimate_detail(estimate_id: int):
 def estimate_pdf(estimate_id: int):
     saved = _saved(estimate_id)
     audit.record("estimate.printed", "estimate", actor=current_user, object_id=saved.id, patient_id=saved.patient_id,
-                 account_id=saved.account_id)
+                 account_id=saved.account_id, **audit_context())
     pdf = documents.render_pdf("pdf/estimate.html", saved=saved, r=saved.result, facility=facility.current(),
                                level_names=estimates.LEVEL_NAMES)
     return Response(pdf, mimetype="application/pdf",
@@ -109,7 +110,7 @@ def leads():
     if status == "open":
         query = query.where(Lead.status.in_(("new", "contacted")))
     rows = db.session.scalars(query.limit(500)).all()
-    audit.record("leads.viewed", "lead", actor=current_user, detail={"count": len(rows)})
+    audit.record("leads.viewed", "lead", actor=current_user, detail={"count": len(rows)}, **audit_context())
     return render_template("staff/admissions/leads.html", rows=rows, status=status)
 
 
@@ -122,7 +123,8 @@ def lead_new():
             lead = estimates.create_lead(name=form.name.data, phone=form.phone.data, email=form.email.data,
                                          consent=form.consent.data, consent_text="recorded by staff",
                                          payer_id=None, level=None, source="staff", actor=_actor(),
-                                         date_of_birth=form.date_of_birth.data, notes=form.notes.data)
+                                         date_of_birth=form.date_of_birth.data, notes=form.notes.data,
+                                         **audit_context())
         except estimates.EstimateError as error:
             form.phone.errors.append(str(error))
         else:
@@ -138,7 +140,8 @@ def _lead(lead_id: int) -> Lead:
 @permission_required("estimates.run")
 def lead_detail(lead_id: int):
     lead = _lead(lead_id)
-    audit.record("lead.viewed", "lead", actor=current_user, object_id=lead.id, patient_id=lead.patient_id)
+    audit.record("lead.viewed", "lead", actor=current_user, object_id=lead.id, patient_id=lead.patient_id,
+                 **audit_context())
     return render_template("staff/admissions/lead.html", lead=lead, admit_form=AdmitForm(
         data={"date_of_birth": lead.date_of_birth}), action_form=ActionForm())
 
@@ -149,7 +152,7 @@ def lead_contacted(lead_id: int):
     lead = _lead(lead_id)
     if ActionForm().validate_on_submit() and lead.status == "new":
         lead.status = "contacted"
-        audit.record("lead.contacted", "lead", actor=current_user, object_id=lead.id)
+        audit.record("lead.contacted", "lead", actor=current_user, object_id=lead.id, **audit_context())
     return redirect(url_for(".lead_detail", lead_id=lead.id))
 
 
@@ -165,7 +168,8 @@ def lead_admit(lead_id: int):
         else:
             try:
                 patient = estimates.admit(lead, actor=_actor(), patient=existing, first_name=form.first_name.data,
-                                          last_name=form.last_name.data, date_of_birth=form.date_of_birth.data)
+                                          last_name=form.last_name.data, date_of_birth=form.date_of_birth.data,
+                                          **audit_context())
             except estimates.EstimateError as error:
                 db.session.rollback()
                 form.first_name.errors.append(str(error))
@@ -182,7 +186,8 @@ def lead_admit(lead_id: int):
 @permission_required("estimates.run")
 def gfe_list():
     rows = db.session.scalars(select(GoodFaithEstimate).order_by(GoodFaithEstimate.id.desc()).limit(500)).all()
-    audit.record("gfes.viewed", "good_faith_estimate", actor=current_user, detail={"count": len(rows)})
+    audit.record("gfes.viewed", "good_faith_estimate", actor=current_user, detail={"count": len(rows)},
+                 **audit_context())
     return render_template("staff/admissions/gfe_list.html", rows=rows, action_form=ActionForm(),
                            today=facility_today())
 
@@ -223,7 +228,8 @@ def gfe_new():
                                   start=form.start.data, end=form.end.data, scheduled_on=form.scheduled_on.data,
                                   requested=form.requested.data, diagnosis_codes=form.diagnosis_codes.data,
                                   items=gfe.default_items(form.level.data, form.quantity.data) + extra,
-                                  separately_scheduled=form.separately_scheduled.data, actor=_actor())
+                                  separately_scheduled=form.separately_scheduled.data, actor=_actor(),
+                                  **audit_context())
             except estimates.EstimateError as error:
                 db.session.rollback()
                 form.start.errors.append(str(error))
@@ -242,7 +248,7 @@ def _gfe(gfe_id: int) -> GoodFaithEstimate:
 def gfe_detail(gfe_id: int):
     item = _gfe(gfe_id)
     audit.record("gfe.viewed", "good_faith_estimate", actor=current_user, object_id=item.id,
-                 patient_id=item.patient_id, account_id=item.account_id)
+                 patient_id=item.patient_id, account_id=item.account_id, **audit_context())
     return render_template("staff/admissions/gfe.html", g=item, billed=gfe.billed_cents(item),
                            delivered_form=DeliveredForm())
 
@@ -252,7 +258,7 @@ def gfe_detail(gfe_id: int):
 def gfe_pdf(gfe_id: int):
     item = _gfe(gfe_id)
     audit.record("gfe.printed", "good_faith_estimate", actor=current_user, object_id=item.id,
-                 patient_id=item.patient_id, account_id=item.account_id)
+                 patient_id=item.patient_id, account_id=item.account_id, **audit_context())
     return Response(gfe.pdf(item), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="good-faith-estimate-{item.id}.pdf"'})
 
@@ -264,9 +270,10 @@ def gfe_delivered(gfe_id: int):
     form = DeliveredForm()
     if form.validate_on_submit():
         try:
-            gfe.mark_delivered(item, how=form.how.data, actor=_actor())
+            gfe.mark_delivered(item, how=form.how.data, actor=_actor(), **audit_context())
             flash("Delivery recorded.", "info")
         except estimates.EstimateError as error:
+            db.session.rollback()
             flash(str(error), "error")
     return redirect(url_for(".gfe_detail", gfe_id=item.id))
 
@@ -308,7 +315,8 @@ def estimate_settings():
         estimates.update_settings(config, half_life_days=form.half_life_days.data,
                                   minimum_sample=form.minimum_sample.data, lookback_days=form.lookback_days.data,
                                   waive_balance_bill=form.waive_balance_bill.data,
-                                  gfe_dispute_threshold_cents=form.gfe_dispute_threshold.data * 100, actor=_actor())
+                                  gfe_dispute_threshold_cents=form.gfe_dispute_threshold.data * 100, actor=_actor(),
+                                  **audit_context())
         flash("Estimate settings saved.", "info")
         return redirect(url_for(".estimate_settings"))
     return render_template("staff/admissions/settings.html", form=form), 400 if form.is_submitted() else 200

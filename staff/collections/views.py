@@ -12,6 +12,7 @@ from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, Agency, Facility, Payer, Payment, PaymentPlan, User, utcnow
 from portal.models.collections import DUNNING_STAGES
+from portal.web import audit_context
 from staff.collections.forms import (
     AgencyForm,
     AgencyPaymentForm,
@@ -97,7 +98,7 @@ def aging():
     form, as_of, filters = _aging_filters()
     report = collections.aging(as_of, filters)
     audit.record("collections.aging_viewed", "aging_report", actor=current_user,
-                 detail={"as_of": as_of.isoformat()})
+                 detail={"as_of": as_of.isoformat()}, **audit_context())
     return render_template("staff/collections/aging.html", form=form, report=report, bars=_chart(report),
                            chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT,
                            stage_words=collections.STAGE_WORDS, buckets=collections.BUCKETS,
@@ -109,7 +110,7 @@ def aging():
 def aging_csv():
     _form, as_of, filters = _aging_filters()
     audit.record("collections.aging_exported", "aging_report", actor=current_user,
-                 detail={"as_of": as_of.isoformat()})
+                 detail={"as_of": as_of.isoformat()}, **audit_context())
     return Response("".join(collections.aging_csv(as_of, filters)), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="aging-{as_of.isoformat()}.csv"'})
 
@@ -120,7 +121,6 @@ def aging_csv():
 def _render_account(account: Account, status: int = 200, **forms):
     today = facility_today()
     c = collections.case_for(account)
-    db.session.commit()
     agencies = collections.agencies(active_only=True)
     assign_form = forms.get("assign_form") or AssignForm(data={"assignee": c.assignee_id or 0,
                                                                "next_action_on": c.next_action_on})
@@ -130,7 +130,7 @@ def _render_account(account: Account, status: int = 200, **forms):
     contacts = collections.contacts(account)
     preferences = collections.contact_preferences(account)
     audit.record("collections.account_viewed", "account", actor=current_user, object_id=account.id,
-                 account_id=account.id)
+                 account_id=account.id, **audit_context())
     return render_template(
         "staff/collections/account.html", account=account, case=c, today=today,
         reasons=collections.reasons(c) if c.stage in DUNNING_STAGES else [],
@@ -168,7 +168,7 @@ def account(account_id: int):
 
 
 def _act(account: Account, form_name: str, form, action, done: str):
-    """Validate, run the service call, commit; on bad input re-render the page with the errors (400)."""
+    """Validate and run the service call; on bad input re-render the page with the errors (400)."""
     if form.validate_on_submit():
         try:
             action(form)
@@ -176,7 +176,6 @@ def _act(account: Account, form_name: str, form, action, done: str):
             db.session.rollback()
             form.form_errors.append(str(exc))
         else:
-            db.session.commit()
             flash(done, "info")
             return redirect(url_for(".account", account_id=account.id))
     return _render_account(account, 400, **{form_name: form})
@@ -191,7 +190,7 @@ def log_contact(account_id: int):
     def action(form):
         _entry, check = collections.log_contact(account, channel=form.channel.data, outcome=form.outcome.data,
                                                 note=form.note.data, at=utcnow(), actor=_actor(),
-                                                as_of=facility_today())
+                                                as_of=facility_today(), **audit_context())
         warnings.extend(check.warnings)
 
     response = _act(account, "contact_form", ContactForm(), action, "Contact logged.")
@@ -205,7 +204,8 @@ def log_contact(account_id: int):
 def contact_preferences(account_id: int):
     account = _account(account_id)
     return _act(account, "preferences_form", PreferencesForm(), lambda f: collections.set_contact_preferences(
-        account, email_opt_out=f.email_opt_out.data, text_consent=f.text_consent.data, actor=_actor()),
+        account, email_opt_out=f.email_opt_out.data, text_consent=f.text_consent.data, actor=_actor(),
+        **audit_context()),
         "Contact preferences saved.")
 
 
@@ -214,7 +214,8 @@ def contact_preferences(account_id: int):
 def record_promise(account_id: int):
     account = _account(account_id)
     return _act(account, "promise_form", PromiseForm(), lambda f: collections.record_promise(
-        account, amount_cents=f.amount.cents, due_on=f.due_on.data, today=facility_today(), actor=_actor()),
+        account, amount_cents=f.amount.cents, due_on=f.due_on.data, today=facility_today(), actor=_actor(),
+        **audit_context()),
         "Promise to pay recorded.")
 
 
@@ -224,7 +225,7 @@ def add_hold(account_id: int):
     account = _account(account_id)
     return _act(account, "hold_form", HoldForm(), lambda f: collections.add_hold(
         account, kind=f.kind.data, reason=f.reason.data, ends_on=f.ends_on.data, review_on=f.review_on.data,
-        today=facility_today(), actor=_actor()), "Hold added.")
+        today=facility_today(), actor=_actor(), **audit_context()), "Hold added.")
 
 
 @bp.post("/accounts/<int:account_id>/holds/release")
@@ -235,10 +236,9 @@ def release_hold(account_id: int):
     if not form.validate_on_submit() or not form.hold_id.data.isdigit():
         abort(400)
     try:
-        collections.release_hold(account, int(form.hold_id.data), actor=_actor())
+        collections.release_hold(account, int(form.hold_id.data), actor=_actor(), **audit_context())
     except collections.CollectionsError:
         abort(404)
-    db.session.commit()
     flash("Hold released.", "info")
     return redirect(url_for(".account", account_id=account.id))
 
@@ -251,7 +251,7 @@ def assign(account_id: int):
     form.assignee.choices = [(0, "Nobody")] + [(u.id, u.full_name) for u in collections.collectors()]
     return _act(account, "assign_form", form, lambda f: collections.assign(
         account, assignee=db.session.get(User, f.assignee.data) if f.assignee.data else None,
-        next_action_on=f.next_action_on.data, actor=_actor()), "Assignment saved.")
+        next_action_on=f.next_action_on.data, actor=_actor(), **audit_context()), "Assignment saved.")
 
 
 @bp.post("/accounts/<int:account_id>/place")
@@ -261,7 +261,8 @@ def place(account_id: int):
     form = PlaceForm()
     form.agency.choices = [(a.id, a.name) for a in collections.agencies(active_only=True)]
     return _act(account, "place_form", form, lambda f: collections.place(
-        account, db.session.get(Agency, f.agency.data), as_of=facility_today(), actor=_actor()),
+        account, db.session.get(Agency, f.agency.data), as_of=facility_today(), actor=_actor(),
+        **audit_context()),
         "Placed with the agency.")
 
 
@@ -270,7 +271,8 @@ def place(account_id: int):
 def recall(account_id: int):
     account = _account(account_id)
     return _act(account, "recall_form", RecallForm(), lambda f: collections.recall(
-        account, reason=f.reason.data, as_of=facility_today(), actor=_actor()), "Recalled from the agency.")
+        account, reason=f.reason.data, as_of=facility_today(), actor=_actor(),
+        **audit_context()), "Recalled from the agency.")
 
 
 @bp.post("/accounts/<int:account_id>/agency-payment")
@@ -289,7 +291,8 @@ def agency_payment(account_id: int):
 def bad_debt(account_id: int):
     account = _account(account_id)
     return _act(account, "bad_debt_form", BadDebtForm(), lambda f: collections.write_off_bad_debt(
-        account, reason=f.reason.data, as_of=facility_today(), actor=_actor()), "Written off as bad debt.")
+        account, reason=f.reason.data, as_of=facility_today(), actor=_actor(),
+        **audit_context()), "Written off as bad debt.")
 
 
 # ---------------------------------------------------------------- agencies
@@ -303,12 +306,11 @@ def agencies():
     if form.validate_on_submit():
         try:
             collections.create_agency(name=form.name.data, contact=form.contact.data,
-                                      fee_bps=form.fee_bps.data, actor=_actor())
+                                      fee_bps=form.fee_bps.data, actor=_actor(), **audit_context())
         except collections.CollectionsError as exc:
             db.session.rollback()
             form.name.errors.append(str(exc))
         else:
-            db.session.commit()
             flash("Agency added.", "info")
             return redirect(url_for(".agencies"))
     if form.errors:
@@ -325,8 +327,7 @@ def agency_status():
     if not (form.validate_on_submit() and form.active.data in ("0", "1") and form.agency_id.data.isdigit()):
         abort(400)
     agency = db.session.get(Agency, int(form.agency_id.data)) or abort(404)
-    collections.set_agency_active(agency, active=form.active.data == "1", actor=_actor())
-    db.session.commit()
+    collections.set_agency_active(agency, active=form.active.data == "1", actor=_actor(), **audit_context())
     flash(f"{agency.name} takes new placements." if agency.active else
           f"{agency.name} takes no new placements; its open placements stay with it.", "info")
     return redirect(url_for(".agencies"))
@@ -336,8 +337,7 @@ def agency_status():
 @permission_required("collections.place")
 def placement_file():
     agency = db.session.get(Agency, request.args.get("agency", type=int) or 0) or abort(404)
-    body = collections.placement_file(agency, actor=_actor())
-    db.session.commit()
+    body = collections.placement_file(agency, actor=_actor(), **audit_context())
     name = f"placements-{agency.id}-{facility_today().isoformat()}.csv"
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -360,7 +360,7 @@ def settings():
             if name.startswith("weight_") and values[name] is None:
                 values[name] = 0
         try:
-            collections.update_settings(values, actor=current_user)
+            collections.update_settings(values, actor=current_user, **audit_context())
         except collections.CollectionsError as exc:
             db.session.rollback()
             form.latest_hour.errors.append(str(exc))

@@ -10,6 +10,7 @@ from portal.auth import permission_required
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Authorization, BillingCode, ClinicalSession, IopException, Patient
+from portal.web import audit_context
 from staff.forms import ActionForm
 from staff.iop.forms import AuthorizationForm, DismissForm, RerunForm, SessionForm
 
@@ -51,10 +52,11 @@ def dismiss(exception_id: int):
         try:
             iop.dismiss(exc, reason=form.reason.data, actor=_actor())
         except iop.IopError as error:
+            db.session.rollback()
             flash(str(error), "error")
         else:
             audit.record("iop_exception.dismissed", "iop_exception", actor=current_user, object_id=exc.id,
-                         patient_id=exc.patient_id, detail={"reason": form.reason.data})
+                         patient_id=exc.patient_id, detail={"reason": form.reason.data}, **audit_context())
             flash("Dismissed.", "info")
     else:
         flash("Say why the day is dismissed.", "error")
@@ -71,10 +73,12 @@ def rerun():
     try:
         result = iop.run(facility_today(), actor=_actor(), only_date=form.service_date.data)
     except iop.IopError as error:
+        db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for(".review"))
     audit.record("iop.rerun", "iop_run", actor=current_user, detail={"service_date": form.service_date.data.isoformat(),
-                                                                      "charges": len(result.charges)})
+                                                                      "charges": len(result.charges)},
+                 **audit_context())
     flash(f"{form.service_date.data:%m/%d/%Y}: {len(result.charges)} charge(s) created, "
           f"{len(result.exceptions)} day(s) not billable.", "info")
     return redirect(url_for(".review"))
@@ -87,7 +91,7 @@ def reconciliation():
     start = request.args.get("start", type=_date) or today - timedelta(days=30)
     end = request.args.get("end", type=_date) or today
     audit.record("iop.reconciliation_viewed", "iop_report", actor=current_user,
-                 detail={"start": start.isoformat(), "end": end.isoformat()})
+                 detail={"start": start.isoformat(), "end": end.isoformat()}, **audit_context())
     return render_template("staff/iop/reconciliation.html", report=iop.reconcile(start, end), start=start, end=end)
 
 
@@ -122,7 +126,7 @@ def sessions():
                                          signed=form.signed.data, actor=_actor())
             db.session.flush()
             audit.record("session.created", "clinical_session", actor=current_user, object_id=session.id,
-                         patient_id=patient.id, account_id=patient.account_id)
+                         patient_id=patient.id, account_id=patient.account_id, **audit_context())
             flash(f"Saved {patient.mrn}'s session.", "info")
             return redirect(url_for(".sessions", date=form.service_date.data.isoformat()))
     elif form.is_submitted():
@@ -130,7 +134,7 @@ def sessions():
     listed = db.session.scalars(select(ClinicalSession).where(ClinicalSession.service_date == day)
                                 .order_by(ClinicalSession.patient_id, ClinicalSession.id)).all()
     audit.record("sessions.viewed", "clinical_session", actor=current_user,
-                 detail={"date": day.isoformat(), "count": len(listed)})
+                 detail={"date": day.isoformat(), "count": len(listed)}, **audit_context())
     return render_template("staff/iop/sessions.html", form=form, sessions=listed, day=day,
                            action_form=ActionForm()), status
 
@@ -142,7 +146,7 @@ def sign(session_id: int):
     if ActionForm().validate_on_submit():
         iop.sign_session(session)
         audit.record("session.signed", "clinical_session", actor=current_user, object_id=session.id,
-                     patient_id=session.patient_id)
+                     patient_id=session.patient_id, **audit_context())
         flash("Signed.", "info")
     return redirect(url_for(".sessions", date=session.service_date.isoformat()))
 
@@ -152,7 +156,8 @@ def sign(session_id: int):
 def authorizations():
     rows = db.session.scalars(select(Authorization).order_by(Authorization.end_date.desc())).all()
     used = iop.units_used([a.id for a in rows])
-    audit.record("authorizations.viewed", "authorization", actor=current_user, detail={"count": len(rows)})
+    audit.record("authorizations.viewed", "authorization", actor=current_user, detail={"count": len(rows)},
+                 **audit_context())
     return render_template("staff/iop/authorizations.html", rows=rows, used=used)
 
 
@@ -195,7 +200,7 @@ def _authorization_form(auth: Authorization | None):
                 audit.record("authorization.saved", "authorization", actor=current_user, object_id=saved.id,
                              patient_id=patient.id, account_id=patient.account_id,
                              detail={"start": saved.start_date.isoformat(), "end": saved.end_date.isoformat(),
-                                     "units": saved.units_allotted})
+                                     "units": saved.units_allotted}, **audit_context())
                 flash("Authorization saved.", "info")
                 return redirect(url_for(".authorizations"))
     status = 400 if form.is_submitted() else 200

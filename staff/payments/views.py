@@ -11,6 +11,7 @@ from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, Charge, DepositBatch, Payment, Role
 from portal.payments import deposits, desk
+from portal.web import audit_context
 from staff.forms import ActionForm
 from staff.payments.forms import (
     AdjustmentForm,
@@ -90,7 +91,8 @@ def post_payment(account_id: int):
                 payment = desk.post_payment(
                     account, user=current_user, amount_cents=form.amount_cents, method=form.method.data,
                     received_on=form.received_on.data, reference=form.reference.data, batch_id=form.batch_id.data,
-                    token=form.token.data, allocate_to=chosen if form.allocation.data == "lines" else None)
+                    token=form.token.data, allocate_to=chosen if form.allocation.data == "lines" else None,
+                    **audit_context())
             except desk.PostingError as exc:
                 db.session.rollback()
                 _place(form, exc, line_errors)
@@ -100,7 +102,8 @@ def post_payment(account_id: int):
                       f"{money.format_usd(credit)} kept as unapplied credit.", "info")
                 return _to_account(account)
     else:
-        audit.record("payment_form.viewed", "account", actor=current_user, object_id=account.id, account_id=account.id)
+        audit.record("payment_form.viewed", "account", actor=current_user, object_id=account.id, account_id=account.id,
+                     **audit_context())
     failed = request.method == "POST"
     return render_template("staff/posting/payment.html", account=account, form=form, lines=lines, typed=typed,
                            line_errors=line_errors, batches=batches), 400 if failed else 200
@@ -126,7 +129,8 @@ def apply_credit(account_id: int):
             try:
                 allocations = desk.apply_credit(account, user=current_user, payment_id=form.payment_id.data,
                                                    token=form.token.data,
-                                                   allocate_to=chosen if form.allocation.data == "lines" else None)
+                                                   allocate_to=chosen if form.allocation.data == "lines" else None,
+                                                   **audit_context())
             except desk.PostingError as exc:
                 db.session.rollback()
                 _place(form, exc, line_errors)
@@ -149,7 +153,7 @@ def refund_credit(account_id: int):
             refund = desk.refund_credit(
                 account, user=current_user, payment_id=form.payment_id.data, amount_cents=form.amount_cents,
                 method=form.method.data, check_number=form.check_number.data, reason=form.reason.data,
-                token=form.token.data)
+                token=form.token.data, **audit_context())
         except desk.PostingError as exc:
             db.session.rollback()
             _place(form, exc, [])
@@ -167,7 +171,8 @@ def receipt_pdf(account_id: int, payment_id: int):
     payment = db.session.scalar(select(Payment).where(Payment.id == payment_id, Payment.account_id == account.id,
                                                       Payment.source == "patient")) or abort(404)
     receipt = payments.receipt(payment)
-    audit.record("receipt.viewed", "payment", actor=current_user, object_id=payment.id, account_id=account.id)
+    audit.record("receipt.viewed", "payment", actor=current_user, object_id=payment.id, account_id=account.id,
+                 **audit_context())
     return Response(documents.receipt_pdf(receipt), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="receipt-{receipt.number}.pdf"'})
 
@@ -190,7 +195,8 @@ def adjust(account_id: int):
         try:
             adjustment = desk.post_adjustment(
                 account, user=current_user, charge_id=form.charge_id.data, bucket=form.bucket.data,
-                kind=form.kind.data, amount_cents=form.amount_cents, reason=form.reason.data, token=form.token.data)
+                kind=form.kind.data, amount_cents=form.amount_cents, reason=form.reason.data, token=form.token.data,
+                **audit_context())
         except desk.PostingError as exc:
             db.session.rollback()
             _place(form, exc, [])
@@ -213,7 +219,7 @@ def reverse(account_id: int, posting_id: int):
         return _to_account(account)
     if form.validate_on_submit():
         try:
-            desk.reverse(account, original, user=current_user, reason=form.reason.data)
+            desk.reverse(account, original, user=current_user, reason=form.reason.data, **audit_context())
         except desk.PostingError as exc:
             db.session.rollback()
             _place(form, exc, [])
@@ -234,7 +240,8 @@ def batches():
     if form.validate_on_submit():
         batch = deposits.open_batch(deposit_date=form.deposit_date.data, kind=form.kind.data,
                                     control_total_cents=form.control_total_cents,
-                                    control_count=form.control_count.data, actor=current_user)
+                                    control_count=form.control_count.data, actor=current_user,
+                                    **audit_context())
         flash(f"Batch {batch.label} opened. Choose it when you post each payment.", "info")
         return redirect(url_for(".batch", batch_id=batch.id))
     show = request.args.get("show", "open")
@@ -249,7 +256,7 @@ def batch(batch_id: int):
     found = db.session.get(DepositBatch, batch_id) or abort(404)
     summary = deposits.summary(found)
     audit.record("deposit_batch.viewed", "deposit_batch", actor=current_user, object_id=found.id,
-                 detail={"accounts": sorted({line.account.id for line in summary.lines})})
+                 detail={"accounts": sorted({line.account.id for line in summary.lines})}, **audit_context())
     closed_by = desk.actor_names({found.closed_by})[found.closed_by] if found.closed_by else None
     return render_template("staff/posting/batch.html", s=summary, close_form=ActionForm(), closed_by=closed_by)
 
@@ -261,8 +268,9 @@ def batch_close(batch_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        deposits.close_batch(found.id, actor=current_user)
+        deposits.close_batch(found.id, actor=current_user, **audit_context())
     except deposits.BatchError as exc:
+        db.session.rollback()
         flash(str(exc), "error")
     else:
         flash("Batch closed. It is now read-only.", "info")
@@ -292,7 +300,7 @@ def adjustment_limits():
                 errors[role.id] = "Enter an amount like 500.00, or leave empty for no limit."
         if not errors:
             for role_id, cents in wanted.items():
-                desk.set_limit(db.session.get(Role, role_id), cents, actor=current_user)
+                desk.set_limit(db.session.get(Role, role_id), cents, actor=current_user, **audit_context())
             flash("Adjustment limits saved.", "info")
             return redirect(url_for(".adjustment_limits"))
     return render_template("staff/posting/limits.html", form=form, rows=rows, errors=errors, typed=typed,

@@ -12,6 +12,7 @@ from portal.auth import permission_required
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, PaymentPlan
+from portal.web import audit_context
 
 bp = Blueprint("staff_plans", __name__, url_prefix="/staff/plans")
 
@@ -61,7 +62,8 @@ def setup(account_id: int):
                 card = next((c for c in cards if c.id == form.card.data), None)
                 plan = plans.create(account, schedule, card=card, actor=_actor(), by_patient=False)
                 audit.record("plan.created", "payment_plan", actor=current_user, object_id=plan.id,
-                             account_id=account.id, detail={"months": plan.months, "balance_cents": plan.balance_cents})
+                             account_id=account.id, detail={"months": plan.months, "balance_cents": plan.balance_cents},
+                             **audit_context())
                 flash("Payment plan set up.", "info")
                 return redirect(url_for(".detail", plan_id=plan.id))
         except ValueError as exc:
@@ -75,7 +77,8 @@ def setup(account_id: int):
 @permission_required("plans.manage")
 def detail(plan_id: int):
     plan = db.session.get(PaymentPlan, plan_id) or abort(404)
-    audit.record("plan.viewed", "payment_plan", actor=current_user, object_id=plan.id, account_id=plan.account_id)
+    audit.record("plan.viewed", "payment_plan", actor=current_user, object_id=plan.id, account_id=plan.account_id,
+                 **audit_context())
     return render_template("staff/plans/detail.html", plan=plan, reason_form=ReasonForm(),
                            change_form=ChangeForm(), remaining=plans.remaining_cents(plan))
 
@@ -86,9 +89,11 @@ def approve(plan_id: int):
     plan = db.session.get(PaymentPlan, plan_id) or abort(404)
     try:  # the CSRF token is checked for every form post by the app
         plans.approve(plan, actor=_actor())
-        audit.record("plan.approved", "payment_plan", actor=current_user, object_id=plan.id, account_id=plan.account_id)
+        audit.record("plan.approved", "payment_plan", actor=current_user, object_id=plan.id, account_id=plan.account_id,
+                     **audit_context())
         flash("Plan approved.", "info")
     except plans.PlanError as exc:
+        db.session.rollback()
         flash(str(exc), "error")
     return redirect(url_for(".detail", plan_id=plan.id))
 
@@ -104,9 +109,10 @@ def cancel(plan_id: int):
     try:
         plans.cancel(plan, reason=form.reason.data, actor=_actor())
         audit.record("plan.cancelled", "payment_plan", actor=current_user, object_id=plan.id,
-                     account_id=plan.account_id, detail={"reason": form.reason.data})
+                     account_id=plan.account_id, detail={"reason": form.reason.data}, **audit_context())
         flash("Plan cancelled.", "info")
     except plans.PlanError as exc:
+        db.session.rollback()
         flash(str(exc), "error")
     return redirect(url_for(".detail", plan_id=plan.id))
 
@@ -125,8 +131,7 @@ def move(plan_id: int, installment_id: int):
     try:
         if not form.validate_on_submit():
             raise plans.PlanError("Say why the payment is moved.")
-        moved = plans.skip(installment, reason=form.reason.data, actor=current_user)
-        db.session.commit()
+        moved = plans.skip(installment, reason=form.reason.data, actor=current_user, **audit_context())
         flash(f"Payment moved to {moved.due_date:%b %d, %Y}.", "info")
     except plans.PlanError as exc:
         db.session.rollback()
@@ -144,8 +149,7 @@ def change(plan_id: int):
             raise plans.PlanError("Enter a number of months or a monthly amount.")
         monthly = money.parse_cents(form.monthly.data) if form.monthly.data else None
         plans.reamortise(plan, months=None if monthly else form.months.data, monthly_cents=monthly,
-                         actor=current_user)
-        db.session.commit()
+                         actor=current_user, **audit_context())
         flash("The rest of the plan was spread again.", "info")
     except ValueError as exc:
         db.session.rollback()
@@ -159,8 +163,9 @@ def invite(account_id: int):
     """Mail the guarantor a link to add a card and choose a plan in the portal."""
     account = db.session.get(Account, account_id) or abort(404)
     try:
-        plans.invite(account, actor=current_user)
+        plans.invite(account, actor=current_user, **audit_context())
         flash(f"Sent a plan link to {account.email}.", "info")
     except plans.PlanError as exc:
+        db.session.rollback()
         flash(str(exc), "error")
     return redirect(url_for(".setup", account_id=account.id))

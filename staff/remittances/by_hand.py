@@ -13,6 +13,7 @@ from portal.auth import permission_required
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, AdjudicatedLine, Claim, ClaimLine
+from portal.web import audit_context
 
 bp = Blueprint("staff_insurance", __name__, url_prefix="/staff/claims")
 
@@ -72,7 +73,8 @@ def _claim_line(line_id: int) -> tuple[Claim, ClaimLine]:
 def account_claims(account_id: int):
     account = db.session.get(Account, account_id) or abort(404)
     claims = db.session.scalars(select(Claim).where(Claim.account_id == account.id).order_by(Claim.id.desc())).all()
-    audit.record("claims.viewed", "account", actor=current_user, object_id=account.id, account_id=account.id)
+    audit.record("claims.viewed", "account", actor=current_user, object_id=account.id, account_id=account.id,
+                 **audit_context())
     return render_template("staff/insurance/claims.html", account=account, claims=claims)
 
 
@@ -84,7 +86,7 @@ def post_line(line_id: int):
     if not form.is_submitted():
         form.token.data, form.received_on.data = uuid.uuid4().hex, facility_today()
         audit.record("claim_line.viewed", "claim_line", actor=current_user, object_id=line.id,
-                     account_id=claim.account_id, patient_id=claim.patient_id)
+                     account_id=claim.account_id, patient_id=claim.patient_id, **audit_context())
     history = db.session.scalars(select(AdjudicatedLine).where(AdjudicatedLine.claim_line_id == line.id)
                                  .order_by(AdjudicatedLine.id)).all()
     page = {"claim": claim, "line": line, "history": history, "form": form}
@@ -101,6 +103,6 @@ def post_line(line_id: int):
         form.paid.errors.append(str(exc))
         return render_template("staff/insurance/post_line.html", **page), 400
     audit.record("claim_line.insurance_posted", "claim_line", actor=current_user, object_id=line.id,
-                 account_id=claim.account_id, patient_id=claim.patient_id)
+                 account_id=claim.account_id, patient_id=claim.patient_id, **audit_context())
     flash(f"Insurance payment posted for line {line.line_number} of claim {claim.control_number}.", "info")
     return redirect(url_for(".account_claims", account_id=claim.account_id))

@@ -11,6 +11,8 @@ from portal.models import (
     Remittance,
     RemittanceLine,
 )
+from portal.transaction import commit_before_outside_call
+from portal.web import audit_context
 from staff.remittances.forms import (
     DenialForm,
     MatchForm,
@@ -39,7 +41,8 @@ def index():
 @permission_required("claims.view")
 def detail(remittance_id: int):
     remittance = db.session.get(Remittance, remittance_id) or abort(404)
-    audit.record("remittance.viewed", "remittance", actor=current_user, object_id=remittance.id)
+    audit.record("remittance.viewed", "remittance", actor=current_user, object_id=remittance.id,
+                 **audit_context())
     return render_template("staff/era/detail.html", remittance=remittance, describe=remittances.describe,
                            plb_words=remittances.plb_words, waiting=remittances.exceptions_by_claim(remittance.id),
                            underpaid=remittances.underpaid_lines(remittance))
@@ -50,7 +53,7 @@ def detail(remittance_id: int):
 def download(remittance_id: int):
     remittance = db.session.get(Remittance, remittance_id) or abort(404)
     audit.record("remittance.downloaded", "remittance", actor=current_user, object_id=remittance.id,
-                 detail={"filename": remittance.filename})
+                 detail={"filename": remittance.filename}, **audit_context())
     safe = "".join(c for c in remittance.filename if c.isalnum() or c in "._-") or "remittance.835"
     return Response(remittance.content, mimetype="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="{safe}"'})
@@ -67,11 +70,12 @@ def upload():
     if form.validate_on_submit():
         data = form.file.data
         try:
-            record = remittances.create_upload(data.read(), data.filename, actor=_actor())
+            record = remittances.create_upload(data.read(), data.filename, actor=_actor(), **audit_context())
         except remittances.UploadError as error:
             db.session.rollback()
             form.file.errors.append(str(error))
         else:
+            commit_before_outside_call()  # the worker reads the upload on its own connection
             era_import.delay(record.id)  # inline when no worker is configured
             return redirect(url_for(".upload_status", upload_id=record.id))
     return render_template("staff/era/upload.html", form=form), 400 if form.errors else 200
@@ -97,7 +101,8 @@ def upload_status_json(upload_id: int):
 @permission_required("claims.view")
 def exceptions():
     rows = remittances.open_exceptions()
-    audit.record("era_exceptions.viewed", "era_exception", actor=current_user, detail={"count": len(rows)})
+    audit.record("era_exceptions.viewed", "era_exception", actor=current_user, detail={"count": len(rows)},
+                 **audit_context())
     return render_template("staff/era/exceptions.html", exceptions=rows)
 
 
@@ -108,7 +113,8 @@ def exception(era_exception_id: int):
     query = request.args.get("q", "").strip()
     claims = remittances.search_claims(query) if query else []
     if query:
-        audit.record("claims.searched", "claim", actor=current_user, detail={"results": len(claims)})
+        audit.record("claims.searched", "claim", actor=current_user, detail={"results": len(claims)},
+                     **audit_context())
     return render_template("staff/era/exception.html", exc=found, query=query, claims=claims,
                            match_form=MatchForm(), note_form=NoteForm())
 
@@ -124,7 +130,7 @@ def match(era_exception_id: int):
         return redirect(url_for(".exception", era_exception_id=found.id))
     try:
         remittances.match_exception(found.id, int(form.claim_id.data), actor=_actor(),
-                                 claim_line_id=int(line_id) if line_id else None)
+                                 claim_line_id=int(line_id) if line_id else None, **audit_context())
     except remittances.EraError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -142,7 +148,7 @@ def dismiss(era_exception_id: int):
         flash("Say why this is set aside.", "error")
         return redirect(url_for(".exception", era_exception_id=found.id))
     try:
-        remittances.dismiss_exception(found.id, form.note.data, actor=_actor())
+        remittances.dismiss_exception(found.id, form.note.data, actor=_actor(), **audit_context())
     except remittances.EraError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -158,7 +164,8 @@ def dismiss(era_exception_id: int):
 def denials():
     payer_id = request.args.get("payer", type=int)
     rows = remittances.open_denials(payer_id)
-    audit.record("denials.viewed", "remittance_line", actor=current_user, detail={"count": len(rows)})
+    audit.record("denials.viewed", "remittance_line", actor=current_user, detail={"count": len(rows)},
+                 **audit_context())
     return render_template("staff/era/denials.html", rows=rows, form=DenialForm(), payers=remittances.payers(),
                            payer_id=payer_id)
 
@@ -174,7 +181,7 @@ def close_denial(line_id: int):
         flash("Add a note saying what was done.", "error")
         return redirect(url_for(".denials"))
     try:
-        remittances.close_denial(line.id, form.status.data, form.note.data, actor=_actor())
+        remittances.close_denial(line.id, form.status.data, form.note.data, actor=_actor(), **audit_context())
     except remittances.EraError as error:
         db.session.rollback()
         flash(str(error), "error")

@@ -12,6 +12,7 @@ from portal.models import (
     Underpayment,
 )
 from portal.remittances import underpayments
+from portal.web import audit_context
 from staff.underpayments.forms import ContractRateForm, SettingsForm, UnderpaymentForm
 
 bp = Blueprint("staff_underpayments", __name__, url_prefix="/staff/remittances")
@@ -28,7 +29,8 @@ def _actor() -> str:
 def underpayment_list():
     payer_id = request.args.get("payer", type=int)
     rows = underpayments.worklist("open", payer_id)
-    audit.record("underpayments.viewed", "underpayment", actor=current_user, detail={"count": len(rows)})
+    audit.record("underpayments.viewed", "underpayment", actor=current_user, detail={"count": len(rows)},
+                 **audit_context())
     return render_template("staff/era/underpayments.html", rows=rows, form=UnderpaymentForm(),
                            patients=underpayments.patients_of(rows),
                            payers=remittances.payers(), payer_id=payer_id, settings=underpayments.settings())
@@ -43,7 +45,7 @@ def resolve_underpayment(underpayment_id: int):
         flash("Add a note saying why.", "error")
         return redirect(url_for(".underpayment_list"))
     try:
-        underpayments.resolve(item, form.status.data, form.note.data, actor=_actor())
+        underpayments.resolve(item, form.status.data, form.note.data, actor=_actor(), **audit_context())
     except underpayments.UnderpaymentError as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -68,7 +70,8 @@ def underpayment_settings():
     form = SettingsForm(obj=record)
     if form.validate_on_submit():
         underpayments.update_settings(threshold_bps=form.threshold_bps.data, minimum_sample=form.minimum_sample.data,
-                                      lookback_days=form.lookback_days.data, actor=_actor())
+                                      lookback_days=form.lookback_days.data, actor=_actor(),
+                                      **audit_context())
         flash("Underpayment settings saved.", "info")
         return redirect(url_for(".underpayment_settings"))
     return render_template("staff/era/settings.html", form=form), 400 if form.errors else 200
@@ -97,7 +100,7 @@ def contract_rates():
                         payer_id=form.payer_id.data, plan_id=plan.id if plan else None,
                         procedure_code=form.procedure_code.data, allowed_cents=cents,
                         effective_from=form.effective_from.data, effective_to=form.effective_to.data,
-                        actor=_actor())
+                        actor=_actor(), **audit_context())
                 except underpayments.UnderpaymentError as error:
                     db.session.rollback()
                     form.allowed.errors.append(str(error))

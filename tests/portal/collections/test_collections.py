@@ -500,6 +500,7 @@ def test_the_beat_task_runs_the_nightly_job(app):
 
     account = owing(30000, D0)
     assert BEAT_SCHEDULE["collections-nightly"]["task"] == collections_nightly.name
+    db.session.commit()  # the task runs in its own session
     result = collections_nightly.delay(D0.isoformat()).get()
     assert result["as_of"] == D0.isoformat() and result["entered_cycle"] == 1
     assert stage(account) == "first_statement"

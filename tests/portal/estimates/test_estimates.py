@@ -8,6 +8,7 @@ from portal.demo import payment_history
 from portal.estimates.estimator import Request
 from portal.estimates.share import Benefits, apply_benefits
 from portal.extensions import db
+from portal.facility import save_settings
 from portal.models import InsurancePlan
 from tests.fixtures.estimates import TODAY, add_lines, make_payer
 
@@ -31,7 +32,7 @@ def test_weights_pull_the_median_toward_recent_payments(payer):
     assert ev.n == 25 and ev.allowed["mid"] == 70000  # unweighted, the old price would be the median
     assert ev.allowed["low"] == 50000  # 3.75 of 13.75 weight is below 700.00: 27% > 25%
     assert ev.effective_n == 17.3  # Kish: (15/4 + 10)^2 / (15/16 + 10)
-    estimates.settings().half_life_days = 100000  # practically unweighted
+    save_settings(estimates.settings()).half_life_days = 100000  # practically unweighted
     db.session.commit()
     assert quartiles(payer).allowed["mid"] == 50000
 
@@ -94,7 +95,7 @@ def test_fallback_from_plan_to_payer_to_payer_type_to_all(payer):
 def test_minimum_sample_is_a_setting(payer):
     add_lines(payer, [60000] * 5)
     add_lines(make_payer("Other", x12="OTH2"), [40000] * 30)
-    estimates.settings().minimum_sample = 5
+    save_settings(estimates.settings()).minimum_sample = 5
     db.session.commit()
     result = estimates.estimate(Request(level="iop", days=1, payer_id=payer.id), as_of=TODAY)
     assert result.evidence.level == "payer" and result.evidence.allowed["mid"] == 60000
@@ -163,7 +164,7 @@ def test_out_of_network_adds_the_balance_bill_unless_waived(payer):
     result = estimates.estimate(request, as_of=TODAY)
     assert result.patient_total["mid"] == 2 * (30000 + 35000)  # 50% of 600.00, plus 950.00 - 600.00
     assert result.balance_bill_total["mid"] == 70000
-    estimates.settings().waive_balance_bill = True
+    save_settings(estimates.settings()).waive_balance_bill = True
     db.session.commit()
     assert estimates.estimate(request, as_of=TODAY).patient_total["mid"] == 60000
 

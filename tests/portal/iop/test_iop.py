@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from portal import iop, ledger
 from portal.clock import facility_today
 from portal.extensions import db
+from portal.facility import save_settings
 from portal.models import Authorization, Charge, IopException, Notification
 from tests.fixtures.iop import DAY, make_patient
 
@@ -59,7 +60,7 @@ def test_draft_notes_do_not_count(program):
 
 
 def test_optional_minutes_condition(program):
-    config = iop.settings()
+    config = save_settings(iop.settings())
     config.minimum_minutes = 180
     db.session.commit()
     program.attend(units=3, minutes=150)
@@ -118,7 +119,7 @@ def test_each_unbillable_case_raises_its_exception_once_and_alerts_once(program,
 
 
 def test_a_late_signed_note_is_picked_up_by_the_catch_up_window_and_closes_the_exception(program):
-    config = iop.settings()
+    config = save_settings(iop.settings())
     config.catch_up_days = 3
     db.session.commit()
     draft = program.attend(units=3, signed=False)
@@ -200,7 +201,7 @@ def test_forecast_tells_when_units_run_out_and_alerts_once(program, make_staff):
     [row] = iop.forecast(today)
     assert row.units_left == 3 and row.days_per_week == 1.8
     assert row.runs_out_on == today + timedelta(days=12)  # 3 units at 7 charges / 28 days
-    config = iop.settings()
+    config = save_settings(iop.settings())
     config.forecast_alert_days = 14
     db.session.commit()
     assert iop.alert_forecasts(today) == 1

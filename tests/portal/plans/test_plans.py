@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from portal import ledger, plans
 from portal.extensions import db
+from portal.facility import save_settings
 from portal.mail import email_stop
 from portal.models import Account, Payment, PlanChargeAttempt, PlanPolicy
 from tests.fixtures import stripe_helpers
@@ -186,7 +187,7 @@ def test_a_worker_that_died_after_charging_is_not_charged_again(app, make_plan, 
 def test_down_payment_is_the_first_charge(app, stripe_emulator):
     from tests.fixtures.plans import account_with_card
 
-    rules = plans.policy()
+    rules = save_settings(plans.policy())
     rules.down_payment_bps = 1000
     db.session.commit()
     account, card = account_with_card(stripe_emulator, 100000)
@@ -232,7 +233,7 @@ def test_new_charges_are_billed_apart_or_join_the_plan_as_policy_says(app, make_
     factories.charge(account, 9000, day=date(2026, 11, 15))
     statement, _ = statements.issue(db.session.get(Account, account.id), date(2026, 11, 20), actor="test")
     assert statement.amount_due_cents == 20000 + 9000 and "New charges of $90.00" in statement.message
-    rules = plans.policy()
+    rules = save_settings(plans.policy())
     rules.new_charges_join = True
     db.session.commit()
     assert plans.absorb_new_balances(actor="test") == 1

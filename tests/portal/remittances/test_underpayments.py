@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
+from portal.facility import save_settings
 from portal.models import AdjudicatedLine, AuditEvent, InsurancePlan, Payer, Underpayment
 from portal.remittances import underpayments
 from tests.fixtures import factories
@@ -35,7 +36,7 @@ def history(values, *, days_before=30, **kwargs):
 @pytest.fixture
 def config(app):
     factories.facility()
-    record = underpayments.settings()
+    record = save_settings(underpayments.settings())
     record.threshold_bps, record.minimum_sample, record.lookback_days = 9500, 20, 365
     db.session.commit()
     return record
