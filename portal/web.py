@@ -61,7 +61,8 @@ def card_page_csp() -> str:
 def commit_or_roll_back(response):
     """The one commit of a request (domain code only flushes): a response under 400 keeps what the view did;
     an error page, a refused form (400) or an exception's 500 rolls it back, unless the view kept a refusal."""
-    if response.status_code < 400 or g.get("keep_refusal"):
+    status = response.status_code
+    if status < 400 or (status < 500 and g.get("keep_refusal")):
         db.session.commit()  # a failing commit raises here: the client sees a 500, not a false success
     else:
         db.session.rollback()
