@@ -44,18 +44,18 @@ def populate(db, models, lines: int) -> list[tuple[int, int, str]]:
                "patient_resp_cents", "deductible_cents", "coinsurance_cents", "copay_cents", "claim_status", "denied",
                "adjustments", "created_at")
     connection = db.session.connection().connection.driver_connection  # psycopg 3
-    with connection.cursor() as cursor:
-        with cursor.copy(f"COPY adjudicated_lines ({', '.join(columns)}) FROM STDIN") as copy:
-            for n in range(lines):
-                payer_id, plan_id = plan_ids[rng.randrange(len(plan_ids))]
-                level = levels[rng.randrange(len(levels))]
-                service = TODAY - timedelta(days=rng.randint(30, 1100))
-                denied = rng.random() < 0.04
-                allowed = 0 if denied else rates[(payer_id, level)] + rng.randint(-3000, 3000)
-                patient = allowed // 5
-                copy.write_row(("import", f"b{n}", payer_id, plan_id, f"e{n // 15}", level, codes[level], service,
-                                service + timedelta(days=rng.randint(14, 45)), 1, 95000, allowed, allowed - patient,
-                                patient, 0, patient, 0, "4" if denied else "1", denied, "[]", "2026-10-14 00:00+00"))
+    copy_sql = f"COPY adjudicated_lines ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for n in range(lines):
+            payer_id, plan_id = plan_ids[rng.randrange(len(plan_ids))]
+            level = levels[rng.randrange(len(levels))]
+            service = TODAY - timedelta(days=rng.randint(30, 1100))
+            denied = rng.random() < 0.04
+            allowed = 0 if denied else rates[(payer_id, level)] + rng.randint(-3000, 3000)
+            patient = allowed // 5
+            copy.write_row(("import", f"b{n}", payer_id, plan_id, f"e{n // 15}", level, codes[level], service,
+                            service + timedelta(days=rng.randint(14, 45)), 1, 95000, allowed, allowed - patient,
+                            patient, 0, patient, 0, "4" if denied else "1", denied, "[]", "2026-10-14 00:00+00"))
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE adjudicated_lines"))  # as autovacuum would after a bulk load

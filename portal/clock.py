@@ -1,5 +1,5 @@
 """Dates in the facility's time zone: a date of service or "yesterday" is a facility date."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -10,5 +10,5 @@ def facility_zone() -> ZoneInfo:
 
 
 def facility_today(now: datetime | None = None) -> date:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.astimezone(facility_zone()).date()

@@ -1,6 +1,6 @@
 """Dashboard cards: what needs a person, filtered by what the user may see."""
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
@@ -27,7 +27,7 @@ def cards_for(user: User) -> list[Card]:
             func.coalesce(func.sum(Account.patient_balance_cents), 0),
             func.coalesce(func.sum(Account.credit_cents), 0),
         )).one()
-        start_of_day = datetime.combine(facility_today(), time.min, facility_zone()).astimezone(timezone.utc)
+        start_of_day = datetime.combine(facility_today(), time.min, facility_zone()).astimezone(UTC)
         paid_today = db.session.scalar(
             select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(Payment.created_at >= start_of_day)
         )
@@ -71,13 +71,14 @@ def cards_for(user: User) -> list[Card]:
     if user.can("estimates.run"):
         threshold = estimates.settings().gfe_dispute_threshold_cents
         leads = db.session.scalar(select(func.count(Lead.id)).where(Lead.status == "new"))
-        over = db.session.scalar(select(func.count(GoodFaithEstimate.id)).where(GoodFaithEstimate.flagged_at.is_not(None)))
+        over = db.session.scalar(select(func.count(GoodFaithEstimate.id)).where(
+            GoodFaithEstimate.flagged_at.is_not(None)))
         undelivered = db.session.scalar(select(func.count(GoodFaithEstimate.id)).where(
             GoodFaithEstimate.delivered_at.is_(None)))
         cards += [
             Card("New prospects", str(leads), "Asked for a call back about an estimate", "leads"),
-            Card(f"GFEs billed {money.format_usd_short(threshold)}+ over", str(over), "Patients may dispute: hold collections",
-                 "gfes"),
+            Card(f"GFEs billed {money.format_usd_short(threshold)}+ over", str(over),
+                 "Patients may dispute: hold collections", "gfes"),
             Card("GFEs to deliver", str(undelivered), "Good Faith Estimates not yet given to the patient",
                  "gfes"),
         ]

@@ -5,10 +5,10 @@ Revises: cf179395dfd5
 Create Date: 2026-11-23 12:54:02.868986
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '2c3bdae1e9d5'

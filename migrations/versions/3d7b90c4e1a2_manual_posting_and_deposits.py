@@ -5,10 +5,10 @@ Revises: 8e35a1f0c2d7
 Create Date: 2026-11-23 18:40:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '3d7b90c4e1a2'

@@ -5,10 +5,10 @@ Revises: 2c3bdae1e9d5
 Create Date: 2026-11-23 13:37:05.976603
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '44f84d906029'

@@ -5,10 +5,10 @@ Revises: 44f84d906029
 Create Date: 2026-11-23 18:35:17.314946
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '5e1a7d0c4b21'

@@ -5,10 +5,10 @@ Revises: 5e1a7d0c4b21
 Create Date: 2026-11-23 18:40:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '8e35a1f0c2d7'

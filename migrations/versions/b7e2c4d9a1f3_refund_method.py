@@ -7,9 +7,8 @@ Create Date: 2026-11-23 22:30:00.000000
 """
 import re
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b7e2c4d9a1f3'

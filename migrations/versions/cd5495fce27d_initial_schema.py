@@ -1,15 +1,14 @@
 """initial schema
 
 Revision ID: cd5495fce27d
-Revises: 
+Revises:
 Create Date: 2026-11-23 12:18:34.814253
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import portal.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = 'cd5495fce27d'

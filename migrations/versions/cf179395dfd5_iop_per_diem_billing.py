@@ -5,10 +5,10 @@ Revises: cd5495fce27d
 Create Date: 2026-11-23 12:37:07.518354
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'cf179395dfd5'

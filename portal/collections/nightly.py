@@ -1,6 +1,7 @@
 """The nightly collections run: set-based statements that move every account's stage at once."""
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 
 from sqlalchemy import case, exists, func, insert, literal, or_, select, update
 
@@ -137,7 +138,7 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
     result.on_hold = _rows(update(CollectionCase).where(CollectionCase.stage.in_(DUNNING_STAGES), held)
                            .values(stage_since=as_of))
     days = stage_days(rules)
-    for current, following in reversed(list(zip(DUNNING_STAGES, DUNNING_STAGES[1:]))):
+    for current, following in reversed(list(pairwise(DUNNING_STAGES))):
         result.advanced[following] = _rows(update(CollectionCase).where(
             CollectionCase.stage == current, CollectionCase.balance_cents > 0, ~held,
             CollectionCase.stage_since <= as_of - timedelta(days=days[current]))

@@ -18,9 +18,9 @@ from portal.demo.records import (
 __all__ = [
     "ACTOR",
     "DEMO_DOMAIN",
+    "PATIENT_LOGINS",
     "DemoResult",
     "Login",
-    "PATIENT_LOGINS",
     "StatementDetails",
     "seed",
     "staff_password",

@@ -40,8 +40,8 @@ def seed(today: date, *, actor: str) -> None:
     # Walk the cycle forward a month at a time so each account sits where its age puts it.
     for days_back in (150, 120, 90, 60, 30, 0):
         collections.run(today - timedelta(days=days_back), actor=actor)
-    collections.add_hold(made[2], kind="dispute", reason="Says the visit was covered by the employer plan", ends_on=None,
-             review_on=today + timedelta(days=14), today=today, actor=actor)
+    collections.add_hold(made[2], kind="dispute", reason="Says the visit was covered by the employer plan",
+                         ends_on=None, review_on=today + timedelta(days=14), today=today, actor=actor)
     collections.record_promise(made[1], amount_cents=10000, due_on=today + timedelta(days=5), today=today, actor=actor)
     if not placement_blockers(made[3], today):
         collections.place(made[3], agency, as_of=today, actor=actor)

@@ -149,7 +149,8 @@ def _seed_records(facility_id: int, today: date) -> None:
 
     people = [
         # account, guarantor, email, patients: (mrn, first, last, dob, payer key or None)
-        ("A-10001", "Morgan Rivera", f"morgan@{DEMO_DOMAIN}", [("MRN1001", "Morgan", "Rivera", date(1988, 4, 12), "harbor")]),
+        ("A-10001", "Morgan Rivera", f"morgan@{DEMO_DOMAIN}",
+         [("MRN1001", "Morgan", "Rivera", date(1988, 4, 12), "harbor")]),
         ("A-10002", "Casey Brooks", f"casey@{DEMO_DOMAIN}", [
             ("MRN1002", "Jordan", "Brooks", date(2007, 9, 3), "summit"),
             ("MRN1003", "Avery", "Brooks", date(2009, 1, 22), "summit"),

@@ -93,7 +93,8 @@ def backtest_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def update_settings(config: EstimateSettings, *, actor: str, ip: str | None = None, user_agent: str | None = None, **values) -> None:
+def update_settings(config: EstimateSettings, *, actor: str, ip: str | None = None, user_agent: str | None = None,
+                    **values) -> None:
     facility.save_settings(config)
     changes = {k: [getattr(config, k), v] for k, v in values.items() if getattr(config, k) != v}
     for key, (_, new) in changes.items():

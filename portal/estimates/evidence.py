@@ -112,7 +112,7 @@ def _evidence(name: str, row, conditions: list, before: date, config: EstimateSe
               detail: bool) -> Evidence:
     n, scanned, sum_w, sum_w2, first, last = row[:6]
     values = [None if v is None else int(v) for v in row[6:]]
-    ranges = {key: None for key in SERIES}  # series not asked for stay None
+    ranges = dict.fromkeys(SERIES)  # series not asked for stay None
     ranges.update({key: dict(zip(("low", "mid", "high"), values[i * 3:i * 3 + 3])) for i, key in enumerate(series)})
     denials = scanned - n
     evidence = Evidence(level=name, label=BASIS_NAMES[name], n=n, effective_n=effective_n(sum_w, sum_w2),

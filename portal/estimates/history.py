@@ -63,7 +63,7 @@ def import_history(text: str, *, actor: str) -> ImportResult:
         result.errors.sort(key=lambda e: int(e.split(":")[0].removeprefix("line ")))
         return result
     records = []
-    for line, key, plan_name, parsed in values:
+    for _line, key, plan_name, parsed in values:
         if plan_name:
             plan = plans.get((parsed["payer_id"], plan_name.lower()))
             if plan is None:

@@ -246,7 +246,8 @@ def _post_batch(requests, pending, actor: str, result: RunResult) -> None:
     for request, reason in batch.refused:
         outcome, auth = pending[request.key]
         if reason == "exhausted":
-            outcome.reason, outcome.message = "exhausted", f"Authorization {auth.label} has used all {auth.allotted} units."
+            outcome.reason = "exhausted"
+            outcome.message = f"Authorization {auth.label} has used all {auth.allotted} units."
         else:
             outcome.reason, outcome.message = "conflict", reason
 

@@ -41,9 +41,9 @@ from portal.plans.enrolment import (
 from portal.plans.worklist import FILTERS, Health, health, listing
 
 __all__ = [
-    "ChargeOutcome",
     "FILTERS",
     "GOOD_STANDING",
+    "ChargeOutcome",
     "Health",
     "PlanError",
     "Schedule",

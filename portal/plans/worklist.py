@@ -33,7 +33,8 @@ def listing(kind: str, today: date) -> list[PaymentPlan]:
         query = query.where(PaymentPlan.status == "active", PaymentPlan.id.in_(due.where(PlanInstallment.failures > 0)))
     elif kind == "failed":
         query = query.where(PaymentPlan.id.in_(
-            select(PlanInstallment.plan_id).join(PlanChargeAttempt, PlanChargeAttempt.installment_id == PlanInstallment.id)
+            select(PlanInstallment.plan_id)
+            .join(PlanChargeAttempt, PlanChargeAttempt.installment_id == PlanInstallment.id)
             .where(PlanChargeAttempt.status == "failed")))
     elif kind in ("pending_approval", "defaulted"):
         query = query.where(PaymentPlan.status == kind)
@@ -57,7 +58,8 @@ def health() -> Health:
         select(func.coalesce(func.sum(PlanInstallment.amount_cents), 0))
         .join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
         .where(PaymentPlan.status == "active", PlanInstallment.status == "scheduled"))
-    firsts = db.session.execute(select(PlanChargeAttempt.status).where(PlanChargeAttempt.attempt_number == 1,
-                                                                       PlanChargeAttempt.status != "started")).scalars().all()
-    rate = None if not firsts else (sum(1 for s in firsts if s == "succeeded") * 10000 + len(firsts) // 2) // len(firsts)
+    firsts = db.session.execute(select(PlanChargeAttempt.status).where(
+        PlanChargeAttempt.attempt_number == 1, PlanChargeAttempt.status != "started")).scalars().all()
+    succeeded = sum(1 for s in firsts if s == "succeeded")
+    rate = None if not firsts else (succeeded * 10000 + len(firsts) // 2) // len(firsts)
     return Health(active, rate, int(remaining), defaulted)
