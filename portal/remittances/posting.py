@@ -3,6 +3,7 @@ that posts a payer's decision on a matched line (`post_lines`), used by the impo
 exception by hand and by posting a line by hand."""
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 
 from sqlalchemy import func, select
@@ -209,19 +210,19 @@ class MatchedLine:
     remarks: tuple[str, ...] = ()
     line: RemittanceLine | None = None  # the ERA line, marked posted with its denial
 
-    @property
+    @cached_property
     def denied(self) -> bool:
         """Denied claim (CLP02 4), or nothing paid with a denial reason that is not patient responsibility."""
         return self.claim_status == "4" or (self.paid_cents == 0 and any(
             a.carc in DENIAL_CARCS and a.group != "PR" for a in self.adjustments))
 
-    @property
+    @cached_property
     def denial_codes(self) -> list[str]:
         if not self.denied:
             return []
         return [*(f"{a.group}-{a.carc}" for a in self.adjustments if a.group != "PR"), *self.remarks]
 
-    @property
+    @cached_property
     def adjudication(self) -> ledger.LineAdjudication:
         return ledger.LineAdjudication(charge_id=self.matched.charge_id, paid_cents=self.paid_cents,
                                        adjustments=self.adjustments, key=self.key, write_off=not self.denied)
