@@ -95,6 +95,7 @@ class UnitOfWork:
 
     def load_charges(self, charge_ids) -> dict[int, Charge]:
         """Fetch (fresh) the charges this unit will post to; they must be on locked accounts."""
+        charge_ids = list(charge_ids)
         wanted = sorted(set(charge_ids) - set(self.charges))
         for start in range(0, len(wanted), 1000):
             for charge in db.session.scalars(select(Charge).where(Charge.id.in_(wanted[start:start + 1000]))
