@@ -110,10 +110,11 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
 
     Posted the way the rules ask, as one ledger operation: the net cash as a payment (it matches
     the deposit) and the fee as an administrative adjustment on the patient balance, so the
-    guarantor is credited the full gross and the fee shows as a collection expense. Idempotent on
-    `key`: a replay posts nothing more (and records the row a first attempt may have left undone).
+    guarantor is credited the full gross and the fee shows as a collection expense. The agency
+    payment row and its audit event commit in the same transaction. Idempotent on `key`: a replay
+    posts nothing more (and records the row if the ledger posting was made without it).
     """
-    if done := db.session.scalar(select(AgencyPayment).where(AgencyPayment.key == key)):
+    if done := _agency_payment(key):
         return done
     placement = open_placement(account) or db.session.scalar(
         select(Placement).where(Placement.account_id == account.id).order_by(Placement.id.desc()).limit(1))
@@ -127,24 +128,36 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
     if posted is None and gross_cents > account.patient_due_cents:
         raise CollectionsError(f"The agency cannot have collected more than the balance "
                                f"({money.format_usd(account.patient_due_cents)}).")
-    name = placement.agency.name
+    account_id, placement_id, name = account.id, placement.id, placement.agency.name
+
+    def record(remittance: ledger.AgencyRemittance) -> None:
+        detail = [{"charge_id": a.charge_id, "amount_cents": a.amount_cents, "adjustment_id": a.id}
+                  for a in remittance.fees]
+        row = AgencyPayment(placement_id=placement_id, key=key, received_on=received_on, reference=reference,
+                            gross_cents=gross_cents, fee_cents=fee_cents, payment_id=remittance.payment.id,
+                            fee_detail=detail, created_by=actor)
+        db.session.add(row)
+        db.session.flush()
+        audit.record("collections.agency_payment", "collection_agency_payment", actor=actor, object_id=row.id,
+                     account_id=account_id, detail={"gross_cents": gross_cents, "fee_cents": fee_cents},
+                     commit=False)
+
     try:
         remittance = ledger.post_agency_payment(
-            account.id, gross_cents=gross_cents, fee_cents=fee_cents, key=key, actor=actor,
+            account_id, gross_cents=gross_cents, fee_cents=fee_cents, key=key, actor=actor,
             received_on=received_on, reference=f"Agency {name} {reference or ''}".strip()[:100],
-            fee_reason=f"Collection agency fee ({name})")
+            fee_reason=f"Collection agency fee ({name})", also=record)
     except ledger.LedgerError as exc:
         raise CollectionsError(f"Nothing was posted: {exc}.") from exc
-    detail = [{"charge_id": a.charge_id, "amount_cents": a.amount_cents, "adjustment_id": a.id}
-              for a in remittance.fees]
-    row = AgencyPayment(placement_id=placement.id, key=key, received_on=received_on, reference=reference,
-                        gross_cents=gross_cents, fee_cents=fee_cents, payment_id=remittance.payment.id,
-                        fee_detail=detail, created_by=actor)
-    db.session.add(row)
-    db.session.flush()
-    audit.record("collections.agency_payment", "collection_agency_payment", actor=actor, object_id=row.id,
-                 account_id=account.id, detail={"gross_cents": gross_cents, "fee_cents": fee_cents})
+    if (row := _agency_payment(key)) is None:  # a replay of a posting made without its row
+        record(remittance)
+        db.session.commit()
+        row = _agency_payment(key)
     return row
+
+
+def _agency_payment(key: str) -> AgencyPayment | None:
+    return db.session.scalar(select(AgencyPayment).where(AgencyPayment.key == key))
 
 
 def write_off_bad_debt(account: Account, *, reason: str, as_of: date, actor: str,

@@ -1,4 +1,4 @@
-"""Ledger."""
+"""The ledger: the only code that moves money (rules in errors.py, the unit of work in engine.py)."""
 from portal.ledger.charges import CHARGE_DETAILS, ChargeBatch, ChargeRequest, post_charge, post_charges
 from portal.ledger.check import Discrepancy, check_all
 from portal.ledger.corrections import (
@@ -8,16 +8,25 @@ from portal.ledger.corrections import (
     reverse,
     transfer,
 )
-from portal.ledger.engine import account_sums, lock_account, lock_accounts
+from portal.ledger.engine import UnitOfWork, lock_account, lock_accounts
 from portal.ledger.errors import CHARGE_BUCKETS, IdempotencyConflict, LedgerError
 from portal.ledger.insurance import (
     ADJUSTMENT_KIND_BY_GROUP,
     TRANSFER_REASON_BY_CARC,
     CasAdjustment,
-    InsuranceBatch,
     LineAdjudication,
-    post_insurance_line,
+    adjudicate,
+    insurance_payment,
+    line_problem,
+    reversal_problem,
+    reverse_postings,
 )
 from portal.ledger.payments import apply_credit, post_payment, refund_payment, unapplied_credit
+from portal.ledger.rules import account_sums
 
-__all__ = ["ADJUSTMENT_KIND_BY_GROUP", "AgencyRemittance", "CHARGE_BUCKETS", "CHARGE_DETAILS", "CasAdjustment", "ChargeBatch", "ChargeRequest", "Discrepancy", "IdempotencyConflict", "InsuranceBatch", "LedgerError", "LineAdjudication", "TRANSFER_REASON_BY_CARC", "account_sums", "apply_credit", "check_all", "lock_account", "lock_accounts", "post_adjustment", "post_agency_payment", "post_charge", "post_charges", "post_insurance_line", "post_payment", "refund_payment", "reverse", "transfer", "unapplied_credit"]
+__all__ = ["ADJUSTMENT_KIND_BY_GROUP", "AgencyRemittance", "CHARGE_BUCKETS", "CHARGE_DETAILS", "CasAdjustment",
+           "ChargeBatch", "ChargeRequest", "Discrepancy", "IdempotencyConflict", "LedgerError", "LineAdjudication",
+           "TRANSFER_REASON_BY_CARC", "UnitOfWork", "account_sums", "adjudicate", "apply_credit", "check_all",
+           "insurance_payment", "line_problem", "lock_account", "lock_accounts", "post_adjustment",
+           "post_agency_payment", "post_charge", "post_charges", "post_payment", "refund_payment", "reversal_problem",
+           "reverse", "reverse_postings", "transfer", "unapplied_credit"]

@@ -1,14 +1,15 @@
-"""Allocation: a payment or credit applied to open charges, oldest date of service first, and undone."""
+"""Allocation: a payment's credit applied to open charges (chosen, or oldest date of service first), and undone."""
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.ledger.engine import _fingerprint, _require_positive, _Work
+from portal.ledger.engine import UnitOfWork, fingerprint, require_positive
 from portal.ledger.errors import LedgerError
+from portal.ledger.records import add_allocation
 from portal.models.billing import Charge
-from portal.models.ledger import Allocation, LedgerEntry, Payment, Posting
+from portal.models.ledger import LedgerEntry
 
 
-def _open_charges(account_id: int, bucket: str, page_size: int = 50):
+def open_charges(account_id: int, bucket: str, page_size: int = 50):
     """Charges with something owed in `bucket`, oldest service date first, a page at a time."""
     column = Charge.patient_balance_cents if bucket == "patient" else Charge.insurance_balance_cents
     offset = 0
@@ -24,22 +25,24 @@ def _open_charges(account_id: int, bucket: str, page_size: int = 50):
         offset += page_size
 
 
-def _allocate(work: _Work, payment: Payment, available: int, targets, key: str) -> Posting | None:
-    bucket = "patient" if payment.source == "patient" else "insurance"
+def allocate(uow: UnitOfWork, payment_id: int, account_id: int, bucket: str, available: int, targets,
+             key: str) -> int | None:
+    """Apply up to `available` of the payment to `bucket`: the (charge id, cents) `targets`, or else the
+    open charges oldest service date first; the allocation posting's id (None if nothing was owed)."""
     if targets:
         total = sum(amount for _, amount in targets)
         if total > available:
             raise LedgerError(f"allocations ({total} cents) exceed what the payment has left ({available} cents)")
         plan = []
         for charge_id, amount in targets:
-            _require_positive(amount)
+            require_positive(amount)
             charge = db.session.get(Charge, charge_id)
-            if charge is None or charge.account_id != payment.account_id:
-                raise LedgerError(f"charge {charge_id} is not on account {payment.account_id}")
+            if charge is None or charge.account_id != account_id:
+                raise LedgerError(f"charge {charge_id} is not on account {account_id}")
             plan.append((charge, amount))
     else:
         plan, left = [], available
-        for charge in _open_charges(payment.account_id, bucket):
+        for charge in open_charges(account_id, bucket):
             if left == 0:
                 break
             owed = charge.patient_balance_cents if bucket == "patient" else charge.insurance_balance_cents
@@ -48,17 +51,14 @@ def _allocate(work: _Work, payment: Payment, available: int, targets, key: str) 
             left -= take
     if not plan:
         return None
-    posting = work.posting("allocation", key, _fingerprint(op="allocation", payment=payment.id, key=key))
+    posting_id = uow.posting(account_id, "allocation", key, fingerprint(op="allocation", payment=payment_id, key=key))
     for charge, amount in plan:
-        db.session.add(Allocation(posting_id=posting.id, payment_id=payment.id, charge_id=charge.id,
-                                  bucket=bucket, amount_cents=amount))
-        work.entry(posting, bucket, -amount, charge_id=charge.id, payment_id=payment.id)
-        work.entry(posting, "unapplied", amount, payment_id=payment.id)
-    return posting
+        add_allocation(uow, posting_id, payment_id, charge.id, bucket, amount)
+    return posting_id
 
 
-def _unallocate(work: _Work, key: str, reason: str, *, charge_id: int | None = None,
-                payment_id: int | None = None, up_to: int | None = None) -> None:
+def unallocate(uow: UnitOfWork, account_id: int, key: str, reason: str, *, charge_id: int | None = None,
+               payment_id: int | None = None, up_to: int | None = None) -> None:
     """Return what payments applied to a charge (or what one payment applied) to unapplied credit;
     with `up_to`, only that much, taken from the newest date of service first."""
     query = (
@@ -84,7 +84,7 @@ def _unallocate(work: _Work, key: str, reason: str, *, charge_id: int | None = N
             left -= amount
     if not taking:
         return
-    posting = work.posting("unallocation", key, _fingerprint(op="unallocation", key=key), memo=reason)
+    posting_id = uow.posting(account_id, "unallocation", key, fingerprint(op="unallocation", key=key), memo=reason)
     for pay_id, chg_id, bucket, amount in taking:
-        work.entry(posting, bucket, amount, charge_id=chg_id, payment_id=pay_id)
-        work.entry(posting, "unapplied", -amount, payment_id=pay_id)
+        uow.entry(posting_id, bucket, amount, charge_id=chg_id, payment_id=pay_id)
+        uow.entry(posting_id, "unapplied", -amount, payment_id=pay_id)

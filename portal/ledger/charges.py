@@ -1,4 +1,4 @@
-"""Charges."""
+"""Charges: what a patient or their insurance owes for a service, posted one at a time or in batches."""
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -7,17 +7,13 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.clock import facility_today
 from portal.extensions import db
-from portal.ledger.engine import _fingerprint, _Replay, _require_positive, lock_accounts
+from portal.ledger.engine import UnitOfWork, fingerprint, require_positive
 from portal.ledger.errors import CHARGE_BUCKETS, IdempotencyConflict, LedgerError
 from portal.models import (
     Charge,
-    LedgerEntry,
     Patient,
     Posting,
 )
-
-# ---------------------------------------------------------------- charges
-
 
 CHARGE_DETAILS = ("clinician", "location", "minutes", "authorization_id")
 
@@ -40,9 +36,9 @@ class ChargeRequest:
     authorization_id: int | None = None
 
     def fingerprint(self) -> str:
-        return _fingerprint(op="charge", account=self.account_id, patient=self.patient_id,
-                            code=self.billing_code_id, date=self.service_date, amount=self.amount_cents,
-                            units=self.units, coverage=self.coverage_id, resp=self.responsibility)
+        return fingerprint(op="charge", account=self.account_id, patient=self.patient_id,
+                           code=self.billing_code_id, date=self.service_date, amount=self.amount_cents,
+                           units=self.units, coverage=self.coverage_id, resp=self.responsibility)
 
 
 @dataclass
@@ -74,24 +70,25 @@ def post_charges(requests: list[ChargeRequest], *, actor: str, admit=None) -> Ch
     posting cannot be separated by another worker. A key posted before is a replay: nothing new.
     """
     for request in requests:
-        _require_positive(request.amount_cents)
+        require_positive(request.amount_cents)
         if request.responsibility not in CHARGE_BUCKETS:
             raise LedgerError(f"responsibility must be one of {CHARGE_BUCKETS}")
     if len({r.key for r in requests}) != len(requests):
         raise LedgerError("two charges in one batch share an idempotency key")
-    for _attempt in range(2):
+    for attempt in range(2):
         try:
             return _post_charges(requests, actor, admit)
-        except _Replay:
-            continue
+        except IntegrityError as exc:  # lost a race on a key: the second attempt replays it
+            db.session.rollback()
+            if attempt:
+                raise LedgerError("charges could not be written") from exc
         except Exception:
             db.session.rollback()
             raise
-    raise LedgerError("charges could not be written")
 
 
 def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBatch:
-    accounts = lock_accounts({r.account_id for r in requests})
+    uow = UnitOfWork({r.account_id for r in requests}, actor=actor)
     batch = ChargeBatch()
     done = {p.idempotency_key: p for p in db.session.scalars(
         select(Posting).where(Posting.idempotency_key.in_([r.key for r in requests])))}
@@ -113,38 +110,22 @@ def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBat
     if replayed:
         batch.replayed = {replayed[posting_id]: charge_id for charge_id, posting_id in db.session.execute(
             select(Charge.id, Charge.posting_id).where(Charge.posting_id.in_(list(replayed))))}
-    postings = [Posting(account_id=r.account_id, kind="charge", idempotency_key=r.key, fingerprint=r.fingerprint(),
-                        actor=actor) for r in fresh]
-    db.session.add_all(postings)
-    db.session.flush()
     today = facility_today()
-    charges = []
-    for request, posting in zip(fresh, postings, strict=True):
+    for request in fresh:
         # A new charge owes its whole amount in one bucket: the money rules hold by construction.
         owed_by_patient = request.responsibility == "patient"
-        charges.append(Charge(
-            account_id=request.account_id, patient_id=request.patient_id, coverage_id=request.coverage_id,
-            billing_code_id=request.billing_code_id, posting_id=posting.id, service_date=request.service_date,
+        posting_id = uow.posting(request.account_id, "charge", request.key, request.fingerprint())
+        charge_id = uow.row(
+            Charge, account_id=request.account_id, patient_id=request.patient_id, coverage_id=request.coverage_id,
+            billing_code_id=request.billing_code_id, posting_id=posting_id, service_date=request.service_date,
             units=request.units, amount_cents=request.amount_cents, source=request.source, created_by=actor,
             insurance_balance_cents=0 if owed_by_patient else request.amount_cents,
             patient_balance_cents=request.amount_cents if owed_by_patient else 0,
             patient_responsible_since=today if owed_by_patient else None,
             **{name: getattr(request, name) for name in CHARGE_DETAILS},
-        ))
-    db.session.add_all(charges)
-    db.session.flush()
-    for request, posting, charge in zip(fresh, postings, charges, strict=True):
-        batch.created[request.key] = charge.id
-        db.session.add(LedgerEntry(posting_id=posting.id, account_id=request.account_id, charge_id=charge.id,
-                                   bucket=request.responsibility, amount_cents=request.amount_cents))
-        account = accounts[request.account_id]
-        if request.responsibility == "patient":
-            account.patient_balance_cents += request.amount_cents
-        else:
-            account.insurance_balance_cents += request.amount_cents
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise _Replay("batch") from exc
+        )
+        uow.new_charges.add(charge_id)
+        uow.entry(posting_id, request.responsibility, request.amount_cents, charge_id=charge_id)
+        batch.created[request.key] = charge_id
+    uow.commit()
     return batch

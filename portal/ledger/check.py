@@ -1,4 +1,4 @@
-"""Check."""
+"""Checking the ledger whole: every cached balance recomputed from the entries (`flask ledger check`)."""
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -11,8 +11,6 @@ from portal.models import (
     LedgerEntry,
     Payment,
 )
-
-# ---------------------------------------------------------------- checking
 
 
 @dataclass

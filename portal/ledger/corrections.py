@@ -1,15 +1,15 @@
-"""Corrections."""
+"""Corrections: adjustments, transfers between insurance and the patient, agency payments, reversals."""
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.ledger.allocation import _allocate, _open_charges, _unallocate
-from portal.ledger.engine import _commit, _fingerprint, _require_positive, _run, _Work
+from portal.ledger.allocation import allocate, open_charges, unallocate
+from portal.ledger.engine import UnitOfWork, fingerprint, require_positive, run
 from portal.ledger.errors import CHARGE_BUCKETS, LedgerError
+from portal.ledger.records import add_adjustment, add_payment, add_reversal, add_transfer
 from portal.models import (
-    Account,
     Adjustment,
     BalanceTransfer,
     Charge,
@@ -19,46 +19,33 @@ from portal.models import (
 )
 from portal.models.ledger import ADJUSTMENT_KINDS, TRANSFER_REASONS
 
-# ---------------------------------------------------------------- adjustments and transfers
+
+def _charge(charge_id: int) -> Charge:
+    charge = db.session.get(Charge, charge_id)
+    if charge is None:
+        raise LedgerError(f"charge {charge_id} does not exist")
+    return charge
 
 
 def post_adjustment(charge_id: int, *, amount_cents: int, kind: str, bucket: str, key: str, actor: str,
                     group_code: str | None = None, carc: str | None = None, rarc: str | None = None,
                     reason: str | None = None) -> Adjustment:
     """Reduce what is owed on one bucket of a charge (contractual, write-off, ...)."""
-    _require_positive(amount_cents)
+    require_positive(amount_cents)
     if kind not in ADJUSTMENT_KINDS:
         raise LedgerError(f"unknown adjustment kind {kind!r}")
     if bucket not in CHARGE_BUCKETS:
         raise LedgerError(f"bucket must be one of {CHARGE_BUCKETS}")
-    charge = db.session.get(Charge, charge_id)
-    if charge is None:
-        raise LedgerError(f"charge {charge_id} does not exist")
-    fp = _fingerprint(op="adjustment", charge=charge_id, amount=amount_cents, kind=kind, bucket=bucket,
-                      group=group_code, carc=carc, rarc=rarc)
+    account_id = _charge(charge_id).account_id
+    fp = fingerprint(op="adjustment", charge=charge_id, amount=amount_cents, kind=kind, bucket=bucket,
+                     group=group_code, carc=carc, rarc=rarc)
 
-    def build(account: Account) -> Posting:
-        work = _Work(account, actor)
-        posting = _adjust(work, charge_id, amount_cents, kind=kind, bucket=bucket, key=key, fp=fp,
-                          group_code=group_code, carc=carc, rarc=rarc, reason=reason)
-        _commit(work, key)
-        return posting
+    def build(uow: UnitOfWork) -> int:
+        return add_adjustment(uow, account_id, charge_id, amount_cents, kind=kind, bucket=bucket, key=key, fp=fp,
+                              group_code=group_code, carc=carc, rarc=rarc, reason=reason)
 
-    return _run(charge.account_id, key, fp, build, lambda p: db.session.scalar(
-        select(Adjustment).where(Adjustment.posting_id == p.id)))
-
-
-def _adjust(work: _Work, charge_id: int, amount_cents: int, *, kind: str, bucket: str, key: str, fp: str,
-            group_code: str | None = None, carc: str | None = None, rarc: str | None = None,
-            reason: str | None = None) -> Posting:
-    posting = work.posting("adjustment", key, fp, memo=reason)
-    db.session.add(Adjustment(
-        posting_id=posting.id, account_id=work.account.id, charge_id=charge_id, bucket=bucket, kind=kind,
-        amount_cents=amount_cents, group_code=group_code, carc=carc, rarc=rarc, reason=reason,
-        created_by=work.actor,
-    ))
-    work.entry(posting, bucket, -amount_cents, charge_id=charge_id)
-    return posting
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build, result_of=lambda posting_id: db.session.scalar(
+        select(Adjustment).where(Adjustment.posting_id == posting_id)))
 
 
 @dataclass
@@ -68,33 +55,29 @@ class AgencyRemittance:
 
 
 def post_agency_payment(account_id: int, *, gross_cents: int, fee_cents: int, key: str, actor: str,
-                        received_on: date, reference: str | None, fee_reason: str) -> AgencyRemittance:
+                        received_on: date, reference: str | None, fee_reason: str, also=None) -> AgencyRemittance:
     """A collection agency collected `gross` from the guarantor, kept `fee` and remitted the rest.
 
     One operation, idempotent on `key`: the net cash as a payment applied to the patient balance
     oldest service date first (it matches the deposit), and the fee as administrative adjustments
     on what is left, oldest first, so the guarantor is credited the full gross. Either all of it
     is posted or nothing: a fee larger than what the payment leaves owing is refused.
+    `also(remittance)` runs in the same transaction when it posts; rows it adds commit with it.
     """
-    _require_positive(gross_cents)
+    require_positive(gross_cents)
     if not isinstance(fee_cents, int) or not 0 <= fee_cents < gross_cents:
         raise LedgerError("the agency fee must be at least zero and less than what the agency collected")
-    fp = _fingerprint(op="agency_payment", account=account_id, gross=gross_cents, fee=fee_cents,
-                      reference=reference)
+    net_cents = gross_cents - fee_cents
+    fp = fingerprint(op="agency_payment", account=account_id, gross=gross_cents, fee=fee_cents, reference=reference)
 
-    def build(account: Account) -> Posting:
-        work = _Work(account, actor)
-        posting = work.posting("payment", key, fp, memo=reference)
-        payment = Payment(account_id=account.id, posting_id=posting.id, source="patient", method="other",
-                          reference=reference, amount_cents=gross_cents - fee_cents, received_on=received_on,
-                          created_by=actor)
-        db.session.add(payment)
-        db.session.flush()
-        work.entry(posting, "unapplied", -payment.amount_cents, payment_id=payment.id)
+    def build(uow: UnitOfWork) -> int:
+        posting_id, payment_id = add_payment(uow, account_id, key=key, fp=fp, amount_cents=net_cents,
+                                             source="patient", method="other", received_on=received_on,
+                                             reference=reference)
         # Split the current patient balances between the payment and the fee, oldest first (the
         # charge caches are refreshed only at commit, so plan both from one snapshot).
-        owed = [(c.id, c.patient_balance_cents) for c in _open_charges(account.id, "patient")]
-        to_pay, to_fee, net, fee = [], [], payment.amount_cents, fee_cents
+        owed = [(c.id, c.patient_balance_cents) for c in open_charges(account_id, "patient")]
+        to_pay, to_fee, net, fee = [], [], net_cents, fee_cents
         for charge_id, balance in owed:
             take = min(net, balance)
             if take:
@@ -105,56 +88,41 @@ def post_agency_payment(account_id: int, *, gross_cents: int, fee_cents: int, ke
                 fee -= min(fee, balance)
         if fee:
             raise LedgerError(f"the agency fee is {fee} cents more than the balance left after the payment")
-        _allocate(work, payment, payment.amount_cents, to_pay, f"{key}#allocation")
+        allocate(uow, payment_id, account_id, "patient", net_cents, to_pay, f"{key}#allocation")
         for charge_id, amount in to_fee:
-            _adjust(work, charge_id, amount, kind="administrative", bucket="patient",
-                    key=f"{key}#fee:{charge_id}", reason=fee_reason,
-                    fp=_fingerprint(op="agency_fee", key=key, charge=charge_id, amount=amount))
-        _commit(work, key)
-        return posting
+            add_adjustment(uow, account_id, charge_id, amount, kind="administrative", bucket="patient",
+                           key=f"{key}#fee:{charge_id}", reason=fee_reason,
+                           fp=fingerprint(op="agency_fee", key=key, charge=charge_id, amount=amount))
+        return posting_id
 
-    def result_of(posting: Posting) -> AgencyRemittance:
+    def result_of(posting_id: int) -> AgencyRemittance:
         fees = db.session.scalars(select(Adjustment).join(Posting, Posting.id == Adjustment.posting_id)
                                   .where(Posting.idempotency_key.startswith(f"{key}#fee:", autoescape=True))
                                   .order_by(Adjustment.id)).all()
-        return AgencyRemittance(db.session.scalar(select(Payment).where(Payment.posting_id == posting.id)),
+        return AgencyRemittance(db.session.scalar(select(Payment).where(Payment.posting_id == posting_id)),
                                 list(fees))
 
-    return _run(account_id, key, fp, build, result_of)
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build, result_of=result_of, also=also)
 
 
 def transfer(charge_id: int, *, amount_cents: int, to_bucket: str, reason: str, key: str, actor: str,
              carc: str | None = None, effective_date: date | None = None) -> BalanceTransfer:
     """Move responsibility for part of a charge between insurance and the patient."""
-    _require_positive(amount_cents)
+    require_positive(amount_cents)
     if to_bucket not in CHARGE_BUCKETS:
         raise LedgerError(f"bucket must be one of {CHARGE_BUCKETS}")
     if reason not in TRANSFER_REASONS:
         raise LedgerError(f"unknown transfer reason {reason!r}")
-    from_bucket = "insurance" if to_bucket == "patient" else "patient"
-    charge = db.session.get(Charge, charge_id)
-    if charge is None:
-        raise LedgerError(f"charge {charge_id} does not exist")
-    fp = _fingerprint(op="transfer", charge=charge_id, amount=amount_cents, to=to_bucket, reason=reason,
-                      carc=carc)
+    account_id = _charge(charge_id).account_id
+    fp = fingerprint(op="transfer", charge=charge_id, amount=amount_cents, to=to_bucket, reason=reason, carc=carc)
 
-    def build(account: Account) -> Posting:
-        work = _Work(account, actor)
-        posting = work.posting("transfer", key, fp)
-        db.session.add(BalanceTransfer(
-            posting_id=posting.id, charge_id=charge_id, from_bucket=from_bucket, to_bucket=to_bucket,
-            amount_cents=amount_cents, reason=reason, carc=carc, created_by=actor,
-        ))
-        work.entry(posting, from_bucket, -amount_cents, charge_id=charge_id)
-        work.entry(posting, to_bucket, amount_cents, charge_id=charge_id)
-        _commit(work, key, effective_date)
-        return posting
+    def build(uow: UnitOfWork) -> int:
+        return add_transfer(uow, account_id, charge_id, amount_cents, to_bucket=to_bucket, reason=reason, key=key,
+                            fp=fp, carc=carc)
 
-    return _run(charge.account_id, key, fp, build, lambda p: db.session.scalar(
-        select(BalanceTransfer).where(BalanceTransfer.posting_id == p.id)))
-
-
-# ---------------------------------------------------------------- reversals
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build, effective_date=effective_date,
+               result_of=lambda posting_id: db.session.scalar(
+                   select(BalanceTransfer).where(BalanceTransfer.posting_id == posting_id)))
 
 
 def reverse(posting_id: int, *, key: str, actor: str, reason: str) -> Posting:
@@ -169,37 +137,29 @@ def reverse(posting_id: int, *, key: str, actor: str, reason: str) -> Posting:
     original = db.session.get(Posting, posting_id)
     if original is None:
         raise LedgerError(f"posting {posting_id} does not exist")
-    fp = _fingerprint(op="reverse", posting=posting_id)
+    account_id = original.account_id
+    fp = fingerprint(op="reverse", posting=posting_id)
 
-    def build(account: Account) -> Posting:
+    def build(uow: UnitOfWork) -> int:
         db.session.refresh(original)
         if original.kind in ("reversal", "unallocation"):
             raise LedgerError(f"posting {original.id} is a {original.kind} and cannot be reversed")
         if original.reversed_by is not None:
             raise LedgerError(f"posting {original.id} was already reversed by posting {original.reversed_by.id}")
-        work = _Work(account, actor)
         if original.kind == "charge":
             charge = db.session.scalar(select(Charge).where(Charge.posting_id == original.id))
-            _reverse_dependents_of_charge(work, charge, key, reason)
-            _unallocate(work, f"{key}#unallocate", reason, charge_id=charge.id)
+            _reverse_dependents_of_charge(uow, charge, key, reason)
+            unallocate(uow, account_id, f"{key}#unallocate", reason, charge_id=charge.id)
         elif original.kind == "payment":
             payment = db.session.scalar(select(Payment).where(Payment.posting_id == original.id))
-            _unallocate(work, f"{key}#unallocate", reason, payment_id=payment.id)
-        posting = _negate(work, original, key, fp, reason)
-        _commit(work, key)
-        return posting
+            unallocate(uow, account_id, f"{key}#unallocate", reason, payment_id=payment.id)
+        return add_reversal(uow, original, key=key, fp=fp, reason=reason)
 
-    return _run(original.account_id, key, fp, build, lambda p: p)
-
-
-def _negate(work: _Work, original: Posting, key: str, fp: str, reason: str) -> Posting:
-    posting = work.posting("reversal", key, fp, memo=reason, reverses=original)
-    for e in original.entries:
-        work.entry(posting, e.bucket, -e.amount_cents, charge_id=e.charge_id, payment_id=e.payment_id)
-    return posting
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build,
+               result_of=lambda reversal_id: db.session.get(Posting, reversal_id))
 
 
-def _reverse_dependents_of_charge(work: _Work, charge: Charge, key: str, reason: str) -> None:
+def _reverse_dependents_of_charge(uow: UnitOfWork, charge: Charge, key: str, reason: str) -> None:
     standing = db.session.scalars(
         select(Posting)
         .where(Posting.id.in_(
@@ -209,6 +169,5 @@ def _reverse_dependents_of_charge(work: _Work, charge: Charge, key: str, reason:
     ).all()
     for posting in standing:
         if posting.reversed_by is None:
-            _negate(work, posting, f"{key}#{posting.id}", _fingerprint(op="reverse", posting=posting.id), reason)
-
-
+            add_reversal(uow, posting, key=f"{key}#{posting.id}", fp=fingerprint(op="reverse", posting=posting.id),
+                         reason=reason)

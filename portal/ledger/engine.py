@@ -1,8 +1,13 @@
-"""Engine."""
+"""The unit of work: the one way the ledger writes.
+
+A `UnitOfWork` locks its accounts in id order, queues the rows of one or many postings with ids
+reserved up front, and at `commit()` inserts them in bulk, runs the caller's hook, checks the money
+rules on everything touched, refreshes the cached balances and commits once; any error rolls all
+of it back. `run()` wraps it for an operation idempotent on one key: replay or build, commit.
+"""
 import hashlib
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select
@@ -10,21 +15,34 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.clock import facility_today
 from portal.extensions import db
-from portal.ledger.errors import CHARGE_BUCKETS, IdempotencyConflict, LedgerError
+from portal.ledger.errors import IdempotencyConflict, LedgerError
+from portal.ledger.rules import check_and_cache_charges, check_payments
 from portal.locking import lock_rows
 from portal.models import (
     Account,
+    Adjustment,
+    Allocation,
+    BalanceTransfer,
     Charge,
     LedgerEntry,
     Payment,
     Posting,
+    Refund,
 )
 
-# ---------------------------------------------------------------- building blocks
+# Insert order of the money rows (each points only at rows before it).
+MONEY_ROWS = (Posting, Charge, Payment, Refund, Allocation, Adjustment, BalanceTransfer, LedgerEntry)
+BUCKETS = ("insurance", "patient", "unapplied")
 
 
-def _fingerprint(**fields) -> str:
+def fingerprint(**fields) -> str:
+    """What a posting was asked to do, to tell a replay from a reused key."""
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def require_positive(amount_cents: int) -> None:
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
+        raise LedgerError("amount must be a positive whole number of cents")
 
 
 def lock_account(account_id: int) -> Account:
@@ -40,177 +58,199 @@ def lock_accounts(account_ids: set[int]) -> dict[int, Account]:
     return accounts
 
 
-def _existing(key: str, fingerprint: str) -> Posting | None:
+def existing_posting(key: str, fp: str) -> Posting | None:
+    """The posting already made under `key`; a different operation under it is refused."""
     posting = db.session.scalar(select(Posting).where(Posting.idempotency_key == key))
-    if posting is not None and posting.fingerprint != fingerprint:
+    if posting is not None and posting.fingerprint != fp:
         raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different posting")
     return posting
 
 
-@dataclass
-class _Work:
-    """Postings of one operation and what they touched, checked together before commit."""
+class UnitOfWork:
+    """One ledger transaction over locked accounts.
 
-    account: Account
-    actor: str
-    charges: set[int] = field(default_factory=set)
-    payments: set[int] = field(default_factory=set)
-    deltas: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("insurance", "patient", "unapplied"), 0))
+    Rows are plain values queued with `row()` (ids reserved now, so rows can point at each other and
+    thousands of lines cost a few statements); `posting()` and `entry()` queue the ledger's own and
+    keep the running balances of the accounts and of the charges `load_charges()` fetched.
+    """
 
-    def posting(self, kind: str, key: str, fingerprint: str, memo: str | None = None,
-                reverses: Posting | None = None) -> Posting:
-        posting = Posting(
-            account_id=self.account.id, kind=kind, idempotency_key=key, fingerprint=fingerprint,
-            memo=memo, actor=self.actor, reverses_posting_id=reverses.id if reverses else None,
-        )
-        db.session.add(posting)
-        db.session.flush()
-        return posting
+    def __init__(self, account_ids, *, actor: str, effective_date: date | None = None):
+        self.actor = actor
+        self.effective_date = effective_date  # the day patient responsibility starts (default: today)
+        self.accounts = lock_accounts(set(account_ids))
+        self.rows: dict[type, list[dict]] = defaultdict(list)
+        self.deltas = defaultdict(lambda: dict.fromkeys(BUCKETS, 0))
+        self.charges: dict[int, Charge] = {}
+        self.balances: dict[int, dict[str, int]] = {}  # running balances of the loaded charges
+        self.touched_charges: set[int] = set()
+        self.touched_payments: set[int] = set()
+        self.new_charges: set[int] = set()  # written whole by this unit: the rules hold by construction
+        self._account_of_posting: dict[int, int] = {}
+        self._defaults: dict[type, dict] = {}
+        self._ids: dict[type, list[int]] = {}
+        self._fetches: dict[type, int] = defaultdict(int)
+        self._last: dict[type, int] = {}
 
-    def entry(self, posting: Posting, bucket: str, amount: int, *, charge_id: int | None = None,
+    # -- reading
+
+    def load_charges(self, charge_ids) -> dict[int, Charge]:
+        """Fetch (fresh) the charges this unit will post to; they must be on locked accounts."""
+        charge_ids = list(charge_ids)
+        wanted = sorted(set(charge_ids) - set(self.charges))
+        for start in range(0, len(wanted), 1000):
+            for charge in db.session.scalars(select(Charge).where(Charge.id.in_(wanted[start:start + 1000]))
+                                             .execution_options(populate_existing=True)):
+                if charge.account_id not in self.accounts:
+                    raise LedgerError(f"charge {charge.id}: its account is not locked by this unit of work")
+                self.charges[charge.id] = charge
+                self.balances[charge.id] = {"insurance": charge.insurance_balance_cents,
+                                            "patient": charge.patient_balance_cents}
+        return {i: self.charges[i] for i in charge_ids if i in self.charges}
+
+    def charge(self, charge_id: int) -> Charge:
+        if charge_id not in self.charges:
+            self.load_charges([charge_id])
+        if charge_id not in self.charges:
+            raise LedgerError(f"charge {charge_id} does not exist")
+        return self.charges[charge_id]
+
+    # -- writing
+
+    def new_id(self, model) -> int:
+        """The next id for `model`, reserved now (a sequence on PostgreSQL; SQLite's write lock is held)."""
+        pool = self._ids.setdefault(model, [])
+        if not pool:
+            table = model.__table__.name
+            with db.session.no_autoflush:  # the caller's pending rows may point at rows queued here
+                if db.session.get_bind().dialect.name == "postgresql":
+                    # Few ids for a small operation, more as it grows: numbers taken and not used are lost.
+                    size = min(2000, 4 << self._fetches[model])
+                    pool.extend(db.session.scalars(db.text(
+                        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, {size})")))
+                    pool.reverse()
+                else:
+                    top = max(db.session.scalar(select(func.max(model.id))) or 0, self._last.get(model, 0))
+                    pool.extend(range(top + 2000, top, -1))
+            self._fetches[model] += 1
+        self._last[model] = pool[-1]
+        return pool.pop()
+
+    def row(self, model, **values) -> int | None:
+        """Queue a row of `model` to insert at commit; its id (reserved now). Unnamed columns take their default."""
+        if unknown := values.keys() - self._column_defaults(model).keys():
+            raise TypeError(f"{model.__name__} has no column {sorted(unknown)[0]!r}")
+        row = {**self._column_defaults(model), **values}
+        if "id" in row and row["id"] is None:
+            row["id"] = self.new_id(model)
+        self.rows[model].append(row)
+        return row.get("id")
+
+    def _column_defaults(self, model) -> dict:
+        """Every column of `model` with its default (taken once: one timestamp for the whole unit)."""
+        if model not in self._defaults:
+            defaults = {}
+            for column in model.__table__.columns:
+                default = column.default
+                if default is not None and default.is_scalar:
+                    defaults[column.name] = default.arg
+                elif default is not None and default.is_callable:
+                    defaults[column.name] = default.arg(None)
+                else:
+                    defaults[column.name] = None
+            self._defaults[model] = defaults
+        return self._defaults[model]
+
+    def posting(self, account_id: int, kind: str, key: str, fp: str, *, memo: str | None = None,
+                reverses: int | None = None) -> int:
+        """Queue a posting on a locked account; its id (entries name it)."""
+        if account_id not in self.accounts:
+            raise LedgerError(f"account {account_id} is not locked by this unit of work")
+        posting_id = self.row(Posting, account_id=account_id, kind=kind, idempotency_key=key, fingerprint=fp,
+                              memo=memo, actor=self.actor, reverses_posting_id=reverses)
+        self._account_of_posting[posting_id] = account_id
+        return posting_id
+
+    def entry(self, posting_id: int, bucket: str, amount: int, *, charge_id: int | None = None,
               payment_id: int | None = None) -> None:
+        """Queue what the posting changes in one bucket (nothing for zero); keep the running balances."""
         if amount == 0:
             return
-        db.session.add(LedgerEntry(
-            posting_id=posting.id, account_id=self.account.id, charge_id=charge_id,
-            payment_id=payment_id, bucket=bucket, amount_cents=amount,
-        ))
-        self.deltas[bucket] += amount
+        account_id = self._account_of_posting[posting_id]
+        self.row(LedgerEntry, posting_id=posting_id, account_id=account_id, charge_id=charge_id,
+                 payment_id=payment_id, bucket=bucket, amount_cents=amount)
+        self.deltas[account_id][bucket] += amount
         if charge_id is not None:
-            self.charges.add(charge_id)
+            self.touched_charges.add(charge_id)
+            if charge_id in self.balances:
+                self.balances[charge_id][bucket] += amount
         if payment_id is not None:
-            self.payments.add(payment_id)
+            self.touched_payments.add(payment_id)
 
+    # -- committing
 
-def _commit(work: _Work, key: str, effective_date: date | None = None) -> None:
-    """Check the money rules on everything touched, refresh caches, commit once."""
-    db.session.flush()
-    _check_and_cache_charges(work.charges, effective_date or facility_today())
-    _check_payments(work.payments)
-    # The account row is locked, so adding this operation's amounts keeps the cache exact.
-    work.account.insurance_balance_cents += work.deltas["insurance"]
-    work.account.patient_balance_cents += work.deltas["patient"]
-    work.account.credit_cents -= work.deltas["unapplied"]
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        # Lost a race on the idempotency key (or on reversing one posting twice).
-        raise _Replay(key) from exc
-
-
-class _Replay(Exception):
-    def __init__(self, key: str):
-        self.key = key
-
-
-def _charge_sums(charge_ids) -> dict[int, dict[str, int]]:
-    sums = defaultdict(lambda: dict.fromkeys(CHARGE_BUCKETS, 0))
-    rows = db.session.execute(
-        select(LedgerEntry.charge_id, LedgerEntry.bucket, func.sum(LedgerEntry.amount_cents))
-        .where(LedgerEntry.charge_id.in_(charge_ids))
-        .group_by(LedgerEntry.charge_id, LedgerEntry.bucket)
-    )
-    for charge_id, bucket, total in rows:
-        sums[charge_id][bucket] = int(total)
-    return sums
-
-
-def _reversed_posting_ids(posting_ids) -> set[int]:
-    return set(db.session.scalars(
-        select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.in_(posting_ids))
-    ))
-
-
-def _check_and_cache_charges(charge_ids: set[int], on: date) -> None:
-    if not charge_ids:
-        return
-    sums = _charge_sums(charge_ids)
-    charges = db.session.scalars(
-        select(Charge).where(Charge.id.in_(charge_ids)).execution_options(populate_existing=True)
-    ).all()
-    reversed_ids = _reversed_posting_ids([c.posting_id for c in charges])
-    for charge in charges:
-        balances = sums[charge.id]
-        for bucket, amount in balances.items():
-            if amount < 0:
-                raise LedgerError(
-                    f"charge {charge.id}: the {bucket} balance would fall below zero ({amount} cents)"
-                )
-        if balances["insurance"] + balances["patient"] > charge.amount_cents:
-            raise LedgerError(f"charge {charge.id}: balances would exceed the charge amount")
-        if charge.posting_id in reversed_ids and any(balances.values()):
-            raise LedgerError(f"charge {charge.id} is reversed and must stay at zero")
-        if balances["patient"] > 0 and charge.patient_responsible_since is None:
-            charge.patient_responsible_since = on
-        charge.insurance_balance_cents = balances["insurance"]
-        charge.patient_balance_cents = balances["patient"]
-
-
-def _check_payments(payment_ids: set[int]) -> None:
-    if not payment_ids:
-        return
-    credit = dict(db.session.execute(
-        select(LedgerEntry.payment_id, -func.sum(LedgerEntry.amount_cents))
-        .where(LedgerEntry.payment_id.in_(payment_ids), LedgerEntry.bucket == "unapplied")
-        .group_by(LedgerEntry.payment_id)
-    ).all())
-    applied = db.session.execute(
-        select(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket,
-               -func.sum(LedgerEntry.amount_cents))
-        .where(LedgerEntry.payment_id.in_(payment_ids), LedgerEntry.bucket != "unapplied")
-        .group_by(LedgerEntry.payment_id, LedgerEntry.charge_id, LedgerEntry.bucket)
-    ).all()
-    payments = db.session.execute(select(Payment.id, Payment.posting_id).where(Payment.id.in_(payment_ids))).all()
-    reversed_ids = _reversed_posting_ids([posting_id for _, posting_id in payments])
-    for payment_id, posting_id in payments:
-        left = int(credit.get(payment_id, 0))
-        if left < 0:
-            raise LedgerError(f"payment {payment_id}: allocations would exceed the payment")
-        if posting_id in reversed_ids and left != 0:
-            raise LedgerError(f"payment {payment_id} is reversed and must stay at zero")
-    for payment_id, charge_id, _bucket, amount in applied:
-        if amount < 0:
-            raise LedgerError(
-                f"payment {payment_id}: cannot take back more from charge {charge_id} than was applied"
-            )
-
-
-def account_sums(account_id: int) -> dict[str, int]:
-    """An account's balances derived from its entries (the truth the caches must equal)."""
-    rows = dict(db.session.execute(
-        select(LedgerEntry.bucket, func.sum(LedgerEntry.amount_cents))
-        .where(LedgerEntry.account_id == account_id)
-        .group_by(LedgerEntry.bucket)
-    ).all())
-    return {
-        "insurance": int(rows.get("insurance") or 0),
-        "patient": int(rows.get("patient") or 0),
-        "credit": -int(rows.get("unapplied") or 0),
-    }
-
-
-def _run(account_id: int, key: str, fingerprint: str, build, result_of):
-    """Lock, replay or build, commit; on a lost race return the winner's result."""
-    for _attempt in range(2):
+    def commit(self, before_commit=None) -> None:
+        """Insert the money rows, flush the session's own (which may point at them), insert the other
+        queued rows; run `before_commit()` (rows it adds commit too); check the money rules on
+        everything touched, refresh the cached balances, commit once. Any error rolls everything back."""
         try:
-            account = lock_account(account_id)
-            if done := _existing(key, fingerprint):
-                db.session.commit()  # release the lock
-                return result_of(done)
-            posting = build(account)
-            return result_of(posting)
-        except _Replay:
-            continue
+            with db.session.no_autoflush:
+                for model in MONEY_ROWS:
+                    self._insert(model)
+            db.session.flush()
+            for model in [m for m in self.rows if m not in MONEY_ROWS]:
+                self._insert(model)
+            if before_commit is not None:
+                before_commit()
+            check_and_cache_charges(self.touched_charges - self.new_charges, self.effective_date or facility_today())
+            check_payments(self.touched_payments)
+            for account_id, delta in self.deltas.items():
+                account = self.accounts[account_id]
+                account.insurance_balance_cents += delta["insurance"]
+                account.patient_balance_cents += delta["patient"]
+                account.credit_cents -= delta["unapplied"]
+            db.session.commit()
         except Exception:
             db.session.rollback()
             raise
-    posting = _existing(key, fingerprint)
-    if posting is None:
-        raise LedgerError(f"posting {key!r} could not be written")
-    return result_of(posting)
+
+    def _insert(self, model) -> None:
+        rows = self.rows.pop(model, None)
+        if not rows:
+            return
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            db.session.execute(model.__table__.insert(), rows)  # executemany: one statement, many rows
+            return
+        # COPY: many times faster than row-by-row INSERTs for the thousands of rows of a large remittance.
+        columns = list(rows[0])
+        copy_sql = f"COPY {model.__table__.name} ({', '.join(columns)}) FROM STDIN"
+        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row([json.dumps(v) if isinstance(v, (list, dict)) else v
+                                for v in (row[c] for c in columns)])
 
 
-def _require_positive(amount_cents: int) -> None:
-    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
-        raise LedgerError("amount must be a positive whole number of cents")
+def run(account_ids, *, key: str, fp: str, actor: str, build, result_of, also=None,
+        effective_date: date | None = None):
+    """One operation idempotent on `key`: lock, then replay (what the key made before) or
+    `build(uow)` (queue the rows, return the posting id under `key`) and commit; `result_of(posting_id)`
+    is what the caller gets. `also(result)` runs in the same transaction once the rows are written;
+    rows it adds commit with them. A race lost on a unique key is retried once (it replays then)."""
+    for attempt in range(2):
+        try:
+            uow = UnitOfWork(account_ids, actor=actor, effective_date=effective_date)
+            if (done := existing_posting(key, fp)) is not None:
+                db.session.commit()  # release the lock
+                return result_of(done.id)
+            posting_id = build(uow)
+            uow.commit(before_commit=(lambda: also(result_of(posting_id))) if also is not None else None)
+            return result_of(posting_id)
+        except IntegrityError as exc:
+            db.session.rollback()
+            if attempt:
+                if (done := existing_posting(key, fp)) is not None:
+                    return result_of(done.id)
+                raise LedgerError(f"posting {key!r} could not be written") from exc
+        except Exception:
+            db.session.rollback()
+            raise

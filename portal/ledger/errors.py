@@ -1,6 +1,6 @@
-"""The only code that moves money.
+"""The ledger's errors and the rules every operation keeps (the ledger is the only code that moves money).
 
-Every operation here:
+Every operation, through one unit of work (engine.py):
 - takes an idempotency key (unique on `postings`): a replay returns what the first call made,
   and the same key with different figures is refused;
 - locks the account first (SELECT ... FOR UPDATE on PostgreSQL; on SQLite, which has no row

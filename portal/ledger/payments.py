@@ -1,27 +1,25 @@
-"""Payments."""
+"""Payments received (patient or insurance, by any method), applying their credit, and refunds."""
 from datetime import date
 
 from sqlalchemy import func, select
 
 from portal.clock import facility_today
 from portal.extensions import db
-from portal.ledger.allocation import _allocate, _unallocate
-from portal.ledger.engine import _commit, _fingerprint, _require_positive, _reversed_posting_ids, _run, _Work
+from portal.ledger.allocation import allocate, unallocate
+from portal.ledger.engine import UnitOfWork, fingerprint, require_positive, run
 from portal.ledger.errors import LedgerError
+from portal.ledger.records import add_payment
+from portal.ledger.rules import reversed_posting_ids
 from portal.models import (
-    Account,
     Allocation,
     DepositBatch,
     DepositItem,
     LedgerEntry,
     Payment,
-    Posting,
     Refund,
 )
 from portal.models.ledger import PAYMENT_METHODS
 from portal.models.statements import REFUND_METHODS
-
-# ---------------------------------------------------------------- payments
 
 
 def post_payment(account_id: int, *, amount_cents: int, method: str, key: str, actor: str,
@@ -31,36 +29,36 @@ def post_payment(account_id: int, *, amount_cents: int, method: str, key: str, a
     """Receive a payment and apply it: to the chosen (charge id, cents) pairs, or oldest
     service date first. Whatever is not applied stays on the payment as unapplied credit.
     With `deposit_batch_id` the payment joins that deposit batch, which must be open."""
-    _require_positive(amount_cents)
+    require_positive(amount_cents)
     if method not in PAYMENT_METHODS:
         raise LedgerError(f"unknown payment method {method!r}")
     if source not in ("patient", "insurance"):
         raise LedgerError("source must be 'patient' or 'insurance'")
-    fp = _fingerprint(op="payment", account=account_id, amount=amount_cents, method=method, source=source,
-                      reference=reference, payer=payer_id, to=allocate_to, auto=auto_allocate,
-                      **({"batch": deposit_batch_id} if deposit_batch_id is not None else {}))
+    fp = fingerprint(op="payment", account=account_id, amount=amount_cents, method=method, source=source,
+                     reference=reference, payer=payer_id, to=allocate_to, auto=auto_allocate,
+                     **({"batch": deposit_batch_id} if deposit_batch_id is not None else {}))
 
-    def build(account: Account) -> Posting:
+    def build(uow: UnitOfWork) -> int:
         batch = _open_batch(deposit_batch_id) if deposit_batch_id is not None else None
-        work = _Work(account, actor)
-        posting = work.posting("payment", key, fp, memo=reference)
-        payment = Payment(
-            account_id=account.id, posting_id=posting.id, source=source, method=method, payer_id=payer_id,
-            reference=reference, amount_cents=amount_cents, received_on=received_on or facility_today(),
-            created_by=actor,
-        )
-        db.session.add(payment)
-        db.session.flush()
-        work.entry(posting, "unapplied", -amount_cents, payment_id=payment.id)
+        posting_id, payment_id = add_payment(
+            uow, account_id, key=key, fp=fp, amount_cents=amount_cents, source=source, method=method,
+            received_on=received_on or facility_today(), payer_id=payer_id, reference=reference)
         if batch is not None:
-            db.session.add(DepositItem(batch_id=batch.id, payment_id=payment.id))
+            uow.row(DepositItem, batch_id=batch.id, payment_id=payment_id)
         if allocate_to or auto_allocate:
-            _allocate(work, payment, amount_cents, allocate_to, f"{key}#allocation")
-        _commit(work, key)
-        return posting
+            allocate(uow, payment_id, account_id, _bucket_of(source), amount_cents, allocate_to, f"{key}#allocation")
+        return posting_id
 
-    return _run(account_id, key, fp, build, lambda p: db.session.scalar(
-        select(Payment).where(Payment.posting_id == p.id)))
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build, result_of=_payment_of_posting)
+
+
+def _payment_of_posting(posting_id: int) -> Payment:
+    return db.session.scalar(select(Payment).where(Payment.posting_id == posting_id))
+
+
+def _bucket_of(source: str) -> str:
+    """A patient payment pays the patient side of charges, an insurance payment the insurance side."""
+    return "patient" if source == "patient" else "insurance"
 
 
 def _open_batch(batch_id: int) -> DepositBatch:
@@ -91,7 +89,7 @@ def _payment(payment_id: int) -> Payment:
 
 def _refuse_if_reversed(payment: Payment) -> None:
     """Checked under the account lock: a reversed payment has nothing left to apply or refund."""
-    if _reversed_posting_ids([payment.posting_id]):
+    if reversed_posting_ids([payment.posting_id]):
         raise LedgerError(f"payment {payment.id} is reversed")
 
 
@@ -99,23 +97,18 @@ def apply_credit(payment_id: int, *, key: str, actor: str,
                  allocate_to: list[tuple[int, int]] | None = None) -> list[Allocation]:
     """Apply a payment's unapplied credit: to chosen charges, or oldest service date first."""
     payment = _payment(payment_id)
-    fp = _fingerprint(op="apply", payment=payment_id, to=allocate_to)
+    account_id, bucket = payment.account_id, _bucket_of(payment.source)
+    fp = fingerprint(op="apply", payment=payment_id, to=allocate_to)
 
-    def build(account: Account) -> Posting:
+    def build(uow: UnitOfWork) -> int:
         _refuse_if_reversed(payment)
-        work = _Work(account, actor)
-        posting = _allocate(work, payment, unapplied_credit(payment.id), allocate_to, key)
-        if posting is None:
+        posting_id = allocate(uow, payment_id, account_id, bucket, unapplied_credit(payment_id), allocate_to, key)
+        if posting_id is None:
             raise LedgerError("nothing to apply: no credit left or no open balance")
-        _commit(work, key)
-        return posting
+        return posting_id
 
-    return _run(payment.account_id, key, fp, build, lambda p: list(db.session.scalars(
-        select(Allocation).where(Allocation.posting_id == p.id).order_by(Allocation.id))))
-
-
-
-
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build, result_of=lambda posting_id: list(
+        db.session.scalars(select(Allocation).where(Allocation.posting_id == posting_id).order_by(Allocation.id))))
 
 
 def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, reason: str, method: str,
@@ -124,29 +117,27 @@ def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, 
     """Give back part or all of a payment (to the card, by check or in cash): what is not unapplied
     credit is first taken back from the charges it paid, newest date of service first. With
     `credit_only`, refuse to take anything back from charges (a refund of unapplied credit only)."""
-    _require_positive(amount_cents)
+    require_positive(amount_cents)
     if method not in REFUND_METHODS:
         raise LedgerError(f"refund method must be one of {REFUND_METHODS}")
     if method == "check" and not check_number:
         raise LedgerError("a refund by check needs the check number")
     payment = _payment(payment_id)
-    fp = _fingerprint(op="refund", payment=payment_id, amount=amount_cents, method=method, check=check_number)
+    account_id = payment.account_id
+    fp = fingerprint(op="refund", payment=payment_id, amount=amount_cents, method=method, check=check_number)
 
-    def build(account: Account) -> Posting:
+    def build(uow: UnitOfWork) -> int:
         _refuse_if_reversed(payment)
-        work = _Work(account, actor)
-        shortfall = amount_cents - unapplied_credit(payment.id)
+        shortfall = amount_cents - unapplied_credit(payment_id)
         if shortfall > 0 and credit_only:
-            raise LedgerError(f"payment {payment.id} has only {amount_cents - shortfall} cents of unapplied credit")
+            raise LedgerError(f"payment {payment_id} has only {amount_cents - shortfall} cents of unapplied credit")
         if shortfall > 0:
-            _unallocate(work, f"{key}#unallocate", reason, payment_id=payment.id, up_to=shortfall)
-        posting = work.posting("refund", key, fp, memo=reason)
-        db.session.add(Refund(payment_id=payment.id, posting_id=posting.id, amount_cents=amount_cents,
-                              method=method, check_number=check_number, stripe_refund_id=processor_reference,
-                              reason=reason, created_by=actor))
-        work.entry(posting, "unapplied", amount_cents, payment_id=payment.id)
-        _commit(work, key)
-        return posting
+            unallocate(uow, account_id, f"{key}#unallocate", reason, payment_id=payment_id, up_to=shortfall)
+        posting_id = uow.posting(account_id, "refund", key, fp, memo=reason)
+        uow.row(Refund, payment_id=payment_id, posting_id=posting_id, amount_cents=amount_cents, method=method,
+                check_number=check_number, stripe_refund_id=processor_reference, reason=reason, created_by=actor)
+        uow.entry(posting_id, "unapplied", amount_cents, payment_id=payment_id)
+        return posting_id
 
-    return _run(payment.account_id, key, fp, build, lambda p: db.session.scalar(
-        select(Refund).where(Refund.posting_id == p.id)))
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build, result_of=lambda posting_id: db.session.scalar(
+        select(Refund).where(Refund.posting_id == posting_id)))

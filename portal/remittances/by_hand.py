@@ -1,5 +1,4 @@
-"""By hand."""
-from collections import defaultdict
+"""Posting a payer's decision by hand (paper EOB, payer portal, phone), with the rules of an ERA line."""
 from datetime import date
 
 from sqlalchemy import select
@@ -10,11 +9,9 @@ from portal.models import (
     AdjudicatedLine,
     ClaimLine,
 )
-from portal.remittances.codes import DENIAL_CARCS, GROUPS, EraError
+from portal.remittances.codes import GROUPS, EraError
 from portal.remittances.matching import _claims_by_id
-
-# ---------------------------------------------------------------- posting by hand (paper EOB, payer portal, phone)
-
+from portal.remittances.posting import MatchedLine, post_lines
 
 MANUAL_METHODS = ("eft", "insurance_check", "other")
 
@@ -33,7 +30,7 @@ def post_line_by_hand(claim_line_id: int, *, paid_cents: int, adjustments: list[
     if claim_line is None:
         raise EraError("That claim line does not exist")
     key = f"manual:{claim_line.id}:{token}"
-    if done := db.session.scalar(select(AdjudicatedLine).where(AdjudicatedLine.source_key == key)):
+    if done := _history(key):
         return done
     if method not in MANUAL_METHODS:
         raise EraError(f"Choose a payment method ({', '.join(MANUAL_METHODS)})")
@@ -49,29 +46,27 @@ def post_line_by_hand(claim_line_id: int, *, paid_cents: int, adjustments: list[
     if paid_cents == 0 and not cas:
         raise EraError("Enter what the payer paid or adjusted")
     info = _claims_by_id([claim_line.claim_id])[claim_line.claim_id]
-    matched = next(ln for ln in info.lines if ln.id == claim_line.id)
-    adjustments_json = [{"group": a.group, "carc": a.carc, "amount_cents": a.amount_cents} for a in cas]
-    pr = defaultdict(int)
-    for a in cas:
-        if a.group == "PR":
-            pr[a.carc] += a.amount_cents
-    denied = paid_cents == 0 and any(a.carc in DENIAL_CARCS and a.group != "PR" for a in cas)
-    history = AdjudicatedLine(
-        source="manual", source_key=key, payer_id=info.payer_id, plan_id=info.plan_id, patient_id=info.patient_id,
-        claim_line_id=matched.id, charge_id=matched.charge_id, episode_key=info.control_number,
-        level_of_care=matched.level_of_care, procedure_code=matched.procedure_code, revenue_code=matched.revenue_code,
-        service_date=matched.service_date, paid_on=received_on, units=max(matched.units, 1),
-        in_network=info.in_network, billed_cents=claim_line.charge_cents,
-        allowed_cents=allowed_cents if allowed_cents is not None else claim_line.charge_cents - sum(
-            a.amount_cents for a in cas if a.group != "PR"),
-        paid_cents=paid_cents, patient_resp_cents=sum(pr.values()), deductible_cents=pr["1"],
-        coinsurance_cents=pr["2"], copay_cents=pr["3"], denied=denied, adjustments=adjustments_json)
-    adjudication = ledger.LineAdjudication(charge_id=matched.charge_id, paid_cents=paid_cents, adjustments=tuple(cas),
-                                           key=key, write_off=not denied)
+    decision = MatchedLine(
+        key=key, source="manual", source_key=key, info=info,
+        matched=next(ln for ln in info.lines if ln.id == claim_line.id), paid_cents=paid_cents,
+        adjustments=tuple(cas), billed_cents=claim_line.charge_cents, units=max(claim_line.units, 1),
+        paid_on=received_on, allowed_cents=allowed_cents)
     try:
-        ledger.post_insurance_line(adjudication, actor=actor, method=method, received_on=received_on,
-                                   payer_id=info.payer_id, reference=reference,
-                                   extra=lambda _batch: db.session.add(history))
+        uow = ledger.UnitOfWork({info.account_id}, actor=actor)
+        if _history(key) is not None:  # posted meanwhile under the same token: nothing more
+            db.session.commit()
+        else:
+            post_lines(uow, [decision], payment_key=f"{key}:payment", method=method, received_on=received_on,
+                       payer_id=info.payer_id, reference=reference)
+            uow.commit()
     except ledger.LedgerError as exc:
+        db.session.rollback()
         raise EraError(f"Cannot post: {exc}") from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    return _history(key)
+
+
+def _history(key: str) -> AdjudicatedLine | None:
     return db.session.scalar(select(AdjudicatedLine).where(AdjudicatedLine.source_key == key))

@@ -7,7 +7,7 @@ An imported file goes through four steps, each its own function:
 3. matching: CLP01 to our claim control number; else the patient's member id + first date of
    service + total charge naming exactly one claim. Service lines match on procedure code + date of
    service + units (then code + date).
-4. `post(...)`: everything that matched posts in ONE transaction (ledger.InsuranceBatch); what did not
+4. `post(...)`: everything that matched posts in ONE transaction (ledger.UnitOfWork); what did not
    waits in the exception queue (EraException) and does not block the rest.
 
 `import_file` runs the four steps. Natural keys: "era:<file hash>:<claim>:<line>" on every posting and

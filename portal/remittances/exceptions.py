@@ -1,22 +1,26 @@
-"""Exceptions."""
+"""The exception queue: a claim or line the import could not match, matched by a biller and posted
+with the same rules as the import."""
 
 from portal import ledger
 from portal.extensions import db
 from portal.models import (
-    AdjudicatedLine,
     EraException,
     Remittance,
     RemittanceClaim,
     RemittanceLine,
     utcnow,
 )
-from portal.remittances.codes import PAYMENT_METHODS, EraError
+from portal.remittances.codes import EraError
 from portal.remittances.matching import _ClaimInfo, _claims_by_id, _match_line
-from portal.remittances.posting import _denial, _history, _paid_on, _post_claim, _posted_before, _totals
-
-# ---------------------------------------------------------------- exception queue and denial worklist
-
-
+from portal.remittances.posting import (
+    _claim_level_shares,
+    _post_claim,
+    _posted_before,
+    _totals,
+    era_line,
+    era_payment,
+    post_lines,
+)
 
 
 def resolve_exception(exception_id: int, claim_id: int, *, actor: str,
@@ -36,27 +40,27 @@ def resolve_exception(exception_id: int, claim_id: int, *, actor: str,
         raise EraError(f"Claim {claim_id} does not exist")
     remittance_id, rc_id, line_id = exc.remittance_id, exc.remittance_claim_id, exc.remittance_line_id
     try:
-        batch = ledger.InsuranceBatch({info.account_id}, actor=actor)
+        uow = ledger.UnitOfWork({info.account_id}, actor=actor)
         exc = db.session.get(EraException, exception_id, populate_existing=True)
         if exc.state != "open":
             raise EraError("This exception was resolved by someone else meanwhile")
         remittance = db.session.get(Remittance, remittance_id)
         rc = db.session.get(RemittanceClaim, rc_id)
-        batch.load_charges(line.charge_id for line in info.lines)
-        batch.effective_date = remittance.payment_date
+        uow.effective_date = remittance.payment_date
+        uow.load_charges(line.charge_id for line in info.lines)
         posted_before = _posted_before([rc.payer_claim_number])
-        with db.session.no_autoflush:  # rows point at payments the batch writes at commit
+        with db.session.no_autoflush:  # rows point at payments the unit of work writes at commit
             if line_id is None:
                 if rc.claim_id is not None and rc.claim_id != claim_id and rc.posted:
                     raise EraError("This remittance claim already posted against another claim")
                 rc.claim_id, rc.match_method = claim_id, "manual"
-                _post_claim(batch, remittance, rc, info, posted_before)
+                _post_claim(uow, remittance, rc, info, posted_before)
                 if not rc.posted:
                     raise EraError(_why_not(rc, exc) or "Nothing could be posted against that claim")
             else:
-                _post_one_line(batch, remittance, rc, db.session.get(RemittanceLine, line_id), info, claim_line_id)
+                _post_one_line(uow, remittance, rc, db.session.get(RemittanceLine, line_id), info, claim_line_id)
             exc.state, exc.claim_id, exc.resolved_by, exc.resolved_at = "matched", claim_id, actor, utcnow()
-        batch.commit(before_commit=lambda: _totals(remittance))
+        uow.commit(before_commit=lambda: _totals(remittance))
     except ledger.LedgerError as exc:
         db.session.rollback()
         raise EraError(f"Cannot post: {exc}") from exc
@@ -71,8 +75,9 @@ def _why_not(rc: RemittanceClaim, exc: EraException) -> str | None:
     return "; ".join(reasons) or None
 
 
-def _post_one_line(batch: ledger.InsuranceBatch, remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine,
+def _post_one_line(uow: ledger.UnitOfWork, remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine,
                    info: _ClaimInfo, claim_line_id: int | None) -> None:
+    """Post one waiting line of a claim, with its share of the claim-level adjustments, as the import would."""
     if line.posted:
         raise EraError("This line was already posted")
     posted_ids = {ln.claim_line_id for ln in rc.lines if ln.posted}
@@ -83,28 +88,12 @@ def _post_one_line(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Rem
         matched = _match_line(line, rc.statement_from, info.lines, posted_ids)
     if isinstance(matched, str):
         raise EraError(matched)
-    denied, codes = _denial(rc, line, line.paid_cents, line.adjustments)
-    adjudication = ledger.LineAdjudication(
-        charge_id=matched.charge_id, paid_cents=line.paid_cents,
-        key=f"era:{remittance.content_hash}:{rc.sequence}:{line.sequence}", write_off=not denied,
-        adjustments=tuple(ledger.CasAdjustment(a["group"], a["carc"], a["amount_cents"]) for a in line.adjustments))
-    if problem := batch.line_problem(adjudication):
+    shares = _claim_level_shares(rc)
+    if isinstance(shares, str):
+        raise EraError(shares)
+    decision = era_line(remittance, rc, line, matched, info, shares[line.sequence])
+    if problem := ledger.line_problem(uow, decision.adjudication):
         raise EraError(f"Cannot post this line: {problem}")
-    payment_id = None
-    if line.paid_cents > 0:
-        payment_id = batch.payment(info.account_id, amount_cents=line.paid_cents,
-                                method=PAYMENT_METHODS.get(remittance.payment_method, "other"),
-                                key=f"era:{remittance.content_hash}:{rc.sequence}:{line.sequence}:payment",
-                                received_on=_paid_on(remittance), payer_id=info.payer_id,
-                                reference=remittance.trace_number)
-    batch.adjudicate(payment_id, adjudication)
-    line.claim_line_id, line.charge_id, line.posted = matched.id, matched.charge_id, True
-    if line.allowed_cents is None:
-        line.allowed_cents = line.charge_cents - sum(a["amount_cents"] for a in line.adjustments if a["group"] != "PR")
-    if denied:
-        line.denied, line.denial_codes = True, " ".join(codes)[:100]
-    batch.row(AdjudicatedLine, **_history(remittance, rc, line, matched, info, adjudication, line.adjustments, denied))
+    post_lines(uow, [decision], **era_payment(
+        remittance, info, f"era:{remittance.content_hash}:{rc.sequence}:{line.sequence}:payment"))
     rc.posted = True
-
-
-

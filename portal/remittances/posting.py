@@ -1,6 +1,10 @@
-"""Posting."""
+"""ERA posting: a checked 835 matched and posted whole in one unit of work, and the one function
+that posts a payer's decision on a matched line (`post_lines`), used by the import, by matching an
+exception by hand and by posting a line by hand."""
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +21,6 @@ from portal.models import (
     Remittance,
     RemittanceClaim,
     RemittanceLine,
-    utcnow,
 )
 from portal.remittances import x12
 from portal.remittances.checks import _refuse_duplicate, check, content_hash, find_duplicate
@@ -32,8 +35,6 @@ from portal.remittances.codes import (
     describe,
 )
 from portal.remittances.matching import _ClaimInfo, _ClaimLineInfo, _claims_by_id, _match_line, match_claims
-
-# ---------------------------------------------------------------- 4. post
 
 
 def import_file(content: bytes, filename: str, *, actor: str, progress: Progress | None = None) -> ImportResult:
@@ -61,13 +62,12 @@ def post(remit: x12.Remit, content: bytes, filename: str, *, actor: str,
     payer_id = db.session.scalar(select(Payer.id).where(
         Payer.x12_payer_id.in_([v for v in (remit.payer_identifier, remit.payer_id_code) if v])).limit(1))
     try:
-        batch = ledger.InsuranceBatch({i.account_id for i in infos.values()}, actor=actor)
+        uow = ledger.UnitOfWork({i.account_id for i in infos.values()}, actor=actor, effective_date=remit.payment_date)
         if earlier := find_duplicate(digest, remit):  # re-checked under the locks: a concurrent twin committed
             raise _refuse_duplicate(earlier, digest)
-        batch.load_charges(line.charge_id for info in infos.values() for line in info.lines)
-        batch.effective_date = remit.payment_date
-        remittance = _remittance_rows(remit, content, digest, filename, payer_id, actor, batch.new_id)
-        with db.session.no_autoflush:  # rows point at payments the batch writes at commit
+        uow.load_charges(line.charge_id for info in infos.values() for line in info.lines)
+        remittance = _remittance_rows(remit, content, digest, filename, payer_id, actor, uow.new_id)
+        with db.session.no_autoflush:  # rows point at payments the unit of work writes at commit
             db.session.add(remittance)
             for n, (rc, parsed) in enumerate(zip(remittance.claims, remit.claims, strict=True), 1):
                 match = matches[parsed.sequence]
@@ -75,10 +75,10 @@ def post(remit: x12.Remit, content: bytes, filename: str, *, actor: str,
                     _exception(remittance, rc, None, match)
                 else:
                     rc.claim_id, rc.match_method = match[0], match[1]
-                    _post_claim(batch, remittance, rc, infos[match[0]], posted_before)
+                    _post_claim(uow, remittance, rc, infos[match[0]], posted_before)
                 if n % 250 == 0:
                     _tell(progress, "posting", n, total)
-        batch.commit(before_commit=lambda: _totals_and_audit(remittance, actor))
+        uow.commit(before_commit=lambda: _totals_and_audit(remittance, actor))
         remittance_id = remittance.id
     except IntegrityError as exc:  # the twin committed between our check and our commit
         db.session.rollback()
@@ -94,8 +94,6 @@ def post(remit: x12.Remit, content: bytes, filename: str, *, actor: str,
     remittance = db.session.get(Remittance, remittance_id)
     _tell(progress, "done", total, total)
     return _result(remittance)
-
-
 
 
 def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: str, payer_id: int | None,
@@ -143,11 +141,11 @@ def _exception(remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine
     db.session.add(EraException(remittance=remittance, remittance_claim=rc, remittance_line=line, reason=reason))
 
 
-def _post_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: RemittanceClaim, info: _ClaimInfo,
+def _post_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: RemittanceClaim, info: _ClaimInfo,
                 posted_before: dict[tuple, int]) -> None:
     """Post one matched remittance claim with the house rules; what does not fit becomes an exception."""
     if rc.is_reversal:
-        return _reverse_claim(batch, remittance, rc, info)
+        return _reverse_claim(uow, remittance, rc, info)
     if rc.status_code == "23":
         return _exception(remittance, rc, None, "The payer says this is not its claim and forwarded it (CLP02 23)")
     if earlier_id := posted_before.get(_claim_signature(rc)):
@@ -159,7 +157,7 @@ def _post_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Remitt
                                                     f"has {len(info.lines)} lines: post it by hand")
         only = info.lines[0]
         rc.lines.append(RemittanceLine(
-            id=batch.new_id(RemittanceLine), sequence=1, procedure_code=only.procedure_code,
+            id=uow.new_id(RemittanceLine), sequence=1, procedure_code=only.procedure_code,
             revenue_code=only.revenue_code,
             service_date=only.service_date, units=only.units, charge_cents=rc.charge_cents, paid_cents=rc.paid_cents,
             adjustments=[], remarks=[]))
@@ -167,44 +165,146 @@ def _post_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Remitt
     if isinstance(shares, str):
         return _exception(remittance, rc, None, shares)
     used: set[int] = set()
-    plans = []
+    lines = []
     for line in rc.lines:
         matched = _match_line(line, rc.statement_from, info.lines, used)
         if isinstance(matched, str):
             _exception(remittance, rc, line, matched)
             continue
         used.add(matched.id)
-        adjustments = [*line.adjustments, *shares[line.sequence]["adjustments"]]
-        paid = line.paid_cents - shares[line.sequence]["taken"]
-        denied, codes = _denial(rc, line, paid, adjustments)
-        adjudication = ledger.LineAdjudication(
-            charge_id=matched.charge_id, paid_cents=paid,
-            key=f"era:{remittance.content_hash}:{rc.sequence}:{line.sequence}",
-            adjustments=tuple(ledger.CasAdjustment(a["group"], a["carc"], a["amount_cents"],
-                                                   (line.remarks or [None])[0]) for a in adjustments),
-            write_off=not denied)
-        if problem := batch.line_problem(adjudication):
+        decision = era_line(remittance, rc, line, matched, info, shares[line.sequence])
+        if problem := ledger.line_problem(uow, decision.adjudication):
             _exception(remittance, rc, line, f"Cannot post automatically: {problem}")
             continue
-        plans.append((line, matched, adjudication, adjustments, denied, codes))
-    paid_total = sum(p[2].paid_cents for p in plans)
-    payment_id = None
-    if paid_total > 0:
-        payment_id = batch.payment(
-            info.account_id, amount_cents=paid_total, method=PAYMENT_METHODS.get(remittance.payment_method, "other"),
-            key=f"era:{remittance.content_hash}:{rc.sequence}:payment", received_on=_paid_on(remittance),
-            payer_id=info.payer_id, reference=remittance.trace_number)
+        lines.append(decision)
+    payment_key = f"era:{remittance.content_hash}:{rc.sequence}:payment"
+    if (payment_id := post_lines(uow, lines, **era_payment(remittance, info, payment_key))) is not None:
         rc.payment_id = payment_id
-    for line, matched, adjudication, adjustments, denied, codes in plans:
-        batch.adjudicate(payment_id, adjudication)
-        line.claim_line_id, line.charge_id, line.posted = matched.id, matched.charge_id, True
-        if line.allowed_cents is None:
-            line.allowed_cents = line.charge_cents - sum(a["amount_cents"] for a in adjustments if a["group"] != "PR")
-        if denied:
-            line.denied, line.denial_codes = True, " ".join(codes)[:100]
-            line.denial_reason = "; ".join(describe(*c.split("-", 1)) if "-" in c else describe(None, c) for c in codes)
-        batch.row(AdjudicatedLine, **_history(remittance, rc, line, matched, info, adjudication, adjustments, denied))
-    rc.posted = bool(plans)
+    rc.posted = bool(lines)
+
+
+# ---------------------------------------------------------------- one matched line, however it came
+
+
+@dataclass
+class MatchedLine:
+    """A payer's decision on one of our claim lines, ready to post: from an ERA line or typed by hand.
+
+    `key` is the ledger's natural key of the line (its postings derive theirs from it), `source_key`
+    the adjudication history row's. `adjustments` are the line's CAS and its share of claim-level
+    CAS, each with the remark code it carries; `remarks` are named in the denial codes.
+    """
+
+    key: str
+    source: str  # "era" or "manual"
+    source_key: str
+    info: _ClaimInfo
+    matched: _ClaimLineInfo
+    paid_cents: int
+    adjustments: tuple[ledger.CasAdjustment, ...]
+    billed_cents: int
+    units: int
+    paid_on: date
+    allowed_cents: int | None = None  # None: billed less what the payer adjusted (not PR)
+    claim_status: str | None = None
+    remarks: tuple[str, ...] = ()
+    line: RemittanceLine | None = None  # the ERA line, marked posted with its denial
+
+    @cached_property
+    def denied(self) -> bool:
+        """Denied claim (CLP02 4), or nothing paid with a denial reason that is not patient responsibility."""
+        return self.claim_status == "4" or (self.paid_cents == 0 and any(
+            a.carc in DENIAL_CARCS and a.group != "PR" for a in self.adjustments))
+
+    @cached_property
+    def denial_codes(self) -> list[str]:
+        if not self.denied:
+            return []
+        return [*(f"{a.group}-{a.carc}" for a in self.adjustments if a.group != "PR"), *self.remarks]
+
+    @cached_property
+    def adjudication(self) -> ledger.LineAdjudication:
+        return ledger.LineAdjudication(charge_id=self.matched.charge_id, paid_cents=self.paid_cents,
+                                       adjustments=self.adjustments, key=self.key, write_off=not self.denied)
+
+    def allowed(self) -> int:
+        if self.allowed_cents is not None:
+            return self.allowed_cents
+        return self.billed_cents - sum(a.amount_cents for a in self.adjustments if a.group != "PR")
+
+
+def era_line(remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine, matched: _ClaimLineInfo,
+             info: _ClaimInfo, share: dict) -> MatchedLine:
+    """An ERA line matched to our claim line, with its `share` of the claim-level adjustments."""
+    remark = (line.remarks or [None])[0]
+    return MatchedLine(
+        key=f"era:{remittance.content_hash}:{rc.sequence}:{line.sequence}", source="era",
+        source_key=f"{remittance.content_hash}:{rc.sequence}:{line.sequence}", info=info, matched=matched,
+        paid_cents=line.paid_cents - share["taken"],
+        adjustments=tuple(ledger.CasAdjustment(a["group"], a["carc"], a["amount_cents"], remark)
+                          for a in [*line.adjustments, *share["adjustments"]]),
+        billed_cents=line.charge_cents, units=max(line.units, 1), paid_on=_paid_on(remittance),
+        allowed_cents=line.allowed_cents, claim_status=rc.status_code, remarks=(*line.remarks, *rc.remarks),
+        line=line)
+
+
+def era_payment(remittance: Remittance, info: _ClaimInfo, key: str) -> dict:
+    """The terms of the insurance payment an ERA posts for a claim (or one line of it)."""
+    return dict(payment_key=key, method=PAYMENT_METHODS.get(remittance.payment_method, "other"),
+                received_on=_paid_on(remittance), payer_id=info.payer_id, reference=remittance.trace_number)
+
+
+def post_lines(uow: ledger.UnitOfWork, lines: list[MatchedLine], *, payment_key: str, method: str,
+               received_on: date, payer_id: int | None, reference: str | None) -> int | None:
+    """Post matched lines of one claim: one insurance payment for what they paid together, then
+    each line's decision (CAS written off, PR moved to the patient, the paid amount applied; a
+    denial is flagged with its codes and reasons and written off nothing), its ERA line marked
+    posted and its adjudication history row. The payment's id (None if nothing was paid)."""
+    paid = sum(ln.paid_cents for ln in lines)
+    payment_id = None
+    if paid > 0:
+        payment_id = ledger.insurance_payment(uow, lines[0].info.account_id, amount_cents=paid, method=method,
+                                              key=payment_key, received_on=received_on, payer_id=payer_id,
+                                              reference=reference)
+    for ln in lines:
+        ledger.adjudicate(uow, payment_id, ln.adjudication)
+        if ln.line is not None:
+            _mark_posted(ln)
+        uow.row(AdjudicatedLine, **_history(ln))
+    return payment_id
+
+
+def _mark_posted(ln: MatchedLine) -> None:
+    line = ln.line
+    line.claim_line_id, line.charge_id, line.posted = ln.matched.id, ln.matched.charge_id, True
+    if line.allowed_cents is None:
+        line.allowed_cents = ln.allowed()
+    if ln.denied:
+        codes = ln.denial_codes
+        line.denied, line.denial_codes = True, " ".join(codes)[:100]
+        line.denial_reason = "; ".join(describe(*c.split("-", 1)) if "-" in c else describe(None, c) for c in codes)
+
+
+def _history(ln: MatchedLine) -> dict:
+    """The adjudication history row of a posted line (values, inserted with the unit of work)."""
+    pr = defaultdict(int)
+    for a in ln.adjustments:
+        if a.group == "PR":
+            pr[a.carc] += a.amount_cents
+    matched, info = ln.matched, ln.info
+    return dict(
+        source=ln.source, source_key=ln.source_key, payer_id=info.payer_id, plan_id=info.plan_id,
+        patient_id=info.patient_id, claim_line_id=matched.id, charge_id=matched.charge_id,
+        episode_key=info.control_number, level_of_care=matched.level_of_care, procedure_code=matched.procedure_code,
+        revenue_code=matched.revenue_code, service_date=matched.service_date, paid_on=ln.paid_on, units=ln.units,
+        in_network=info.in_network, billed_cents=ln.billed_cents, allowed_cents=ln.allowed(),
+        paid_cents=ln.paid_cents, patient_resp_cents=sum(pr.values()), deductible_cents=pr["1"],
+        coinsurance_cents=pr["2"], copay_cents=pr["3"], claim_status=ln.claim_status, denied=ln.denied,
+        adjustments=[{"group": a.group, "carc": a.carc, "amount_cents": a.amount_cents} for a in ln.adjustments],
+    )
+
+
+# ---------------------------------------------------------------- claim-level adjustments, reversals, totals
 
 
 def _claim_level_shares(rc: RemittanceClaim) -> dict | str:
@@ -228,35 +328,8 @@ def _claim_level_shares(rc: RemittanceClaim) -> dict | str:
     return shares
 
 
-def _denial(rc: RemittanceClaim, line: RemittanceLine, paid: int, adjustments: list[dict]) -> tuple[bool, list[str]]:
-    codes = [f"{a['group']}-{a['carc']}" for a in adjustments if a["group"] != "PR"]
-    denied = rc.status_code == "4" or (paid == 0 and any(
-        a["carc"] in DENIAL_CARCS and a["group"] != "PR" for a in adjustments))
-    return denied, [*codes, *line.remarks, *rc.remarks] if denied else []
-
-
 def _paid_on(remittance: Remittance) -> date:
     return remittance.payment_date or remittance.production_date or facility_today()
-
-
-def _history(remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine, matched: _ClaimLineInfo,
-             info: _ClaimInfo, adjudication: ledger.LineAdjudication, adjustments: list[dict],
-             denied: bool) -> dict:
-    """The adjudication history row of a posted line (values, inserted with the batch)."""
-    pr = defaultdict(int)
-    for a in adjustments:
-        if a["group"] == "PR":
-            pr[a["carc"]] += a["amount_cents"]
-    return dict(
-        source="era", source_key=f"{remittance.content_hash}:{rc.sequence}:{line.sequence}", payer_id=info.payer_id,
-        plan_id=info.plan_id, patient_id=info.patient_id, claim_line_id=matched.id, charge_id=matched.charge_id,
-        episode_key=info.control_number, level_of_care=matched.level_of_care, procedure_code=matched.procedure_code,
-        revenue_code=matched.revenue_code, service_date=matched.service_date, paid_on=_paid_on(remittance),
-        units=max(line.units, 1), in_network=info.in_network, billed_cents=line.charge_cents,
-        allowed_cents=line.allowed_cents, paid_cents=adjudication.paid_cents, patient_resp_cents=sum(pr.values()),
-        deductible_cents=pr["1"], coinsurance_cents=pr["2"], copay_cents=pr["3"], claim_status=rc.status_code,
-        denied=denied, adjustments=adjustments, reversed_on=None, created_at=utcnow(),
-    )
 
 
 def _posted_before(payer_claim_numbers) -> dict[tuple, int]:
@@ -278,7 +351,7 @@ def _claim_signature(rc: RemittanceClaim) -> tuple:
     return rc.payer_claim_number, rc.status_code, rc.charge_cents, rc.paid_cents, rc.claim_id
 
 
-def _reverse_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: RemittanceClaim,
+def _reverse_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: RemittanceClaim,
                    info: _ClaimInfo) -> None:
     """CLP02 22: undo the latest posted ERA payment for this claim with reversing entries."""
     earlier = db.session.scalar(
@@ -292,9 +365,9 @@ def _reverse_claim(batch: ledger.InsuranceBatch, remittance: Remittance, rc: Rem
     prefix = f"era:{earlier.remittance.content_hash}:{earlier.sequence}:"
     postings = db.session.scalars(select(Posting).where(
         Posting.idempotency_key.like(f"{prefix}%"), Posting.kind != "reversal")).all()
-    if problem := batch.reversal_problem(postings):
+    if problem := ledger.reversal_problem(uow, postings):
         return _exception(remittance, rc, None, f"Cannot reverse the earlier payment automatically: {problem}")
-    batch.reverse(postings, key=f"era:{remittance.content_hash}:{rc.sequence}:reversal",
+    ledger.reverse_postings(uow, postings, key=f"era:{remittance.content_hash}:{rc.sequence}:reversal",
                   reason=f"Payer reversal in remittance trace {remittance.trace_number}")
     rc.reverses = earlier  # linked once both have ids (_totals, after the flush)
     db.session.execute(
