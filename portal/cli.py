@@ -77,7 +77,7 @@ def _commit_when_done(command: click.Command) -> None:
         db.session.commit()
         return result
 
-    run.commits_when_done = True
+    run.commits_when_done = True  # type: ignore[attr-defined]  # a command wrapped once is not wrapped again
     command.callback = run
 
 

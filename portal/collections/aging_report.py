@@ -84,7 +84,7 @@ def aging(as_of: date, filters: AgingFilters | None = None, *, limit: int = 100)
     inner = _aging_query(as_of, filters or AgingFilters()).subquery()
     row = db.session.execute(select(func.count(), func.coalesce(func.sum(inner.c.total), 0),
                                     *[func.coalesce(func.sum(inner.c[k]), 0) for k in BUCKET_KEYS])).one()
-    rows = db.session.execute(select(inner).order_by(inner.c.total.desc(), inner.c.number).limit(limit)).all()
+    rows = list(db.session.execute(select(inner).order_by(inner.c.total.desc(), inner.c.number).limit(limit)))
     return AgingReport(as_of, [int(x) for x in row[2:]], int(row[1]), int(row[0]), rows)
 
 

@@ -74,7 +74,7 @@ def run(as_of: date, *, actor: str = ACTOR_RUN) -> RunResult:
     # was empty at the last ANALYZE would rescan the growing table for every account).
     missing = (select(Account.id).where(Account.patient_balance_cents > Account.credit_cents)
                .except_(select(CollectionCase.account_id)).subquery())
-    db.session.execute(insert(CollectionCase.__table__).from_select(
+    db.session.execute(insert(CollectionCase).from_select(
         ["account_id", "stage", "balance_cents", "updated_at"],
         select(missing.c.id, literal("none"), literal(0), literal(utcnow(), CollectionCase.updated_at.type))))
     result.cases_opened = db.session.scalar(count_cases) - before  # INSERT ... SELECT: no portable row count

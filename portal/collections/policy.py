@@ -59,4 +59,5 @@ def stage_days(rules: CollectionSettings) -> dict[str, int]:
 
 def _rows(statement) -> int:
     """Run a set-based statement; the number of rows it touched."""
-    return db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+    result = db.session.execute(statement, execution_options={"synchronize_session": False})
+    return result.rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult

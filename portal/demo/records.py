@@ -76,7 +76,7 @@ def seed(today: date) -> DemoResult:
         underpayment_scan.seed(today, actor=ACTOR)
         for account in db.session.scalars(select(Account).order_by(Account.id)).all():
             statements.issue(account, today, actor=ACTOR)
-        deposit_batch.seed(today, db.session.scalars(select(Account).order_by(Account.id)).all(), actor=ACTOR)
+        deposit_batch.seed(today, list(db.session.scalars(select(Account).order_by(Account.id))), actor=ACTOR)
         collection_cases.seed(today, actor=ACTOR)
     logins = []
     for role in roles:
@@ -147,7 +147,7 @@ def _seed_records(facility_id: int, today: date) -> None:
     ])
     db.session.flush()
 
-    people = [
+    people: list[tuple[str, str, str | None, list[tuple]]] = [
         # account, guarantor, email, patients: (mrn, first, last, dob, payer key or None)
         ("A-10001", "Morgan Rivera", f"morgan@{DEMO_DOMAIN}",
          [("MRN1001", "Morgan", "Rivera", date(1988, 4, 12), "harbor")]),

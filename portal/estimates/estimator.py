@@ -96,6 +96,7 @@ def estimate(request: Request, *, as_of: date, before: date | None = None, detai
     oon = request.benefits is not None and not request.benefits.in_network and not config.waive_balance_bill
     # The patient's share comes from the benefits when given (plus the balance bill out of network), else from
     # what patients owed: the quartiles of the other series are not computed.
+    series: tuple[str, ...]
     if request.benefits is None:
         series = ("allowed", "paid", "patient_resp")
     else:

@@ -60,13 +60,14 @@ def _rows(text: str, columns: tuple[str, ...], result: ImportResult):
 
 
 def _parse(result: ImportResult, line: int, label: str, value: str, kind):
+    parsed: date | int
     try:
         parsed = date.fromisoformat(value) if kind is date else int(value)
     except ValueError:
         result.errors.append(f"line {line}: {label} {value!r} is not " +
                              ("a date like 2026-10-01" if kind is date else "a whole number"))
         return None
-    if kind is int and parsed < 0:
+    if isinstance(parsed, int) and parsed < 0:
         result.errors.append(f"line {line}: {label} cannot be negative")
         return None
     return parsed

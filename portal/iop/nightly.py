@@ -124,15 +124,15 @@ class _Context:
             select(BillingCode).where(BillingCode.id.in_(self.billable)))}
 
 
-def _attendance(day: date, documentation: set[int]) -> list:
+def _attendance(day: date, documentation: set[int]) -> list[tuple[int, int, int]]:
     signed = ClinicalSession.signed.is_(True)
-    return db.session.execute(
+    return list(db.session.execute(
         select(ClinicalSession.patient_id,
                func.coalesce(func.sum(case((signed, ClinicalSession.units), else_=0)), 0),
                func.coalesce(func.sum(case((signed, ClinicalSession.minutes), else_=0)), 0))
         .where(ClinicalSession.service_date == day, ClinicalSession.billing_code_id.in_(documentation))
         .group_by(ClinicalSession.patient_id).order_by(ClinicalSession.patient_id)
-    ).all()
+    ).tuples())
 
 
 def _run_day(day: date, ctx: _Context, actor: str, result: RunResult) -> None:

@@ -85,6 +85,7 @@ def post_charges(requests: list[ChargeRequest], *, actor: str, admit=None) -> Ch
         except Exception:
             db.session.rollback()
             raise
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBatch:
@@ -100,7 +101,8 @@ def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBat
             raise LedgerError(f"patient {request.patient_id} is not on account {request.account_id}")
         if (posting := done.get(request.key)) is not None:
             if posting.fingerprint != request.fingerprint():
-                batch.refused.append((request, f"idempotency key {request.key!r} was already used for a different charge"))
+                batch.refused.append(
+                    (request, f"idempotency key {request.key!r} was already used for a different charge"))
             else:
                 replayed[posting.id] = request.key
         elif admit is not None and (reason := admit(request)):

@@ -197,8 +197,8 @@ class UnitOfWork:
                 for model in MONEY_ROWS:
                     self._insert(model)
             db.session.flush()
-            for model in [m for m in self.rows if m not in MONEY_ROWS]:
-                self._insert(model)
+            for other in [m for m in self.rows if m not in MONEY_ROWS]:
+                self._insert(other)
             if before_commit is not None:
                 before_commit()
             check_and_cache_charges(self.touched_charges - self.new_charges, self.effective_date or facility_today())
@@ -243,7 +243,8 @@ def run(account_ids, *, key: str, fp: str, actor: str, build, result_of, also=No
                 db.session.commit()  # release the lock
                 return result_of(done.id)
             posting_id = build(uow)
-            uow.commit(before_commit=(lambda: also(result_of(posting_id))) if also is not None else None)
+            hook = None if also is None else (lambda made=posting_id: also(result_of(made)))
+            uow.commit(before_commit=hook)
             return result_of(posting_id)
         except IntegrityError as exc:
             db.session.rollback()

@@ -110,7 +110,8 @@ def payment_intent_params(*, amount_cents: int, customer_id: str, payment_method
 
 def create_payment_intent(params: dict, *, idempotency_key: str) -> Intent:
     try:
-        intent = _client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key})
+        intent = _client().v1.payment_intents.create(params=params,  # type: ignore[arg-type]  # built above
+                                                     options={"idempotency_key": idempotency_key})
     except stripe.CardError as exc:
         code = exc.code or "card_declined"
         return Intent(id=None, status="failed", client_secret=None, error_code=code,

@@ -1,4 +1,22 @@
-"""Remittances."""
+"""ERA (X12 835) auto-posting.
+
+An imported file goes through four steps, each its own function:
+1. `check(content)`: envelope (version, truncation), pyx12 validation, parse, balance (line, claim,
+   transaction). Any failure refuses the whole file with a list of what is wrong and where.
+2. `find_duplicate(...)`: the same file (content hash) or the same payer + trace number was imported before.
+3. matching: CLP01 to our claim control number; else the patient's member id + first date of
+   service + total charge naming exactly one claim. Service lines match on procedure code + date of
+   service + units (then code + date).
+4. `post(...)`: everything that matched posts in ONE transaction (ledger.UnitOfWork); what did not
+   waits in the exception queue (EraException) and does not block the rest.
+
+`import_file` runs the four steps. Natural keys: "era:<file hash>:<claim>:<line>" on every posting and
+"<file hash>:<claim>:<line>" on adjudication history rows, so nothing can post twice.
+
+Owns: X12 reading (`x12`), checks, matching, posting, the exception queue, posting by hand, uploads,
+worklists, reading remittances back, and underpayments (`underpayments`, kept apart).
+May import: models, ledger, audit, clock, iop figures. Never views or tasks.
+"""
 from portal.remittances.by_hand import MANUAL_METHODS, post_line_by_hand
 from portal.remittances.checks import balance_problems, check, content_hash, find_duplicate
 from portal.remittances.codes import (
@@ -14,7 +32,7 @@ from portal.remittances.codes import (
 )
 from portal.remittances.exceptions import resolve_exception
 from portal.remittances.matching import match_claims
-from portal.remittances.posting import import_file, post
+from portal.remittances.posting import MatchedLine, era_line, era_payment, import_file, post, post_lines
 from portal.remittances.reading import (
     PLB_REASONS,
     exceptions_by_claim,
@@ -44,4 +62,50 @@ from portal.remittances.worklists import (
     search_claims,
 )
 
-__all__ = ["CARC", "DENIAL_CARCS", "EraError", "GROUPS", "ImportResult", "MANUAL_METHODS", "MAX_UPLOAD_BYTES", "PAYMENT_METHODS", "PLB_REASONS", "Progress", "RARC", "UploadError", "balance_problems", "check", "close_denial", "content_hash", "create_upload", "describe", "dismiss_exception", "exceptions_by_claim", "find_duplicate", "import_file", "log", "match_claims", "match_exception", "open_denial_count", "open_denials", "open_exception_count", "open_exceptions", "payers", "plb_words", "post", "post_line_by_hand", "posted_line_ids", "recent_uploads", "remittances", "resolve_exception", "run_upload", "search_claims", "status", "underpaid_lines"]
+__all__ = [
+    "CARC",
+    "DENIAL_CARCS",
+    "GROUPS",
+    "MANUAL_METHODS",
+    "MAX_UPLOAD_BYTES",
+    "PAYMENT_METHODS",
+    "PLB_REASONS",
+    "RARC",
+    "EraError",
+    "ImportResult",
+    "MatchedLine",
+    "Progress",
+    "UploadError",
+    "balance_problems",
+    "check",
+    "close_denial",
+    "content_hash",
+    "create_upload",
+    "describe",
+    "dismiss_exception",
+    "era_line",
+    "era_payment",
+    "exceptions_by_claim",
+    "find_duplicate",
+    "import_file",
+    "log",
+    "match_claims",
+    "match_exception",
+    "open_denial_count",
+    "open_denials",
+    "open_exception_count",
+    "open_exceptions",
+    "payers",
+    "plb_words",
+    "post",
+    "post_line_by_hand",
+    "post_lines",
+    "posted_line_ids",
+    "recent_uploads",
+    "remittances",
+    "resolve_exception",
+    "run_upload",
+    "search_claims",
+    "status",
+    "underpaid_lines",
+]

@@ -1,4 +1,4 @@
-"""Checks."""
+"""Checking an 835 before anything posts: validation, balancing, duplicates."""
 import hashlib
 
 from sqlalchemy import select

@@ -1,20 +1,6 @@
-"""ERA (X12 835) auto-posting.
-
-An imported file goes through four steps, each its own function:
-1. `check(content)`: envelope (version, truncation), pyx12 validation, parse, balance (line, claim,
-   transaction). Any failure refuses the whole file with a list of what is wrong and where.
-2. `find_duplicate(...)`: the same file (content hash) or the same payer + trace number was imported before.
-3. matching: CLP01 to our claim control number; else the patient's member id + first date of
-   service + total charge naming exactly one claim. Service lines match on procedure code + date of
-   service + units (then code + date).
-4. `post(...)`: everything that matched posts in ONE transaction (ledger.UnitOfWork); what did not
-   waits in the exception queue (EraException) and does not block the rest.
-
-`import_file` runs the four steps. Natural keys: "era:<file hash>:<claim>:<line>" on every posting and
-"<file hash>:<claim>:<line>" on adjudication history rows, so nothing can post twice.
-"""
+"""Words for the codes an 835 carries (CARC, RARC, groups), the import's error and result, progress reports."""
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from portal import money
 from portal.models import (
@@ -103,7 +89,8 @@ class ImportResult:
     def summary(self) -> str:
         return (f"Remittance {self.remittance_id} ({self.payer}, trace {self.trace_number}): {self.claims} claims, "
                 f"{self.posted_lines}/{self.lines} lines posted, {self.denied_lines} denied, "
-                f"{self.exceptions} waiting in the exception queue; {money.format_usd(self.posted_paid_cents)} paid posted")
+                f"{self.exceptions} waiting in the exception queue; "
+                f"{money.format_usd(self.posted_paid_cents)} paid posted")
 
 
 def _tell(progress: Progress | None, stage: str, done: int, total: int) -> None:

@@ -54,24 +54,24 @@ def _claims_by_id(claim_ids) -> dict[int, _ClaimInfo]:
             .join(Coverage, Coverage.id == Claim.coverage_id).where(Claim.id.in_(chunk))
         ):
             infos[row[0]] = _ClaimInfo(*row)
-        for row in db.session.execute(
+        for line in db.session.execute(
             select(ClaimLine.claim_id, ClaimLine.id, ClaimLine.charge_id, ClaimLine.procedure_code,
                    ClaimLine.revenue_code, ClaimLine.service_date, ClaimLine.units, BillingCode.level_of_care)
             .join(Charge, Charge.id == ClaimLine.charge_id).join(BillingCode, BillingCode.id == Charge.billing_code_id)
             .where(ClaimLine.claim_id.in_(chunk)).order_by(ClaimLine.claim_id, ClaimLine.line_number)
         ):
-            infos[row[0]].lines.append(_ClaimLineInfo(*row[1:]))
+            infos[line[0]].lines.append(_ClaimLineInfo(*line[1:]))
     return infos
 
 
 def match_claims(claims: list[x12.ClaimPayment]) -> dict[int, tuple[int, str] | str]:
     """For each remit claim (by sequence): (our claim id, method) or the reason it did not match."""
-    found = {}
+    found: dict[str, int] = {}
     numbers = sorted({c.control_number for c in claims})
     for start in range(0, len(numbers), 1000):
         found.update(db.session.execute(select(Claim.control_number, Claim.id)
                                         .where(Claim.control_number.in_(numbers[start:start + 1000]))).all())
-    result = {}
+    result: dict[int, tuple[int, str] | str] = {}
     for claim in claims:
         if claim.control_number in found:
             result[claim.sequence] = (found[claim.control_number], "control_number")

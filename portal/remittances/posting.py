@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, ledger
@@ -309,7 +309,7 @@ def _history(ln: MatchedLine) -> dict:
 
 def _claim_level_shares(rc: RemittanceClaim) -> dict | str:
     """Claim-level CAS spread over the lines: each amount comes out of the lines' paid amounts in order."""
-    shares = {ln.sequence: {"taken": 0, "adjustments": []} for ln in rc.lines}
+    shares: dict[int, dict] = {ln.sequence: {"taken": 0, "adjustments": []} for ln in rc.lines}
     room = {ln.sequence: ln.paid_cents for ln in rc.lines}
     for adj in rc.adjustments:
         left = adj["amount_cents"]
@@ -363,15 +363,15 @@ def _reverse_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: Remittanc
         return _exception(remittance, rc, None, "The payer reverses a payment for this claim that was never posted "
                                                 "from an ERA here: review it by hand")
     prefix = f"era:{earlier.remittance.content_hash}:{earlier.sequence}:"
-    postings = db.session.scalars(select(Posting).where(
-        Posting.idempotency_key.like(f"{prefix}%"), Posting.kind != "reversal")).all()
+    postings = list(db.session.scalars(select(Posting).where(
+        Posting.idempotency_key.like(f"{prefix}%"), Posting.kind != "reversal")))
     if problem := ledger.reversal_problem(uow, postings):
         return _exception(remittance, rc, None, f"Cannot reverse the earlier payment automatically: {problem}")
     ledger.reverse_postings(uow, postings, key=f"era:{remittance.content_hash}:{rc.sequence}:reversal",
                   reason=f"Payer reversal in remittance trace {remittance.trace_number}")
-    rc.reverses = earlier  # linked once both have ids (_totals, after the flush)
+    rc.reverses = earlier  # type: ignore[attr-defined]  # linked once both have ids (_totals, after the flush)
     db.session.execute(
-        AdjudicatedLine.__table__.update()
+        update(AdjudicatedLine)
         .where(AdjudicatedLine.source_key.like(f"{earlier.remittance.content_hash}:{earlier.sequence}:%"))
         .values(reversed_on=_paid_on(remittance)))
     for line in rc.lines:

@@ -1,4 +1,4 @@
-"""Reading."""
+"""Reading remittances back for the staff pages: the list, posted lines, underpaid lines, PLB words."""
 from sqlalchemy import select
 
 from portal.extensions import db

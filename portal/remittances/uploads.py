@@ -6,6 +6,7 @@ uploaded file, runs the import with a progress callback, and answers the staff p
 import json
 import logging
 import threading
+from typing import ClassVar
 
 from flask import current_app
 from sqlalchemy import select
@@ -50,7 +51,7 @@ def create_upload(content: bytes, filename: str, *, actor: str,
 class _Progress:
     """Claims done of total per upload: in Redis when a worker runs the import, else in this process."""
 
-    _local: dict[int, dict] = {}
+    _local: ClassVar[dict[int, dict]] = {}  # shared by every upload this process runs
     _lock = threading.Lock()
 
     @staticmethod

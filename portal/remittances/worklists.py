@@ -1,4 +1,4 @@
-"""Worklists."""
+"""The queues billers work: ERA exceptions (match, dismiss) and open denials."""
 from sqlalchemy import func, or_, select
 
 from portal import audit

@@ -143,7 +143,7 @@ def _load_maps_once() -> None:
             _maps[(map_file, map_path)] = original(map_file, param, map_path)
         return _maps[(map_file, map_path)]
 
-    load.cached = True
+    load.cached = True  # type: ignore[attr-defined]  # marks the loader as installed
     pyx12.map_if.load_map_file = load
 
 
@@ -378,11 +378,11 @@ def write(remit: Remit, *, payee_npi: str = "1234567893", control: int = 1, when
                 body.append(f"LQ*HE*{remark}")
     plb = remit.provider_adjustments
     for start in range(0, len(plb), 6):  # one PLB holds up to six adjustments
-        first = plb[start]
+        head = plb[start]
         pairs = "*".join(f"{p.reason_code}{':' + p.reference if p.reference else ''}*{amount(p.amount_cents)}"
                          for p in plb[start:start + 6])
-        body.append(f"PLB*{first.provider_identifier}*"
-                    f"{(first.fiscal_period_date or date(when.year, 12, 31)):%Y%m%d}*{pairs}")
+        body.append(f"PLB*{head.provider_identifier}*"
+                    f"{(head.fiscal_period_date or date(when.year, 12, 31)):%Y%m%d}*{pairs}")
     body.append(f"SE*{len(body) + 1}*0001")
     stamp = when.strftime("%y%m%d*%H%M")
     isa = (f"ISA*00*          *00*          *ZZ*{'PAYER':<15}*ZZ*{'PARITY':<15}*{stamp}*^*00501*"
