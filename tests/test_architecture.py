@@ -76,7 +76,7 @@ def test_no_import_cycles_between_modules():
         state[name] = "open"
         for target in sorted(graph[name]):
             if state.get(target) == "open":
-                cycles.append(" -> ".join(trail[trail.index(target):] + [name, target]) if target in trail
+                cycles.append(" -> ".join([*trail[trail.index(target):], name, target]) if target in trail
                               else f"{name} -> {target}")
             elif target not in state:
                 visit(target, [*trail, name])

@@ -73,7 +73,8 @@ def test_declined_card_shows_the_reason_and_posts_nothing(app, live_server, page
     sign_in_and_open_pay(page, live_server)
     fill_card(page, "4000000000000341")
     page.get_by_role("button", name="Pay now").click()
-    expect(page.locator("#pay-status")).to_have_text("Your card was declined. Please use another card or call your bank.")
+    expect(page.locator("#pay-status")).to_have_text(
+        "Your card was declined. Please use another card or call your bank.")
     assert card_payments_count() == 0
     # a second card works on the same page
     fill_card(page, "4242424242424242")

@@ -313,7 +313,8 @@ def test_agency_payment_is_net_plus_fee_and_bad_debt_goes_through_the_ledger(app
     agency = collections.create_agency(name="Summit Recovery", contact=None, fee_bps=2500, actor="test")
     collections.place(account, agency, as_of=D0 + timedelta(days=121), actor="test")
     db.session.commit()
-    row = collections.record_agency_payment(account, gross_cents=20000, fee_cents=None, received_on=D0 + timedelta(days=150),
+    row = collections.record_agency_payment(account, gross_cents=20000, fee_cents=None,
+                                            received_on=D0 + timedelta(days=150),
                                             reference="R-1", key="agency:1", actor="test")
     db.session.commit()
     assert (row.gross_cents, row.fee_cents) == (20000, 5000)
@@ -335,7 +336,8 @@ def test_agency_payment_is_net_plus_fee_and_bad_debt_goes_through_the_ledger(app
     db.session.commit()
     db.session.refresh(account)
     assert written == 60000 and account.patient_due_cents == 0 and account.collection_stage == "written_off"
-    assert sum(a.amount_cents for a in db.session.scalars(select(Adjustment).where(Adjustment.kind == "bad_debt"))) == 60000
+    bad_debt = db.session.scalars(select(Adjustment).where(Adjustment.kind == "bad_debt"))
+    assert sum(a.amount_cents for a in bad_debt) == 60000
     assert ledger.check_all()[1] == []
 
 
@@ -383,7 +385,8 @@ def test_an_agency_payment_is_one_ledger_operation_posted_whole_or_not_at_all(ap
     assert again.id == row.id and db.session.scalar(postings) == posted
     # The same key with other figures is refused, and nothing is posted.
     try:
-        collections.record_agency_payment(account, gross_cents=5000, fee_cents=1000, received_on=D0 + timedelta(days=141),
+        collections.record_agency_payment(account, gross_cents=5000, fee_cents=1000,
+                                          received_on=D0 + timedelta(days=141),
                                           reference="R-3", key="agency:3", actor="test")
         ledger.post_agency_payment(account.id, gross_cents=5000, fee_cents=0, key="agency:3", actor="test",
                                    received_on=D0 + timedelta(days=141), reference="other", fee_reason="fee")

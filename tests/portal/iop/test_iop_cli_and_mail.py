@@ -11,7 +11,7 @@ from tests.fixtures.iop import DAY, make_patient
 
 def test_iop_run_json_lists_charges_and_exceptions(app, program):
     program.attend()
-    uninsured, coverage = make_patient()
+    uninsured, _coverage = make_patient()
     program.attend(patient=uninsured)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["iop", "run", "--as-of", (DAY + timedelta(days=2)).isoformat(), "--json"])

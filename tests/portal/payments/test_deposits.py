@@ -55,7 +55,7 @@ def test_the_right_total_in_the_wrong_number_of_payments_does_not_close(app):
     batch = _batch(3000, 1)
     _pay(account, 1500, batch, "half-1")
     _pay(account, 1500, batch, "half-2")
-    with pytest.raises(deposits.BatchError, match="posted 2 payments for \\$30.00, control is 1"):
+    with pytest.raises(deposits.BatchError, match=r"posted 2 payments for \$30\.00, control is 1"):
         deposits.close_batch(batch.id, actor="test")
     assert db.session.get(type(batch), batch.id).status == "open"
 

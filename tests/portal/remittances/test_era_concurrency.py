@@ -20,7 +20,8 @@ def test_the_same_file_imported_twice_at_once_posts_once(app, matched):
     results, errors = run_concurrently(app, 4, lambda i: remittances.import_file(content, f"twice-{i}.835",
                                                                          actor=f"thread:{i}").remittance_id)
     assert len(results) == 1
-    assert len(errors) == 3 and all(isinstance(e, remittances.EraError) and "already imported" in str(e) for e in errors)
+    assert len(errors) == 3
+    assert all(isinstance(e, remittances.EraError) and "already imported" in str(e) for e in errors)
     assert db.session.scalar(select(func.count(Remittance.id))) == 1
     assert db.session.scalar(select(func.count(Payment.id))) == (1 if matched else 0)
     assert ledger_clean()

@@ -34,7 +34,8 @@ def posted_on(charge_id: int) -> dict:
     era_line = db.session.scalar(select(RemittanceLine).where(RemittanceLine.charge_id == charge_id))
     return {
         "balances": (charge.insurance_balance_cents, charge.patient_balance_cents),
-        "adjustments": sorted((a.kind, a.bucket, a.amount_cents, a.group_code, a.carc, a.rarc) for a in db.session.scalars(
+        "adjustments": sorted((a.kind, a.bucket, a.amount_cents, a.group_code, a.carc, a.rarc)
+                              for a in db.session.scalars(
             select(Adjustment).where(Adjustment.charge_id == charge_id))),
         "transfers": sorted((t.from_bucket, t.to_bucket, t.amount_cents, t.reason, t.carc) for t in db.session.scalars(
             select(BalanceTransfer).where(BalanceTransfer.charge_id == charge_id))),

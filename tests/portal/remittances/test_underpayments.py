@@ -19,7 +19,8 @@ def line(allowed, *, paid=None, paid_on=PAID_ON, code="S9480", units=1, plan=Non
          reversed_on=None, patient_resp=0, service_date=None):
     row = AdjudicatedLine(
         source="era", source_key=f"test:{uuid.uuid4().hex}", payer_id=(payer or factories.payer()).id,
-        plan_id=plan.id if plan else None, procedure_code=code, service_date=service_date or paid_on - timedelta(days=10),
+        plan_id=plan.id if plan else None, procedure_code=code,
+        service_date=service_date or paid_on - timedelta(days=10),
         paid_on=paid_on, units=units, billed_cents=100000, allowed_cents=allowed,
         paid_cents=allowed - patient_resp if paid is None else paid, patient_resp_cents=patient_resp,
         denied=denied, reversed_on=reversed_on, adjustments=[])

@@ -63,7 +63,8 @@ def test_pdf_carries_the_amount_due_code_remit_address_and_stub(app):
     account = account_due(45678)
     statement, _ = statements.issue(account, AS_OF, actor="test")
     pdf = statements.pdf(statement)
-    text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True,
+                          check=True).stdout.decode()
     assert "$456.78" in text and statement.code in text
     assert "Detach and return this part with your payment" in text and "Amount enclosed" in text
     assert account.number in text
@@ -92,7 +93,8 @@ def test_pay_by_link_needs_code_birth_date_and_zip_and_never_says_which_was_wron
     answers = []
     for wrong in ({"code": "ZZZZZZZZ"}, {"date_of_birth": "1970-01-01"}, {"zip_code": "99999"}):
         response = post_form(client, "/pay", {**good, **wrong})
-        answers.append((response.status_code, "could not find a statement with those details" in response.get_data(as_text=True)))
+        refused = "could not find a statement with those details" in response.get_data(as_text=True)
+        answers.append((response.status_code, refused))
     assert answers == [(404, True)] * 3
     found = post_form(client, "/pay", good)
     assert found.status_code == 302
@@ -110,7 +112,8 @@ def test_pay_by_link_is_rate_limited_per_code(app, client):
 
 def test_cli_statements_run_json(app):
     account = account_due(9999)
-    result = app.test_cli_runner().invoke(args=["statements", "run", "--as-of", AS_OF.isoformat(), "--json", "--no-mail"])
+    result = app.test_cli_runner().invoke(
+        args=["statements", "run", "--as-of", AS_OF.isoformat(), "--json", "--no-mail"])
     assert result.exit_code == 0, result.output
     import json
 

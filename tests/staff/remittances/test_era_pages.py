@@ -32,7 +32,8 @@ def test_a_clinician_reaches_none_of_the_remittance_pages(login_as, remittance_w
     for url in ("/staff/remittances/", f"/staff/remittances/{w.remittance.id}", "/staff/remittances/exceptions",
                 f"/staff/remittances/exceptions/{w.exception.id}", "/staff/remittances/denials",
                 "/staff/remittances/underpayments", "/staff/remittances/upload",
-                f"/staff/remittances/{w.remittance.id}/file", f"/staff/remittances/payers/{w.remittance.payer_id}/drift"):
+                f"/staff/remittances/{w.remittance.id}/file",
+                f"/staff/remittances/payers/{w.remittance.payer_id}/drift"):
         assert client.get(url).status_code == 403, url
     assert "Remittances" not in text(client.get("/staff/"))
 
