@@ -136,8 +136,9 @@ def test_domain_code_flushes_and_only_the_edges_commit():
 
 
 def _ledger_batch_commit(path: Path, line: int) -> bool:
-    """ERA posting hands its rows to the ledger's insurance batch, which commits under the ledger's locks."""
-    return "batch.commit(" in path.read_text().splitlines()[line - 1]
+    """ERA posting hands its rows to a ledger unit of work, which commits (or lets go) under the ledger's locks."""
+    code = path.read_text().splitlines()[line - 1]
+    return "uow.commit(" in code or "uow.release(" in code
 
 
 def test_domain_code_never_reads_the_request_or_the_signed_in_user():

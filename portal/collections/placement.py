@@ -151,7 +151,7 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
         raise CollectionsError(f"Nothing was posted: {exc}.") from exc
     if (row := _agency_payment(key)) is None:  # a replay of a posting made without its row
         record(remittance)
-        db.session.commit()
+        db.session.flush()
         row = _agency_payment(key)
     return row
 

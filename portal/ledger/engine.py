@@ -188,6 +188,10 @@ class UnitOfWork:
 
     # -- committing
 
+    def release(self) -> None:
+        """Write nothing and let the locks go (the caller found its work already done)."""
+        db.session.commit()
+
     def commit(self, before_commit=None) -> None:
         """Insert the money rows, flush the session's own (which may point at them), insert the other
         queued rows; run `before_commit()` (rows it adds commit too); check the money rules on

@@ -54,7 +54,7 @@ def post_line_by_hand(claim_line_id: int, *, paid_cents: int, adjustments: list[
     try:
         uow = ledger.UnitOfWork({info.account_id}, actor=actor)
         if _history(key) is not None:  # posted meanwhile under the same token: nothing more
-            db.session.commit()
+            uow.release()
         else:
             post_lines(uow, [decision], payment_key=f"{key}:payment", method=method, received_on=received_on,
                        payer_id=info.payer_id, reference=reference)
