@@ -65,9 +65,24 @@ def _place(form, exc: desk.PostingError, line_errors: list[str]) -> None:
     if exc.field == "lines":
         line_errors.append(exc.message)
     elif exc.field and exc.field in form:
-        form[exc.field].errors = list(form[exc.field].errors) + [exc.message]
+        form[exc.field].errors = [*form[exc.field].errors, exc.message]
     else:
         form.form_errors.append(exc.message)
+
+
+def _submit_with_lines(form, lines, post):
+    """Validate the form and its amounts per line, then `post(allocate_to)`; a refusal lands at its field.
+    Returns what `post` returned (None when refused), the amounts typed and the line errors."""
+    valid = form.validate_on_submit()
+    chosen, typed, line_errors = _line_amounts(form, lines)
+    if not valid or line_errors:
+        return None, typed, line_errors
+    try:
+        return post(chosen if form.allocation.data == "lines" else None), typed, line_errors
+    except desk.PostingError as exc:
+        db.session.rollback()
+        _place(form, exc, line_errors)
+        return None, typed, line_errors
 
 
 # ---------------------------------------------------------------- payments and credit
@@ -84,23 +99,15 @@ def post_payment(account_id: int):
     lines = desk.open_patient_lines(account.id)
     typed, line_errors = {}, []
     if request.method == "POST":
-        valid = form.validate_on_submit()
-        chosen, typed, line_errors = _line_amounts(form, lines)
-        if valid and not line_errors:
-            try:
-                payment = desk.post_payment(
-                    account, user=current_user, amount_cents=form.amount_cents, method=form.method.data,
-                    received_on=form.received_on.data, reference=form.reference.data, batch_id=form.batch_id.data,
-                    token=form.token.data, allocate_to=chosen if form.allocation.data == "lines" else None,
-                    **audit_context())
-            except desk.PostingError as exc:
-                db.session.rollback()
-                _place(form, exc, line_errors)
-            else:
-                credit = ledger.unapplied_credit(payment.id)
-                flash(f"Payment R{payment.id:08d} posted: {money.format_usd(payment.amount_cents - credit)} applied, "
-                      f"{money.format_usd(credit)} kept as unapplied credit.", "info")
-                return _to_account(account)
+        payment, typed, line_errors = _submit_with_lines(form, lines, lambda allocate_to: desk.post_payment(
+            account, user=current_user, amount_cents=form.amount_cents, method=form.method.data,
+            received_on=form.received_on.data, reference=form.reference.data, batch_id=form.batch_id.data,
+            token=form.token.data, allocate_to=allocate_to, **audit_context()))
+        if payment is not None:
+            credit = ledger.unapplied_credit(payment.id)
+            flash(f"Payment R{payment.id:08d} posted: {money.format_usd(payment.amount_cents - credit)} applied, "
+                  f"{money.format_usd(credit)} kept as unapplied credit.", "info")
+            return _to_account(account)
     else:
         audit.record("payment_form.viewed", "account", actor=current_user, object_id=account.id, account_id=account.id,
                      **audit_context())
@@ -123,20 +130,12 @@ def apply_credit(account_id: int):
     lines = desk.open_patient_lines(account.id)
     typed, line_errors = {}, []
     if request.method == "POST":
-        valid = form.validate_on_submit()
-        chosen, typed, line_errors = _line_amounts(form, lines)
-        if valid and not line_errors:
-            try:
-                allocations = desk.apply_credit(account, user=current_user, payment_id=form.payment_id.data,
-                                                   token=form.token.data,
-                                                   allocate_to=chosen if form.allocation.data == "lines" else None,
-                                                   **audit_context())
-            except desk.PostingError as exc:
-                db.session.rollback()
-                _place(form, exc, line_errors)
-            else:
-                flash(f"Applied {money.format_usd(sum(a.amount_cents for a in allocations))} of credit.", "info")
-                return _to_account(account)
+        allocations, typed, line_errors = _submit_with_lines(form, lines, lambda allocate_to: desk.apply_credit(
+            account, user=current_user, payment_id=form.payment_id.data, token=form.token.data,
+            allocate_to=allocate_to, **audit_context()))
+        if allocations is not None:
+            flash(f"Applied {money.format_usd(sum(a.amount_cents for a in allocations))} of credit.", "info")
+            return _to_account(account)
     return render_template("staff/posting/apply_credit.html", account=account, form=form, lines=lines, typed=typed,
                            line_errors=line_errors, credits=credits), 400 if request.method == "POST" else 200
 
