@@ -12,6 +12,7 @@ from portal.ledger.payments import unapplied_credit
 from portal.ledger.records import add_adjustment, add_allocation, add_payment, add_reversal, add_transfer
 from portal.models import Charge, Posting
 from portal.models.ledger import PAYMENT_METHODS
+from portal.money import format_usd
 
 # What each CAS group does to a charge: CO/PI/OA are written off the insurance side, PR moves to the patient.
 ADJUSTMENT_KIND_BY_GROUP = {"CO": "contractual", "PI": "payer_reduction", "OA": "other_insurance"}
@@ -70,7 +71,7 @@ def line_problem(uow: UnitOfWork, line: LineAdjudication) -> str | None:
     needed = sum(a.amount_cents for a in line.adjustments
                  if a.group == "PR" or (line.write_off and a.group in ("CO", "PI")))
     if needed > owed:
-        return (f"the charge has {owed / 100:.2f} owed by insurance, less than the {needed / 100:.2f} "
+        return (f"the charge has {format_usd(owed)} owed by insurance, less than the {format_usd(needed)} "
                 "the payer adjusts or moves to the patient")
     return None
 

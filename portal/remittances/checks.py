@@ -7,8 +7,9 @@ from portal.extensions import db
 from portal.models import (
     Remittance,
 )
+from portal.money import format_usd
 from portal.remittances import x12
-from portal.remittances.codes import EraError, Progress, _tell, _usd
+from portal.remittances.codes import EraError, Progress, _tell
 
 # ---------------------------------------------------------------- 1. check
 
@@ -44,17 +45,17 @@ def balance_problems(remit: x12.Remit) -> list[str]:
             line_adjustments += adjusted
             if line.charge_cents - adjusted != line.paid_cents:
                 problems.append(f"{where}, service line {line.sequence} (line {line.segment_line}): billed "
-                                f"{_usd(line.charge_cents)} − adjustments {_usd(adjusted)} ≠ "
-                                f"paid {_usd(line.paid_cents)}")
+                                f"{format_usd(line.charge_cents)} − adjustments {format_usd(adjusted)} ≠ "
+                                f"paid {format_usd(line.paid_cents)}")
         adjusted = sum(a.amount_cents for a in claim.adjustments) + line_adjustments
         if claim.charge_cents - adjusted != claim.paid_cents:
-            problems.append(f"{where}: billed {_usd(claim.charge_cents)} − adjustments {_usd(adjusted)} ≠ "
-                            f"paid {_usd(claim.paid_cents)}")
+            problems.append(f"{where}: billed {format_usd(claim.charge_cents)} − adjustments {format_usd(adjusted)} ≠ "
+                            f"paid {format_usd(claim.paid_cents)}")
         total_paid += claim.paid_cents
     plb = sum(p.amount_cents for p in remit.provider_adjustments)
     if total_paid - plb != remit.payment_cents:
-        problems.append(f"transaction: claims paid {_usd(total_paid)} − provider adjustments {_usd(plb)} ≠ "
-                        f"BPR total {_usd(remit.payment_cents)}")
+        problems.append(f"transaction: claims paid {format_usd(total_paid)} − provider adjustments {format_usd(plb)} ≠ "
+                        f"BPR total {format_usd(remit.payment_cents)}")
     return problems
 
 

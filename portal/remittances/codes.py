@@ -98,5 +98,4 @@ def _tell(progress: Progress | None, stage: str, done: int, total: int) -> None:
         progress(stage, done, total)
 
 
-def _usd(cents: int) -> str:
-    return money.format_usd(cents)
+

@@ -13,8 +13,8 @@ from portal.models import (
     Coverage,
     RemittanceLine,
 )
+from portal.money import format_usd
 from portal.remittances import x12
-from portal.remittances.codes import _usd
 
 # ---------------------------------------------------------------- 3. matching
 
@@ -93,7 +93,7 @@ def _fallback_match(claim: x12.ClaimPayment) -> tuple[int, str] | str:
     if len(candidates) == 1:
         return candidates[0], "member_date_charge"
     return (f"No claim has control number {claim.control_number}, and {len(candidates) or 'no'} claims match member "
-            f"{claim.member_id} on {day:%Y-%m-%d} for {_usd(abs(claim.charge_cents))}")
+            f"{claim.member_id} on {day:%Y-%m-%d} for {format_usd(abs(claim.charge_cents))}")
 
 
 def _match_line(line: RemittanceLine, day: date | None, candidates: list[_ClaimLineInfo],

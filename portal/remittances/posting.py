@@ -22,6 +22,7 @@ from portal.models import (
     RemittanceClaim,
     RemittanceLine,
 )
+from portal.money import format_usd
 from portal.remittances import x12
 from portal.remittances.checks import _refuse_duplicate, check, content_hash, find_duplicate
 from portal.remittances.codes import (
@@ -31,7 +32,6 @@ from portal.remittances.codes import (
     ImportResult,
     Progress,
     _tell,
-    _usd,
     describe,
 )
 from portal.remittances.matching import _ClaimInfo, _ClaimLineInfo, _claims_by_id, _match_line, match_claims
@@ -323,7 +323,8 @@ def _claim_level_shares(rc: RemittanceClaim) -> dict | str:
                 shares[ln.sequence]["adjustments"].append({**adj, "amount_cents": take})
                 left -= take
         if left:
-            return (f"The claim-level adjustment {adj['group']}-{adj['carc']} ({_usd(adj['amount_cents'])}) is more "
+            amount = format_usd(adj["amount_cents"])
+            return (f"The claim-level adjustment {adj['group']}-{adj['carc']} ({amount}) is more "
                     "than the lines paid: post it by hand")
     return shares
 
