@@ -28,8 +28,9 @@ def register_web(app: Flask) -> None:
         if "Content-Security-Policy" not in headers:
             headers.add("Content-Security-Policy", card_page_csp() if g.get("stripe_page") else CSP)
         headers.extend(fixed_headers)  # no view sets these
-        if response.mimetype == "text/html":
-            # Pages carry financial data: never keep them in shared or back-button caches.
+        if request.endpoint != "static":
+            # Pages, PDFs, CSVs, JSON and 835 files carry patient data: never keep any of them in shared or
+            # back-button caches. Only the static files (scripts, styles, images) may be cached.
             headers.set("Cache-Control", "no-store")
         return response
 
