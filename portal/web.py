@@ -1,5 +1,6 @@
 """What every page shares: the request's transaction, security headers, template filters, error pages."""
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, render_template, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal import money
 from portal.extensions import db
@@ -35,13 +36,16 @@ def register_web(app: Flask) -> None:
         return response
 
     for code, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"),
-                        (429, "Too many requests"), (500, "Something went wrong")):
+                        (413, "Too large"), (429, "Too many requests"), (500, "Something went wrong")):
         app.register_error_handler(code, _error_page(code, title))
 
 
 def _error_page(code: int, title: str):
     def handler(error):
         description = getattr(error, "description", None) if code != 500 else None
+        if code == 413 and description == RequestEntityTooLarge.description:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+            description = f"What you sent is larger than the {limit // (1024 * 1024)} MB this site accepts."
         return render_template("errors/error.html", code=code, title=title, description=description), code
 
     return handler

@@ -1,10 +1,15 @@
 """What every response shares: nothing with patient data is cached, and oversized bodies are refused."""
+import io
 from datetime import date
+
+from sqlalchemy import func, select
 
 from portal import statements
 from portal.extensions import db
+from portal.models import EraUpload
 from tests.conftest import PASSWORD, post_form
 from tests.fixtures import factories
+from tests.fixtures.era_pages import remittance_file
 
 
 def test_pdfs_csvs_json_and_835_files_are_never_cached(app, login_as, remittance_world):
@@ -29,3 +34,29 @@ def test_pdfs_csvs_json_and_835_files_are_never_cached(app, login_as, remittance
         assert response.headers.get("Cache-Control") == "no-store", kind
     static = app.test_client().get("/static/css/parity.css")
     assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
+
+
+def test_a_body_over_the_app_limit_is_refused_with_a_readable_page(app, client):
+    app.config["MAX_CONTENT_LENGTH"], before = 1024 * 1024, app.config["MAX_CONTENT_LENGTH"]
+    try:
+        response = client.post("/login", data={"email": "x" * (2 * 1024 * 1024), "password": "p"})
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = before
+    assert response.status_code == 413
+    assert "larger than the 1 MB" in response.get_data(as_text=True)
+
+
+def test_the_default_limit_is_ten_megabytes(app):
+    assert app.config["MAX_CONTENT_LENGTH"] == 10 * 1024 * 1024
+
+
+def test_an_oversized_835_is_refused_before_it_is_read(app, login_as):
+    client = login_as("biller")
+    limit = app.config["ERA_UPLOAD_MAX_BYTES"]
+    big = remittance_file("TRC-BIG") + b" " * limit
+    response = post_form(client, "/staff/remittances/upload", {"file": (io.BytesIO(big), "big.835")},
+                         content_type="multipart/form-data")
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "larger than 5 MB" in page and "835" in page
+    assert db.session.scalar(select(func.count(EraUpload.id))) == 0
