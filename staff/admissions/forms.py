@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.estimate_forms import EstimateForm
+from portal.estimate_forms import EstimateForm, single_email
 from portal.estimates.config import LEVEL_NAMES
 
 
@@ -16,7 +16,7 @@ class StaffEstimateForm(EstimateForm):
 class LeadForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     phone = StringField("Phone", validators=[Optional(), Length(max=32)])
-    email = StringField("Email", validators=[Optional(), Length(max=254)])
+    email = StringField("Email", validators=[Optional(), Length(max=254), single_email])
     date_of_birth = DateField("Date of birth", validators=[Optional()])
     consent = BooleanField("The prospect agreed to be contacted")
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
