@@ -1,11 +1,11 @@
 """The estimate form, shared by the public page and the admissions tool: shapes and bounds only."""
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal import estimates, money
 from portal.estimates.config import LEVEL_NAMES
 from portal.estimates.share import Benefits
+from portal.forms import Form
 from portal.models import LEVELS_OF_CARE
 
 NETWORK_CHOICES = [("yes", "In network"), ("no", "Out of network"), ("", "I don't know")]
@@ -24,7 +24,7 @@ def _cents(field) -> int | None:
     return cents
 
 
-class EstimateForm(FlaskForm):
+class EstimateForm(Form):
     payer = SelectField("Insurance company", validators=[Optional()])
     level = SelectField("Type of program", choices=[(k, LEVEL_NAMES[k]) for k in LEVELS_OF_CARE if k != "other"])
     days = IntegerField("Number of days or sessions", default=20,
@@ -84,7 +84,7 @@ def single_email(_form, field) -> None:
             raise ValidationError(str(error)) from None
 
 
-class CallbackForm(FlaskForm):
+class CallbackForm(Form):
     name = StringField("Your name", validators=[DataRequired(), Length(max=200)], render_kw={"autocomplete": "name"})
     phone = StringField("Phone", validators=[Optional(), Length(max=32)],
                         render_kw={"autocomplete": "tel", "inputmode": "tel"})

@@ -12,7 +12,7 @@ from portal.models import (
     RemittanceLine,
 )
 from portal.transaction import commit_before_outside_call
-from portal.web import audit_context
+from portal.web import audit_context, db_id
 from staff.remittances.forms import (
     DenialForm,
     MatchForm,
@@ -32,7 +32,7 @@ def _actor() -> str:
 @bp.get("/")
 @permission_required("claims.view")
 def index():
-    page = remittances.remittances(request.args.get("page", 1, type=int))
+    page = remittances.remittances(request.args.get("page", 1, type=db_id))
     return render_template("staff/era/index.html", page=page, uploads=remittances.recent_uploads(),
                            exceptions=remittances.open_exception_count())
 
@@ -176,7 +176,7 @@ def dismiss(era_exception_id: int):
 @bp.get("/denials")
 @permission_required("claims.view")
 def denials():
-    payer_id = request.args.get("payer", type=int)
+    payer_id = request.args.get("payer", type=db_id)
     rows = remittances.open_denials(payer_id)
     audit.record("denials.viewed", "remittance_line", actor=current_user, detail={"count": len(rows)},
                  **audit_context())
