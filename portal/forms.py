@@ -1,6 +1,6 @@
 """Every form of the app derives from `Form`: patients' sign-in forms are here, the others beside their views."""
 import wtforms
-from flask import abort, request
+from flask import abort, has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
@@ -44,7 +44,7 @@ class Form(FlaskForm):
 
         def wrap_formdata(self, form, formdata):
             # Flask-WTF reads a JSON body as the form's fields: it must then be an object.
-            if request.is_json and not isinstance(request.get_json(silent=True), dict):
+            if has_request_context() and request.is_json and not isinstance(request.get_json(silent=True), dict):
                 abort(400, description="Send the form's fields as a JSON object.")
             return super().wrap_formdata(form, formdata)
 
