@@ -13,6 +13,9 @@ def create_app(config: Config | None = None) -> Flask:
                 instance_path=str(ROOT / "instance"))
     app.config.from_object(config or config_for_environment())
     _ensure_sqlite_folder(app)
+    from portal.web import register_converters
+
+    register_converters(app)  # before any route is added
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

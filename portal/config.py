@@ -60,6 +60,9 @@ class Config:
         r.strip() for r in os.environ.get("TOTP_REQUIRED_ROLES", "admin,biller").split(",") if r.strip()
     )
     HSTS = True
+    # The largest request body the app reads at all (413 above it), and the largest 835 file an upload takes.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(10 * 1024 * 1024)))
+    ERA_UPLOAD_MAX_BYTES = int(os.environ.get("ERA_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
     # Mail: SMTP when MAIL_SERVER is set, otherwise each message is written to MAIL_OUTBOX.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

@@ -1,11 +1,11 @@
 """The estimate form, shared by the public page and the admissions tool: shapes and bounds only."""
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from portal import money
+from portal import estimates, money
 from portal.estimates.config import LEVEL_NAMES
 from portal.estimates.share import Benefits
+from portal.forms import Form
 from portal.models import LEVELS_OF_CARE
 
 NETWORK_CHOICES = [("yes", "In network"), ("no", "Out of network"), ("", "I don't know")]
@@ -24,7 +24,7 @@ def _cents(field) -> int | None:
     return cents
 
 
-class EstimateForm(FlaskForm):
+class EstimateForm(Form):
     payer = SelectField("Insurance company", validators=[Optional()])
     level = SelectField("Type of program", choices=[(k, LEVEL_NAMES[k]) for k in LEVELS_OF_CARE if k != "other"])
     days = IntegerField("Number of days or sessions", default=20,
@@ -74,7 +74,17 @@ class EstimateForm(FlaskForm):
                         coinsurance_bps=value("coinsurance_bps") or 0, oop_remaining_cents=value("oop_cents"))
 
 
-class CallbackForm(FlaskForm):
+def single_email(_form, field) -> None:
+    """A field that holds one email address (`a@b.org, c@d.org` is refused): the call-back form's and
+    staff's lead form."""
+    if (field.data or "").strip():
+        try:
+            estimates.lead_email(field.data)
+        except estimates.EstimateError as error:
+            raise ValidationError(str(error)) from None
+
+
+class CallbackForm(Form):
     name = StringField("Your name", validators=[DataRequired(), Length(max=200)], render_kw={"autocomplete": "name"})
     phone = StringField("Phone", validators=[Optional(), Length(max=32)],
                         render_kw={"autocomplete": "tel", "inputmode": "tel"})
@@ -87,5 +97,5 @@ class CallbackForm(FlaskForm):
     def validate_email(self, field):
         if not field.data and not self.phone.data:
             raise ValidationError("Enter a phone number or an email address.")
-        if field.data and "@" not in field.data:
-            raise ValidationError("Enter an email address like name@example.com.")
+        if field.data:
+            single_email(self, field)

@@ -2,7 +2,8 @@
 
 This is the one place where rounding happens: half-up to the cent.
 """
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 BPS_DENOMINATOR = 10_000
 
@@ -20,20 +21,29 @@ def pct(amount_cents: int, bps: int) -> int:
     return round_half_up(amount_cents * bps, BPS_DENOMINATOR)
 
 
+# Digits with an optional sign, dollar sign, thousands separators in the right places and cents: no exponent
+# ("1e3" is not $1,000) and no stray commas ("1,2,3" is not $123).
+AMOUNT_RE = re.compile(r"(?P<sign>[-+]?)\$?(?P<whole>\d{1,3}(?:,\d{3})+|\d*)(?P<frac>\.\d*)?")
+# No amount in this portal comes near a billion dollars; anything larger is a typo or an attack (and would
+# overflow the database's integer columns).
+MAX_CENTS = 100_000_000_000
+
+
 def parse_cents(text: str) -> int:
-    """'1,234.5' -> 123450. Refuses fractions of a cent and anything that is not a number."""
-    cleaned = (text or "").strip().replace(",", "").replace("$", "")
+    """'1,234.5' -> 123450. Refuses fractions of a cent, exponents, misplaced commas, amounts of a billion
+    dollars or more and anything that is not a number: always with ValueError."""
+    cleaned = (text or "").strip()
     if not cleaned:
         raise ValueError("empty amount")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise ValueError(f"not an amount: {text!r}") from exc
-    if not value.is_finite():
+    match = AMOUNT_RE.fullmatch(cleaned) if len(cleaned) <= 40 else None
+    if not match or not (match["whole"] or (match["frac"] or ".")[1:]):
         raise ValueError(f"not an amount: {text!r}")
+    value = Decimal(match["sign"] + (match["whole"] or "0").replace(",", "") + (match["frac"] or ""))
     cents = value * 100
     if cents != cents.to_integral_value():
         raise ValueError(f"amount has fractions of a cent: {text!r}")
+    if abs(cents) >= MAX_CENTS:
+        raise ValueError(f"amount too large: {text!r}")
     return int(cents)
 
 

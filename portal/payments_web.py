@@ -6,12 +6,13 @@ attempt, and the attempt must belong to the account the page is about.
 """
 import uuid
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, jsonify
 
 from portal import money, payments
 from portal.extensions import db
 from portal.models import Account, CardPayment, Statement
 from portal.payments import gateway
+from portal.web import json_id, json_object
 
 
 def new_token() -> str:
@@ -42,7 +43,7 @@ def _error(message: str, status: int = 400):
 
 def start(account: Account, *, channel: str, actor: str, statement: Statement | None = None,
           allow_saved: bool = True):
-    data = request.get_json(silent=True) or {}
+    data = json_object()
     try:
         amount = money.parse_cents(str(data.get("amount", "")))
     except ValueError:
@@ -52,16 +53,15 @@ def start(account: Account, *, channel: str, actor: str, statement: Statement | 
         attempt, secret = payments.start(
             account, amount, token=str(data.get("token", ""))[:64] or new_token(), channel=channel, actor=actor,
             save_card=bool(data.get("save_card")) and allow_saved, statement=statement,
-            saved_card_id=int(saved) if str(saved or "").isdigit() else None)
+            saved_card_id=json_id(saved))
     except (payments.PaymentError, gateway.GatewayError) as exc:
         return _error(getattr(exc, "message", None) or str(exc))
     return jsonify(attempt_id=attempt.id, setup_client_secret=secret)
 
 
 def _attempt(account: Account) -> CardPayment | None:
-    data = request.get_json(silent=True) or {}
-    attempt_id = data.get("attempt_id")
-    attempt = db.session.get(CardPayment, int(attempt_id)) if str(attempt_id or "").isdigit() else None
+    attempt_id = json_id(json_object().get("attempt_id"))
+    attempt = db.session.get(CardPayment, attempt_id) if attempt_id else None
     return attempt if attempt is not None and attempt.account_id == account.id else None
 
 
@@ -69,7 +69,8 @@ def confirm(account: Account, *, actor: str, receipt_url):
     attempt = _attempt(account)
     if attempt is None:
         return _error("This payment was not found. Please reload the page.", 404)
-    payment_method = (request.get_json(silent=True) or {}).get("payment_method_id")
+    payment_method = json_object().get("payment_method_id")
+    payment_method = str(payment_method)[:255] if payment_method is not None else None
     try:
         outcome = payments.confirm(attempt.id, payment_method_id=payment_method, actor=actor)
     except (payments.PaymentError, gateway.GatewayError) as exc:

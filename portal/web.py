@@ -1,5 +1,8 @@
 """What every page shares: the request's transaction, security headers, template filters, error pages."""
-from flask import Flask, g, render_template, request
+from flask import Flask, abort, current_app, g, make_response, render_template, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from portal import money
 from portal.extensions import db
@@ -12,13 +15,78 @@ CSP = (
 )
 
 
+# Every id column is a 32-bit integer: a larger id names nothing (and would overflow the database's parameter).
+MAX_ID = 2 ** 31 - 1
+FIXED_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                 ("Referrer-Policy", "same-origin"), ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+NUL_MESSAGE = "The request contains a character that is not allowed (NUL)."
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: an id past 2**31 - 1 matches no route, so it is a 404."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):  # Werkzeug's argument names
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def register_converters(app: Flask) -> None:
+    """Before any blueprint adds its routes."""
+    app.url_map.converters["int"] = IdConverter
+
+
+def db_id(value) -> int:
+    """An id from a query string or JSON (`request.args.get("payer", type=db_id)`): ValueError unless it is
+    1 to MAX_ID, so an absurd one reads as absent."""
+    text = str(value if value is not None else "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or not 0 < int(text) <= MAX_ID:
+        raise ValueError(f"not an id: {text[:20]!r}")
+    return int(text)
+
+
+def json_id(value) -> int | None:
+    try:
+        return db_id(value)
+    except ValueError:
+        return None
+
+
+def json_object() -> dict:
+    """The request's JSON body, which must be an object: {} when there is none, 400 when it is a list,
+    a string or a number."""
+    data = request.get_json(silent=True)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        abort(400, description="Send the details as a JSON object.")
+    return data
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def refuse_nul():
+    """No text may hold a NUL byte (PostgreSQL refuses it in every text value, so it could only end in a 500).
+    Forms say so on the field (portal.forms.Form); the address and JSON bodies are refused here."""
+    if "\x00" in request.path or any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
+        abort(400, description=NUL_MESSAGE)
+    if request.is_json and _has_nul(request.get_json(silent=True)):
+        abort(400, description=NUL_MESSAGE)
+
+
 def register_web(app: Flask) -> None:
+    app.before_request(refuse_nul)
     app.after_request(commit_or_roll_back)
+    app.register_error_handler(IntegrityError, _conflict)
     app.add_template_filter(money.format_usd, "usd")
     app.add_template_filter(money.format_plain, "plain")
-    fixed_headers = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
-                     ("Referrer-Policy", "same-origin"),
-                     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()")]
+    fixed_headers = list(FIXED_HEADERS)
     if app.config.get("HSTS"):
         fixed_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
 
@@ -28,22 +96,38 @@ def register_web(app: Flask) -> None:
         if "Content-Security-Policy" not in headers:
             headers.add("Content-Security-Policy", card_page_csp() if g.get("stripe_page") else CSP)
         headers.extend(fixed_headers)  # no view sets these
-        if response.mimetype == "text/html":
-            # Pages carry financial data: never keep them in shared or back-button caches.
+        if request.endpoint != "static":
+            # Pages, PDFs, CSVs, JSON and 835 files carry patient data: never keep any of them in shared or
+            # back-button caches. Only the static files (scripts, styles, images) may be cached.
             headers.set("Cache-Control", "no-store")
         return response
 
-    for code, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"),
-                        (429, "Too many requests"), (500, "Something went wrong")):
+    for code, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"), (409, "Changed meanwhile"),
+                        (413, "Too large"), (429, "Too many requests"), (500, "Something went wrong")):
         app.register_error_handler(code, _error_page(code, title))
 
 
 def _error_page(code: int, title: str):
     def handler(error):
+        if code == 500:
+            db.session.rollback()  # the page itself reads the database (the header's counts)
         description = getattr(error, "description", None) if code != 500 else None
+        if code == 413 and description == RequestEntityTooLarge.description:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+            description = f"What you sent is larger than the {limit // (1024 * 1024)} MB this site accepts."
         return render_template("errors/error.html", code=code, title=title, description=description), code
 
     return handler
+
+
+CONFLICT_MESSAGE = ("Someone else saved the same thing at the same moment, so this was not saved. "
+                    "Reload the page to see the latest, then try again.")
+
+
+def _conflict(_error):
+    """A unique constraint lost a race (two people, or a double click): 409, never a 500."""
+    db.session.rollback()
+    return render_template("errors/error.html", code=409, title="Changed meanwhile", description=CONFLICT_MESSAGE), 409
 
 
 def card_page_csp() -> str:
@@ -63,7 +147,15 @@ def commit_or_roll_back(response):
     an error page, a refused form (400) or an exception's 500 rolls it back, unless the view kept a refusal."""
     status = response.status_code
     if status < 400 or (status < 500 and g.get("keep_refusal")):
-        db.session.commit()  # a failing commit raises here: the client sees a 500, not a false success
+        try:
+            db.session.commit()  # a failing commit raises here: the client sees a 500, not a false success
+        except IntegrityError as error:  # except a lost race on a unique key: a 409, and nothing saved
+            conflict = make_response(_conflict(error))
+            kept = ("Content-Security-Policy", "Cache-Control", "Strict-Transport-Security", *dict(FIXED_HEADERS))
+            for name in kept:
+                if name in response.headers:
+                    conflict.headers[name] = response.headers[name]
+            return conflict
     else:
         db.session.rollback()
     return response

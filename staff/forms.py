@@ -1,6 +1,6 @@
 """Forms every staff area shares."""
-from flask_wtf import FlaskForm
+from portal.forms import Form
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something, or a table of inputs the view reads itself: only the CSRF token travels."""

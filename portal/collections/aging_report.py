@@ -1,12 +1,11 @@
 """The aging report: balances by bucket, filtered, on a page and as CSV."""
-import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import case, exists, func, select
 
-from portal import money
+from portal import money, spreadsheet
 from portal.collections.policy import BUCKET_KEYS, BUCKETS, STAGE_WORDS
 from portal.extensions import db
 from portal.models import (
@@ -91,7 +90,7 @@ def aging(as_of: date, filters: AgingFilters | None = None, *, limit: int = 100)
 def aging_csv(as_of: date, filters: AgingFilters | None = None):
     """The whole report as CSV lines (streamed): one row per account, amounts in dollars."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
 
     def flush() -> str:
         text = out.getvalue()

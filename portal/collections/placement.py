@@ -1,12 +1,11 @@
 """Placement with collection agencies, agency payments, recall and bad-debt write-off."""
-import csv
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from portal import audit, ledger, money
+from portal import audit, ledger, money, spreadsheet
 from portal.collections.aging_report import aging
 from portal.collections.holding import _held, holds
 from portal.collections.policy import STAGE_WORDS, CollectionsError, settings
@@ -202,7 +201,7 @@ def placement_file(agency: Agency, *, actor: str,
                    ip: str | None = None, user_agent: str | None = None) -> str:
     """The agency's open placements as CSV: minimum necessary, no diagnosis, procedure or program."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow([name for name, _ in PLACEMENT_COLUMNS])
     rows = db.session.scalars(select(Placement).where(Placement.agency_id == agency.id,
                                                       Placement.recalled_on.is_(None)).order_by(Placement.id))

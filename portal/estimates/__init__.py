@@ -31,7 +31,7 @@ from portal.estimates.config import (
 )
 from portal.estimates.estimator import Request, Result, estimate
 from portal.estimates.evidence import DENIAL, SERIES, Evidence, Step, effective_n, gather, line
-from portal.estimates.leads import admit, create_lead, for_account, save
+from portal.estimates.leads import admit, create_lead, for_account, lead_email, save
 from portal.estimates.share import Benefits, ShareDay, apply_benefits
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "backtest",
     "backtest_summary",
     "create_lead",
+    "lead_email",
     "effective_n",
     "estimate",
     "for_account",

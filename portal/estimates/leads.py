@@ -2,6 +2,7 @@
 import uuid
 from datetime import date
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
 from portal import audit, facility
@@ -17,6 +18,16 @@ from portal.models import (
 # ---------------------------------------------------------------- leads and saved estimates
 
 
+def lead_email(text: str | None) -> str | None:
+    """One valid address, normalised, or None when empty: a lead's email may become an account's login."""
+    if not (text or "").strip():
+        return None
+    try:
+        return validate_email(text.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise EstimateError("Enter one email address like name@example.com.") from None
+
+
 def create_lead(*, name: str, phone: str | None, email: str | None, consent: bool, consent_text: str | None,
                 payer_id: int | None, level: str | None, source: str, actor: str,
                 date_of_birth: date | None = None, notes: str | None = None,
@@ -27,7 +38,8 @@ def create_lead(*, name: str, phone: str | None, email: str | None, consent: boo
         raise EstimateError("Enter a phone number or an email address so we can reach you.")
     if source == "public" and not consent:
         raise EstimateError("Tick the box to let us contact you.")
-    lead = Lead(name=name.strip(), phone=(phone or "").strip() or None, email=(email or "").strip() or None,
+    email = lead_email(email)
+    lead = Lead(name=name.strip(), phone=(phone or "").strip() or None, email=email,
                 contact_consent=consent, consent_text=consent_text if consent else None, payer_id=payer_id,
                 level_of_care=level, source=source, status="new", date_of_birth=date_of_birth, notes=notes,
                 created_by=actor)

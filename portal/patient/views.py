@@ -15,7 +15,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
@@ -24,9 +23,10 @@ from portal import accounts, documents, facility, money, payments, payments_web,
 from portal.auth import patient_required
 from portal.clock import facility_today
 from portal.extensions import db
+from portal.forms import Form
 from portal.models import Payment
 from portal.payments import gateway
-from portal.web import audit_context
+from portal.web import audit_context, json_object
 
 bp = Blueprint("patient", __name__)
 
@@ -56,7 +56,7 @@ def account(account_id: int):
     found = _account(account_id)
     return render_template("patient/account.html", detail=accounts.detail(found),
                            statements=statements.for_account(found), cards=payments.saved_cards(found),
-                           remove_form=FlaskForm())
+                           remove_form=Form())
 
 
 @bp.post("/accounts/<int:account_id>/cards/<int:card_id>/remove")
@@ -150,7 +150,7 @@ def receipt_pdf(account_id: int, payment_id: int):
 # ---------------------------------------------------------------- payment plans and saved cards
 
 
-class PlanForm(FlaskForm):
+class PlanForm(Form):
     months = IntegerField("Number of months", validators=[Optional(), NumberRange(min=1, max=60)])
     monthly = StringField("Or a monthly amount (dollars)", validators=[Optional(), Length(max=12)])
     card = SelectField("Card for automatic payments", coerce=int)
@@ -203,7 +203,7 @@ def plan(account_id: int):
                            rules=rules, cards=cards, needs_approval=schedule is not None and plans.needs_approval(schedule, rules)), status
 
 
-class ChangeCardForm(FlaskForm):
+class ChangeCardForm(Form):
     card = SelectField("Card for automatic payments", coerce=int)
 
 
@@ -254,7 +254,7 @@ def card_start(account_id: int):
 @patient_required
 def card_finish(account_id: int):
     found = _account(account_id)
-    setup_id = str((request.get_json(silent=True) or {}).get("setup_intent_id", ""))[:100]
+    setup_id = str(json_object().get("setup_intent_id", ""))[:100]
     try:
         card = payments.finish_card_setup(found, setup_id)
     except (payments.PaymentError, gateway.GatewayError) as exc:

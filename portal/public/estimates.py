@@ -58,7 +58,11 @@ def callback():
     level = form.level.data if form.level.data in estimates.LEVEL_NAMES else None
     if payer_id is not None and db.session.get(Payer, payer_id) is None:
         payer_id = None
-    estimates.create_lead(name=form.name.data, phone=form.phone.data, email=form.email.data, consent=True,
-                          consent_text=CONSENT_TEXT, payer_id=payer_id, level=level, source="public",
-                          actor="guest:estimate", **audit_context())
+    try:
+        estimates.create_lead(name=form.name.data, phone=form.phone.data, email=form.email.data, consent=True,
+                              consent_text=CONSENT_TEXT, payer_id=payer_id, level=level, source="public",
+                              actor="guest:estimate", **audit_context())
+    except estimates.EstimateError as error:
+        form.email.errors = [*form.email.errors, str(error)]
+        return render_template("public/estimate_callback.html", form=form), 400
     return render_template("public/estimate_callback.html", form=None)

@@ -2,12 +2,12 @@
 import time
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from portal import payments, payments_web, statements
 from portal.extensions import db, limiter
+from portal.forms import Form
 from portal.models import Payment, Statement
 
 bp = Blueprint("public", __name__, url_prefix="/pay")
@@ -16,7 +16,7 @@ GUEST_MINUTES = 20
 NO_MATCH = "We could not find a statement with those details. Check them against your statement."
 
 
-class PayLinkForm(FlaskForm):
+class PayLinkForm(Form):
     code = StringField("Statement code", validators=[DataRequired(), Length(min=6, max=12)],
                        description="Printed at the top of your statement.",
                        render_kw={"autocomplete": "off", "autocapitalize": "characters"})

@@ -3,7 +3,6 @@ import uuid
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
@@ -12,6 +11,7 @@ from portal import accounts, audit, estimates, money, payments, payments_web
 from portal.auth import permission_required
 from portal.estimates import gfe
 from portal.extensions import db
+from portal.forms import Form
 from portal.models import Account, Payment
 from portal.payments import desk, gateway
 from portal.web import audit_context
@@ -19,7 +19,7 @@ from portal.web import audit_context
 bp = Blueprint("staff_accounts", __name__, url_prefix="/staff/accounts")
 
 
-class RefundForm(FlaskForm):
+class RefundForm(Form):
     amount = StringField("Amount to refund", validators=[DataRequired(), Length(max=12)])
     reason = StringField("Reason", validators=[DataRequired(), Length(max=300)])
     token = HiddenField(validators=[DataRequired(), Length(max=64)])  # one refund per form shown

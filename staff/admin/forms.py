@@ -1,4 +1,3 @@
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -11,8 +10,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
+from portal.forms import Form
 
-class NewUserForm(FlaskForm):
+
+class NewUserForm(Form):
     full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     role = SelectField("Role", validators=[DataRequired()])
@@ -20,13 +21,13 @@ class NewUserForm(FlaskForm):
         DataRequired(), Length(min=12, max=200, message="Use 12 to 200 characters.")])
 
 
-class EditUserForm(FlaskForm):
+class EditUserForm(Form):
     role = SelectField("Role", validators=[DataRequired()])
     active = BooleanField("Active (may sign in)")
 
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
@@ -38,7 +39,7 @@ class AuditFilterForm(FlaskForm):
     until = DateField("To", validators=[Optional()])
 
 
-class FacilityForm(FlaskForm):
+class FacilityForm(Form):
     name = StringField("Facility name", validators=[DataRequired(), Length(max=200)])
     neutral_name = StringField(
         "Name patients and processors see", validators=[DataRequired(), Length(max=200)],
@@ -61,7 +62,7 @@ class FacilityForm(FlaskForm):
     payment_minimum = StringField("Smallest card payment (dollars)", validators=[Optional(), Length(max=12)])
 
 
-class IopSettingsForm(FlaskForm):
+class IopSettingsForm(Form):
     documentation_group_id = SelectField("Documentation group (notes that count toward the day)", coerce=int)
     billable_group_id = SelectField("Billable group (per-diem codes)", coerce=int)
     unit_threshold = IntegerField("Signed documentation units a day must reach",
@@ -81,7 +82,7 @@ class IopSettingsForm(FlaskForm):
                                        validators=[Optional(), NumberRange(min=0, max=90)])
 
 
-class BillingCodeForm(FlaskForm):
+class BillingCodeForm(Form):
     code = StringField("Code (CPT/HCPCS)", validators=[DataRequired(), Length(max=10),
                                                        Regexp(r"^[A-Z0-9]+$", message="Capital letters and digits.")])
     description = StringField("Description", validators=[DataRequired(), Length(max=200)])
@@ -92,7 +93,7 @@ class BillingCodeForm(FlaskForm):
     groups = SelectMultipleField("Groups", coerce=int)
 
 
-class PlanPolicyForm(FlaskForm):
+class PlanPolicyForm(Form):
     min_balance = StringField("Smallest balance for a plan (dollars)", validators=[DataRequired(), Length(max=12)])
     min_installment = StringField("Smallest monthly payment (dollars)", validators=[DataRequired(), Length(max=12)])
     max_term_months = IntegerField("Longest plan (months)", validators=[DataRequired(), NumberRange(min=1, max=120)])

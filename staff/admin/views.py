@@ -13,7 +13,7 @@ from portal.facility import codes
 from portal.models import Role, User
 from portal.people import users
 from portal.permissions import PERMISSIONS
-from portal.web import audit_context
+from portal.web import audit_context, db_id
 from staff.admin.forms import (
     AuditFilterForm,
     BillingCodeForm,
@@ -144,7 +144,7 @@ def audit_log():
         account_id=form.account_id.data if not form.account_id.errors else None,
         patient_id=form.patient_id.data if not form.patient_id.errors else None,
         since=start_of(form.since.data), until=until + timedelta(days=1) if until else None,
-        page=request.args.get("page", 1, type=int),
+        page=request.args.get("page", 1, type=db_id),
     )
     return render_template("staff/admin/audit.html", form=form, page=page, zone=zone)
 

@@ -1,9 +1,9 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.estimate_forms import EstimateForm
+from portal.estimate_forms import EstimateForm, single_email
 from portal.estimates.config import LEVEL_NAMES
+from portal.forms import Form
 
 
 class StaffEstimateForm(EstimateForm):
@@ -13,16 +13,16 @@ class StaffEstimateForm(EstimateForm):
     save = BooleanField("Save this estimate")
 
 
-class LeadForm(FlaskForm):
+class LeadForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     phone = StringField("Phone", validators=[Optional(), Length(max=32)])
-    email = StringField("Email", validators=[Optional(), Length(max=254)])
+    email = StringField("Email", validators=[Optional(), Length(max=254), single_email])
     date_of_birth = DateField("Date of birth", validators=[Optional()])
     consent = BooleanField("The prospect agreed to be contacted")
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
 
 
-class AdmitForm(FlaskForm):
+class AdmitForm(Form):
     mrn = StringField("Existing patient's MRN (leave empty to create a new account and patient)",
                       validators=[Optional(), Length(max=32)])
     first_name = StringField("Patient's first name", validators=[Optional(), Length(max=100)])
@@ -30,7 +30,7 @@ class AdmitForm(FlaskForm):
     date_of_birth = DateField("Patient's date of birth", validators=[Optional()])
 
 
-class GfeForm(FlaskForm):
+class GfeForm(Form):
     mrn = StringField("Patient MRN", validators=[DataRequired(), Length(max=32)])
     primary_service = StringField("Primary service, in plain words", validators=[DataRequired(), Length(max=300)],
                                   default="Intensive outpatient program, 3 hours a day, 5 days a week")
@@ -47,12 +47,12 @@ class GfeForm(FlaskForm):
                                          validators=[Optional(), Length(max=2000)])
 
 
-class DeliveredForm(FlaskForm):
+class DeliveredForm(Form):
     how = SelectField("Delivered", choices=[("in person (paper)", "in person (paper)"), ("mail", "by mail"),
                                             ("email", "by email"), ("portal", "in the patient portal")])
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     half_life_days = IntegerField("Half-life of a payment's weight (days)", validators=[NumberRange(min=1, max=3650)])
     minimum_sample = IntegerField("Minimum sample before widening", validators=[NumberRange(min=1, max=10000)])
     lookback_days = IntegerField("Use payments from the last (days)", validators=[NumberRange(min=1, max=3650)])

@@ -1,4 +1,3 @@
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -12,6 +11,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from portal import money
 from portal.collections.policy import CHANNEL_WORDS, HOLD_WORDS, OUTCOME_WORDS, STAGE_WORDS
+from portal.forms import Form, record_id
 from portal.models.collections import CONTACT_CHANNELS, CONTACT_OUTCOMES, STAFF_HOLD_KINDS
 
 
@@ -29,52 +29,52 @@ class MoneyField(StringField):
                 raise ValidationError("Enter an amount like 25.00.") from exc
 
 
-class ContactForm(FlaskForm):
+class ContactForm(Form):
     channel = SelectField("How", choices=[(c, CHANNEL_WORDS[c]) for c in CONTACT_CHANNELS])
     outcome = SelectField("What happened", choices=[(o, OUTCOME_WORDS[o]) for o in CONTACT_OUTCOMES])
     note = TextAreaField("Note", validators=[Optional(), Length(max=1000)])
 
 
-class PromiseForm(FlaskForm):
+class PromiseForm(Form):
     amount = MoneyField("Amount promised (dollars)", validators=[DataRequired(), Length(max=12)])
     due_on = DateField("Promised by", validators=[DataRequired()])
 
 
-class HoldForm(FlaskForm):
+class HoldForm(Form):
     kind = SelectField("Hold", choices=[(k, HOLD_WORDS[k]) for k in STAFF_HOLD_KINDS])
     reason = StringField("Why", validators=[DataRequired(), Length(max=500)])
     ends_on = DateField("Ends on", validators=[Optional()])
     review_on = DateField("Review on", validators=[Optional()])
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(Form):
     email_opt_out = BooleanField("Opted out of email: no billing or collection emails")
     text_consent = BooleanField("Consents to text messages about the bill")
 
 
-class AgencyStatusForm(FlaskForm):
-    agency_id = HiddenField(validators=[DataRequired()])
+class AgencyStatusForm(Form):
+    agency_id = HiddenField(validators=[DataRequired(), record_id])
     active = HiddenField(validators=[DataRequired()])  # "1": takes placements, "0": no new ones
 
 
-class ReleaseForm(FlaskForm):
-    hold_id = HiddenField(validators=[DataRequired()])
+class ReleaseForm(Form):
+    hold_id = HiddenField(validators=[DataRequired(), record_id])
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     assignee = SelectField("Collector", coerce=int)
     next_action_on = DateField("Next action on", validators=[Optional()])
 
 
-class PlaceForm(FlaskForm):
+class PlaceForm(Form):
     agency = SelectField("Agency", coerce=int)
 
 
-class RecallForm(FlaskForm):
+class RecallForm(Form):
     reason = StringField("Why recall", validators=[DataRequired(), Length(max=300)])
 
 
-class AgencyPaymentForm(FlaskForm):
+class AgencyPaymentForm(Form):
     token = HiddenField(validators=[DataRequired(), Length(max=64)])  # one submit, one posting
     gross = MoneyField("Collected by the agency (dollars)", validators=[DataRequired(), Length(max=12)])
     fee = MoneyField("Agency fee (dollars; empty for the agency's rate)",
@@ -83,18 +83,18 @@ class AgencyPaymentForm(FlaskForm):
     reference = StringField("Agency reference", validators=[Optional(), Length(max=60)])
 
 
-class BadDebtForm(FlaskForm):
+class BadDebtForm(Form):
     reason = StringField("Why write it off", validators=[DataRequired(), Length(max=300)])
 
 
-class AgencyForm(FlaskForm):
+class AgencyForm(Form):
     name = StringField("Agency name", validators=[DataRequired(), Length(max=200)])
     contact = StringField("Contact (email or phone)", validators=[Optional(), Length(max=200)])
     fee_bps = IntegerField("Fee (basis points of what it collects; 2500 = 25%)",
                            validators=[DataRequired(), NumberRange(min=0, max=10000)])
 
 
-class AgingFilterForm(FlaskForm):
+class AgingFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
@@ -117,7 +117,7 @@ def _weight(label):
     return IntegerField(label, validators=[Optional(), NumberRange(min=0, max=100)])
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     days_first_statement = _days("Days at first statement before the second")
     days_second_statement = _days("Days at second statement before the third")
     days_third_statement = _days("Days at third statement before the final notice")

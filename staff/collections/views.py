@@ -12,7 +12,7 @@ from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, Agency, Facility, Payer, Payment, PaymentPlan, User, utcnow
 from portal.models.collections import DUNNING_STAGES
-from portal.web import audit_context
+from portal.web import audit_context, db_id
 from staff.collections.forms import (
     AgencyForm,
     AgencyPaymentForm,
@@ -336,7 +336,7 @@ def agency_status():
 @bp.get("/agencies/placements.csv")
 @permission_required("collections.place")
 def placement_file():
-    agency = db.session.get(Agency, request.args.get("agency", type=int) or 0) or abort(404)
+    agency = db.session.get(Agency, request.args.get("agency", type=db_id) or 0) or abort(404)
     body = collections.placement_file(agency, actor=_actor(), **audit_context())
     name = f"placements-{agency.id}-{facility_today().isoformat()}.csv"
     return Response(body, mimetype="text/csv",

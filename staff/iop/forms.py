@@ -1,9 +1,10 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from portal.forms import Form
 
-class SessionForm(FlaskForm):
+
+class SessionForm(Form):
     mrn = StringField("Patient MRN", validators=[DataRequired(), Length(max=32)])
     service_date = DateField("Date of service", validators=[DataRequired()])
     code = SelectField("Service", coerce=int, validators=[DataRequired()])
@@ -13,7 +14,7 @@ class SessionForm(FlaskForm):
     signed = BooleanField("The note is signed")
 
 
-class AuthorizationForm(FlaskForm):
+class AuthorizationForm(Form):
     mrn = StringField("Patient MRN", validators=[DataRequired(), Length(max=32)])
     code = SelectField("Billable code", coerce=int, validators=[DataRequired()])
     number = StringField("Authorization number", validators=[Optional(), Length(max=50)])
@@ -22,10 +23,10 @@ class AuthorizationForm(FlaskForm):
     units = IntegerField("Units authorized", validators=[DataRequired(), NumberRange(min=1, max=366)])
 
 
-class DismissForm(FlaskForm):
+class DismissForm(Form):
     reason = TextAreaField("Why is this day not billed?", validators=[DataRequired(), Length(max=500)])
 
 
-class RerunForm(FlaskForm):
+class RerunForm(Form):
     service_date = DateField("Date of service", validators=[DataRequired()])
 

@@ -10,7 +10,7 @@ from portal.auth import permission_required
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Authorization, BillingCode, ClinicalSession, IopException, Patient
-from portal.web import audit_context
+from portal.web import audit_context, db_id
 from staff.forms import ActionForm
 from staff.iop.forms import AuthorizationForm, DismissForm, RerunForm, SessionForm
 
@@ -39,7 +39,7 @@ def review():
     return render_template(
         "staff/iop/review.html", by_day=iop.charges_by_day(start, today), exceptions=iop.open_exceptions(),
         dismiss_form=DismissForm(), rerun_form=RerunForm(data={"service_date": today - timedelta(days=1)}),
-        highlight=request.args.get("exception", type=int), settings=iop.settings(),
+        highlight=request.args.get("exception", type=db_id), settings=iop.settings(),
     )
 
 

@@ -1,5 +1,4 @@
 """Forms for posting by hand. Shapes and bounds only; the posting service decides the rest."""
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
@@ -12,6 +11,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal import money
+from portal.forms import Form
 from portal.models.deposits import BATCH_KIND_LABELS
 from portal.payments.desk import MANUAL_ADJUSTMENT_KINDS, MANUAL_METHODS, REFUND_METHODS
 
@@ -32,7 +32,7 @@ class TokenMixin:
     token = HiddenField(validators=[DataRequired(), Length(max=64)])  # one posting per form shown
 
 
-class PaymentForm(AmountMixin, TokenMixin, FlaskForm):
+class PaymentForm(AmountMixin, TokenMixin, Form):
     batch_id = SelectField("Deposit batch", coerce=int, validators=[InputRequired(message="Choose an open batch.")])
     method = SelectField("Method", choices=list(MANUAL_METHODS.items()))
     amount = StringField("Amount", validators=[DataRequired(message="Enter an amount like 25.00."), Length(max=14)],
@@ -43,12 +43,12 @@ class PaymentForm(AmountMixin, TokenMixin, FlaskForm):
     allocation = RadioField("Apply the payment", choices=ALLOCATION_CHOICES, default="oldest")
 
 
-class ApplyCreditForm(TokenMixin, FlaskForm):
+class ApplyCreditForm(TokenMixin, Form):
     payment_id = SelectField("Credit from", coerce=int, validators=[InputRequired()])
     allocation = RadioField("Apply the credit", choices=ALLOCATION_CHOICES, default="oldest")
 
 
-class RefundCreditForm(AmountMixin, TokenMixin, FlaskForm):
+class RefundCreditForm(AmountMixin, TokenMixin, Form):
     payment_id = SelectField("Credit from", coerce=int, validators=[InputRequired()])
     amount = StringField("Amount to refund", validators=[DataRequired(message="Enter an amount like 25.00."),
                                                          Length(max=14)], render_kw={"inputmode": "decimal"})
@@ -57,7 +57,7 @@ class RefundCreditForm(AmountMixin, TokenMixin, FlaskForm):
     reason = StringField("Reason", validators=[DataRequired(message="Say why the credit is refunded."), Length(max=300)])
 
 
-class AdjustmentForm(AmountMixin, TokenMixin, FlaskForm):
+class AdjustmentForm(AmountMixin, TokenMixin, Form):
     charge_id = SelectField("Charge", coerce=int, validators=[InputRequired(message="Choose a charge.")])
     bucket = SelectField("Balance", choices=[("patient", "Patient balance"), ("insurance", "Insurance balance")])
     kind = SelectField("Kind", choices=list(MANUAL_ADJUSTMENT_KINDS.items()))
@@ -66,12 +66,12 @@ class AdjustmentForm(AmountMixin, TokenMixin, FlaskForm):
     reason = StringField("Reason", validators=[DataRequired(message="Say why."), Length(max=300)])
 
 
-class ReverseForm(FlaskForm):
+class ReverseForm(Form):
     reason = StringField("Why is this reversed?", validators=[DataRequired(message="Say why this is reversed."),
                                                               Length(max=300)])
 
 
-class BatchForm(FlaskForm):
+class BatchForm(Form):
     deposit_date = DateField("Deposit date", validators=[DataRequired(message="Enter the deposit date.")])
     kind = SelectField("Kind", choices=list(BATCH_KIND_LABELS.items()))
     control_total = StringField("Control total", validators=[DataRequired(message="Enter the counted total."),

@@ -11,7 +11,7 @@ from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, Charge, DepositBatch, Payment, Role
 from portal.payments import deposits, desk
-from portal.web import audit_context
+from portal.web import audit_context, db_id
 from staff.forms import ActionForm
 from staff.payments.forms import (
     AdjustmentForm,
@@ -94,7 +94,7 @@ def post_payment(account_id: int):
     account = _account(account_id)
     batches = deposits.open_batches()
     form = PaymentForm(data={**_fresh_token(), "received_on": facility_today(),
-                             "batch_id": request.args.get("batch", type=int)})
+                             "batch_id": request.args.get("batch", type=db_id)})
     form.batch_id.choices = [(b.id, b.label) for b in batches]
     lines = desk.open_patient_lines(account.id)
     typed, line_errors = {}, []
@@ -185,7 +185,7 @@ def adjust(account_id: int):
     account = _account(account_id)
     charges = db.session.scalars(select(Charge).where(Charge.account_id == account.id)
                                  .order_by(Charge.service_date, Charge.id)).all()
-    form = AdjustmentForm(data={**_fresh_token(), "charge_id": request.args.get("charge", type=int)})
+    form = AdjustmentForm(data={**_fresh_token(), "charge_id": request.args.get("charge", type=db_id)})
     form.charge_id.choices = [
         (c.id, f"{c.service_date.isoformat()} · {c.billing_code.code} · {c.patient.full_name} · patient "
                f"{money.format_usd(c.patient_balance_cents)} · insurance {money.format_usd(c.insurance_balance_cents)}")

@@ -3,7 +3,6 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -11,13 +10,14 @@ from portal import audit, money, payments, plans
 from portal.auth import permission_required
 from portal.clock import facility_today
 from portal.extensions import db
+from portal.forms import Form
 from portal.models import Account, PaymentPlan
 from portal.web import audit_context
 
 bp = Blueprint("staff_plans", __name__, url_prefix="/staff/plans")
 
 
-class SetupForm(FlaskForm):
+class SetupForm(Form):
     months = IntegerField("Number of months", validators=[Optional(), NumberRange(min=1, max=60)])
     monthly = StringField("Or a monthly amount (dollars)", validators=[Optional(), Length(max=12)])
     down_payment = StringField("Down payment (dollars; empty for the policy minimum)", validators=[Optional(), Length(max=12)])
@@ -25,7 +25,7 @@ class SetupForm(FlaskForm):
     card = SelectField("Card for automatic payments", coerce=int)
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(Form):
     reason = StringField("Reason", validators=[DataRequired(), Length(max=300)])
 
 
@@ -117,7 +117,7 @@ def cancel(plan_id: int):
     return redirect(url_for(".detail", plan_id=plan.id))
 
 
-class ChangeForm(FlaskForm):
+class ChangeForm(Form):
     months = IntegerField("New number of months", validators=[Optional(), NumberRange(min=1, max=60)])
     monthly = StringField("Or a new monthly amount (dollars)", validators=[Optional(), Length(max=12)])
 

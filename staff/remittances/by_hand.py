@@ -3,15 +3,15 @@ import uuid
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, FieldList, Form, FormField, HiddenField, SelectField, StringField
+from wtforms import DateField, FieldList, FormField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal import audit, money, remittances
 from portal.auth import permission_required
 from portal.clock import facility_today
 from portal.extensions import db
+from portal.forms import Form, RowForm
 from portal.models import Account, AdjudicatedLine, Claim, ClaimLine
 from portal.web import audit_context
 
@@ -32,7 +32,7 @@ def _cents(field, *, required: bool) -> int | None:
     return cents
 
 
-class AdjustmentRow(Form):
+class AdjustmentRow(RowForm):
     group = SelectField("Group", choices=[("", "—"), *((g, f"{g} {w}") for g, w in remittances.GROUPS.items())],
                         validators=[Optional()])
     carc = StringField("Reason code (CARC)", validators=[Optional(), Length(max=5)])
@@ -47,7 +47,7 @@ class AdjustmentRow(Form):
             raise ValidationError("Choose the adjustment group.")
 
 
-class InsuranceLineForm(FlaskForm):
+class InsuranceLineForm(Form):
     paid = StringField("Paid by the payer", validators=[Length(max=12)])
     allowed = StringField("Allowed (optional; billed less CO/PI/OA when empty)", validators=[Length(max=12)])
     method = SelectField("Payment method", choices=[("eft", "EFT"), ("insurance_check", "Check"), ("other", "Other")])

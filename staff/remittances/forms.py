@@ -1,23 +1,24 @@
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.forms import Form, record_id
 
-class UploadForm(FlaskForm):
+
+class UploadForm(Form):
     file = FileField("835 file", validators=[FileRequired("Choose the 835 file the payer sent.")])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     note = TextAreaField("Note", validators=[DataRequired("Say why."), Length(max=1000)])
 
 
-class MatchForm(FlaskForm):
-    claim_id = HiddenField(validators=[DataRequired()])
-    claim_line_id = HiddenField(validators=[Optional()])  # a waiting line: the claim line it pays
+class MatchForm(Form):
+    claim_id = HiddenField(validators=[DataRequired(), record_id])
+    claim_line_id = HiddenField(validators=[Optional(), record_id])  # a waiting line: the claim line it pays
 
 
-class DenialForm(FlaskForm):
+class DenialForm(Form):
     status = SelectField("Mark as", choices=[("worked", "Worked"), ("appealed", "Appealed")])
     note = TextAreaField("Note", validators=[DataRequired("Add a note saying what was done."), Length(max=1000)])
 

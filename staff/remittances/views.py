@@ -1,5 +1,5 @@
 """Remittances for billing staff: upload an 835, see what posted and what waits, work the queues."""
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import audit, remittances
@@ -12,7 +12,7 @@ from portal.models import (
     RemittanceLine,
 )
 from portal.transaction import commit_before_outside_call
-from portal.web import audit_context
+from portal.web import audit_context, db_id
 from staff.remittances.forms import (
     DenialForm,
     MatchForm,
@@ -32,7 +32,7 @@ def _actor() -> str:
 @bp.get("/")
 @permission_required("claims.view")
 def index():
-    page = remittances.remittances(request.args.get("page", 1, type=int))
+    page = remittances.remittances(request.args.get("page", 1, type=db_id))
     return render_template("staff/era/index.html", page=page, uploads=remittances.recent_uploads(),
                            exceptions=remittances.open_exception_count())
 
@@ -60,6 +60,20 @@ def download(remittance_id: int):
 
 
 # ---------------------------------------------------------------- upload
+
+@bp.url_value_preprocessor
+def _upload_limit(endpoint, _values):
+    """An 835 has its own, lower limit than the app's, refused with 413 before the body is read. This is the
+    hook that runs before every `before_request` (the CSRF check reads the form): Werkzeug then refuses a
+    declared length over the limit and counts a chunked body as it streams."""
+    if endpoint != f"{bp.name}.upload":
+        return
+    limit = current_app.config["ERA_UPLOAD_MAX_BYTES"]
+    request.max_content_length = limit
+    if (request.content_length or 0) > limit:
+        abort(413, description=f"That file is larger than {limit // (1024 * 1024)} MB, more than any 835 file "
+                               "we take. Check that you chose the payer's 835 file.")
+
 
 @bp.route("/upload", methods=["GET", "POST"])
 @permission_required("payments.post")
@@ -162,7 +176,7 @@ def dismiss(era_exception_id: int):
 @bp.get("/denials")
 @permission_required("claims.view")
 def denials():
-    payer_id = request.args.get("payer", type=int)
+    payer_id = request.args.get("payer", type=db_id)
     rows = remittances.open_denials(payer_id)
     audit.record("denials.viewed", "remittance_line", actor=current_user, detail={"count": len(rows)},
                  **audit_context())

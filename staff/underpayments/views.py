@@ -12,7 +12,7 @@ from portal.models import (
     Underpayment,
 )
 from portal.remittances import underpayments
-from portal.web import audit_context
+from portal.web import audit_context, db_id
 from staff.underpayments.forms import ContractRateForm, SettingsForm, UnderpaymentForm
 
 bp = Blueprint("staff_underpayments", __name__, url_prefix="/staff/remittances")
@@ -27,7 +27,7 @@ def _actor() -> str:
 @bp.get("/underpayments")
 @permission_required("claims.view")
 def underpayment_list():
-    payer_id = request.args.get("payer", type=int)
+    payer_id = request.args.get("payer", type=db_id)
     rows = underpayments.worklist("open", payer_id)
     audit.record("underpayments.viewed", "underpayment", actor=current_user, detail={"count": len(rows)},
                  **audit_context())

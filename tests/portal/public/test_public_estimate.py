@@ -69,3 +69,16 @@ def test_rate_limited(client, payer, app, monkeypatch):
     codes = [ask(client, payer=str(payer.id)).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert client.get("/estimate").status_code == 200  # reading the page is not limited
+
+
+def test_callback_email_is_one_valid_address(client, payer):
+    for email in ("x@y.org, attacker@evil.example", "x@y.org attacker@evil.example", "not-an-address", "a@b@c.org"):
+        response = post_form(client, "/estimate/callback", {"name": "Alex Doe", "email": email, "consent": "y"},
+                             page="/estimate")
+        assert response.status_code == 400, email
+        assert "Enter one email address like name@example.com." in response.get_data(as_text=True), email
+    assert db.session.scalar(select(Lead)) is None
+    response = post_form(client, "/estimate/callback", {"name": "Alex Doe", "email": " alex@example.org ",
+                                                        "consent": "y"}, page="/estimate")
+    assert response.status_code == 200
+    assert db.session.scalar(select(Lead.email)) == "alex@example.org"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from portal import estimates
 from portal.estimates import gfe
 from portal.extensions import db
-from portal.models import AuditEvent, Estimate, GoodFaithEstimate, Patient
+from portal.models import AuditEvent, Estimate, GoodFaithEstimate, Lead, Patient
 from tests.conftest import post_form
 from tests.fixtures import factories
 from tests.fixtures.estimates import TODAY, add_lines, ready_facility
@@ -208,3 +208,15 @@ def test_leads_list_and_settings_page(app, login_as):
     add_lines(factories.payer(), [55000] * 4, paid_on=TODAY, service_date=TODAY - timedelta(days=30), episode="S1")
     page = admin.get("/staff/admissions/backtest?run=1").get_data(as_text=True)
     assert "1 stays scored" in page and "$200.00" in page and "9.1%" in page  # 200.00 off 2,200.00
+
+
+def test_a_staff_lead_email_is_one_valid_address(app, login_as):
+    client = login_as("admissions")
+    response = post_form(client, "/staff/admissions/leads/new",
+                         {"name": "Sam Prospect", "email": "sam@example.org, attacker@evil.example"})
+    assert response.status_code == 400
+    assert "Enter one email address like name@example.com." in response.get_data(as_text=True)
+    assert db.session.scalar(select(Lead)) is None
+    with pytest.raises(estimates.EstimateError):
+        estimates.create_lead(name="Sam", phone=None, email="a@b.org,c@d.org", consent=True, consent_text=None,
+                              payer_id=None, level=None, source="staff", actor="test")
