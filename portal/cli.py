@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 import sys
+from pathlib import Path
 
 import click
 import pyotp
@@ -198,7 +199,7 @@ def iop_run(as_of, only_date, as_json):
 
 def _import(kind: str, path: str, as_json: bool, importer):
     try:
-        text = open(path, encoding="utf-8-sig").read()
+        text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from exc
     result = importer(text, actor=f"cli:{kind}-import")

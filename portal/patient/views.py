@@ -200,7 +200,8 @@ def plan(account_id: int):
                 return redirect(url_for(".plan", account_id=found.id))
     status = 400 if request.method == "POST" else 200
     return render_template("patient/plan_enrol.html", account=found, form=form, schedule=schedule, error=error,
-                           rules=rules, cards=cards, needs_approval=schedule is not None and plans.needs_approval(schedule, rules)), status
+                           rules=rules, cards=cards,
+                           needs_approval=schedule is not None and plans.needs_approval(schedule, rules)), status
 
 
 class ChangeCardForm(Form):

@@ -183,7 +183,8 @@ def build_snapshot(account: Account, as_of: date, since: date | None) -> dict:
     adjustments = [{"date": a.created_at.date().isoformat(), "description": a.kind.replace("_", " ").capitalize(),
                     "amount_cents": a.amount_cents} for a in db.session.scalars(adjustment_query)]
     return {
-        "facility": {"name": fac.neutral_name, "phone": fac.phone, "remit_address": fac.remit_address or fac.neutral_name},
+        "facility": {"name": fac.neutral_name, "phone": fac.phone,
+                     "remit_address": fac.remit_address or fac.neutral_name},
         "guarantor": {"name": account.guarantor_name, "number": account.number,
                       "address": [x for x in (account.address_line1,
                                               " ".join(filter(None, (account.city, account.state, account.zip_code))))

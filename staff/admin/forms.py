@@ -103,7 +103,8 @@ class PlanPolicyForm(Form):
     self_service_max_months = IntegerField("Longest plan a patient may choose without approval (months)",
                                            validators=[DataRequired(), NumberRange(min=1, max=120)])
     retry_days = StringField("Days between tries after a failed payment (e.g. 3,5,7)",
-                             validators=[DataRequired(), Regexp(r"^\s*\d+(\s*,\s*\d+)*\s*$", message="Numbers and commas.")])
+                             validators=[DataRequired(),
+                                         Regexp(r"^\s*\d+(\s*,\s*\d+)*\s*$", message="Numbers and commas.")])
     failures_before_default = IntegerField("Failed tries before the plan defaults",
                                            validators=[DataRequired(), NumberRange(min=1, max=10)])
     reminder_lead_days = IntegerField("Remind the payer this many days before a charge",

@@ -54,7 +54,8 @@ class RefundCreditForm(AmountMixin, TokenMixin, Form):
                                                          Length(max=14)], render_kw={"inputmode": "decimal"})
     method = SelectField("Refund by", choices=list(REFUND_METHODS.items()))
     check_number = StringField("Refund check number", validators=[Optional(), Length(max=30)])
-    reason = StringField("Reason", validators=[DataRequired(message="Say why the credit is refunded."), Length(max=300)])
+    reason = StringField("Reason",
+                         validators=[DataRequired(message="Say why the credit is refunded."), Length(max=300)])
 
 
 class AdjustmentForm(AmountMixin, TokenMixin, Form):

@@ -20,7 +20,8 @@ bp = Blueprint("staff_plans", __name__, url_prefix="/staff/plans")
 class SetupForm(Form):
     months = IntegerField("Number of months", validators=[Optional(), NumberRange(min=1, max=60)])
     monthly = StringField("Or a monthly amount (dollars)", validators=[Optional(), Length(max=12)])
-    down_payment = StringField("Down payment (dollars; empty for the policy minimum)", validators=[Optional(), Length(max=12)])
+    down_payment = StringField("Down payment (dollars; empty for the policy minimum)",
+                               validators=[Optional(), Length(max=12)])
     first_due = StringField("First payment date (YYYY-MM-DD)", validators=[DataRequired(), Length(max=10)])
     card = SelectField("Card for automatic payments", coerce=int)
 

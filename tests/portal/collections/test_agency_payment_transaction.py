@@ -26,7 +26,8 @@ def test_a_failure_recording_the_agency_payment_posts_no_money(app, monkeypatch)
 
     monkeypatch.setattr(placement_module.audit, "record", broken)
     with pytest.raises(RuntimeError):
-        collections.record_agency_payment(account, gross_cents=20000, fee_cents=None, received_on=D0 + timedelta(days=140),
+        collections.record_agency_payment(account, gross_cents=20000, fee_cents=None,
+                                          received_on=D0 + timedelta(days=140),
                                           reference="R-1", key="agency:atomic", actor="test")
     assert db.session.scalar(select(func.count(Posting.id))) == postings
     assert db.session.scalar(select(func.count(Payment.id))) == 0
@@ -35,6 +36,7 @@ def test_a_failure_recording_the_agency_payment_posts_no_money(app, monkeypatch)
     assert account.patient_due_cents == 50000
 
     monkeypatch.undo()
-    row = collections.record_agency_payment(account, gross_cents=20000, fee_cents=None, received_on=D0 + timedelta(days=140),
+    row = collections.record_agency_payment(account, gross_cents=20000, fee_cents=None,
+                                            received_on=D0 + timedelta(days=140),
                                             reference="R-1", key="agency:atomic", actor="test")
     assert db.session.get(Payment, row.payment_id).amount_cents == 15000 and ledger.check_all()[1] == []

@@ -1,5 +1,6 @@
 """Payment plans: exact schedules within policy, and autopay through the Stripe emulator."""
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -36,7 +37,7 @@ def test_schedule_adds_up_exactly_and_stays_within_policy(balance, months, day):
     assert max(amounts) - min(amounts) < months  # the remainder sits on the first payment only
     assert amounts[1:] == [amounts[-1]] * (months - 1)
     dates = [d for d, _ in schedule.installments]
-    assert all(later > earlier for earlier, later in zip(dates, dates[1:], strict=False))
+    assert all(later > earlier for earlier, later in pairwise(dates))
 
 
 @settings(max_examples=200, deadline=None)
@@ -151,7 +152,8 @@ def test_reminder_goes_out_once_before_the_charge(app, make_plan, smtp_server):
     assert plans.send_reminders(date(2026, 11, 29)) == 0
     [mail] = smtp_server.messages
     assert "Visa ending 4242" in mail.get_payload()
-    assert mail["List-Unsubscribe"].strip().startswith("<http") and "/email/stop/" in mail.get_payload(decode=True).decode()
+    assert mail["List-Unsubscribe"].strip().startswith("<http")
+    assert "/email/stop/" in mail.get_payload(decode=True).decode()
 
 
 def test_no_reminder_after_the_payer_stopped_billing_email(app, make_plan, smtp_server):

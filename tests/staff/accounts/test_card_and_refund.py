@@ -28,7 +28,8 @@ def test_biller_takes_a_card_payment_then_refunds_part_of_it(app, login_as, stri
     assert payment.amount_cents == 20000 and payment.created_by == f"user:{biller.user.id}"
 
     account_page = f"/staff/accounts/{account.id}"
-    refund_form_token = biller.get(account_page).get_data(as_text=True).split('name="token" type="hidden" value="')[1].split('"')[0]
+    page = biller.get(account_page).get_data(as_text=True)
+    refund_form_token = page.split('name="token" type="hidden" value="')[1].split('"')[0]
     response = post_form(biller, f"{account_page}/payments/{payment.id}/refund",
                          {"amount": "50.00", "reason": "billed twice for one visit", "token": refund_form_token},
                          page=account_page)
