@@ -12,7 +12,18 @@ from sqlalchemy import select
 from portal import audit, ledger, money
 from portal.clock import facility_today
 from portal.extensions import db
-from portal.models import Account, Adjustment, AdjustmentLimit, Charge, Payment, Posting, Refund, Role, User
+from portal.models import (
+    Account,
+    Adjustment,
+    AdjustmentLimit,
+    CardRefund,
+    Charge,
+    Payment,
+    Posting,
+    Refund,
+    Role,
+    User,
+)
 
 MANUAL_METHODS = {"cash": "Cash", "check": "Check", "card_present": "Card (terminal)"}
 REFUND_METHODS = {"check": "Check", "cash": "Cash"}
@@ -237,6 +248,10 @@ def reverse(account: Account, posting: Posting, *, user: User, reason: str,
     if posting.kind == "payment" and db.session.scalar(
             select(Refund.id).join(Payment, Payment.id == Refund.payment_id).where(Payment.posting_id == posting.id)):
         raise PostingError("Part of this payment was refunded, so it cannot be reversed.")
+    if posting.kind == "payment" and db.session.scalar(
+            select(CardRefund.id).join(Payment, Payment.id == CardRefund.payment_id)
+            .where(Payment.posting_id == posting.id, CardRefund.status == "pending")):
+        raise PostingError("A refund of this payment to the card is in progress, so it cannot be reversed.")
     # A posting is reversed once: its id is the natural key, so a double submit is a replay.
     reversal = _ledger_call(ledger.reverse, posting.id, key=f"reversal:{posting.id}", actor=_actor(user),
                             reason=reason.strip())
