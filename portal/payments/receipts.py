@@ -15,6 +15,9 @@ from portal.models import (
     CardRefund,
     Charge,
     Payment,
+    PaymentPlan,
+    PlanChargeAttempt,
+    PlanInstallment,
     Refund,
     utcnow,
 )
@@ -91,18 +94,40 @@ def _reserve(payment: Payment, amount_cents: int, *, reason: str, actor: str, ke
         commit_before_outside_call()
         return existing, False
     payment = db.session.get(Payment, payment.id)
-    if not payment.reference or not payment.reference.startswith("pi_"):
+    intent_id, attempt_id = _charged_intent(payment)
+    if intent_id is None:
         raise PaymentError("Only card payments taken here can be refunded here.")
     left = ledger.refundable_cents(payment.id)
     if left <= 0:
         raise PaymentError("This payment was reversed or already refunded: nothing is left to refund.")
     if amount_cents > left:
         raise PaymentError(f"Only {money.format_usd(left)} of this payment can still be refunded.")
-    reserved = CardRefund(key=key, account_id=account_id, payment_id=payment.id, payment_intent_id=payment.reference,
-                          amount_cents=amount_cents, reason=reason, created_by=actor)
+    reserved = CardRefund(key=key, account_id=account_id, payment_id=payment.id, card_payment_id=attempt_id,
+                          payment_intent_id=intent_id, amount_cents=amount_cents, reason=reason,
+                          created_by=actor)
     db.session.add(reserved)
     commit_before_outside_call()  # money leaves last: the reservation is stored before Stripe refunds
     return reserved, True
+
+
+def _charged_intent(payment: Payment) -> tuple[str | None, int | None]:
+    """The PaymentIntent we charged for this very payment on its account, from the attempt that posted it
+    (a card payment, or a plan installment's charge); (None, None) for anything else, such as a terminal
+    payment whose typed-in reference looks like a PaymentIntent id."""
+    if payment.method != "card" or not payment.reference:
+        return None, None
+    attempt = db.session.scalar(select(CardPayment).where(
+        CardPayment.payment_id == payment.id, CardPayment.account_id == payment.account_id,
+        CardPayment.status == "succeeded", CardPayment.payment_intent_id == payment.reference))
+    if attempt is not None:
+        return attempt.payment_intent_id, attempt.id
+    plan_charge = db.session.scalar(
+        select(PlanChargeAttempt.payment_intent_id)
+        .join(PlanInstallment, PlanInstallment.id == PlanChargeAttempt.installment_id)
+        .join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
+        .where(PlanInstallment.payment_id == payment.id, PaymentPlan.account_id == payment.account_id,
+               PlanChargeAttempt.status == "succeeded", PlanChargeAttempt.payment_intent_id == payment.reference))
+    return (plan_charge, None) if plan_charge else (None, None)
 
 
 def _ask_stripe(reserved: CardRefund) -> CardRefund:

@@ -137,3 +137,25 @@ def test_concurrent_refunds_of_one_payment_never_exceed_it(app, stripe_emulator)
     assert all("can still be refunded" in str(e) or "nothing is left" in str(e) for e in errors)
     assert stripe_refunded(stripe_emulator, payment) == 3000 and ledger_refunded(payment) == 3000
     assert ledger.check_all()[1] == []
+
+
+def test_a_terminal_payment_naming_another_patients_payment_intent_is_not_refunded(app, login_as, stripe_emulator):
+    from datetime import date
+
+    from portal.payments import deposits
+
+    victim = factories.account()
+    factories.charge(victim, 3000)
+    theirs = card_payment(victim, 1000, stripe_emulator)
+    account = factories.account()
+    factories.charge(account, 3000)
+    batch = deposits.open_batch(deposit_date=date(2026, 11, 2), kind="patient_lockbox", control_total_cents=1000,
+                                control_count=1, actor="test")
+    biller = login_as("biller")
+    mine = desk.post_payment(account, user=biller.user, amount_cents=1000, method="card_present",
+                             received_on=date(2026, 11, 2), reference=theirs.reference, batch_id=batch.id,
+                             token=uuid.uuid4().hex)
+    db.session.commit()
+    page = refund_form(biller, account, mine, "10.00")
+    assert "Only card payments taken here can be refunded here" in page
+    assert stripe_refunded(stripe_emulator, theirs) == 0 and ledger_refunded(mine) == 0
