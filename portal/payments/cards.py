@@ -122,9 +122,8 @@ def confirm(attempt_id: int, *, payment_method_id: str | None, actor: str) -> Ou
     else:
         if attempt.status == "failed":
             return Outcome("failed", attempt.failure_message)
-        attempt.payment_method_id = attempt.payment_method_id or payment_method_id
         if not attempt.payment_method_id:
-            raise PaymentError("Enter your card first.")
+            attempt.payment_method_id = _own_payment_method(attempt, payment_method_id)
         account = _lock_account(attempt.account_id)
         _check_still_owed(account, attempt)
         fac = facility.current()
@@ -135,6 +134,24 @@ def confirm(attempt_id: int, *, payment_method_id: str | None, actor: str) -> Ou
         intent = gateway.create_payment_intent(params, idempotency_key=f"parity-card-payment-{attempt.id}")
         attempt.payment_intent_id = intent.id if intent.status != "failed" else None
     return _settle(attempt, intent, actor)
+
+
+def _own_payment_method(attempt: CardPayment, payment_method_id: str | None) -> str:
+    """The card the browser names, if it is this guarantor's: a saved card of the account, or the card
+    saved to the account's Stripe customer by this attempt's own SetupIntent. Anything else is refused."""
+    if not payment_method_id:
+        raise PaymentError("Enter your card first.")
+    if db.session.scalar(select(SavedCard.id).where(SavedCard.account_id == attempt.account_id,
+                                                    SavedCard.payment_method_id == payment_method_id,
+                                                    SavedCard.removed_at.is_(None))):
+        return payment_method_id
+    account = db.session.get(Account, attempt.account_id)
+    if attempt.setup_intent_id and account.stripe_customer_id:
+        setup = gateway.retrieve_setup_intent(attempt.setup_intent_id)
+        if (setup.get("status") == "succeeded" and setup.get("customer") == account.stripe_customer_id
+                and setup.get("payment_method") == payment_method_id):
+            return payment_method_id
+    raise PaymentError("This card was not saved for this payment. Enter your card again.")
 
 
 def _lock_account(account_id: int) -> Account:
