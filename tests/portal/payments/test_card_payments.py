@@ -190,10 +190,10 @@ def test_a_webhook_that_fails_midway_is_processed_on_redelivery(app, client, str
 
 def test_a_webhook_for_another_payment_intent_or_customer_posts_nothing(app, client, stripe_emulator):
     web, account, csrf = signed_in_patient(app)
-    attempt_id, outcome = pay(web, account, csrf, stripe_emulator, card=CARD_3DS)  # waiting for 3-D Secure
+    attempt_id, _ = pay(web, account, csrf, stripe_emulator, card=CARD_3DS)  # waiting for 3-D Secure
     attempt = db.session.get(CardPayment, attempt_id)
     other_web, other, other_csrf = signed_in_patient(app)
-    other_attempt_id, other_outcome = pay(other_web, other, other_csrf, stripe_emulator, amount="100.00")
+    other_attempt_id, _ = pay(other_web, other, other_csrf, stripe_emulator, amount="100.00")
     other_intent = db.session.get(CardPayment, other_attempt_id).payment_intent_id
     forged = [succeeded_event(other_intent, attempt.id, attempt.amount_cents, "evt_other_intent"),
               succeeded_event(attempt.payment_intent_id, attempt.id, attempt.amount_cents, "evt_other_customer",
