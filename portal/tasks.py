@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from celery.schedules import crontab
 
-from portal import collections, iop, ledger, mail, plans, remittances, statements
+from portal import collections, iop, ledger, mail, payments, plans, remittances, statements
 from portal.clock import facility_today
 from portal.estimates import gfe
 from portal.remittances import underpayments
@@ -21,6 +21,7 @@ BEAT_SCHEDULE = {
     "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=2, minute=15)},
     "gfe-check-nightly": {"task": "portal.tasks.gfe_check", "schedule": crontab(hour=3, minute=0)},
     "underpayments-nightly": {"task": "portal.tasks.underpayments_scan", "schedule": crontab(hour=3, minute=0)},
+    "card-refunds-pending": {"task": "portal.tasks.settle_card_refunds", "schedule": crontab(minute="*/15")},
 }
 
 
@@ -31,6 +32,12 @@ def ledger_check() -> dict:
     for problem in problems:
         log.error("ledger check: account %s: %s", problem.account_number, "; ".join(problem.problems))
     return {"accounts_checked": checked, "accounts_with_problems": [p.as_dict() for p in problems]}
+
+
+@shared_task(name="portal.tasks.settle_card_refunds", acks_late=True)
+def settle_card_refunds(older_than_minutes: int = 10) -> dict:
+    """Card refunds left pending by a crash: posted if Stripe made them, voided if it did not."""
+    return payments.settle_pending_refunds(older_than_minutes)
 
 
 @shared_task(name="portal.tasks.iop_nightly", bind=True, acks_late=True)

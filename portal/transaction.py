@@ -23,3 +23,9 @@ def commit_before_write_lock() -> None:
     """Commit what the session holds so an immediate SQLite transaction (the database write lock) can begin:
     a deferred SQLite transaction cannot be upgraded safely (see locking.begin_write)."""
     db.session.commit()
+
+
+def commit_settled_outside_call() -> None:
+    """Commit what an outside call's answer settled (a card refund Stripe refused is voided, giving its reserved
+    amount back) before the error reaches the caller, whose rollback must not undo it."""
+    db.session.commit()

@@ -104,7 +104,7 @@ def _patient_charges(account_id: int) -> list[Charge]:
 
 
 def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int | None, received_on: date,
-                          reference: str | None, key: str, actor: str) -> AgencyPayment:
+                          reference: str | None, key: str, actor: str, authorize=None) -> AgencyPayment:
     """The agency collected `gross`, kept `fee` and sent us the rest.
 
     Posted the way the rules ask, as one ledger operation: the net cash as a payment (it matches
@@ -123,6 +123,8 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
         fee_cents = money.pct(gross_cents, placement.agency.fee_bps)
     if gross_cents <= 0 or not 0 <= fee_cents < gross_cents:
         raise CollectionsError("The fee must be less than what the agency collected.")
+    if authorize is not None:  # the fee is a write-off: the poster's adjustment right and limit apply
+        authorize(fee_cents)
     posted = db.session.scalar(select(Posting.id).where(Posting.idempotency_key == key))
     if posted is None and gross_cents > account.patient_due_cents:
         raise CollectionsError(f"The agency cannot have collected more than the balance "
@@ -160,8 +162,9 @@ def _agency_payment(key: str) -> AgencyPayment | None:
 
 
 def write_off_bad_debt(account: Account, *, reason: str, as_of: date, actor: str,
-                       ip: str | None = None, user_agent: str | None = None) -> int:
-    """Write the patient balance off as bad debt through the ledger (one adjustment per charge)."""
+                       ip: str | None = None, user_agent: str | None = None, authorize=None) -> int:
+    """Write the patient balance off as bad debt through the ledger (one adjustment per charge).
+    `authorize(cents)` may refuse the whole write-off first (the poster's adjustment right and limit)."""
     c = case_for(account)
     if not reason.strip():
         raise CollectionsError("Say why the balance is written off.")
@@ -169,6 +172,8 @@ def write_off_bad_debt(account: Account, *, reason: str, as_of: date, actor: str
         raise CollectionsError(" ".join(problems))
     if account.credit_cents > 0:
         raise CollectionsError("Apply the account's unapplied credit first.")
+    if authorize is not None:
+        authorize(sum(charge.patient_balance_cents for charge in _patient_charges(account.id)))
     total = 0
     for charge in _patient_charges(account.id):
         amount = charge.patient_balance_cents

@@ -27,7 +27,13 @@ from portal.ledger.insurance import (
     reversal_problem,
     reverse_postings,
 )
-from portal.ledger.payments import apply_credit, post_payment, refund_payment, unapplied_credit
+from portal.ledger.payments import (
+    apply_credit,
+    post_payment,
+    refund_payment,
+    refundable_cents,
+    unapplied_credit,
+)
 from portal.ledger.rules import account_sums
 
 __all__ = [
@@ -58,6 +64,7 @@ __all__ = [
     "post_charges",
     "post_payment",
     "refund_payment",
+    "refundable_cents",
     "reversal_problem",
     "reverse",
     "reverse_postings",

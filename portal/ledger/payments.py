@@ -12,6 +12,7 @@ from portal.ledger.records import add_payment
 from portal.ledger.rules import reversed_posting_ids
 from portal.models import (
     Allocation,
+    CardRefund,
     DepositBatch,
     DepositItem,
     LedgerEntry,
@@ -80,6 +81,28 @@ def unapplied_credit(payment_id: int) -> int:
     return -int(total or 0)
 
 
+def refundable_cents(payment_id: int, *, except_key: str | None = None) -> int:
+    """What can still be given back of a payment: nothing once reversed; else the payment less its refunds
+    posted and the card refunds reserved and not yet settled (other than the one under `except_key`).
+    Read it under the account lock."""
+    payment = _payment(payment_id)
+    if reversed_posting_ids([payment.posting_id]):
+        return 0
+    # Every entry naming the payment: -amount when received, +refund when given back (allocations net out).
+    left = -int(db.session.scalar(select(func.sum(LedgerEntry.amount_cents))
+                                  .where(LedgerEntry.payment_id == payment_id)) or 0)
+    return left - reserved_for_card_refunds(payment_id, except_key=except_key)
+
+
+def reserved_for_card_refunds(payment_id: int, *, except_key: str | None = None) -> int:
+    """Card refunds of this payment asked of Stripe (or about to be) and not yet posted or voided."""
+    query = select(func.sum(CardRefund.amount_cents)).where(CardRefund.payment_id == payment_id,
+                                                            CardRefund.status == "pending")
+    if except_key is not None:
+        query = query.where(CardRefund.key != except_key)
+    return int(db.session.scalar(query) or 0)
+
+
 def _payment(payment_id: int) -> Payment:
     payment = db.session.get(Payment, payment_id)
     if payment is None:
@@ -113,10 +136,11 @@ def apply_credit(payment_id: int, *, key: str, actor: str,
 
 def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, reason: str, method: str,
                    check_number: str | None = None, processor_reference: str | None = None,
-                   credit_only: bool = False) -> Refund:
+                   credit_only: bool = False, also=None) -> Refund:
     """Give back part or all of a payment (to the card, by check or in cash): what is not unapplied
     credit is first taken back from the charges it paid, newest date of service first. With
-    `credit_only`, refuse to take anything back from charges (a refund of unapplied credit only)."""
+    `credit_only`, refuse to take anything back from charges (a refund of unapplied credit only).
+    `also(refund)` runs in the same transaction (a card refund's reservation marked posted)."""
     require_positive(amount_cents)
     if method not in REFUND_METHODS:
         raise LedgerError(f"refund method must be one of {REFUND_METHODS}")
@@ -128,7 +152,13 @@ def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, 
 
     def build(uow: UnitOfWork) -> int:
         _refuse_if_reversed(payment)
-        shortfall = amount_cents - unapplied_credit(payment_id)
+        # A card refund reserved but not yet posted holds its amount: nothing else may give it back meanwhile.
+        if amount_cents > (left := refundable_cents(payment_id, except_key=key)):
+            raise LedgerError(f"payment {payment_id} has only {max(left, 0)} cents left to refund")
+        credit = unapplied_credit(payment_id)
+        if credit_only:  # a reserved card refund may take this credit first
+            credit -= reserved_for_card_refunds(payment_id, except_key=key)
+        shortfall = amount_cents - credit
         if shortfall > 0 and credit_only:
             raise LedgerError(f"payment {payment_id} has only {amount_cents - shortfall} cents of unapplied credit")
         if shortfall > 0:
@@ -139,5 +169,5 @@ def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, 
         uow.entry(posting_id, "unapplied", amount_cents, payment_id=payment_id)
         return posting_id
 
-    return run({account_id}, key=key, fp=fp, actor=actor, build=build, result_of=lambda posting_id: db.session.scalar(
-        select(Refund).where(Refund.posting_id == posting_id)))
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build, also=also,
+               result_of=lambda posting_id: db.session.scalar(select(Refund).where(Refund.posting_id == posting_id)))

@@ -49,7 +49,7 @@ from portal.models.remits import (
     RemittanceClaim,
     RemittanceLine,
 )
-from portal.models.statements import CardPayment, Refund, SavedCard, Statement, StripeEvent
+from portal.models.statements import CardPayment, CardRefund, Refund, SavedCard, Statement, StripeEvent
 from portal.models.underpayments import (
     UNDERPAYMENT_STATUSES,
     ContractRate,
@@ -82,6 +82,7 @@ __all__ = [
     "BillingCodeGroup",
     "BillingCodeGroupMember",
     "CardPayment",
+    "CardRefund",
     "Charge",
     "Claim",
     "ClaimLine",

@@ -1,7 +1,7 @@
 """Payment plans with autopay: the facility's policy, plans, their installments and charge attempts."""
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.accounts import Account
@@ -35,7 +35,13 @@ class PlanPolicy(Model):
 
 class PaymentPlan(Model):
     __tablename__ = "payment_plans"
-    __table_args__ = (CheckConstraint(f"status IN {PLAN_STATUSES}", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {PLAN_STATUSES}", name="status"),
+        # One plan that will charge per account, whatever races to enrol.
+        Index("uq_payment_plans_one_open_per_account", "account_id", unique=True,
+              postgresql_where=text("status IN ('active', 'pending_approval')"),
+              sqlite_where=text("status IN ('active', 'pending_approval')")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))

@@ -121,3 +121,30 @@ class Refund(Model):
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CardRefund(Model):
+    """A refund to the card, reserved before Stripe is asked: while pending, its amount is not refundable again;
+    it is then posted through the ledger (succeeded) or voided. Its key is the Stripe idempotency key and travels
+    in the Stripe refund's metadata, so a refund left pending by a crash is found and settled later."""
+
+    __tablename__ = "card_refunds"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="positive_amount"),
+        CheckConstraint("status IN ('pending', 'succeeded', 'voided')", name="status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    card_payment_id: Mapped[int | None] = mapped_column(ForeignKey("card_payments.id"))
+    payment_intent_id: Mapped[str] = mapped_column(String(100))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str] = mapped_column(Text)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -22,7 +22,7 @@ from portal.payments.cards import (
     start_card_setup,
 )
 from portal.payments.errors import PaymentError
-from portal.payments.receipts import Receipt, receipt, receipt_number, refund, send_receipt
+from portal.payments.receipts import Receipt, receipt, receipt_number, refund, send_receipt, settle_pending_refunds
 from portal.payments.webhooks import handle_event
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "remove_saved_card",
     "saved_cards",
     "send_receipt",
+    "settle_pending_refunds",
     "start",
     "start_card_setup",
 ]

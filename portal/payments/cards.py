@@ -8,7 +8,7 @@ whichever arrives first, the browser's return or the `payment_intent.succeeded` 
 """
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, facility, ledger, money
@@ -122,10 +122,10 @@ def confirm(attempt_id: int, *, payment_method_id: str | None, actor: str) -> Ou
     else:
         if attempt.status == "failed":
             return Outcome("failed", attempt.failure_message)
-        attempt.payment_method_id = attempt.payment_method_id or payment_method_id
         if not attempt.payment_method_id:
-            raise PaymentError("Enter your card first.")
-        account = db.session.get(Account, attempt.account_id)
+            attempt.payment_method_id = _own_payment_method(attempt, payment_method_id)
+        account = _lock_account(attempt.account_id)
+        _check_still_owed(account, attempt)
         fac = facility.current()
         params = gateway.payment_intent_params(
             amount_cents=attempt.amount_cents, customer_id=account.stripe_customer_id,
@@ -134,6 +134,46 @@ def confirm(attempt_id: int, *, payment_method_id: str | None, actor: str) -> Ou
         intent = gateway.create_payment_intent(params, idempotency_key=f"parity-card-payment-{attempt.id}")
         attempt.payment_intent_id = intent.id if intent.status != "failed" else None
     return _settle(attempt, intent, actor)
+
+
+def _own_payment_method(attempt: CardPayment, payment_method_id: str | None) -> str:
+    """The card the browser names, if it is this guarantor's: a saved card of the account, or the card
+    saved to the account's Stripe customer by this attempt's own SetupIntent. Anything else is refused."""
+    if not payment_method_id:
+        raise PaymentError("Enter your card first.")
+    if db.session.scalar(select(SavedCard.id).where(SavedCard.account_id == attempt.account_id,
+                                                    SavedCard.payment_method_id == payment_method_id,
+                                                    SavedCard.removed_at.is_(None))):
+        return payment_method_id
+    account = db.session.get(Account, attempt.account_id)
+    if attempt.setup_intent_id and account.stripe_customer_id:
+        setup = gateway.retrieve_setup_intent(attempt.setup_intent_id)
+        if (setup.get("status") == "succeeded" and setup.get("customer") == account.stripe_customer_id
+                and setup.get("payment_method") == payment_method_id):
+            return payment_method_id
+    raise PaymentError("This card was not saved for this payment. Enter your card again.")
+
+
+def _lock_account(account_id: int) -> Account:
+    """The attempt's account, locked after the attempt (the order every card path takes) and held while Stripe
+    charges, so two attempts on one account are confirmed one after the other. (On SQLite the attempt's lock
+    already holds the database write lock.)"""
+    return db.session.scalar(select(Account).where(Account.id == account_id).with_for_update()
+                             .execution_options(populate_existing=True))
+
+
+def _check_still_owed(account: Account, attempt: CardPayment) -> None:
+    """Under the account lock, before Stripe charges: the amount still fits what is owed, less what other
+    attempts of this account are charging (a PaymentIntent made and not yet settled)."""
+    charging = db.session.scalar(select(func.coalesce(func.sum(CardPayment.amount_cents), 0)).where(
+        CardPayment.account_id == account.id, CardPayment.id != attempt.id,
+        or_(CardPayment.status == "requires_action",
+            (CardPayment.status == "started") & CardPayment.payment_intent_id.is_not(None))))
+    left = account.patient_due_cents - int(charging)
+    if attempt.amount_cents > left:
+        raise PaymentError("Nothing is due on this account any more: another payment covered it. Nothing was charged."
+                           if left <= 0 else f"Another payment was made meanwhile: {money.format_usd(left)} is due "
+                           "now. Nothing was charged.")
 
 
 def complete(attempt_id: int, *, actor: str) -> Outcome:

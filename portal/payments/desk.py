@@ -5,14 +5,26 @@ Every operation goes through the ledger with a key built from the form token, so
 submitted twice posts once. Errors are PostingError with the form field they belong to.
 """
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import audit, ledger, money
-from portal.clock import facility_today
+from portal.clock import facility_today, facility_zone
 from portal.extensions import db
-from portal.models import Account, Adjustment, AdjustmentLimit, Charge, Payment, Posting, Refund, Role, User
+from portal.models import (
+    Account,
+    Adjustment,
+    AdjustmentLimit,
+    BalanceTransfer,
+    CardRefund,
+    Charge,
+    Payment,
+    Posting,
+    Refund,
+    Role,
+    User,
+)
 
 MANUAL_METHODS = {"cash": "Cash", "check": "Check", "card_present": "Card (terminal)"}
 REFUND_METHODS = {"check": "Check", "cash": "Cash"}
@@ -157,11 +169,41 @@ def refund_credit(account: Account, *, user: User, payment_id: int, amount_cents
 
 
 def limit_for(role: Role) -> int | None:
-    """The largest single adjustment the role may post in cents; None is unlimited."""
+    """The most the role may adjust on one account in one facility day, in cents; None is unlimited."""
     if UNLIMITED_PERMISSION in role.permission_names:
         return None
     row = db.session.get(AdjustmentLimit, role.id)
     return DEFAULT_ADJUSTMENT_LIMIT_CENTS if row is None else row.max_cents
+
+
+def adjusted_today(account_id: int, actor: str) -> int:
+    """What `actor` wrote off or moved to the patient on the account since the facility day began: adjustments
+    (by hand, hand-posted insurance, bad debt, agency fees) and transfers to the patient."""
+    zone = facility_zone()
+    since = datetime.combine(facility_today(), time.min, tzinfo=zone).astimezone(UTC)
+    adjusted = db.session.scalar(select(func.coalesce(func.sum(Adjustment.amount_cents), 0)).where(
+        Adjustment.account_id == account_id, Adjustment.created_by == actor, Adjustment.created_at >= since))
+    moved = db.session.scalar(select(func.coalesce(func.sum(BalanceTransfer.amount_cents), 0))
+                              .join(Charge, Charge.id == BalanceTransfer.charge_id).where(
+        Charge.account_id == account_id, BalanceTransfer.created_by == actor, BalanceTransfer.to_bucket == "patient",
+        BalanceTransfer.created_at >= since))
+    return int(adjusted) + int(moved)
+
+
+def authorize_adjustment(user: User, account_id: int, amount_cents: int, field: str | None = "amount") -> None:
+    """May `user` write off or move `amount_cents` more on this account today? Needs the adjustment permission;
+    the role's limit holds per account per facility day, whatever the postings are split into."""
+    if amount_cents <= 0 or UNLIMITED_PERMISSION in user.role.permission_names:
+        return
+    if "adjustments.post" not in user.role.permission_names:
+        raise PostingError(f"Your role ({user.role.name}) may not post write-offs or adjustments; "
+                           "ask a biller to post this.", field)
+    limit = limit_for(user.role)
+    used = adjusted_today(account_id, _actor(user))
+    if limit is not None and used + amount_cents > limit:
+        raise PostingError(f"Your role ({user.role.name}) may post adjustments up to {money.format_usd(limit)} "
+                           f"per account a day ({money.format_usd(used)} posted today); "
+                           "ask an administrator to post this one.", field)
 
 
 def limits() -> list[tuple[Role, int | None, bool]]:
@@ -201,10 +243,7 @@ def post_adjustment(account: Account, *, user: User, charge_id: int, bucket: str
     charge = db.session.get(Charge, charge_id)
     if charge is None or charge.account_id != account.id:
         raise PostingError("Choose a charge on this account.", "charge_id")
-    limit = limit_for(user.role)
-    if limit is not None and amount_cents > limit:
-        raise PostingError(f"Your role ({user.role.name}) may post adjustments up to {money.format_usd(limit)}; "
-                           "ask an administrator to post this one.", "amount")
+    authorize_adjustment(user, account.id, amount_cents)
     owed = charge.patient_balance_cents if bucket == "patient" else charge.insurance_balance_cents
     if amount_cents > owed:
         raise PostingError(f"The {bucket} balance of this charge is {money.format_usd(owed)}.", "amount")
@@ -237,6 +276,10 @@ def reverse(account: Account, posting: Posting, *, user: User, reason: str,
     if posting.kind == "payment" and db.session.scalar(
             select(Refund.id).join(Payment, Payment.id == Refund.payment_id).where(Payment.posting_id == posting.id)):
         raise PostingError("Part of this payment was refunded, so it cannot be reversed.")
+    if posting.kind == "payment" and db.session.scalar(
+            select(CardRefund.id).join(Payment, Payment.id == CardRefund.payment_id)
+            .where(Payment.posting_id == posting.id, CardRefund.status == "pending")):
+        raise PostingError("A refund of this payment to the card is in progress, so it cannot be reversed.")
     # A posting is reversed once: its id is the natural key, so a double submit is a replay.
     reversal = _ledger_call(ledger.reverse, posting.id, key=f"reversal:{posting.id}", actor=_actor(user),
                             reason=reason.strip())

@@ -163,9 +163,34 @@ def detach_card(payment_method_id: str) -> None:
 
 
 def refund(payment_intent_id: str, amount_cents: int, *, idempotency_key: str) -> str:
-    created = _call(_client().v1.refunds.create, params={"payment_intent": payment_intent_id, "amount": amount_cents},
+    """Refund part of a PaymentIntent; the key travels in the metadata too, so the refund can be found again."""
+    created = _call(_client().v1.refunds.create,
+                    params={"payment_intent": payment_intent_id, "amount": amount_cents,
+                            "metadata": {"parity_refund": idempotency_key}},
                     options={"idempotency_key": idempotency_key})
     return created.id
+
+
+@dataclass
+class RefundFound:
+    id: str
+    status: str  # pending | requires_action | succeeded | failed | canceled
+    amount_cents: int
+
+
+def find_refund(payment_intent_id: str, idempotency_key: str) -> RefundFound | None:
+    """The refund of this PaymentIntent made under our key (after a crash), if Stripe made one."""
+    client = _client()
+    params = {"payment_intent": payment_intent_id, "limit": 100}
+    while True:
+        page = _call(client.v1.refunds.list, params=params)
+        for found in page.data:
+            data = found.to_dict()
+            if (data.get("metadata") or {}).get("parity_refund") == idempotency_key:
+                return RefundFound(data["id"], data.get("status") or "succeeded", int(data["amount"]))
+        if not page.has_more or not page.data:
+            return None
+        params = {**params, "starting_after": page.data[-1].id}
 
 
 def verify_event(payload: bytes, signature: str | None):

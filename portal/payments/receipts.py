@@ -1,21 +1,29 @@
 """Receipts (numbers, PDF, mail) and refunds of card payments."""
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
 from portal import facility, ledger, mail, money
 from portal.extensions import db
+from portal.locking import lock_rows
 from portal.models import (
     Account,
     Allocation,
     CardPayment,
+    CardRefund,
     Charge,
     Payment,
+    PaymentPlan,
+    PlanChargeAttempt,
+    PlanInstallment,
+    Refund,
+    utcnow,
 )
 from portal.payments import gateway
 from portal.payments.errors import PaymentError
-from portal.transaction import commit_before_outside_call
+from portal.transaction import commit_before_outside_call, commit_settled_outside_call
 
 # ---------------------------------------------------------------- receipts and refunds
 
@@ -58,13 +66,141 @@ def send_receipt(payment: Payment) -> None:
     mail.queue([account.email], f"Your payment receipt from {fac.neutral_name}", body)
 
 
-def refund(payment: Payment, amount_cents: int, *, reason: str, actor: str, key: str) -> None:
-    """Give card money back: a Stripe refund, then the refund posted through the ledger."""
-    if not payment.reference or not payment.reference.startswith("pi_"):
-        raise PaymentError("Only card payments taken here can be refunded here.")
-    if not reason.strip():
+def refund(payment: Payment, amount_cents: int, *, reason: str, actor: str, key: str) -> CardRefund:
+    """Give card money back. Money leaves last: under the account lock the amount is checked against what is
+    still refundable and reserved as a pending card refund; then Stripe refunds under the same key; then the
+    refund is posted through the ledger, or voided when Stripe refused. A refund left pending (a crash, an
+    error after Stripe answered) is settled by `settle_pending_refunds`, never asked of Stripe twice."""
+    reason = (reason or "").strip()
+    if not reason:
         raise PaymentError("Say why the money is refunded.")
-    commit_before_outside_call()  # money leaves last: nothing of ours is pending while Stripe refunds
-    stripe_refund_id = gateway.refund(payment.reference, amount_cents, idempotency_key=key)
-    ledger.refund_payment(payment.id, amount_cents=amount_cents, key=key, actor=actor, reason=reason, method="card",
-                          processor_reference=stripe_refund_id)
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in reason):
+        raise PaymentError("The reason has characters that cannot be kept. Type it again.")
+    existing = db.session.scalar(select(CardRefund).where(CardRefund.key == key))
+    if existing is None:
+        existing, reserved_now = _reserve(payment, amount_cents, reason=reason, actor=actor, key=key)
+        if reserved_now:
+            return _ask_stripe(existing)
+    return _replay(existing, payment, amount_cents)
+
+
+def _reserve(payment: Payment, amount_cents: int, *, reason: str, actor: str, key: str) -> tuple[CardRefund, bool]:
+    """Under the account lock: the refund reserved (committed) before Stripe hears of it; (it, made now)."""
+    account_id = payment.account_id
+    ledger.lock_account(account_id)
+    existing = db.session.scalar(select(CardRefund).where(CardRefund.key == key)
+                                 .execution_options(populate_existing=True))
+    if existing is not None:  # the same form, submitted twice at once: the other one reserved it
+        commit_before_outside_call()
+        return existing, False
+    payment = db.session.get(Payment, payment.id)
+    intent_id, attempt_id = _charged_intent(payment)
+    if intent_id is None:
+        raise PaymentError("Only card payments taken here can be refunded here.")
+    left = ledger.refundable_cents(payment.id)
+    if left <= 0:
+        raise PaymentError("This payment was reversed or already refunded: nothing is left to refund.")
+    if amount_cents > left:
+        raise PaymentError(f"Only {money.format_usd(left)} of this payment can still be refunded.")
+    reserved = CardRefund(key=key, account_id=account_id, payment_id=payment.id, card_payment_id=attempt_id,
+                          payment_intent_id=intent_id, amount_cents=amount_cents, reason=reason,
+                          created_by=actor)
+    db.session.add(reserved)
+    commit_before_outside_call()  # money leaves last: the reservation is stored before Stripe refunds
+    return reserved, True
+
+
+def _charged_intent(payment: Payment) -> tuple[str | None, int | None]:
+    """The PaymentIntent we charged for this very payment on its account, from the attempt that posted it
+    (a card payment, or a plan installment's charge); (None, None) for anything else, such as a terminal
+    payment whose typed-in reference looks like a PaymentIntent id."""
+    if payment.method != "card" or not payment.reference:
+        return None, None
+    attempt = db.session.scalar(select(CardPayment).where(
+        CardPayment.payment_id == payment.id, CardPayment.account_id == payment.account_id,
+        CardPayment.status == "succeeded", CardPayment.payment_intent_id == payment.reference))
+    if attempt is not None:
+        return attempt.payment_intent_id, attempt.id
+    plan_charge = db.session.scalar(
+        select(PlanChargeAttempt.payment_intent_id)
+        .join(PlanInstallment, PlanInstallment.id == PlanChargeAttempt.installment_id)
+        .join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
+        .where(PlanInstallment.payment_id == payment.id, PaymentPlan.account_id == payment.account_id,
+               PlanChargeAttempt.status == "succeeded", PlanChargeAttempt.payment_intent_id == payment.reference))
+    return (plan_charge, None) if plan_charge else (None, None)
+
+
+def _ask_stripe(reserved: CardRefund) -> CardRefund:
+    try:
+        stripe_refund_id = gateway.refund(reserved.payment_intent_id, reserved.amount_cents,
+                                          idempotency_key=reserved.key)
+    except gateway.GatewayError as exc:
+        settle(reserved)  # Stripe answered no (or did not answer): whatever it holds under our key decides
+        if reserved.status == "succeeded":
+            return reserved
+        raise PaymentError(f"The card refund did not go through: {exc.message}") from exc
+    _post(reserved, stripe_refund_id)
+    return reserved
+
+
+def _replay(existing: CardRefund, payment: Payment, amount_cents: int) -> CardRefund:
+    """The same form again: what the first submit did, or where it stands."""
+    if existing.payment_id != payment.id or existing.amount_cents != amount_cents:
+        raise PaymentError("This form was already used for another refund. Reload the page and try again.")
+    if existing.status == "pending":
+        settle(existing, void_missing=False)
+    if existing.status == "voided":
+        raise PaymentError(existing.failure_message or "The card refund did not go through.")
+    if existing.status == "pending":
+        raise PaymentError("This refund is still being processed. Look at the account again in a few minutes.")
+    return existing
+
+
+def _post(reserved: CardRefund, stripe_refund_id: str) -> None:
+    """The refund Stripe made, posted through the ledger; the reservation is marked in the same transaction."""
+    reserved_id = reserved.id
+
+    def mark(refund: Refund) -> None:
+        row = db.session.get(CardRefund, reserved_id)
+        row.status, row.stripe_refund_id, row.refund_id, row.resolved_at = ("succeeded", stripe_refund_id,
+                                                                           refund.id, utcnow())
+
+    ledger.refund_payment(reserved.payment_id, amount_cents=reserved.amount_cents, key=reserved.key,
+                          actor=reserved.created_by, reason=reserved.reason, method="card",
+                          processor_reference=stripe_refund_id, also=mark)
+    db.session.refresh(reserved)
+
+
+def settle(reserved: CardRefund, *, void_missing: bool = True) -> None:
+    """Settle a pending refund from what Stripe holds under its key: post the refund Stripe made; void
+    one Stripe refused or (with `void_missing`) never made. Committed: the caller's rollback keeps it."""
+    found = gateway.find_refund(reserved.payment_intent_id, reserved.key)
+    if found is not None and found.status not in ("failed", "canceled"):
+        _post(reserved, found.id)
+        return
+    if found is None and not void_missing:
+        return
+    reserved = lock_rows(CardRefund, [reserved.id])[reserved.id]
+    if reserved.status == "pending":  # another settler may have posted it meanwhile
+        reserved.status, reserved.resolved_at = "voided", utcnow()
+        reserved.failure_message = "The card refund did not go through. Nothing was refunded."
+    commit_settled_outside_call()
+
+
+def settle_pending_refunds(older_than_minutes: int = 10) -> dict:
+    """Card refunds left pending (a crash between the reservation and the posting): settled from Stripe."""
+    cutoff = utcnow() - timedelta(minutes=older_than_minutes)
+    ids = list(db.session.scalars(select(CardRefund.id).where(CardRefund.status == "pending",
+                                                              CardRefund.created_at < cutoff).order_by(CardRefund.id)))
+    outcome = {"posted": 0, "voided": 0, "failed": 0}
+    for reserved_id in ids:
+        reserved = db.session.get(CardRefund, reserved_id)
+        try:
+            settle(reserved)
+        except (gateway.GatewayError, ledger.LedgerError) as exc:
+            db.session.rollback()
+            current_app.logger.error("card refund %s could not be settled: %s", reserved_id, exc)
+            outcome["failed"] += 1
+            continue
+        outcome["posted" if reserved.status == "succeeded" else "voided"] += 1
+    return outcome

@@ -5,6 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models import (
+    Account,
     CardPayment,
     StripeEvent,
 )
@@ -32,6 +33,11 @@ def handle_event(event) -> str:
     if attempt is None:
         current_app.logger.warning("payment_intent.succeeded for an unknown attempt: %s", intent["id"])
         return "unknown"
+    customer = db.session.scalar(select(Account.stripe_customer_id).where(Account.id == attempt.account_id))
+    if (attempt.payment_intent_id not in (None, intent["id"]) or not customer
+            or intent.get("customer") != customer):
+        current_app.logger.error("payment_intent %s is not attempt %s's own", intent["id"], attempt.id)
+        return "mismatch"
     if int(intent["amount"]) != attempt.amount_cents:
         current_app.logger.error("payment_intent %s amount differs from attempt %s", intent["id"], attempt.id)
         return "mismatch"

@@ -5,10 +5,12 @@ from datetime import date
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from portal import audit, facility, mail, money
 from portal.clock import facility_today
 from portal.extensions import db
+from portal.locking import lock_rows
 from portal.models import (
     Account,
     PaymentPlan,
@@ -19,6 +21,7 @@ from portal.models import (
 )
 
 GOOD_STANDING = ("active",)
+ALREADY_ON_A_PLAN = "This account already has a payment plan. Open it to see or change the payments."
 
 
 class PlanError(ValueError):
@@ -110,8 +113,9 @@ def create(account: Account, schedule: Schedule, *, card: SavedCard | None, acto
            agreement_name: str | None = None, agreement_ip: str | None = None) -> PaymentPlan:
     """Put a balance on a plan. A patient's plan beyond self-service terms waits for a biller."""
     rules = policy()
+    account = lock_rows(Account, [account.id])[account.id]  # concurrent enrolments of one account take turns
     if active_plan(account) is not None:
-        raise PlanError("This account already has a plan.")
+        raise PlanError(ALREADY_ON_A_PLAN)
     if schedule.balance_cents > account.patient_due_cents:
         raise PlanError("The plan cannot be larger than what is owed.")
     if card is None or card.account_id != account.id or card.removed_at is not None:
@@ -134,7 +138,11 @@ def create(account: Account, schedule: Schedule, *, card: SavedCard | None, acto
     plan.installments = [PlanInstallment(sequence=n + 1, due_date=day, amount_cents=cents, next_attempt_on=day)
                          for n, (day, cents) in enumerate(charges)]
     db.session.add(plan)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # the database's own rule: one open plan per account
+        db.session.rollback()
+        raise PlanError(ALREADY_ON_A_PLAN) from exc
     return plan
 
 

@@ -18,13 +18,15 @@ MANUAL_METHODS = ("eft", "insurance_check", "other")
 
 def post_line_by_hand(claim_line_id: int, *, paid_cents: int, adjustments: list[tuple[str, str, int, str | None]],
                       method: str, received_on: date, token: str, actor: str, reference: str | None = None,
-                      allowed_cents: int | None = None) -> AdjudicatedLine:
+                      allowed_cents: int | None = None, authorize=None) -> AdjudicatedLine:
     """Post a payer's decision on one claim line by hand, with the same rules as an ERA line.
 
     `adjustments` are (CAS group, CARC, cents, RARC or None): CO/PI written off, PR moved to the patient
     (CARC 1 deductible, 2 coinsurance, 3 copay), OA written off up to what insurance still owes. The
     payment (if anything was paid) is an insurance payment with the payer of the claim. `token` makes
     the submission idempotent: the same token posts once. Raises EraError, with nothing written.
+    `authorize(cents)`, called under the account lock with what the adjustments write off or move to the
+    patient, may refuse the posting (the poster's adjustment right and daily limit).
     """
     claim_line = db.session.get(ClaimLine, claim_line_id)
     if claim_line is None:
@@ -56,6 +58,8 @@ def post_line_by_hand(claim_line_id: int, *, paid_cents: int, adjustments: list[
         if _history(key) is not None:  # posted meanwhile under the same token: nothing more
             uow.release()
         else:
+            if authorize is not None and ledger.line_problem(uow, decision.adjudication) is None:
+                authorize(sum(adjustment.amount_cents for adjustment in cas))
             post_lines(uow, [decision], payment_key=f"{key}:payment", method=method, received_on=received_on,
                        payer_id=info.payer_id, reference=reference)
             uow.commit()

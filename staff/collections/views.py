@@ -12,6 +12,7 @@ from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, Agency, Facility, Payer, Payment, PaymentPlan, User, utcnow
 from portal.models.collections import DUNNING_STAGES
+from portal.payments import desk
 from portal.web import audit_context, db_id
 from staff.collections.forms import (
     AgencyForm,
@@ -36,6 +37,17 @@ QUEUE_VIEWS = {"mine": "My accounts", "unassigned": "Unassigned", "all": "Everyo
 
 def _actor() -> str:
     return f"user:{current_user.id}"
+
+
+def _adjustment_right(account: Account):
+    """A write-off (bad debt, an agency's fee) needs the adjustment permission and fits the role's daily limit."""
+    def authorize(cents: int) -> None:
+        try:
+            desk.authorize_adjustment(current_user, account.id, cents)
+        except desk.PostingError as exc:
+            raise collections.CollectionsError(exc.message) from exc
+
+    return authorize
 
 
 def _account(account_id: int) -> Account:
@@ -282,7 +294,8 @@ def agency_payment(account_id: int):
     form = AgencyPaymentForm()
     return _act(account, "agency_payment_form", form, lambda f: collections.record_agency_payment(
         account, gross_cents=f.gross.cents, fee_cents=f.fee.cents, received_on=f.received_on.data,
-        reference=f.reference.data, key=f"collections:agency:{account.id}:{f.token.data}", actor=_actor()),
+        reference=f.reference.data, key=f"collections:agency:{account.id}:{f.token.data}", actor=_actor(),
+        authorize=_adjustment_right(account)),
         "Agency payment posted.")
 
 
@@ -291,7 +304,7 @@ def agency_payment(account_id: int):
 def bad_debt(account_id: int):
     account = _account(account_id)
     return _act(account, "bad_debt_form", BadDebtForm(), lambda f: collections.write_off_bad_debt(
-        account, reason=f.reason.data, as_of=facility_today(), actor=_actor(),
+        account, reason=f.reason.data, as_of=facility_today(), actor=_actor(), authorize=_adjustment_right(account),
         **audit_context()), "Written off as bad debt.")
 
 

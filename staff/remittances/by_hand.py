@@ -13,6 +13,7 @@ from portal.clock import facility_today
 from portal.extensions import db
 from portal.forms import Form, RowForm
 from portal.models import Account, AdjudicatedLine, Claim, ClaimLine
+from portal.payments import desk
 from portal.web import audit_context
 
 bp = Blueprint("staff_insurance", __name__, url_prefix="/staff/claims")
@@ -94,11 +95,17 @@ def post_line(line_id: int):
         return render_template("staff/insurance/post_line.html", **page), 400 if form.is_submitted() else 200
     rows = [(r.group.data, r.carc.data, r.form.cents, r.rarc.data or None)
             for r in form.adjustments if r.group.data]
+    def authorize(cents: int) -> None:  # CO/PI/OA write-offs and PR transfers: the poster's right and daily limit
+        try:
+            desk.authorize_adjustment(current_user, claim.account_id, cents)
+        except desk.PostingError as exc:
+            raise remittances.EraError(exc.message) from exc
+
     try:
         remittances.post_line_by_hand(line.id, paid_cents=form.paid_cents, adjustments=rows, method=form.method.data,
                               received_on=form.received_on.data, token=form.token.data,
                               reference=(form.reference.data or "").strip() or None, allowed_cents=form.allowed_cents,
-                              actor=f"user:{current_user.id}")
+                              actor=f"user:{current_user.id}", authorize=authorize)
     except remittances.EraError as exc:
         form.paid.errors.append(str(exc))
         return render_template("staff/insurance/post_line.html", **page), 400

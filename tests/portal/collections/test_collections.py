@@ -507,3 +507,19 @@ def test_the_beat_task_runs_the_nightly_job(app):
     result = collections_nightly.delay(D0.isoformat()).get()
     assert result["as_of"] == D0.isoformat() and result["entered_cycle"] == 1
     assert stage(account) == "first_statement"
+
+
+def test_bad_debt_write_offs_need_the_adjustment_right(app, login_as):
+    account = owing(80000, D0)
+    for day in (0, 30, 60, 90, 120):
+        run(app, D0 + timedelta(days=day))
+    db.session.commit()
+    page = f"/staff/collections/accounts/{account.id}"
+    collector, admin = login_as("collector"), login_as("admin")
+    refused = post_form(collector, f"{page}/bad-debt", {"reason": "uncollectable"}, page=page)
+    assert refused.status_code == 400 and "may not post write-offs" in refused.get_data(as_text=True)
+    db.session.refresh(account)
+    assert account.patient_due_cents == 80000 and db.session.scalar(select(func.count(Adjustment.id))) == 0
+    assert post_form(admin, f"{page}/bad-debt", {"reason": "uncollectable"}, page=page).status_code == 302
+    db.session.refresh(account)
+    assert account.patient_due_cents == 0

@@ -125,9 +125,13 @@ def sign(payload: bytes, secret: str = "whsec_parity_test") -> str:
     return f"t={stamp},v1={digest}"
 
 
-def succeeded_event(intent_id: str, attempt_id: int, amount: int, event_id: str) -> bytes:
+def succeeded_event(intent_id: str, attempt_id: int, amount: int, event_id: str, customer: str | None = None) -> bytes:
+    """The signed body Stripe sends; the customer is the attempt's own unless another is named."""
+    if customer is None:
+        customer = db.session.get(CardPayment, attempt_id).account.stripe_customer_id
     return json.dumps({"id": event_id, "object": "event", "type": "payment_intent.succeeded",
                        "data": {"object": {"id": intent_id, "object": "payment_intent", "amount": amount,
+                                           "customer": customer,
                                            "metadata": {"parity_card_payment": str(attempt_id)}}}}).encode()
 
 
@@ -182,3 +186,37 @@ def test_a_webhook_that_fails_midway_is_processed_on_redelivery(app, client, str
     again = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": sign(payload)},
                         content_type="application/json")
     assert again.status_code == 200 and again.get_json()["result"] == "posted" and payments_count() == 1
+
+
+def test_a_webhook_for_another_payment_intent_or_customer_posts_nothing(app, client, stripe_emulator):
+    web, account, csrf = signed_in_patient(app)
+    attempt_id, _ = pay(web, account, csrf, stripe_emulator, card=CARD_3DS)  # waiting for 3-D Secure
+    attempt = db.session.get(CardPayment, attempt_id)
+    other_web, other, other_csrf = signed_in_patient(app)
+    other_attempt_id, _ = pay(other_web, other, other_csrf, stripe_emulator, amount="100.00")
+    other_intent = db.session.get(CardPayment, other_attempt_id).payment_intent_id
+    forged = [succeeded_event(other_intent, attempt.id, attempt.amount_cents, "evt_other_intent"),
+              succeeded_event(attempt.payment_intent_id, attempt.id, attempt.amount_cents, "evt_other_customer",
+                              customer=other.stripe_customer_id)]
+    for payload in forged:
+        response = client.post("/webhooks/stripe", data=payload, headers={"Stripe-Signature": sign(payload)},
+                               content_type="application/json")
+        assert response.status_code == 200 and response.get_json()["result"] == "mismatch"
+    db.session.refresh(attempt)
+    assert attempt.payment_id is None and db.session.scalar(
+        select(func.count(Payment.id)).where(Payment.account_id == account.id)) == 0
+
+
+def test_confirm_refuses_a_card_that_is_not_this_guarantors(app, stripe_emulator):
+    web, account, csrf = signed_in_patient(app)
+    other_web, other, other_csrf = signed_in_patient(app)
+    pay(other_web, other, other_csrf, stripe_emulator, save=True)
+    theirs = db.session.scalar(select(SavedCard).where(SavedCard.account_id == other.id)).payment_method_id
+    status, started = call(web, f"/accounts/{account.id}/pay/start", csrf, {"token": uuid.uuid4().hex,
+                                                                            "amount": "50.00"})
+    status, outcome = call(web, f"/accounts/{account.id}/pay/confirm", csrf,
+                           {"attempt_id": started["attempt_id"], "payment_method_id": theirs})
+    assert status == 400 and "not saved for this payment" in outcome["message"]
+    intents = stripe_helpers.all_payment_intents(stripe_emulator)
+    assert not [i for i in intents if i["customer"] == account.stripe_customer_id]
+    assert db.session.scalar(select(func.count(Payment.id)).where(Payment.account_id == account.id)) == 0

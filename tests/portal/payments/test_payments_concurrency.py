@@ -49,3 +49,21 @@ def test_webhook_delivered_100_times_while_the_browser_returns_posts_one_payment
     assert db.session.scalar(select(func.count(Payment.id)).where(Payment.method == "card")) == 1
     db.session.refresh(account)
     assert account.patient_balance_cents == 25000 - 6000
+
+
+def test_two_attempts_for_the_whole_balance_charge_it_once(app, stripe_emulator):
+    client, account, csrf = signed_in_patient(app, balance=51000)
+    ready = []
+    for _ in range(2):
+        _, started = call(client, f"/accounts/{account.id}/pay/start", csrf,
+                          {"token": uuid.uuid4().hex, "amount": "510.00"})
+        ready.append((started["attempt_id"], stripe_helpers.save_card(stripe_emulator, started["setup_client_secret"])))
+    results, errors = run_concurrently(app, 2, lambda i: payments.confirm(
+        ready[i][0], payment_method_id=ready[i][1], actor=f"thread:{i}"))
+    assert [r.status for r in results] == ["succeeded"]
+    assert len(errors) == 1 and "Nothing was charged" in str(errors[0])
+    intents = [i for i in stripe_helpers.all_payment_intents(stripe_emulator)
+               if i["customer"] == account.stripe_customer_id and i["status"] == "succeeded"]
+    assert sum(i["amount"] for i in intents) == 51000
+    db.session.refresh(account)
+    assert account.patient_balance_cents == 0

@@ -302,3 +302,14 @@ def test_who_may_do_what(owed, login_as):
     assert biller.get(f"/staff/accounts/{other.id}/postings/{payment.posting_id}/reverse").status_code == 404
     assert biller.get(f"/staff/accounts/{other.id}/payments/{payment.id}/receipt.pdf").status_code == 404
     assert db.session.scalar(select(func.count()).select_from(Allocation)) == 2
+
+
+def test_the_adjustment_limit_holds_per_account_per_day_not_per_posting(app, login_as):
+    account = factories.account()
+    charge = factories.charge(account, 100000)
+    biller = login_as("biller")
+    url = f"/staff/accounts/{account.id}/adjust"
+    assert submit(biller, url, adjustment_data(charge, kind="charity", amount="300.00")).status_code == 302
+    second = submit(biller, url, adjustment_data(charge, kind="charity", amount="300.00"))
+    assert second.status_code == 400 and "($300.00 posted today)" in second.get_data(as_text=True)
+    assert balances(charge) == [100000 - 30000]

@@ -67,3 +67,35 @@ def test_front_desk_roles_cannot_post_insurance(app, login_as):
     claim = make_claim("HP3", [("S9480", DAY, 1, 90000)])
     client = login_as("clinician")
     assert client.get(f"/staff/claims/lines/{claim.lines[0].id}/insurance-payment").status_code == 403
+
+
+def test_a_collector_cannot_write_off_through_a_hand_posted_insurance_line(app, login_as):
+    claim = make_claim("HP9", [("S9480", DAY, 1, 90000)])
+    line = claim.lines[0]
+    url = f"/staff/claims/lines/{line.id}/insurance-payment"
+    collector = login_as("collector")
+    csrf, token = _form(collector, url)
+    refused = collector.post(url, data={"csrf_token": csrf, "token": token, "paid": "0", "method": "other",
+                                        "received_on": "2026-11-03", "adjustments-0-group": "CO",
+                                        "adjustments-0-carc": "45", "adjustments-0-amount": "850.00"})
+    assert refused.status_code == 400
+    assert "Your role (collector) may not post write-offs or adjustments" in refused.get_data(as_text=True)
+    charge = db.session.get(Charge, line.charge_id)
+    db.session.refresh(charge)
+    assert charge.insurance_balance_cents == 90000 and db.session.scalar(select(func.count(Adjustment.id))) == 0
+
+
+def test_hand_posted_write_offs_count_against_the_billers_daily_limit(app, login_as):
+    claim = make_claim("HP10", [("S9480", DAY, 1, 90000)])
+    line = claim.lines[0]
+    url = f"/staff/claims/lines/{line.id}/insurance-payment"
+    biller = login_as("biller")
+    base = {"method": "other", "received_on": "2026-11-03", "adjustments-0-group": "CO", "adjustments-0-carc": "45"}
+    csrf, token = _form(biller, url)
+    assert biller.post(url, data={**base, "csrf_token": csrf, "token": token, "paid": "0",
+                                  "adjustments-0-amount": "300.00"}).status_code == 302
+    csrf, token = _form(biller, url)
+    again = biller.post(url, data={**base, "csrf_token": csrf, "token": token, "paid": "0",
+                                   "adjustments-0-amount": "300.00"})
+    assert again.status_code == 400 and "up to $500.00 per account a day" in again.get_data(as_text=True)
+    assert db.session.scalar(select(func.sum(Adjustment.amount_cents))) == 30000
