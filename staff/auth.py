@@ -2,9 +2,9 @@
 import time
 
 from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
-from portal.auth import check_password, login_rate_limit, safe_next, start_session
+from portal.auth import check_password, end_session, login_rate_limit, safe_next, start_session
 from portal.extensions import db, limiter
 from portal.forms import LoginForm, TotpForm
 from portal.models import User
@@ -60,7 +60,9 @@ def totp():
         return redirect(url_for(".login"))
     form = TotpForm()
     if form.validate_on_submit():
-        if users.verify_totp(user, form.code.data, **audit_context()):
+        config = current_app.config
+        if users.verify_totp(user, form.code.data, max_failures=config["LOGIN_MAX_FAILURES"],
+                             lockout_minutes=config["LOGIN_LOCKOUT_MINUTES"], **audit_context()):
             return _finish(user)
         form.code.errors.append("That code is not valid. Enter the current code from your app.")
         keep_refusal()  # the failed code is audited although the page answers 401
@@ -97,7 +99,6 @@ def enrolment_page(user: User, on_success):
 
 @bp.post("/logout")
 def logout():
-    logout_user()
-    session.clear()
+    end_session()
     flash("You are signed out.", "info")
     return redirect(url_for(".login"))
