@@ -47,6 +47,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 3600
     # HIPAA automatic logoff for staff (minutes of inactivity).
     STAFF_IDLE_MINUTES = int(os.environ.get("STAFF_IDLE_MINUTES", "15"))
+    # A staff session ends this long after sign-in however busy; a patient session after this much idle time.
+    STAFF_SESSION_HOURS = int(os.environ.get("STAFF_SESSION_HOURS", "12"))
+    PATIENT_IDLE_MINUTES = int(os.environ.get("PATIENT_IDLE_MINUTES", "30"))
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per minute")

@@ -72,6 +72,9 @@ class User(Model):
     failed_login_count: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stored in each session at sign-in and checked on every request: logout, a new password and
+    # deactivation bump it, which ends every session opened before (copied cookies included).
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     accesses: Mapped[list["AccountAccess"]] = relationship(back_populates="user")

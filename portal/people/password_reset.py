@@ -64,6 +64,7 @@ def set_new_password(user: User, password: str, *,
 
     user.password_hash = users.hash_password(password)
     user.failed_login_count, user.locked_until = 0, None
+    users.end_sessions(user)
     audit.record("password_reset.completed", "user", actor=user, object_id=user.id,
                  ip=ip, user_agent=user_agent)
     name = facility.current().neutral_name
