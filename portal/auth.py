@@ -136,7 +136,10 @@ def reset_password(token: str):
         return render_template("login_reset.html", form=None), 404
 
     def save(password: str):
-        password_reset.set_new_password(user, password, **audit_context())
+        try:
+            password_reset.set_new_password(user, password, **audit_context())
+        except password_reset.LinkUsed:  # another tab or device used this link a moment ago
+            return render_template("login_reset.html", form=None), 409
         flash("Your password is changed. Sign in with the new one.", "info")
         return redirect(url_for(".login"))
 

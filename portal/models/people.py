@@ -107,3 +107,17 @@ class AccountAccess(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     user: Mapped[User] = relationship(back_populates="accesses")
+
+
+class RegistrationLink(Model):
+    """A mailed link that finishes a guarantor's login. The link carries only a random token; the row keeps
+    what it is for (only the token's digest is stored) and is spent once, by a conditional UPDATE."""
+
+    __tablename__ = "registration_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    full_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -44,7 +44,11 @@ def finish(token: str):
         return render_template("register_finish.html", form=None), 404
 
     def save(password: str):
-        start_session(registration.finish(claims, password, **audit_context()))
+        try:
+            user = registration.finish(claims, password, **audit_context())
+        except registration.LinkUsed:  # another tab or device finished with this link a moment ago
+            return render_template("register_finish.html", form=None), 409
+        start_session(user)
         flash("Your login is ready. This is your account.", "info")
         return redirect(url_for("patient.account", account_id=claims["account"]))
 
