@@ -82,15 +82,18 @@ def enrol():
 
 
 def enrolment_page(user: User, on_success):
-    secret = session.get("enrol_secret") or users.new_totp_secret()
-    session["enrol_secret"] = secret
+    """The secret stays on the server (a pending-enrolment row); the session holds only its random id."""
+    pending = users.pending_enrolment(user, session.get("enrol_id"))
+    session["enrol_id"], secret = pending.id, pending.secret
     form = TotpForm()
     if form.validate_on_submit():
-        if users.enrol_totp(user, secret, form.code.data, **audit_context()):
-            session.pop("enrol_secret", None)
+        if users.enrol_totp(user, pending, form.code.data, **audit_context()):
+            session.pop("enrol_id", None)
             flash("Two-factor sign-in is on.", "info")
             return on_success()
         form.code.errors.append("That code does not match. Check the time on your phone and try again.")
+    if form.is_submitted():
+        keep_refusal()  # the page answers 400 but keeps the pending secret it shows
     uri = users.totp_uri(user, secret, issuer=current_app.config["FACILITY_NAME"])
     status = 400 if form.is_submitted() else 200
     return render_template("staff/enrol_totp.html", form=form, secret=secret,

@@ -39,7 +39,7 @@ from portal.models.ledger import (
     Payment,
     Posting,
 )
-from portal.models.people import AccountAccess, Facility, RegistrationLink, Role, RolePermission, User
+from portal.models.people import AccountAccess, Facility, RegistrationLink, Role, RolePermission, TotpEnrolment, User
 from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment, PlanPolicy
 from portal.models.remits import (
     EXCEPTION_STATES,
@@ -59,7 +59,7 @@ from portal.models.underpayments import (
 )
 
 __all__ = [
-    "RegistrationLink",
+    "RegistrationLink", "TotpEnrolment",
     "Agency", "AgencyPayment", "CollectionCase", "CollectionHold", "CollectionSettings", "ContactLog", "Placement",
     "PromiseToPay",
     "LEAD_STATUSES", "Estimate", "EstimateSettings", "GoodFaithEstimate", "Lead",

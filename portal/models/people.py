@@ -121,3 +121,14 @@ class RegistrationLink(Model):
     full_name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TotpEnrolment(Model):
+    """A two-factor secret shown to a staff user who has not confirmed it yet. The session holds only the
+    random id; the secret never leaves the server but on the enrolment page itself."""
+
+    __tablename__ = "totp_enrolments"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,11 +9,11 @@ import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import case, func, literal, null, or_, select, update
+from sqlalchemy import case, delete, func, literal, null, or_, select, update
 
 from portal import audit
 from portal.extensions import db
-from portal.models import Role, RolePermission, User, utcnow
+from portal.models import Role, RolePermission, TotpEnrolment, User, utcnow
 from portal.models.base import UTCDateTime
 from portal.permissions import DEFAULT_ROLES, PERMISSIONS
 
@@ -187,10 +187,28 @@ def verify_totp(user: User, code: str, *, max_failures: int, lockout_minutes: in
     return ok
 
 
-def enrol_totp(user: User, secret: str, code: str, *,
+ENROLMENT_MINUTES = 30
+
+
+def pending_enrolment(user: User, enrolment_id: str | None) -> TotpEnrolment:
+    """The secret this user is enrolling with (kept on the server; the session holds only its random id),
+    or a new one when there is none or it is stale."""
+    pending = db.session.get(TotpEnrolment, enrolment_id) if enrolment_id else None
+    if (pending is None or pending.user_id != user.id
+            or pending.created_at < utcnow() - timedelta(minutes=ENROLMENT_MINUTES)):
+        pending = TotpEnrolment(id=secrets.token_urlsafe(32), user_id=user.id, secret=new_totp_secret())
+        db.session.add(pending)
+        db.session.flush()
+    return pending
+
+
+def enrol_totp(user: User, pending: TotpEnrolment, code: str, *,
                ip: str | None = None, user_agent: str | None = None) -> bool:
+    """Turn two-factor on with the pending secret once a code from it checks out."""
+    secret = pending.secret
     if not _accept_code(user, secret, code):
         return False
+    db.session.execute(delete(TotpEnrolment).where(TotpEnrolment.user_id == user.id))
     user.totp_secret = secret
     user.totp_enabled = True
     audit.record("user.totp_enrolled", "user", actor=user, object_id=user.id, ip=ip, user_agent=user_agent)

@@ -89,6 +89,20 @@ def test_role_that_requires_two_factor_must_enrol_before_the_first_sign_in_compl
     assert biller.totp_enabled and biller.totp_secret == secret
 
 
+def test_the_enrolment_secret_never_travels_in_the_session_cookie(app, client, make_staff):
+    biller = make_staff("biller", totp=False)
+    post_form(client, "/staff/login", {"email": biller.email, "password": PASSWORD})
+    page = client.get("/staff/login/enrol").get_data(as_text=True)
+    secret = page.split('data-testid="totp-secret">')[1].split("<")[0]
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    stored = serializer.loads(client.get_cookie("session").value)
+    assert secret not in repr(stored)
+    bad = post_form(client, "/staff/login/enrol", {"code": "000000"})
+    assert secret in bad.get_data(as_text=True)  # the same secret is shown until it is confirmed
+    assert secret not in repr(serializer.loads(client.get_cookie("session").value))
+    assert post_form(client, "/staff/login/enrol", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+
+
 def test_two_factor_code_is_checked_and_cannot_be_replayed(app, make_staff):
     admin = make_staff("admin")
     first = app.test_client()
