@@ -5,9 +5,8 @@ Revises: b7e2c4d9a1f3
 Create Date: 2026-12-01 23:20:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a4f2c81d9e37'

@@ -5,11 +5,10 @@ Revises: f3b6d2a8c415
 Create Date: 2026-12-01 23:50:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from portal.models.base import UTCDateTime
-
 
 # revision identifiers, used by Alembic.
 revision = 'b59e0d4c7a62'

@@ -5,11 +5,10 @@ Revises: a4f2c81d9e37
 Create Date: 2026-12-01 23:30:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from portal.models.base import UTCDateTime
-
 
 # revision identifiers, used by Alembic.
 revision = 'd81c5e7a3b90'

@@ -72,9 +72,9 @@ def set_new_password(user: User, password: str, *,
     changed = db.session.execute(
         update(User).where(User.id == user.id, User.password_hash == old_hash)
         .values(password_hash=new_hash, failed_login_count=0, locked_until=None)
-        .execution_options(synchronize_session=False)).rowcount
+        .returning(User.id).execution_options(synchronize_session=False)).scalar()
     db.session.expire(user, ["password_hash", "failed_login_count", "locked_until"])
-    if changed != 1:
+    if changed is None:
         raise LinkUsed("This link was already used.")
     users.end_sessions(user)
     audit.record("password_reset.completed", "user", actor=user, object_id=user.id,

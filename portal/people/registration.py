@@ -73,8 +73,9 @@ def finish(claims: dict, password: str, *, ip: str | None = None, user_agent: st
     raises LinkUsed."""
     spent = db.session.execute(
         update(RegistrationLink).where(RegistrationLink.id == claims["link"], RegistrationLink.used_at.is_(None))
-        .values(used_at=utcnow()).execution_options(synchronize_session=False)).rowcount
-    if spent != 1 or _login_for(claims["email"]) is not None:
+        .values(used_at=utcnow()).returning(RegistrationLink.id)
+        .execution_options(synchronize_session=False)).scalar()
+    if spent is None or _login_for(claims["email"]) is not None:
         raise LinkUsed("This link was already used.")
     try:
         with db.session.begin_nested():

@@ -78,7 +78,7 @@ def _count_attempt(user: User, *, max_failures: int, lockout_minutes: int) -> in
 
 def _attempt_failed(user: User, count: int, *, max_failures: int, action: str,
                     ip: str | None, user_agent: str | None) -> None:
-    detail = {"failures": count}
+    detail: dict[str, int | str] = {"failures": count}
     if count >= max_failures:  # locked by _count_attempt; the next lockout counts from zero again
         user.failed_login_count = 0
         detail["locked_until"] = user.locked_until.isoformat()
@@ -162,10 +162,11 @@ def _accept_code(user: User, secret: str, code: str, at: datetime | None = None)
                 update(User)
                 .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
                 .values(totp_last_step=step)
+                .returning(User.id)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ).scalar()
             db.session.expire(user, ["totp_last_step"])
-            return taken == 1
+            return taken is not None
     return False
 
 
