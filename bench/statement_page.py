@@ -150,6 +150,7 @@ def main() -> None:
     database_url = f"sqlite:///{folder}/bench.db"
     account_id, statement_id = prepare(database_url)
     env = {"DATABASE_URL": database_url, "PARITY_ENV": "production", "PARITY_INSTANCE": folder,
+           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/2"),
            "SESSION_COOKIE_SECURE": "false"}
     hello_port, parity_port = free_port(), free_port()
     hello = serve("bench.hello_app:app", hello_port, env)

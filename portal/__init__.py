@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from portal.config import ROOT, Config, config_for_environment
+from portal.config import ROOT, Config, check_for_production, config_for_environment
 from portal.extensions import celery_init_app, csrf, db, limiter, migrate
 
 
@@ -12,6 +12,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_path=str(ROOT / "instance"))
     app.config.from_object(config or config_for_environment())
+    check_for_production(app.config)
     _ensure_sqlite_folder(app)
     from portal.web import register_converters
 

@@ -1,5 +1,6 @@
 """Login for patients, the user loader, and the guards every view uses."""
 import functools
+import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -19,19 +20,35 @@ def init_app(app) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.session_protection = "strong"
+    app.before_request(_end_idle_patient_session)
     app.register_blueprint(bp)
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """The login row, read on every request (one primary-key query): a deactivated login or a changed
-    password ends the session at its next request."""
+    """The login row, read on every request (one primary-key query): a deactivated login, a changed
+    password or a logout anywhere ends the session at its next request (the session carries the login's
+    session version from sign-in; each of those bumps it)."""
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or not user.active:
+    if user is None or not user.active or session.get("session_version") != user.session_version:
         return None
     return user if _same_password(users.password_fingerprint(user)) else None
+
+
+def _end_idle_patient_session():
+    """A patient session ends after PATIENT_IDLE_MINUTES without a request (staff: see staff.require_staff_session)."""
+    if session.get("kind") != "patient" or "_user_id" not in session:
+        return None
+    now = time.time()
+    if now - session.get("last_seen", 0) > current_app.config["PATIENT_IDLE_MINUTES"] * 60:
+        logout_user()
+        session.clear()
+        flash("You were signed out after a period of inactivity.", "info")
+        return None  # the page's own guard sends the visitor to sign in
+    session["last_seen"] = now
+    return None
 
 
 def _same_password(fingerprint: str) -> bool:
@@ -69,6 +86,8 @@ def start_session(user: User) -> None:
     login_user(user)
     session["kind"] = user.kind
     session["pw_fingerprint"] = users.password_fingerprint(user)
+    session["session_version"] = user.session_version
+    session["signed_in_at"] = session["last_seen"] = time.time()
     users.record_login(user, **audit_context())
 
 
@@ -117,7 +136,10 @@ def reset_password(token: str):
         return render_template("login_reset.html", form=None), 404
 
     def save(password: str):
-        password_reset.set_new_password(user, password, **audit_context())
+        try:
+            password_reset.set_new_password(user, password, **audit_context())
+        except password_reset.LinkUsed:  # another tab or device used this link a moment ago
+            return render_template("login_reset.html", form=None), 409
         flash("Your password is changed. Sign in with the new one.", "info")
         return redirect(url_for(".login"))
 
@@ -136,9 +158,17 @@ def choose_password(template: str, save, **context):
     return render_template(template, form=form, **context), 400 if form.is_submitted() else 200
 
 
+def end_session() -> None:
+    """Sign out here and everywhere this login is signed in: a copy of the cookie no longer works."""
+    if current_user.is_authenticated:
+        users.end_sessions(current_user)
+    logout_user()
+    session.clear()
+
+
 @bp.post("/logout")
 def logout():
-    logout_user()
+    end_session()
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -47,12 +47,21 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 3600
     # HIPAA automatic logoff for staff (minutes of inactivity).
     STAFF_IDLE_MINUTES = int(os.environ.get("STAFF_IDLE_MINUTES", "15"))
+    # A staff session ends this long after sign-in however busy; a patient session after this much idle time.
+    STAFF_SESSION_HOURS = int(os.environ.get("STAFF_SESSION_HOURS", "12"))
+    PATIENT_IDLE_MINUTES = int(os.environ.get("PATIENT_IDLE_MINUTES", "30"))
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per minute")
     # A patient's emailed password reset link: how long it works, and how often one address may ask.
     PASSWORD_RESET_MINUTES = int(os.environ.get("PASSWORD_RESET_MINUTES", "60"))
     PASSWORD_RESET_RATE_LIMIT = os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes")
+    # Pay by link (also /register and /accounts/add): tries per address; tries per statement code, shared by
+    # the three pages; and wrong details with one code, from any address, before the code locks for a while.
+    PAY_LINK_IP_LIMIT = os.environ.get("PAY_LINK_IP_LIMIT", "10 per 15 minutes")
+    PAY_LINK_CODE_LIMIT = os.environ.get("PAY_LINK_CODE_LIMIT", "5 per hour")
+    PAY_LINK_CODE_MAX_MISSES = int(os.environ.get("PAY_LINK_CODE_MAX_MISSES", "10"))
+    PAY_LINK_CODE_LOCK_MINUTES = int(os.environ.get("PAY_LINK_CODE_LOCK_MINUTES", "60"))
     # The public estimate page and its call-back form, per client address.
     ESTIMATE_PUBLIC_LIMIT = os.environ.get("ESTIMATE_PUBLIC_LIMIT", "20 per hour")
     # Roles whose users must use TOTP two-factor authentication.
@@ -111,6 +120,14 @@ class TestConfig(Config):
         self.REDIS_URL = None
         self.MAIL_SERVER = None
         self.RATELIMIT_STORAGE_URI = "memory://"
+
+
+def check_for_production(config) -> None:
+    """Production keeps rate limits (sign-in, pay by link) in Redis, shared by every process and worker: in
+    memory each process would count alone. Refuse to start without it, in one readable line."""
+    if config.get("ENV_NAME") == "production" and not config.get("REDIS_URL"):
+        raise SystemExit("Parity will not start: set REDIS_URL (PARITY_ENV=production keeps rate limits in Redis, "
+                         "shared by every process).")
 
 
 def config_for_environment() -> Config:

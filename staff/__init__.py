@@ -32,7 +32,8 @@ def _staff_context() -> dict:
 
 
 def require_staff_session():
-    """Every staff page: a staff login whose session has not idled out (HIPAA automatic logoff)."""
+    """Every staff page: a staff login whose session has not idled out (HIPAA automatic logoff) nor outlived
+    STAFF_SESSION_HOURS since sign-in, however busy."""
     if not current_user.is_authenticated:
         return redirect(url_for("staff_auth.login", next=request.full_path))
     if not current_user.is_staff:
@@ -41,9 +42,15 @@ def require_staff_session():
     idle_limit = current_app.config["STAFF_IDLE_MINUTES"] * 60
     last_seen = session.get("last_seen", now)
     if now - last_seen > idle_limit:
-        logout_user()
-        session.clear()
-        flash("You were signed out after a period of inactivity.", "info")
-        return redirect(url_for("staff_auth.login", next=request.full_path))
+        return _signed_out("You were signed out after a period of inactivity.")
+    if now - session.get("signed_in_at", 0) > current_app.config["STAFF_SESSION_HOURS"] * 3600:
+        return _signed_out("Your session has ended. Please sign in again.")
     session["last_seen"] = now
     return None
+
+
+def _signed_out(message: str):
+    logout_user()
+    session.clear()
+    flash(message, "info")
+    return redirect(url_for("staff_auth.login", next=request.full_path))

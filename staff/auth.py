@@ -2,9 +2,9 @@
 import time
 
 from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
-from portal.auth import check_password, login_rate_limit, safe_next, start_session
+from portal.auth import check_password, end_session, login_rate_limit, safe_next, start_session
 from portal.extensions import db, limiter
 from portal.forms import LoginForm, TotpForm
 from portal.models import User
@@ -60,7 +60,9 @@ def totp():
         return redirect(url_for(".login"))
     form = TotpForm()
     if form.validate_on_submit():
-        if users.verify_totp(user, form.code.data, **audit_context()):
+        config = current_app.config
+        if users.verify_totp(user, form.code.data, max_failures=config["LOGIN_MAX_FAILURES"],
+                             lockout_minutes=config["LOGIN_LOCKOUT_MINUTES"], **audit_context()):
             return _finish(user)
         form.code.errors.append("That code is not valid. Enter the current code from your app.")
         keep_refusal()  # the failed code is audited although the page answers 401
@@ -80,15 +82,18 @@ def enrol():
 
 
 def enrolment_page(user: User, on_success):
-    secret = session.get("enrol_secret") or users.new_totp_secret()
-    session["enrol_secret"] = secret
+    """The secret stays on the server (a pending-enrolment row); the session holds only its random id."""
+    pending = users.pending_enrolment(user, session.get("enrol_id"))
+    session["enrol_id"], secret = pending.id, pending.secret
     form = TotpForm()
     if form.validate_on_submit():
-        if users.enrol_totp(user, secret, form.code.data, **audit_context()):
-            session.pop("enrol_secret", None)
+        if users.enrol_totp(user, pending, form.code.data, **audit_context()):
+            session.pop("enrol_id", None)
             flash("Two-factor sign-in is on.", "info")
             return on_success()
         form.code.errors.append("That code does not match. Check the time on your phone and try again.")
+    if form.is_submitted():
+        keep_refusal()  # the page answers 400 but keeps the pending secret it shows
     uri = users.totp_uri(user, secret, issuer=current_app.config["FACILITY_NAME"])
     status = 400 if form.is_submitted() else 200
     return render_template("staff/enrol_totp.html", form=form, secret=secret,
@@ -97,7 +102,6 @@ def enrolment_page(user: User, on_success):
 
 @bp.post("/logout")
 def logout():
-    logout_user()
-    session.clear()
+    end_session()
     flash("You are signed out.", "info")
     return redirect(url_for(".login"))

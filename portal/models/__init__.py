@@ -39,7 +39,7 @@ from portal.models.ledger import (
     Payment,
     Posting,
 )
-from portal.models.people import AccountAccess, Facility, Role, RolePermission, User
+from portal.models.people import AccountAccess, Facility, RegistrationLink, Role, RolePermission, TotpEnrolment, User
 from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment, PlanPolicy
 from portal.models.remits import (
     EXCEPTION_STATES,
@@ -119,6 +119,7 @@ __all__ = [
     "PromiseToPay",
     "ProviderAdjustment",
     "Refund",
+    "RegistrationLink",
     "Remittance",
     "RemittanceClaim",
     "RemittanceLine",
@@ -127,6 +128,7 @@ __all__ = [
     "SavedCard",
     "Statement",
     "StripeEvent",
+    "TotpEnrolment",
     "Underpayment",
     "UnderpaymentSettings",
     "User",

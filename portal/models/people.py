@@ -72,6 +72,9 @@ class User(Model):
     failed_login_count: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stored in each session at sign-in and checked on every request: logout, a new password and
+    # deactivation bump it, which ends every session opened before (copied cookies included).
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     accesses: Mapped[list["AccountAccess"]] = relationship(back_populates="user")
@@ -104,3 +107,28 @@ class AccountAccess(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     user: Mapped[User] = relationship(back_populates="accesses")
+
+
+class RegistrationLink(Model):
+    """A mailed link that finishes a guarantor's login. The link carries only a random token; the row keeps
+    what it is for (only the token's digest is stored) and is spent once, by a conditional UPDATE."""
+
+    __tablename__ = "registration_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    email: Mapped[str] = mapped_column(String(254))
+    full_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TotpEnrolment(Model):
+    """A two-factor secret shown to a staff user who has not confirmed it yet. The session holds only the
+    random id; the secret never leaves the server but on the enrolment page itself."""
+
+    __tablename__ = "totp_enrolments"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

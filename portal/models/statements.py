@@ -19,7 +19,8 @@ from portal.models.base import Model, UTCDateTime, utcnow
 
 
 class Statement(Model):
-    """What an account owed on a date. Issued once and never changed; the next one carries forward."""
+    """What an account owed on a date. Issued once and never changed (but for the count of wrong pay-link
+    details against its code); the next one carries forward."""
 
     __tablename__ = "statements"
     __table_args__ = (UniqueConstraint("account_id", "statement_date"),)
@@ -30,6 +31,9 @@ class Statement(Model):
     cycle_number: Mapped[int] = mapped_column()
     # Short code printed on the statement for paying online without an account.
     code: Mapped[str] = mapped_column(String(12), unique=True)
+    # Wrong birth date or ZIP given with this code, from any address; too many lock the code for a while.
+    code_misses: Mapped[int] = mapped_column(default=0, server_default="0")
+    code_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     previous_amount_due_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     payments_since_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     adjustments_since_cents: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -8,7 +8,7 @@ whose passwords an administrator resets.
 """
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal import audit, facility, mail
 from portal.extensions import db
@@ -58,12 +58,25 @@ def user_for(token: str) -> User | None:
     return user
 
 
+class LinkUsed(users.UserError):
+    """Another request set a new password with this link a moment ago."""
+
+
 def set_new_password(user: User, password: str, *,
                      ip: str | None = None, user_agent: str | None = None) -> None:
-    """Replace the password (which retires the link), lift any lockout, and tell the owner it changed."""
+    """Replace the password (which retires the link), lift any lockout, end every session, and tell the
+    owner it changed. The replacement is one conditional UPDATE on the password the link was made for, so
+    concurrent requests with one link change it once; the others raise LinkUsed."""
 
-    user.password_hash = users.hash_password(password)
-    user.failed_login_count, user.locked_until = 0, None
+    old_hash, new_hash = user.password_hash, users.hash_password(password)
+    changed = db.session.execute(
+        update(User).where(User.id == user.id, User.password_hash == old_hash)
+        .values(password_hash=new_hash, failed_login_count=0, locked_until=None)
+        .returning(User.id).execution_options(synchronize_session=False)).scalar()
+    db.session.expire(user, ["password_hash", "failed_login_count", "locked_until"])
+    if changed is None:
+        raise LinkUsed("This link was already used.")
+    users.end_sessions(user)
     audit.record("password_reset.completed", "user", actor=user, object_id=user.id,
                  ip=ip, user_agent=user_agent)
     name = facility.current().neutral_name

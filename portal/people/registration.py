@@ -1,26 +1,34 @@
 """A guarantor creates their own login from a statement, and proves the email is theirs.
 
 The statement code, the patient's date of birth and ZIP (what pay-by-link asks) show they hold the
-bill; a signed link mailed to the address they give shows the email is theirs. The login is created
-only when they open it and choose a password, so nothing waits half-made in the database, and a link
-is spent once a login has that email. A signed-in patient adds another account with the same details.
+bill; a link mailed to the address they give shows the email is theirs. The link carries only a random
+token: what it is for (account, email, name) stays in a registration_links row, keyed by the token's
+digest. The login is created only when they open it and choose a password, and the link is spent
+once, by a conditional UPDATE, so two tabs finishing at once make one login. A signed-in patient adds
+another account with the same details.
 """
+import hashlib
+import secrets
+from datetime import timedelta
+
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from portal import audit, facility, mail
 from portal.extensions import db
-from portal.models import AccountAccess, Statement, User
+from portal.models import AccountAccess, RegistrationLink, Statement, User, utcnow
 from portal.people import users
 
-_SALT = "patient-registration"
 LINK_HOURS = 24
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    keys = [*(current_app.config["SECRET_KEY_FALLBACKS"] or ()), current_app.secret_key]
-    return URLSafeTimedSerializer(keys, salt=_SALT)
+class LinkUsed(users.UserError):
+    """The link was spent by another request a moment ago."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _login_for(email: str) -> User | None:
@@ -37,8 +45,10 @@ def start(statement: Statement, *, full_name: str, email: str,
         body = (f"Someone asked to create a {name} billing login for this email, which already has one.\n"
                 f"Sign in at {base}/login, or choose a new password at {base}/login/forgot.\n\n{name}\n")
     else:
-        token = _serializer().dumps({"account": statement.account_id, "email": email.strip().lower(),
-                                     "name": full_name.strip()})
+        token = secrets.token_urlsafe(32)
+        db.session.add(RegistrationLink(token_digest=_digest(token), account_id=statement.account_id,
+                                        email=email.strip().lower(), full_name=full_name.strip()))
+        db.session.flush()
         body = (f"Hello {full_name.strip()},\n\nTo finish creating your {name} billing login, open\n"
                 f"{base}/register/finish/{token}\nand choose a password. The link works for {LINK_HOURS} hours.\n\n"
                 f"If you did not ask for a login, ignore this email.\n\n{name}\n")
@@ -48,20 +58,31 @@ def start(statement: Statement, *, full_name: str, email: str,
 
 
 def claims_for(token: str) -> dict | None:
-    """What a link asks for, if it is genuine, recent and its email has no login yet."""
-    try:
-        claims = _serializer().loads(token, max_age=LINK_HOURS * 3600)
-    except BadSignature:  # also an expired link
+    """What a link asks for, if it is one we sent, recent, unused and its email has no login yet."""
+    link = db.session.scalar(select(RegistrationLink).where(RegistrationLink.token_digest == _digest(token)))
+    if link is None or link.used_at is not None or link.created_at < utcnow() - timedelta(hours=LINK_HOURS):
         return None
-    if not isinstance(claims, dict) or _login_for(claims.get("email", "")) is not None:
+    if _login_for(link.email) is not None:
         return None
-    return claims
+    return {"link": link.id, "account": link.account_id, "email": link.email, "name": link.full_name}
 
 
 def finish(claims: dict, password: str, *, ip: str | None = None, user_agent: str | None = None) -> User:
-    """Create the patient login with access to the account the statement belongs to."""
-    user = users.create_user(email=claims["email"], full_name=claims["name"], password=password, kind="patient",
-                             actor="registration", ip=ip, user_agent=user_agent)
+    """Create the patient login with access to the account the statement belongs to. The link is spent
+    first, in one conditional UPDATE: a second request with it (or a login made for the email meanwhile)
+    raises LinkUsed."""
+    spent = db.session.execute(
+        update(RegistrationLink).where(RegistrationLink.id == claims["link"], RegistrationLink.used_at.is_(None))
+        .values(used_at=utcnow()).returning(RegistrationLink.id)
+        .execution_options(synchronize_session=False)).scalar()
+    if spent is None or _login_for(claims["email"]) is not None:
+        raise LinkUsed("This link was already used.")
+    try:
+        with db.session.begin_nested():
+            user = users.create_user(email=claims["email"], full_name=claims["name"], password=password,
+                                     kind="patient", actor="registration", ip=ip, user_agent=user_agent)
+    except IntegrityError as exc:  # another link for the email made this login a moment ago
+        raise LinkUsed("This link was already used.") from exc
     db.session.add(AccountAccess(user_id=user.id, account_id=claims["account"]))
     audit.record("registration.completed", "user", actor=user, object_id=user.id, account_id=claims["account"],
                  ip=ip, user_agent=user_agent)
@@ -73,7 +94,11 @@ def add_account(user, statement: Statement, *, ip: str | None = None, user_agent
     if db.session.scalar(select(AccountAccess.id).where(AccountAccess.user_id == user.id,
                                                         AccountAccess.account_id == statement.account_id)):
         return False
-    db.session.add(AccountAccess(user_id=user.id, account_id=statement.account_id))
+    try:
+        with db.session.begin_nested():  # the unique pair settles two requests adding it at once
+            db.session.add(AccountAccess(user_id=user.id, account_id=statement.account_id))
+    except IntegrityError:
+        return False
     audit.record("account_access.added", "account", actor=f"user:{user.id}", object_id=statement.account_id,
                  account_id=statement.account_id, ip=ip, user_agent=user_agent)
     return True

@@ -9,11 +9,12 @@ import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import case, delete, func, literal, null, or_, select, update
 
 from portal import audit
 from portal.extensions import db
-from portal.models import Role, RolePermission, User, utcnow
+from portal.models import Role, RolePermission, TotpEnrolment, User, utcnow
+from portal.models.base import UTCDateTime
 from portal.permissions import DEFAULT_ROLES, PERMISSIONS
 
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
@@ -56,39 +57,74 @@ class LoginResult:
 GENERIC_LOGIN_ERROR = "That email and password do not match an active login."
 
 
+def _count_attempt(user: User, *, max_failures: int, lockout_minutes: int) -> int | None:
+    """Count one sign-in attempt before its secret is checked, in one conditional UPDATE: the attempt that
+    reaches the limit locks the login at once, so concurrent attempts never check more than `max_failures`
+    secrets. The row stays locked until the request commits. None when the login is locked already."""
+    now = utcnow()
+    count = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(failed_login_count=User.failed_login_count + 1,
+                locked_until=case((User.failed_login_count + 1 >= max_failures,
+                                   literal(now + timedelta(minutes=lockout_minutes), UTCDateTime)),
+                                  else_=null()))
+        .returning(User.failed_login_count)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    db.session.expire(user, ["failed_login_count", "locked_until"])
+    return count
+
+
+def _attempt_failed(user: User, count: int, *, max_failures: int, action: str,
+                    ip: str | None, user_agent: str | None) -> None:
+    detail: dict[str, int | str] = {"failures": count}
+    if count >= max_failures:  # locked by _count_attempt; the next lockout counts from zero again
+        user.failed_login_count = 0
+        detail["locked_until"] = user.locked_until.isoformat()
+    audit.record(action, "user", actor=user, object_id=user.id, detail=detail, ip=ip, user_agent=user_agent)
+
+
+def _attempt_succeeded(user: User) -> None:
+    user.failed_login_count = 0
+    user.locked_until = None
+    db.session.flush()
+
+
+def _refused_locked(user: User, *, ip: str | None, user_agent: str | None) -> None:
+    audit.record("login.refused_locked", "user", actor=user, object_id=user.id, ip=ip, user_agent=user_agent)
+
+
 def authenticate(email: str, password: str, *, kind: str, max_failures: int, lockout_minutes: int,
                  totp_required_roles: tuple[str, ...],
                  ip: str | None = None, user_agent: str | None = None) -> LoginResult:
-    """Check a password for a staff or patient login, counting failures toward a lockout."""
+    """Check a password for a staff or patient login, counting failures toward a lockout. An unknown email,
+    a wrong password and a locked login get the same answer."""
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None or user.kind != kind:
         _verify(_DUMMY_HASH, password)
         return LoginResult(None, GENERIC_LOGIN_ERROR)
-    now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        audit.record("login.refused_locked", "user", actor=user, object_id=user.id,
-                     ip=ip, user_agent=user_agent)
-        return LoginResult(None, "Too many failed attempts. Try again later or ask an administrator.")
-    if not user.active or not _verify(user.password_hash, password):
-        user.failed_login_count += 1
-        detail = {"failures": user.failed_login_count}
-        if user.failed_login_count >= max_failures:
-            user.locked_until = now + timedelta(minutes=lockout_minutes)
-            user.failed_login_count = 0
-            detail["locked_until"] = user.locked_until.isoformat()
-        audit.record("login.failed", "user", actor=user, object_id=user.id, detail=detail,
-                     ip=ip, user_agent=user_agent)
-        if "locked_until" in detail:
-            return LoginResult(None, "Too many failed attempts. Try again later or ask an administrator.")
+    count = _count_attempt(user, max_failures=max_failures, lockout_minutes=lockout_minutes)
+    if count is None:
+        _verify(_DUMMY_HASH, password)  # the same time as a real check
+        _refused_locked(user, ip=ip, user_agent=user_agent)
         return LoginResult(None, GENERIC_LOGIN_ERROR)
-    user.failed_login_count = 0
-    user.locked_until = None
-    db.session.flush()
+    if not user.active or not _verify(user.password_hash, password):
+        _attempt_failed(user, count, max_failures=max_failures, action="login.failed", ip=ip, user_agent=user_agent)
+        return LoginResult(None, GENERIC_LOGIN_ERROR)
+    _attempt_succeeded(user)
     if user.is_staff and user.totp_enabled:
         return LoginResult(user, needs_totp=True)
     if user.is_staff and user.role and user.role.name in totp_required_roles:
         return LoginResult(user, needs_totp_enrolment=True)
     return LoginResult(user)
+
+
+def end_sessions(user: User) -> None:
+    """Retire every session this login has open (each carries the version it started with)."""
+    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
+                       .execution_options(synchronize_session=False))
+    db.session.expire(user, ["session_version"])
 
 
 def record_login(user: User, *, ip: str | None = None, user_agent: str | None = None) -> None:
@@ -112,7 +148,8 @@ def totp_qr_svg(uri: str) -> str:
 
 
 def _accept_code(user: User, secret: str, code: str, at: datetime | None = None) -> bool:
-    """A valid code for now (±1 step), never one already used."""
+    """A valid code for now (±1 step), never one already used: the step is taken by one conditional UPDATE,
+    so concurrent requests with one code accept it once."""
     code = (code or "").strip().replace(" ", "")
     if not code.isdigit() or len(code) != 6:
         return False
@@ -121,24 +158,58 @@ def _accept_code(user: User, secret: str, code: str, at: datetime | None = None)
     now_step = totp.timecode(at)
     for step in (now_step, now_step - 1, now_step + 1):
         if secrets.compare_digest(totp.generate_otp(step), code):
-            if user.totp_last_step is not None and step <= user.totp_last_step:
-                return False
-            user.totp_last_step = step
-            return True
+            taken = db.session.execute(
+                update(User)
+                .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+                .values(totp_last_step=step)
+                .returning(User.id)
+                .execution_options(synchronize_session=False)
+            ).scalar()
+            db.session.expire(user, ["totp_last_step"])
+            return taken is not None
     return False
 
 
-def verify_totp(user: User, code: str, *, ip: str | None = None, user_agent: str | None = None) -> bool:
+def verify_totp(user: User, code: str, *, max_failures: int, lockout_minutes: int,
+                ip: str | None = None, user_agent: str | None = None) -> bool:
+    """Check a sign-in code. A wrong code counts toward the same lockout as a wrong password, and a locked
+    login accepts no code."""
+    count = _count_attempt(user, max_failures=max_failures, lockout_minutes=lockout_minutes)
+    if count is None:
+        _refused_locked(user, ip=ip, user_agent=user_agent)
+        return False
     ok = bool(user.totp_enabled and user.totp_secret and _accept_code(user, user.totp_secret, code))
-    audit.record("login.totp_" + ("ok" if ok else "failed"), "user", actor=user, object_id=user.id,
-                 ip=ip, user_agent=user_agent)
+    if ok:
+        _attempt_succeeded(user)
+        audit.record("login.totp_ok", "user", actor=user, object_id=user.id, ip=ip, user_agent=user_agent)
+    else:
+        _attempt_failed(user, count, max_failures=max_failures, action="login.totp_failed",
+                        ip=ip, user_agent=user_agent)
     return ok
 
 
-def enrol_totp(user: User, secret: str, code: str, *,
+ENROLMENT_MINUTES = 30
+
+
+def pending_enrolment(user: User, enrolment_id: str | None) -> TotpEnrolment:
+    """The secret this user is enrolling with (kept on the server; the session holds only its random id),
+    or a new one when there is none or it is stale."""
+    pending = db.session.get(TotpEnrolment, enrolment_id) if enrolment_id else None
+    if (pending is None or pending.user_id != user.id
+            or pending.created_at < utcnow() - timedelta(minutes=ENROLMENT_MINUTES)):
+        pending = TotpEnrolment(id=secrets.token_urlsafe(32), user_id=user.id, secret=new_totp_secret())
+        db.session.add(pending)
+        db.session.flush()
+    return pending
+
+
+def enrol_totp(user: User, pending: TotpEnrolment, code: str, *,
                ip: str | None = None, user_agent: str | None = None) -> bool:
+    """Turn two-factor on with the pending secret once a code from it checks out."""
+    secret = pending.secret
     if not _accept_code(user, secret, code):
         return False
+    db.session.execute(delete(TotpEnrolment).where(TotpEnrolment.user_id == user.id))
     user.totp_secret = secret
     user.totp_enabled = True
     audit.record("user.totp_enrolled", "user", actor=user, object_id=user.id, ip=ip, user_agent=user_agent)
@@ -198,6 +269,8 @@ def update_staff_user(user: User, *, actor: User, role_name: str, active: bool,
     if user.active != active:
         changes["active"] = [user.active, active]
         user.active = active
+        if not active:
+            end_sessions(user)
     if changes:
         audit.record("user.updated", "user", actor=actor, object_id=user.id, detail=changes,
                      ip=ip, user_agent=user_agent)

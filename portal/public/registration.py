@@ -4,11 +4,10 @@ from flask_login import current_user
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
-from portal import statements
 from portal.auth import choose_password, patient_required, start_session
 from portal.extensions import limiter
 from portal.people import registration
-from portal.public.views import NO_MATCH, PayLinkForm, _code_key, _per_code, _per_ip
+from portal.public.views import NO_MATCH, PayLinkForm, _per_ip, find_statement, per_code_limit
 from portal.web import audit_context
 
 bp = Blueprint("registration", __name__)
@@ -22,17 +21,13 @@ class RegisterForm(PayLinkForm):
         description="We send a link here to finish your login.")
 
 
-def _statement(form: PayLinkForm):
-    return statements.find_for_pay_link(form.code.data, form.date_of_birth.data, form.zip_code.data)
-
-
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_per_ip, methods=["POST"])
-@limiter.limit(_per_code, key_func=_code_key, methods=["POST"])
+@per_code_limit
 def register():
     form = RegisterForm()
     if form.validate_on_submit():
-        statement = _statement(form)
+        statement = find_statement(form)
         if statement is None:
             flash(NO_MATCH, "error")
             return render_template("register.html", form=form, sent=False), 404
@@ -49,7 +44,11 @@ def finish(token: str):
         return render_template("register_finish.html", form=None), 404
 
     def save(password: str):
-        start_session(registration.finish(claims, password, **audit_context()))
+        try:
+            user = registration.finish(claims, password, **audit_context())
+        except registration.LinkUsed:  # another tab or device finished with this link a moment ago
+            return render_template("register_finish.html", form=None), 409
+        start_session(user)
         flash("Your login is ready. This is your account.", "info")
         return redirect(url_for("patient.account", account_id=claims["account"]))
 
@@ -59,11 +58,11 @@ def finish(token: str):
 @bp.route("/accounts/add", methods=["GET", "POST"])
 @patient_required
 @limiter.limit(_per_ip, methods=["POST"])
-@limiter.limit(_per_code, key_func=_code_key, methods=["POST"])
+@per_code_limit
 def add_account():
     form = PayLinkForm()
     if form.validate_on_submit():
-        statement = _statement(form)
+        statement = find_statement(form)
         if statement is None:
             flash(NO_MATCH, "error")
             return render_template("patient/account_add.html", form=form), 404

@@ -9,6 +9,7 @@ from portal import payments, payments_web, statements
 from portal.extensions import db, limiter
 from portal.forms import Form
 from portal.models import Payment, Statement
+from portal.web import keep_refusal
 
 bp = Blueprint("public", __name__, url_prefix="/pay")
 GUEST_MINUTES = 20
@@ -38,13 +39,30 @@ def _per_code() -> str:
     return current_app.config.get("PAY_LINK_CODE_LIMIT", "5 per hour")
 
 
+# One budget per statement code, shared by every page that takes a statement's details (/pay, /register,
+# /accounts/add): a guess on one page counts against the others.
+per_code_limit = limiter.shared_limit(_per_code, scope="statement-code", key_func=_code_key, methods=["POST"])
+
+
+def find_statement(form: PayLinkForm) -> Statement | None:
+    """The statement the form's details match; a miss counts against the code (and is kept although the
+    page answers 404)."""
+    config = current_app.config
+    found = statements.find_for_pay_link(form.code.data, form.date_of_birth.data, form.zip_code.data,
+                                         max_misses=config["PAY_LINK_CODE_MAX_MISSES"],
+                                         lock_minutes=config["PAY_LINK_CODE_LOCK_MINUTES"])
+    if found is None:
+        keep_refusal()
+    return found
+
+
 @bp.route("", methods=["GET", "POST"])
 @limiter.limit(_per_ip, methods=["POST"])
-@limiter.limit(_per_code, key_func=_code_key, methods=["POST"])
+@per_code_limit
 def find():
     form = PayLinkForm(data={"code": request.args.get("code", "")} if request.method == "GET" else None)
     if form.validate_on_submit():
-        found = statements.find_for_pay_link(form.code.data, form.date_of_birth.data, form.zip_code.data)
+        found = find_statement(form)
         if found is not None:
             session["pay_statement_id"], session["pay_since"] = found.id, time.time()
             return redirect(url_for(".statement"))

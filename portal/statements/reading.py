@@ -1,9 +1,9 @@
 """Reading statements back: lists, the page, pay-by-link look-up, the PDF and the notice mail."""
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, null, or_, select, update
 from sqlalchemy.orm import undefer
 
 from portal import documents, facility, mail, money
@@ -17,6 +17,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.models.base import UTCDateTime
 
 # ---------------------------------------------------------------- reading
 
@@ -44,16 +45,40 @@ def latest(account: Account) -> Statement | None:
                              .order_by(Statement.statement_date.desc()).limit(1))
 
 
-def find_for_pay_link(code: str, date_of_birth: date, zip_code: str) -> Statement | None:
-    """The statement whose code matches and whose account has a patient with that birth date and ZIP."""
+def find_for_pay_link(code: str, date_of_birth: date, zip_code: str, *, max_misses: int = 10,
+                      lock_minutes: int = 60) -> Statement | None:
+    """The statement whose code matches and whose account has a patient with that birth date and ZIP.
+
+    Each try is counted on the statement before the details are compared, in one conditional UPDATE, so
+    guesses from any number of addresses and processes stop at `max_misses`: the code is then locked for
+    `lock_minutes` and answers like a wrong code. A match clears the count."""
     statement = db.session.scalar(select(Statement).where(Statement.code == code.strip().upper()))
     if statement is None:
+        return None
+    now = utcnow()
+    tries = db.session.execute(
+        update(Statement)
+        .where(Statement.id == statement.id,
+               or_(Statement.code_locked_until.is_(None), Statement.code_locked_until <= now))
+        .values(code_misses=Statement.code_misses + 1,
+                code_locked_until=case((Statement.code_misses + 1 >= max_misses,
+                                        literal(now + timedelta(minutes=lock_minutes), UTCDateTime)),
+                                       else_=null()))
+        .returning(Statement.code_misses)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    db.session.expire(statement, ["code_misses", "code_locked_until"])
+    if tries is None:  # locked
         return None
     zip5 = zip_code.strip()[:5]
     match = db.session.scalar(select(Patient.id).where(
         Patient.account_id == statement.account_id, Patient.date_of_birth == date_of_birth,
         func.substr(Patient.zip_code, 1, 5) == zip5))
-    return statement if match else None
+    if not match:
+        return None
+    statement.code_misses, statement.code_locked_until = 0, None
+    db.session.flush()
+    return statement
 
 
 # ---------------------------------------------------------------- PDF and mail

@@ -29,7 +29,7 @@ def test_lockout_after_repeated_failures_then_admin_unlocks(app, client, make_st
         assert response.status_code == 401
     response = post_form(client, "/staff/login", {"email": user.email, "password": PASSWORD})
     assert response.status_code == 401
-    assert "Too many failed attempts" in response.get_data(as_text=True)
+    assert "do not match" in response.get_data(as_text=True)  # the same answer as an unknown email
     actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.user_id == user.id)).all()
     assert actions.count("login.failed") == app.config["LOGIN_MAX_FAILURES"]
     assert "login.refused_locked" in actions
@@ -47,6 +47,18 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(client, make_staff
     unknown = post_form(client, "/staff/login", {"email": "nobody@example.org", "password": "not the password"})
     assert wrong.status_code == unknown.status_code == 401
     assert "do not match" in wrong.get_data(as_text=True) and "do not match" in unknown.get_data(as_text=True)
+
+
+def test_a_locked_login_answers_like_an_unknown_email(app, client, make_staff):
+    user = make_staff("collector", totp=False)
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        post_form(client, "/staff/login", {"email": user.email, "password": "wrong password!"})
+    locked = post_form(client, "/staff/login", {"email": user.email, "password": PASSWORD})
+    unknown = post_form(client, "/staff/login", {"email": "nobody@example.org", "password": PASSWORD})
+    assert locked.status_code == unknown.status_code == 401
+    page = locked.get_data(as_text=True)
+    assert "Too many failed attempts" not in page and "do not match" in page
+    assert page.count("do not match") == unknown.get_data(as_text=True).count("do not match")
 
 
 def test_login_is_rate_limited_per_address(app, client, make_staff):
@@ -77,6 +89,20 @@ def test_role_that_requires_two_factor_must_enrol_before_the_first_sign_in_compl
     assert biller.totp_enabled and biller.totp_secret == secret
 
 
+def test_the_enrolment_secret_never_travels_in_the_session_cookie(app, client, make_staff):
+    biller = make_staff("biller", totp=False)
+    post_form(client, "/staff/login", {"email": biller.email, "password": PASSWORD})
+    page = client.get("/staff/login/enrol").get_data(as_text=True)
+    secret = page.split('data-testid="totp-secret">')[1].split("<")[0]
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    stored = serializer.loads(client.get_cookie("session").value)
+    assert secret not in repr(stored)
+    bad = post_form(client, "/staff/login/enrol", {"code": "000000"})
+    assert secret in bad.get_data(as_text=True)  # the same secret is shown until it is confirmed
+    assert secret not in repr(serializer.loads(client.get_cookie("session").value))
+    assert post_form(client, "/staff/login/enrol", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+
+
 def test_two_factor_code_is_checked_and_cannot_be_replayed(app, make_staff):
     admin = make_staff("admin")
     first = app.test_client()
@@ -89,6 +115,23 @@ def test_two_factor_code_is_checked_and_cannot_be_replayed(app, make_staff):
     second = app.test_client()
     post_form(second, "/staff/login", {"email": admin.email, "password": PASSWORD})
     assert post_form(second, "/staff/login/totp", {"code": code}).status_code == 401
+
+
+def test_wrong_two_factor_codes_from_many_addresses_lock_the_login(app, make_staff):
+    admin = make_staff("admin")
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    client = app.test_client()
+    post_form(client, "/staff/login", {"email": admin.email, "password": PASSWORD})
+    right = pyotp.TOTP(admin.totp_secret).now()
+    wrong = f"{(int(right) + 1) % 1000000:06d}"
+    for i in range(limit):
+        address = {"REMOTE_ADDR": f"10.0.0.{i + 1}"}
+        response = post_form(client, "/staff/login/totp", {"code": wrong}, environ_base=address)
+        assert response.status_code == 401
+    assert post_form(client, "/staff/login/totp", {"code": right}).status_code == 401  # locked: no code works
+    assert client.get("/staff/").status_code == 302
+    again = app.test_client()  # nor does the password, on a fresh session
+    assert post_form(again, "/staff/login", {"email": admin.email, "password": PASSWORD}).status_code == 401
 
 
 def test_role_without_the_requirement_signs_in_with_a_password(client, make_staff):
@@ -105,6 +148,26 @@ def test_staff_session_ends_after_idle_time(app, login_as):
     response = client.get("/staff/")
     assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
     assert client.get("/staff/").status_code == 302
+
+
+def test_a_busy_staff_session_still_ends_after_its_lifetime(app, login_as):
+    client = login_as("collector")
+    assert client.get("/staff/").status_code == 200
+    with client.session_transaction() as session:  # active a moment ago, but signed in long ago
+        session["signed_in_at"] -= app.config["STAFF_SESSION_HOURS"] * 3600 + 5
+    response = client.get("/staff/")
+    assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
+    assert client.get("/staff/").status_code == 302
+
+
+def test_a_staff_cookie_copied_before_logout_no_longer_works_after_it(app, login_as):
+    client = login_as("collector")
+    copied = client.get_cookie("session").value
+    post_form(client, "/staff/logout", {}, page="/staff/")
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    response = thief.get("/staff/")
+    assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
 
 
 def test_patient_login_cannot_use_the_staff_side_and_staff_cannot_sign_in_as_patient(app, client, make_staff):

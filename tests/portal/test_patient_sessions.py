@@ -7,7 +7,7 @@ from sqlalchemy import delete
 from portal import statements
 from portal.extensions import db
 from portal.models import AccountAccess, User
-from portal.people import users
+from portal.people import password_reset, users
 from tests.conftest import PASSWORD, csrf_from, post_form
 from tests.fixtures import factories
 
@@ -96,3 +96,35 @@ def test_a_message_waiting_to_be_shown_appears_on_the_statement_page_once(app, c
         session["_flashes"] = [("info", "Your card is saved.")]
     assert "Your card is saved." in client.get(url).get_data(as_text=True)
     assert "Your card is saved." not in client.get(url).get_data(as_text=True)
+
+
+def test_a_cookie_copied_before_logout_no_longer_works_after_it(app, client):
+    _, _, url = signed_in_viewer(client, 5000)
+    copied = client.get_cookie("session").value
+    assert client.get(url).status_code == 200
+    post_form(client, "/logout", {}, page=url)
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    response = thief.get(url)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_new_password_signs_out_every_other_session(app, client):
+    user, _, url = signed_in_viewer(client, 5000)
+    other = app.test_client()
+    post_form(other, "/login", {"email": user.email, "password": PASSWORD})
+    assert other.get(url).status_code == 200
+    password_reset.set_new_password(db.session.get(User, user.id), "a brand new passphrase")
+    db.session.commit()
+    for c in (client, other):
+        assert c.get(url).status_code == 302
+
+
+def test_an_idle_patient_session_ends(app, client):
+    _, _, url = signed_in_viewer(client, 5000)
+    assert client.get(url).status_code == 200
+    with client.session_transaction() as session:
+        session["last_seen"] -= app.config["PATIENT_IDLE_MINUTES"] * 60 + 5
+    response = client.get(url)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert client.get(url).status_code == 302

@@ -1,4 +1,5 @@
 """Guarantors create their own login from a statement, proving the bill and the email are theirs."""
+import base64
 import re
 from datetime import date
 from urllib.parse import urlsplit
@@ -52,6 +53,18 @@ def test_a_guarantor_creates_a_login_that_only_starts_once_the_email_link_is_ope
     assert again.status_code == 404 and "expired or was already used" in again.get_data(as_text=True)
     actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.account_id == account.id)))
     assert {"registration.requested", "registration.completed"} <= actions
+
+
+def test_the_mailed_link_reveals_neither_the_email_nor_the_name(client, smtp_server):
+    _, details, _ = billed_account()
+    post_form(client, "/register", {**details, "full_name": "Gail Guarantor", "email": "gail@example.org"})
+    [mail] = smtp_server.messages
+    token = link_in(mail).rsplit("/", 1)[1]
+    padded = token + "=" * (-len(token) % 4)
+    readable = "".join(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode("latin-1")
+                       for part in token.split(".")) + base64.urlsafe_b64decode(padded).decode("latin-1")
+    for secret in ("gail@example.org", "Gail Guarantor", "gail"):
+        assert secret.lower() not in readable.lower() and secret.lower() not in token.lower()
 
 
 def test_wrong_details_get_the_pay_links_answer_and_send_nothing(client, smtp_server):
