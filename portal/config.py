@@ -35,9 +35,10 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     FACILITY_NAME = os.environ.get("FACILITY_NAME", "Parity Demo Health")
     FACILITY_TIMEZONE = os.environ.get("FACILITY_TIMEZONE", "America/New_York")
-    # A business day is a day the facility is open (45 CFR 149.610): weekends never, federal holidays unless this is off.
+    # A business day is a day the facility is open (45 CFR 149.610): weekends never, federal holidays unless
+    # this is off.
     FACILITY_CLOSED_ON_FEDERAL_HOLIDAYS = _flag("FACILITY_CLOSED_ON_FEDERAL_HOLIDAYS", True)
-    INSTALLED_MODULES = ["staff"]
+    INSTALLED_MODULES = ("staff",)
 
     SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", True)
     SESSION_COOKIE_HTTPONLY = True

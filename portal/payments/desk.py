@@ -317,7 +317,8 @@ def history(account_id: int, limit: int = 200) -> list[HistoryItem]:
         .order_by(Posting.created_at.desc(), Posting.id.desc()).limit(limit)).all()
     ids = [p.id for p in postings]
     payments = {p.posting_id: p for p in db.session.scalars(select(Payment).where(Payment.posting_id.in_(ids)))}
-    adjustments = {a.posting_id: a for a in db.session.scalars(select(Adjustment).where(Adjustment.posting_id.in_(ids)))}
+    adjustments = {a.posting_id: a for a in db.session.scalars(
+        select(Adjustment).where(Adjustment.posting_id.in_(ids)))}
     refunds = {r.posting_id: r for r in db.session.scalars(select(Refund).where(Refund.posting_id.in_(ids)))}
     names = actor_names({p.actor for p in postings} | {p.reversed_by.actor for p in postings if p.reversed_by})
     items = []

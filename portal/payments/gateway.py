@@ -23,7 +23,8 @@ DECLINE_WORDS = {
     "expired_card": "Your card has expired. Please use another card.",
     "incorrect_cvc": "The security code is not right. Please check it and try again.",
     "processing_error": "The card could not be processed. Please try again in a moment.",
-    "payment_intent_authentication_failure": "Your bank could not confirm this payment. Please try again or use another card.",
+    "payment_intent_authentication_failure":
+        "Your bank could not confirm this payment. Please try again or use another card.",
 }
 
 

@@ -53,7 +53,8 @@ def user_for(token: str) -> User | None:
     except BadSignature:  # also an expired link
         return None
     user = db.session.get(User, claims.get("user")) if isinstance(claims, dict) else None
-    if user is None or user.kind != "patient" or not user.active or claims.get("password") != users.password_fingerprint(user):
+    if (user is None or user.kind != "patient" or not user.active
+            or claims.get("password") != users.password_fingerprint(user)):
         return None
     return user
 

@@ -262,7 +262,7 @@ def update_staff_user(user: User, *, actor: User, role_name: str, active: bool,
         raise UserError("Choose a role that exists.")
     if user.id == actor.id and (not active or not role.permission_names >= {"admin.users"}):
         raise UserError("You cannot deactivate yourself or remove your own user management.")
-    changes = {}
+    changes: dict[str, list] = {}
     if user.role_id != role.id:
         changes["role"] = [user.role.name if user.role else None, role.name]
         user.role = role

@@ -76,7 +76,7 @@ def test_two_viewers_of_one_statement_each_get_their_own_token_name_and_nav(app)
     pages = [client.get(url).get_data(as_text=True) for client, _, _ in viewers]
     tokens = [csrf_from(page) for page in pages]
     assert tokens[0] != tokens[1]
-    for mine, (page, (client, email, name)) in enumerate(zip(pages, viewers)):
+    for mine, (page, (client, _email, name)) in enumerate(zip(pages, viewers)):
         other_email, other_name = viewers[1 - mine][1:]
         assert "$70.00" in page and 'action="/logout"' in page
         assert tokens[1 - mine] not in page and other_email not in page and other_name not in page

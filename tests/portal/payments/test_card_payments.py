@@ -23,7 +23,8 @@ def signed_in_patient(app, balance=25000):
     user = factories.patient_login(account, PASSWORD)
     client = app.test_client()
     post_form(client, "/login", {"email": user.email, "password": PASSWORD})
-    token = client.get(f"/accounts/{account.id}/pay").get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    page = client.get(f"/accounts/{account.id}/pay").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
     return client, account, token
 
 
@@ -72,7 +73,7 @@ def test_saved_card_pays_without_entering_it_again(app, stripe_emulator):
     client, account, csrf = signed_in_patient(app)
     pay(client, account, csrf, stripe_emulator, amount="10.00", save=True)
     card = db.session.scalar(select(SavedCard))
-    status, started = call(client, f"/accounts/{account.id}/pay/start", csrf,
+    _status, started = call(client, f"/accounts/{account.id}/pay/start", csrf,
                            {"token": uuid.uuid4().hex, "amount": "15.00", "saved_card_id": card.id})
     assert started["setup_client_secret"] is None
     _, outcome = call(client, f"/accounts/{account.id}/pay/confirm", csrf, {"attempt_id": started["attempt_id"]})
@@ -114,9 +115,10 @@ def test_another_patients_attempt_cannot_be_confirmed(app, stripe_emulator):
     other_client, other_account, other_csrf = signed_in_patient(app)
     _, started = call(other_client, f"/accounts/{other_account.id}/pay/start", other_csrf,
                       {"token": uuid.uuid4().hex, "amount": "50.00"})
-    status, body = call(client, f"/accounts/{account.id}/pay/confirm", csrf, {"attempt_id": started["attempt_id"]})
+    status, _body = call(client, f"/accounts/{account.id}/pay/confirm", csrf, {"attempt_id": started["attempt_id"]})
     assert status == 404
-    assert client.post(f"/accounts/{other_account.id}/pay/start", json={}, headers={"X-CSRFToken": csrf}).status_code == 404
+    started_elsewhere = client.post(f"/accounts/{other_account.id}/pay/start", json={}, headers={"X-CSRFToken": csrf})
+    assert started_elsewhere.status_code == 404
 
 
 def sign(payload: bytes, secret: str = "whsec_parity_test") -> str:
@@ -155,7 +157,7 @@ def test_webhook_refuses_a_bad_signature_and_ignores_replays(app, client, stripe
 
 def test_nothing_about_services_reaches_the_processor(app, stripe_emulator):
     client, account, csrf = signed_in_patient(app)
-    attempt_id, outcome = pay(client, account, csrf, stripe_emulator)
+    attempt_id, _outcome = pay(client, account, csrf, stripe_emulator)
     attempt = db.session.get(CardPayment, attempt_id)
     sent = json.dumps([stripe_helpers.retrieve(stripe_emulator, f"payment_intents/{attempt.payment_intent_id}"),
                        stripe_helpers.retrieve(stripe_emulator, f"customers/{account.stripe_customer_id}")]).lower()

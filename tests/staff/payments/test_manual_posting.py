@@ -286,7 +286,7 @@ def test_batch_pages_open_list_and_close(app, login_as):
 
 
 def test_who_may_do_what(owed, login_as):
-    account, older, _newer, batch = owed
+    account, _older, _newer, batch = owed
     clinician, collector = login_as("clinician"), login_as("collector")
     for url in (f"/staff/accounts/{account.id}/post-payment", f"/staff/accounts/{account.id}/adjust", "/staff/batches"):
         assert clinician.get(url).status_code == 403
