@@ -154,7 +154,8 @@ def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, 
         _refuse_if_reversed(payment)
         # A card refund reserved but not yet posted holds its amount: nothing else may give it back meanwhile.
         if amount_cents > (left := refundable_cents(payment_id, except_key=key)):
-            raise LedgerError(f"payment {payment_id} has only {max(left, 0)} cents left to refund")
+            raise LedgerError(f"a refund of {amount_cents} cents would exceed the {max(left, 0)} cents "
+                              f"payment {payment_id} has left to refund")
         credit = unapplied_credit(payment_id)
         if credit_only:  # a reserved card refund may take this credit first
             credit -= reserved_for_card_refunds(payment_id, except_key=key)
