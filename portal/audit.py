@@ -5,12 +5,11 @@ from portal.models import AuditEvent, User
 
 def record(action: str, object_type: str, *, actor: User | str, object_id=None, account_id: int | None = None,
            patient_id: int | None = None, detail: dict | None = None, ip: str | None = None,
-           user_agent: str | None = None, commit: bool = False) -> AuditEvent:
+           user_agent: str | None = None) -> AuditEvent:
     """Append an audit event; the caller's transaction keeps it (the request, task or command commits).
 
     `actor` is the user, or a label such as 'task:statements' or 'cli'. `ip` and `user_agent` come from the
-    web edge (`web.audit_context()`); tasks and commands have neither. `commit` is accepted and ignored,
-    for callers that still say `commit=False`: recording never commits.
+    web edge (`web.audit_context()`); tasks and commands have neither. Recording never commits.
     """
     user_id = actor.id if isinstance(actor, User) else None
     label = f"user:{actor.id}" if isinstance(actor, User) else str(actor)

@@ -73,7 +73,7 @@ def place(account: Account, agency: Agency, *, as_of: date, actor: str,
     account.collection_stage = "placed"
     db.session.flush()
     audit.record("collections.placed", "collection_placement", actor=actor, object_id=placement.id,
-                 account_id=account.id, commit=False,
+                 account_id=account.id,
                  detail={"agency_id": agency.id, "balance_cents": placement.placed_balance_cents},
                  ip=ip, user_agent=user_agent)
     return placement
@@ -93,7 +93,7 @@ def recall(account: Account, *, reason: str, as_of: date, actor: str,
     db.session.flush()
     _rescore(settings(), scored_on(), CollectionCase.id == c.id)  # back in the queue with a current score
     audit.record("collections.recalled", "collection_placement", actor=actor, object_id=placement.id,
-                 account_id=account.id, detail={"reason": reason}, commit=False, ip=ip, user_agent=user_agent)
+                 account_id=account.id, detail={"reason": reason}, ip=ip, user_agent=user_agent)
     return placement
 
 
@@ -140,8 +140,7 @@ def record_agency_payment(account: Account, *, gross_cents: int, fee_cents: int 
         db.session.add(row)
         db.session.flush()
         audit.record("collections.agency_payment", "collection_agency_payment", actor=actor, object_id=row.id,
-                     account_id=account_id, detail={"gross_cents": gross_cents, "fee_cents": fee_cents},
-                     commit=False)
+                     account_id=account_id, detail={"gross_cents": gross_cents, "fee_cents": fee_cents})
 
     try:
         remittance = ledger.post_agency_payment(
@@ -224,7 +223,7 @@ def placement_file(agency: Agency, *, actor: str,
                          money.format_plain(a.patient_due_cents), p.placed_on.isoformat(), _iso(dates[0]),
                          _iso(dates[1]), _iso(stmts[0]), _iso(stmts[1]), stmts[2], _iso(paid)])
     audit.record("collections.placement_file", "collection_agency", actor=actor, object_id=agency.id,
-                 detail={"rows": len(out.getvalue().splitlines()) - 1}, commit=False,
+                 detail={"rows": len(out.getvalue().splitlines()) - 1},
                  ip=ip, user_agent=user_agent)
     return out.getvalue()
 
@@ -243,7 +242,7 @@ def create_agency(*, name: str, contact: str | None, fee_bps: int, actor: str,
     db.session.add(agency)
     db.session.flush()
     audit.record("collections.agency_created", "collection_agency", actor=actor, object_id=agency.id,
-                 commit=False, ip=ip, user_agent=user_agent)
+                 ip=ip, user_agent=user_agent)
     return agency
 
 
@@ -254,7 +253,7 @@ def set_agency_active(agency: Agency, *, active: bool, actor: str,
         return
     agency.active = active
     audit.record("collections.agency_activated" if active else "collections.agency_deactivated",
-                 "collection_agency", actor=actor, object_id=agency.id, commit=False,
+                 "collection_agency", actor=actor, object_id=agency.id,
                  ip=ip, user_agent=user_agent)
 
 

@@ -382,7 +382,7 @@ def _reverse_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: Remittanc
 
 def _totals_and_audit(remittance: Remittance, actor: str) -> None:
     _totals(remittance)
-    audit.record("remittance.imported", "remittance", actor=actor, object_id=remittance.id, commit=False,
+    audit.record("remittance.imported", "remittance", actor=actor, object_id=remittance.id,
                  detail={"claims": remittance.claim_count, "posted_lines": remittance.posted_line_count,
                          "exceptions": remittance.exception_count})
 
