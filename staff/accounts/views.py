@@ -108,7 +108,10 @@ def refund(account_id: int, payment_id: int):
         abort(404)
     form = RefundForm()
     if not form.validate_on_submit():
-        flash("Enter the amount to refund and the reason.", "error")
+        # The refund form sits on the account page: its field errors travel there as one message.
+        problems = [f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items()
+                    if name != "csrf_token" and errors]
+        flash(" ".join(problems) or "Enter the amount to refund and the reason.", "error")
         return redirect(url_for(".account", account_id=found.id))
     try:
         amount = money.parse_cents(form.amount.data)
