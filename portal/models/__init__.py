@@ -1,5 +1,14 @@
 """All records; importing this module registers every table with the metadata."""
-from portal.models.accounts import PAYER_TYPES, Account, Coverage, InsurancePlan, Patient, Payer
+from portal.models.accounts import (
+    PAYER_TYPES,
+    RELATIONSHIPS,
+    SEXES,
+    Account,
+    Coverage,
+    InsurancePlan,
+    Patient,
+    Payer,
+)
 from portal.models.audit import AuditEvent
 from portal.models.base import utcnow
 from portal.models.billing import (
@@ -21,6 +30,7 @@ from portal.models.collections import (
     PromiseToPay,
 )
 from portal.models.deposits import BATCH_KINDS, AdjustmentLimit, DepositBatch, DepositItem
+from portal.models.episodes import Episode, EpisodeDiagnosis, ExternalId
 from portal.models.estimates import LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead
 from portal.models.history import HISTORY_SOURCES, LEVELS_OF_CARE, AdjudicatedLine
 from portal.models.iop import (
@@ -41,6 +51,7 @@ from portal.models.ledger import (
 )
 from portal.models.people import AccountAccess, Facility, RegistrationLink, Role, RolePermission, TotpEnrolment, User
 from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment, PlanPolicy
+from portal.models.providers import PROGRAM_LEVELS, PROVIDER_KINDS, Location, Program, Provider
 from portal.models.remits import (
     EXCEPTION_STATES,
     EraException,
@@ -66,6 +77,10 @@ __all__ = [
     "LEAD_STATUSES",
     "LEVELS_OF_CARE",
     "PAYER_TYPES",
+    "PROGRAM_LEVELS",
+    "PROVIDER_KINDS",
+    "RELATIONSHIPS",
+    "SEXES",
     "UNDERPAYMENT_STATUSES",
     "Account",
     "AccountAccess",
@@ -95,10 +110,13 @@ __all__ = [
     "Coverage",
     "DepositBatch",
     "DepositItem",
+    "Episode",
+    "EpisodeDiagnosis",
     "EraException",
     "EraUpload",
     "Estimate",
     "EstimateSettings",
+    "ExternalId",
     "Facility",
     "GoodFaithEstimate",
     "InsurancePlan",
@@ -106,6 +124,7 @@ __all__ = [
     "IopSettings",
     "Lead",
     "LedgerEntry",
+    "Location",
     "Notification",
     "Patient",
     "Payer",
@@ -116,7 +135,9 @@ __all__ = [
     "PlanInstallment",
     "PlanPolicy",
     "Posting",
+    "Program",
     "PromiseToPay",
+    "Provider",
     "ProviderAdjustment",
     "Refund",
     "RegistrationLink",

@@ -6,7 +6,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Model, UTCDateTime, utcnow
 
-PAYER_TYPES = ("commercial", "medicaid", "medicare", "tricare", "self_pay", "other")
+PAYER_TYPES = ("commercial", "medicaid", "medicare", "medicare_advantage", "tricare", "self_pay", "other")
+SEXES = ("F", "M", "U")  # as X12 DMG03 carries them
+# How a patient or subscriber relates to the guarantor or policy holder (X12 individual relationship codes).
+RELATIONSHIPS = {"18": "Self", "01": "Spouse", "19": "Child", "G8": "Other relationship"}
 
 
 class Account(Model):
@@ -17,6 +20,13 @@ class Account(Model):
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
     number: Mapped[str] = mapped_column(String(20), unique=True)
     guarantor_name: Mapped[str] = mapped_column(String(200))
+    # The guarantor as a person (the patient themself, or a parent, spouse, ...).
+    guarantor_first_name: Mapped[str | None] = mapped_column(String(100))
+    guarantor_last_name: Mapped[str | None] = mapped_column(String(100))
+    guarantor_date_of_birth: Mapped[date | None] = mapped_column(Date)
+    guarantor_sex: Mapped[str | None] = mapped_column(String(1))
+    preferred_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    address_line2: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(32))
     address_line1: Mapped[str | None] = mapped_column(String(200))
@@ -53,7 +63,24 @@ class Patient(Model):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date] = mapped_column(Date)
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    preferred_name: Mapped[str | None] = mapped_column(String(100))
+    sex: Mapped[str | None] = mapped_column(String(1))
+    relationship_to_guarantor: Mapped[str] = mapped_column(String(2), default="18", server_default="18")
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(2))
     zip_code: Mapped[str | None] = mapped_column(String(10))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    preferred_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    consent_email: Mapped[bool] = mapped_column(default=False, server_default="0")
+    consent_text: Mapped[bool] = mapped_column(default=False, server_default="0")
+    consent_voicemail: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # Set when this record was merged into another patient; a merged record is kept for the audit trail.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     # 42 CFR Part 2 records: never disclosed outside treatment, payment and operations.
     part2: Mapped[bool] = mapped_column(default=False)
     # Used on generated IOP charges instead of the facility defaults.
@@ -74,6 +101,14 @@ class Payer(Model):
     name: Mapped[str] = mapped_column(String(200))
     x12_payer_id: Mapped[str | None] = mapped_column(String(80), unique=True)
     payer_type: Mapped[str] = mapped_column(String(20), default="commercial")
+    claims_address_line1: Mapped[str | None] = mapped_column(String(200))
+    claims_city: Mapped[str | None] = mapped_column(String(100))
+    claims_state: Mapped[str | None] = mapped_column(String(2))
+    claims_zip_code: Mapped[str | None] = mapped_column(String(10))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    timely_filing_days: Mapped[int | None] = mapped_column()
+    appeal_limit_days: Mapped[int | None] = mapped_column()
+    active: Mapped[bool] = mapped_column(default=True, server_default="1")
     plans: Mapped[list["InsurancePlan"]] = relationship(back_populates="payer")
 
 
@@ -83,6 +118,7 @@ class InsurancePlan(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
     name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True, server_default="1")
     payer: Mapped[Payer] = relationship(back_populates="plans")
 
 
@@ -99,8 +135,14 @@ class Coverage(Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("insurance_plans.id"))
-    member_id: Mapped[str] = mapped_column(String(80))
+    member_id: Mapped[str] = mapped_column(String(80), index=True)
     group_number: Mapped[str | None] = mapped_column(String(80))
+    # The policy holder: the patient ("18") or another person named here.
+    subscriber_relationship: Mapped[str] = mapped_column(String(2), default="18", server_default="18")
+    subscriber_first_name: Mapped[str | None] = mapped_column(String(100))
+    subscriber_last_name: Mapped[str | None] = mapped_column(String(100))
+    subscriber_date_of_birth: Mapped[date | None] = mapped_column(Date)
+    subscriber_sex: Mapped[str | None] = mapped_column(String(1))
     priority: Mapped[int] = mapped_column(default=1)
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)

@@ -42,6 +42,7 @@ class Charge(Model):
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="positive_amount"),
         CheckConstraint("units > 0", name="positive_units"),
+        CheckConstraint("review_status IN ('held', 'released')", name="review_status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
@@ -63,6 +64,16 @@ class Charge(Model):
     location: Mapped[str | None] = mapped_column(String(100))
     minutes: Mapped[int | None] = mapped_column()
     authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"), index=True)
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id"), index=True)
+    modifiers: Mapped[str | None] = mapped_column(String(11))  # up to four, comma-separated: "HQ,95"
+    revenue_code: Mapped[str | None] = mapped_column(String(4))
+    place_of_service: Mapped[str | None] = mapped_column(String(2))
+    rendering_provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    diagnosis_pointers: Mapped[str | None] = mapped_column(String(7))  # positions in the episode's list: "1,2"
+    # The charge review queue: a held charge cannot be billed until a biller releases it.
+    review_status: Mapped[str] = mapped_column(String(10), default="released", server_default="released")
+    released_by: Mapped[str | None] = mapped_column(String(100))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account] = relationship()
     patient: Mapped[Patient] = relationship()

@@ -72,6 +72,7 @@ class Estimate(Model):
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id"), index=True)
     payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("insurance_plans.id"))
     level_of_care: Mapped[str] = mapped_column(String(20))

@@ -56,6 +56,7 @@ class Authorization(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"))
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id"), index=True)
     billing_code_id: Mapped[int] = mapped_column(ForeignKey("billing_codes.id"))
     number: Mapped[str | None] = mapped_column(String(50))
     start_date: Mapped[date] = mapped_column(Date)

@@ -26,6 +26,8 @@ class Facility(Model):
     statement_minimum_cents: Mapped[int] = mapped_column(default=500)
     statement_due_days: Mapped[int] = mapped_column(default=25)
     payment_minimum_cents: Mapped[int] = mapped_column(default=500)
+    # When on, charges (from the IOP engine or by hand) wait for a biller's release before they can be billed.
+    charge_review: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 class Role(Model):
