@@ -15,7 +15,9 @@ from portal.models import (
     Posting,
 )
 
-CHARGE_DETAILS = ("clinician", "location", "minutes", "authorization_id")
+# What a charge carries besides its money, for claims: who, where, how it is coded, and whether it may be billed.
+CHARGE_DETAILS = ("clinician", "location", "minutes", "authorization_id", "episode_id", "modifiers", "revenue_code",
+                  "place_of_service", "rendering_provider_id", "diagnosis_pointers", "review_status")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,13 @@ class ChargeRequest:
     location: str | None = None
     minutes: int | None = None
     authorization_id: int | None = None
+    episode_id: int | None = None
+    modifiers: str | None = None  # up to four, comma-separated
+    revenue_code: str | None = None
+    place_of_service: str | None = None
+    rendering_provider_id: int | None = None
+    diagnosis_pointers: str | None = None
+    review_status: str = "released"  # "held" waits in the charge review queue
 
     def fingerprint(self) -> str:
         return fingerprint(op="charge", account=self.account_id, patient=self.patient_id,
@@ -52,10 +61,13 @@ class ChargeBatch:
 
 def post_charge(account_id: int, *, patient_id: int, billing_code_id: int, service_date: date,
                 amount_cents: int, key: str, actor: str, units: int = 1, coverage_id: int | None = None,
-                responsibility: str = "insurance", source: str = "manual") -> Charge:
-    """Post a charge, owed by insurance (billed to coverage) or by the patient (self-pay)."""
+                responsibility: str = "insurance", source: str = "manual", **details) -> Charge:
+    """Post a charge, owed by insurance (billed to coverage) or by the patient (self-pay).
+    `details` are the CHARGE_DETAILS (coding, provider, episode, review status)."""
+    if unknown := set(details) - set(CHARGE_DETAILS):
+        raise LedgerError(f"unknown charge details: {', '.join(sorted(unknown))}")
     request = ChargeRequest(account_id, patient_id, billing_code_id, service_date, amount_cents, key, units,
-                            coverage_id, responsibility, source)
+                            coverage_id, responsibility, source, **details)
     batch = post_charges([request], actor=actor)
     if batch.refused:
         raise IdempotencyConflict(batch.refused[0][1])
@@ -71,6 +83,8 @@ def post_charges(requests: list[ChargeRequest], *, actor: str, admit=None) -> Ch
     """
     for request in requests:
         require_positive(request.amount_cents)
+        if request.review_status not in ("held", "released"):
+            raise LedgerError("review_status must be held or released")
         if request.responsibility not in CHARGE_BUCKETS:
             raise LedgerError(f"responsibility must be one of {CHARGE_BUCKETS}")
     if len({r.key for r in requests}) != len(requests):
