@@ -34,19 +34,21 @@ def save_location(location: Location | None, values: dict, *, actor,
                   ip: str | None = None, user_agent: str | None = None) -> Location:
     """Create a location (`location` None) or change one; every change is audited."""
     state, zip_code = text(values, "state"), text(values, "zip_code")
+    if state:
+        state = state.upper()
+        if not STATE.match(state):
+            raise FieldError("state", "Two letters, such as NJ.")
+    if zip_code and not ZIP.match(zip_code):
+        raise FieldError("zip_code", "A 5-digit ZIP, or ZIP+4.")
     checked = {
         "name": text(values, "name", required="Give the location a name."),
         "place_of_service": check_place_of_service(values.get("place_of_service")),
         "address_line1": text(values, "address_line1"),
         "city": text(values, "city"),
-        "state": state.upper() if state else None,
+        "state": state,
         "zip_code": zip_code,
         "active": bool(values.get("active", True)),
     }
-    if checked["state"] and not STATE.match(checked["state"]):
-        raise FieldError("state", "Two letters, such as NJ.")
-    if zip_code and not ZIP.match(zip_code):
-        raise FieldError("zip_code", "A 5-digit ZIP, or ZIP+4.")
     created = location is None
     record = location or Location(facility_id=saved().id)
     if taken(Location, record, facility_id=record.facility_id, name=checked["name"]):

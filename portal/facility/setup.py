@@ -31,7 +31,7 @@ class SetupResult:
     generated_password: str | None  # set only when no password was given: shown once
 
     def as_dict(self) -> dict:
-        payload = {"facility": {"id": self.facility.id, "name": self.facility.name},
+        payload: dict[str, object] = {"facility": {"id": self.facility.id, "name": self.facility.name},
                    "admin": {"id": self.admin.id, "email": self.admin.email, "role": "admin"}}
         if self.generated_password:
             payload["temporary_password"] = self.generated_password

@@ -4,7 +4,7 @@ import json
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Facility, Role, User
+from portal.models import AuditEvent, Facility, Program, Role, User
 from tests.conftest import PASSWORD, post_form
 
 SETUP = ["setup", "--facility-name", "Riverside Recovery Center", "--admin-email", "Owner@Riverside.example"]
@@ -50,9 +50,12 @@ def test_setup_refuses_a_second_run_in_one_line_and_changes_nothing(app):
     assert db.session.scalar(select(User).where(User.email == "second@example.org")) is None
 
 
-def test_setup_refuses_after_the_demo_seed(app):
+def test_the_demo_has_programs_locations_and_providers_and_setup_then_refuses(app):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    adult_iop = db.session.scalar(select(Program).where(Program.name == "Adult IOP"))
+    assert adult_iop.location.place_of_service == "57"
+    assert adult_iop.billing_provider.kind == "organization" and adult_iop.rendering_provider.kind == "individual"
     refused = runner.invoke(args=SETUP)
     assert refused.exit_code != 0 and "already has a facility" in refused.output
 
