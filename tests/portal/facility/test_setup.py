@@ -1,10 +1,11 @@
 """First start: `setup` on an empty database makes the facility and an admin who can sign in, once."""
 import json
 
+import pyotp
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Facility, Program, Role, User
+from portal.models import AuditEvent, Facility, Program, Role, TotpEnrolment, User
 from tests.conftest import PASSWORD, post_form
 
 SETUP = ["setup", "--facility-name", "Riverside Recovery Center", "--admin-email", "Owner@Riverside.example"]
@@ -23,8 +24,14 @@ def test_setup_on_an_empty_database_makes_an_admin_who_can_sign_in(app):
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "facility.created"))
     client = app.test_client()
     response = post_form(client, "/staff/login", {"email": "owner@riverside.example", "password": PASSWORD})
-    # The password is accepted; admins then enrol in two-factor before anything else.
+    # The password is accepted; admins then enrol in two-factor before anything else, and reach the admin pages.
     assert response.status_code == 302 and response.headers["Location"].endswith("/staff/login/enrol")
+    client.get("/staff/login/enrol")
+    secret = db.session.scalar(select(TotpEnrolment.secret).where(TotpEnrolment.user_id == admin.id))
+    response = post_form(client, "/staff/login/enrol", {"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 302
+    assert client.get("/staff/admin/programs").status_code == 200
+    assert client.get("/staff/admin/payers").status_code == 200
 
 
 def test_setup_generates_a_password_shown_once_in_json(app):
