@@ -39,7 +39,7 @@ def payer_new():
         else:
             flash(f"Added {payer.name}. Add its plans below.", "info")
             return redirect(url_for(".payer_edit", payer_id=payer.id))
-    return render_template("staff/admin/setup_form.html", form=form, title="New payer", record=None,
+    return render_template("staff/admin/setup_form.html", form=form, title="New payer",
                            back=url_for(".index")), 400 if form.errors else 200
 
 
@@ -106,4 +106,4 @@ def plan_edit(insurance_plan_id: int):
             flash(f"Saved the plan {plan.name}.", "info")
             return redirect(back)
     return render_template("staff/admin/setup_form.html", form=form, title=f"Plan {plan.name} ({plan.payer.name})",
-                           record=plan, back=back), 400 if form.errors else 200
+                           back=back), 400 if form.errors else 200

@@ -50,7 +50,7 @@ def _save(form, save, record, *, title: str, back: str):
         else:
             flash(f"Saved {getattr(saved, 'display_name', None) or saved.name}.", "info")
             return redirect(url_for(back))
-    return render_template("staff/admin/setup_form.html", form=form, title=title, record=record,
+    return render_template("staff/admin/setup_form.html", form=form, title=title,
                            back=url_for(back)), 400 if form.errors else 200
 
 
