@@ -105,7 +105,8 @@ def start(account: Account, amount_cents: int, *, token: str, channel: str, acto
                      statement=statement, saved_card_id=saved_card_id)
     if card is not None:
         return attempt, None
-    attempt.setup_intent_id, secret = gateway.create_setup_intent(customer, attempt.id)
+    # Only a card the payer asked to keep is set up on the Stripe customer (and so attached to it).
+    attempt.setup_intent_id, secret = gateway.create_setup_intent(customer if attempt.save_card else None, attempt.id)
     db.session.flush()
     return attempt, secret
 
@@ -137,8 +138,9 @@ def confirm(attempt_id: int, *, payment_method_id: str | None, actor: str) -> Ou
 
 
 def _own_payment_method(attempt: CardPayment, payment_method_id: str | None) -> str:
-    """The card the browser names, if it is this guarantor's: a saved card of the account, or the card
-    saved to the account's Stripe customer by this attempt's own SetupIntent. Anything else is refused."""
+    """The card the browser names, if it is this guarantor's: a saved card of the account, or the card set up
+    by this attempt's own SetupIntent (on the account's Stripe customer, or on none when the card is not kept).
+    Anything else is refused."""
     if not payment_method_id:
         raise PaymentError("Enter your card first.")
     if db.session.scalar(select(SavedCard.id).where(SavedCard.account_id == attempt.account_id,
@@ -148,7 +150,8 @@ def _own_payment_method(attempt: CardPayment, payment_method_id: str | None) -> 
     account = db.session.get(Account, attempt.account_id)
     if attempt.setup_intent_id and account.stripe_customer_id:
         setup = gateway.retrieve_setup_intent(attempt.setup_intent_id)
-        if (setup.get("status") == "succeeded" and setup.get("customer") == account.stripe_customer_id
+        if (setup.get("status") == "succeeded" and setup.get("customer") in (account.stripe_customer_id, None)
+                and (setup.get("metadata") or {}).get("parity_card_payment") == str(attempt.id)
                 and setup.get("payment_method") == payment_method_id):
             return payment_method_id
     raise PaymentError("This card was not saved for this payment. Enter your card again.")

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import stripe
 from flask import current_app
 
+# The API version every request asks for: the one this SDK release was generated for. An SDK upgrade
+# (pyproject pins its major version) then changes nothing at Stripe until this line changes with it.
+STRIPE_API_VERSION = "2026-10-28.endive"
 
 class GatewayError(Exception):
     """The processor refused or failed; `message` is fit to show the payer."""
@@ -62,7 +65,7 @@ def _client() -> stripe.StripeClient:
         raise GatewayError("Card payments are not set up. Please call our billing office.")
     base = config.get("STRIPE_API_BASE")
     return stripe.StripeClient(config["STRIPE_SECRET_KEY"], base_addresses={"api": base} if base else None,
-                               max_network_retries=2)
+                               stripe_version=STRIPE_API_VERSION, max_network_retries=2)
 
 
 def _call(fn, *args, **kwargs):
@@ -81,9 +84,13 @@ def create_customer(account_id: int) -> str:
     return _call(_client().v1.customers.create, params={"metadata": {"parity_account": str(account_id)}}).id
 
 
-def create_setup_intent(customer_id: str, card_payment_id: int) -> tuple[str, str]:
-    intent = _call(_client().v1.setup_intents.create, params={
-        "customer": customer_id, "usage": "off_session", "metadata": {"parity_card_payment": str(card_payment_id)}})
+def create_setup_intent(customer_id: str | None, card_payment_id: int) -> tuple[str, str]:
+    """The SetupIntent the browser confirms with the card. With a customer (the payer asked to keep the card)
+    Stripe attaches the card to it for later charges; without one the card serves this payment only."""
+    params: dict = {"usage": "on_session", "metadata": {"parity_card_payment": str(card_payment_id)}}
+    if customer_id is not None:
+        params.update(customer=customer_id, usage="off_session")
+    intent = _call(_client().v1.setup_intents.create, params=params)
     return intent.id, intent.client_secret
 
 
@@ -99,7 +106,9 @@ def payment_intent_params(*, amount_cents: int, customer_id: str, payment_method
                           account_id: int, descriptor: str, payer_name: str, off_session: bool = False) -> dict:
     params = {
         "amount": amount_cents, "currency": "usd", "customer": customer_id, "payment_method": payment_method_id,
-        "confirm": True, "metadata": {"parity_card_payment": str(card_payment_id), "parity_account": str(account_id)},
+        # Confirmed here, on the server: live Stripe refuses that without a return URL unless the intent
+        # is limited to cards (no redirecting payment methods).
+        "confirm": True, "payment_method_types": ["card"], "metadata": {"parity_card_payment": str(card_payment_id), "parity_account": str(account_id)},
     }
     if off_session:
         params["off_session"] = True
