@@ -7,7 +7,7 @@
 Unlike `localstripe` itself, it listens on 127.0.0.1 only and keeps nothing on disk. It also keeps the
 last requests it received (method, path, body, the Stripe-Version and Idempotency-Key headers) and shows
 them at `GET /_parity/requests`, so tests can check what we sent, which the emulator itself does not
-enforce (live Stripe does).
+enforce (live Stripe does); `POST /_parity/refunds/<id>/fail` makes a refund fail, as a bank can.
 """
 import argparse
 import json
@@ -60,7 +60,14 @@ def main() -> None:
     async def requests_seen(request):
         return web.json_response(list(seen))
 
+    async def fail_refund(request):
+        # What Stripe does when the bank returns a refund: its status becomes failed.
+        refund = resources.Refund._api_retrieve(request.match_info["id"])
+        refund.status = "failed"
+        return web.json_response(refund._export())
+
     app.router.add_get("/_parity/requests", requests_seen)
+    app.router.add_post("/_parity/refunds/{id}/fail", fail_refund)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None)
 

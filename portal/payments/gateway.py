@@ -108,7 +108,8 @@ def payment_intent_params(*, amount_cents: int, customer_id: str, payment_method
         "amount": amount_cents, "currency": "usd", "customer": customer_id, "payment_method": payment_method_id,
         # Confirmed here, on the server: live Stripe refuses that without a return URL unless the intent
         # is limited to cards (no redirecting payment methods).
-        "confirm": True, "payment_method_types": ["card"], "metadata": {"parity_card_payment": str(card_payment_id), "parity_account": str(account_id)},
+        "confirm": True, "payment_method_types": ["card"],
+        "metadata": {"parity_card_payment": str(card_payment_id), "parity_account": str(account_id)},
     }
     if off_session:
         params["off_session"] = True
@@ -186,6 +187,35 @@ class RefundFound:
     id: str
     status: str  # pending | requires_action | succeeded | failed | canceled
     amount_cents: int
+    payment_intent_id: str | None = None
+    key: str | None = None  # our idempotency key, for a refund we asked for
+
+
+def _refund_found(data: dict) -> RefundFound:
+    return RefundFound(data["id"], data.get("status") or "succeeded", int(data["amount"]), data.get("payment_intent"),
+                       (data.get("metadata") or {}).get("parity_refund"))
+
+
+def retrieve_refund(refund_id: str) -> RefundFound:
+    """A refund as Stripe holds it now (a webhook's copy may be older than a later event's)."""
+    return _refund_found(_call(_client().v1.refunds.retrieve, refund_id).to_dict())
+
+
+def list_refunds(payment_intent_id: str) -> list[RefundFound]:
+    """Every refund of a PaymentIntent, ours and those made in the Stripe Dashboard."""
+    client, found = _client(), []
+    params = {"payment_intent": payment_intent_id, "limit": 100}
+    while True:
+        page = _call(client.v1.refunds.list, params=params)
+        found += [_refund_found(r.to_dict()) for r in page.data]
+        if not page.has_more or not page.data:
+            return found
+        params = {**params, "starting_after": page.data[-1].id}
+
+
+def payment_intent_customer(payment_intent_id: str) -> str | None:
+    """The Stripe customer a PaymentIntent charged (refund and dispute objects do not name it)."""
+    return _call(_client().v1.payment_intents.retrieve, payment_intent_id).to_dict().get("customer")
 
 
 def find_refund(payment_intent_id: str, idempotency_key: str) -> RefundFound | None:
@@ -197,18 +227,21 @@ def find_refund(payment_intent_id: str, idempotency_key: str) -> RefundFound | N
         for found in page.data:
             data = found.to_dict()
             if (data.get("metadata") or {}).get("parity_refund") == idempotency_key:
-                return RefundFound(data["id"], data.get("status") or "succeeded", int(data["amount"]))
+                return _refund_found(data)
         if not page.has_more or not page.data:
             return None
         params = {**params, "starting_after": page.data[-1].id}
 
 
-def verify_event(payload: bytes, signature: str | None):
-    """The webhook event if its signature is right; raises ValueError otherwise."""
+def verify_event(payload: bytes, signature: str | None) -> dict:
+    """The webhook event (as plain data) if its signature is right; raises ValueError otherwise."""
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
         raise ValueError("webhooks are not configured")
     try:
-        return stripe.Webhook.construct_event(payload, signature, secret)
-    except (stripe.SignatureVerificationError, ValueError) as exc:
+        event = stripe.Webhook.construct_event(payload, signature, secret).to_dict()
+    except (stripe.SignatureVerificationError, ValueError, TypeError, AttributeError) as exc:
         raise ValueError("bad signature") from exc
+    if not (isinstance(event.get("id"), str) and 0 < len(event["id"]) <= 100 and isinstance(event.get("type"), str)):
+        raise ValueError("not an event")
+    return event
