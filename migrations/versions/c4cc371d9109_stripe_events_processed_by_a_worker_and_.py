@@ -1,4 +1,4 @@
-"""stripe events processed by a worker; disputes; a card refund Stripe failed after posting
+"""stripe events processed by a worker; disputes; a card refund Stripe failed after posting; plan cards refused
 
 Revision ID: c4cc371d9109
 Revises: d902b837d0ba
@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import portal.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = 'c4cc371d9109'
@@ -61,10 +60,14 @@ def upgrade():
         batch_op.drop_constraint(op.f('ck_card_refunds_status'), type_='check')
         batch_op.create_check_constraint(op.f('ck_card_refunds_status'),
                                          "status IN ('pending', 'succeeded', 'voided', 'failed')")
+    with op.batch_alter_table('payment_plans', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('card_refused_on', sa.Date(), nullable=True))
 
 
 
 def downgrade():
+    with op.batch_alter_table('payment_plans', schema=None) as batch_op:
+        batch_op.drop_column('card_refused_on')
     with op.batch_alter_table('card_refunds', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_card_refunds_status'), type_='check')
         batch_op.create_check_constraint(op.f('ck_card_refunds_status'), "status IN ('pending', 'succeeded', 'voided')")

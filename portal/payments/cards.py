@@ -165,14 +165,22 @@ def _lock_account(account_id: int) -> Account:
                              .execution_options(populate_existing=True))
 
 
+def charging_cents(account_id: int, *, except_attempt_id: int | None = None) -> int:
+    """What the account's open card attempts are charging: a PaymentIntent made and not yet settled (read it
+    under the account lock, which every attempt holds while Stripe charges)."""
+    query = select(func.coalesce(func.sum(CardPayment.amount_cents), 0)).where(
+        CardPayment.account_id == account_id,
+        or_(CardPayment.status == "requires_action",
+            (CardPayment.status == "started") & CardPayment.payment_intent_id.is_not(None)))
+    if except_attempt_id is not None:
+        query = query.where(CardPayment.id != except_attempt_id)
+    return int(db.session.scalar(query))
+
+
 def _check_still_owed(account: Account, attempt: CardPayment) -> None:
     """Under the account lock, before Stripe charges: the amount still fits what is owed, less what other
     attempts of this account are charging (a PaymentIntent made and not yet settled)."""
-    charging = db.session.scalar(select(func.coalesce(func.sum(CardPayment.amount_cents), 0)).where(
-        CardPayment.account_id == account.id, CardPayment.id != attempt.id,
-        or_(CardPayment.status == "requires_action",
-            (CardPayment.status == "started") & CardPayment.payment_intent_id.is_not(None))))
-    left = account.patient_due_cents - int(charging)
+    left = account.patient_due_cents - charging_cents(account.id, except_attempt_id=attempt.id)
     if attempt.amount_cents > left:
         raise PaymentError("Nothing is due on this account any more: another payment covered it. Nothing was charged."
                            if left <= 0 else f"Another payment was made meanwhile: {money.format_usd(left)} is due "

@@ -31,6 +31,11 @@ DECLINE_WORDS = {
 }
 
 
+# Declines that trying the same card again cannot cure (Stripe's error codes and decline codes).
+HARD_DECLINES = frozenset({"lost_card", "stolen_card", "pickup_card", "expired_card", "incorrect_number",
+                           "invalid_number", "invalid_expiry_year", "invalid_expiry_month", "restricted_card"})
+
+
 @dataclass
 class Intent:
     id: str
@@ -38,6 +43,16 @@ class Intent:
     client_secret: str | None
     error_code: str | None = None
     error_message: str | None = None
+    decline_code: str | None = None
+
+    @property
+    def hard_decline(self) -> bool:
+        return is_hard_decline(self.error_code, self.decline_code)
+
+
+def is_hard_decline(code: str | None, decline_code: str | None) -> bool:
+    """The card itself is refused (lost, stolen, expired, a wrong number...): retrying it would fail again."""
+    return code in HARD_DECLINES or decline_code in HARD_DECLINES
 
 
 def configured() -> bool:
@@ -126,7 +141,8 @@ def create_payment_intent(params: dict, *, idempotency_key: str) -> Intent:
     except stripe.CardError as exc:
         code = exc.code or "card_declined"
         return Intent(id=None, status="failed", client_secret=None, error_code=code,
-                      error_message=DECLINE_WORDS.get(code, exc.user_message or DECLINE_WORDS["card_declined"]))
+                      error_message=DECLINE_WORDS.get(code, exc.user_message or DECLINE_WORDS["card_declined"]),
+                      decline_code=getattr(exc.error, "decline_code", None) if exc.error else None)
     except stripe.StripeError as exc:
         current_app.logger.warning("stripe error: %s", exc)
         raise GatewayError("The card service did not answer. Nothing was charged; please try again.",
@@ -143,7 +159,7 @@ def _intent(intent) -> Intent:
     error = data.get("last_payment_error") or {}
     code = error.get("code")
     return Intent(data["id"], data["status"], data.get("client_secret"), code,
-                  DECLINE_WORDS.get(code, error.get("message")) if code else None)
+                  DECLINE_WORDS.get(code, error.get("message")) if code else None, error.get("decline_code"))
 
 
 def find_payment_intent(customer_id: str, metadata: dict) -> str | None:
