@@ -24,6 +24,7 @@ from portal.models import (
 )
 from portal.payments import gateway
 from portal.payments.errors import PaymentError
+from portal.payments.stripe_objects import Ignored
 from portal.transaction import commit_before_outside_call, commit_settled_outside_call
 
 # ---------------------------------------------------------------- receipts and refunds
@@ -218,11 +219,11 @@ def stripe_refund_changed(refund_id: str, *, payment: Payment, actor: str) -> st
     posted once (key `stripe-refund:<id>`), or undone if it failed after that. Returns what was done."""
     found = gateway.retrieve_refund(refund_id)
     if found.payment_intent_id != payment.reference:
-        raise PaymentError(f"refund {refund_id} is not of {payment.reference}")
+        raise Ignored(f"refund {refund_id} is not of {payment.reference}")
     ours = db.session.scalar(select(CardRefund).where(
         (CardRefund.stripe_refund_id == found.id) | ((CardRefund.key == found.key) if found.key else False)))
     if ours is not None and ours.payment_id != payment.id:
-        raise PaymentError(f"refund {refund_id} was asked for another payment")
+        raise Ignored(f"refund {refund_id} was asked for another payment")
     if ours is not None and ours.status == "pending":
         settle(ours)
         return "settled"

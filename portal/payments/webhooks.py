@@ -39,7 +39,8 @@ def receive_event(event: dict) -> tuple[StripeEvent, bool]:
 
 
 def process_event(event_row_id: int) -> str:
-    """Process a stored event once (the worker's task); its status after: processed, ignored or failed."""
+    """Process a stored event once (the worker's task); its status after: processed, ignored or failed, or still
+    received when Stripe could not be asked (the job queues it again)."""
     row = db.session.get(StripeEvent, event_row_id)
     if row is None:
         return "missing"
@@ -58,13 +59,17 @@ def process_event(event_row_id: int) -> str:
     except Ignored as exc:
         db.session.rollback()
         status, error = "ignored", exc.reason
+    except gateway.GatewayError as exc:  # Stripe did not answer: left received, the job queues it again later
+        db.session.rollback()
+        status, error = "received", exc.message
     except Exception as exc:  # recorded for staff; what the ledger committed stays, under keys a retry reuses
         db.session.rollback()
         current_app.logger.exception("stripe event %s failed", row.event_id)
         status, error = "failed", f"{type(exc).__name__}: {exc}"[:1000]
     row = lock_rows(StripeEvent, [event_row_id])[event_row_id]
     if row.status == "received":  # not finished by another worker meanwhile
-        row.status, row.error, row.processed_at = status, error, utcnow()
+        row.status, row.error = status, error
+        row.processed_at = utcnow() if status != "received" else None
     db.session.flush()
     return row.status
 
