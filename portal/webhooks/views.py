@@ -20,7 +20,8 @@ def stripe_event():
     except ValueError:
         return jsonify(error="invalid signature"), 400
     row, stored_now = payments.receive_event(event)
-    if stored_now or row.status == "received":  # a redelivery of one never processed is queued again
-        commit_before_outside_call()  # the worker reads the event on its own connection
-        process_stripe_event.delay(row.id)  # inline when no worker is configured
+    row_id, queue = row.id, stored_now or row.status == "received"  # a redelivery never processed: queued again
+    commit_before_outside_call()  # the worker reads the event on its own connection
+    if queue:
+        process_stripe_event.delay(row_id)  # inline when no worker is configured
     return jsonify(received=True)
