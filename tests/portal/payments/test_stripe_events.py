@@ -7,10 +7,11 @@ in the emulator. Ordering cases run the worker's task directly, one event after 
 import json
 import time
 import uuid
+from datetime import date
 
 from sqlalchemy import func, select
 
-from portal import collections, ledger, payments, tasks
+from portal import collections, ledger, payments, plans, tasks
 from portal.clock import facility_today, facility_zone
 from portal.extensions import db
 from portal.models import (
@@ -258,3 +259,22 @@ def test_a_real_worker_processes_what_the_endpoint_stored(app, client, stripe_em
         db.session.refresh(row)
     assert row.status == "processed", row.error
     assert balance(payment.account_id) == 25000 and db.session.scalar(select(Dispute)).state == "open"
+
+
+def test_a_chargeback_on_a_plan_payment_takes_it_back(app, make_plan):
+    plan = make_plan(balance=60000, months=3)
+    [outcome] = plans.charge_due(date(2026, 12, 1), actor="test")
+    db.session.commit()
+    payment = db.session.scalar(select(Payment).where(Payment.account_id == plan.account_id))
+    assert outcome.result == "paid" and balance(plan.account_id) == 40000
+    row = store(event("charge.dispute.created", dispute(payment.reference, 20000, dispute_id="du_plan")))
+    assert run(row) == "processed"
+    assert balance(plan.account_id) == 60000 and db.session.scalar(select(Dispute)).payment_id == payment.id
+
+
+def test_a_signed_body_that_is_not_an_event_is_refused_not_stored(app, client):
+    for body in (b"[1, 2]", b'{"object": "event"}', b'{"id": 7, "type": "x"}', b"not json"):
+        response = client.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": sign(body)},
+                               content_type="application/json")
+        assert response.status_code == 400
+    assert db.session.scalar(select(func.count(StripeEvent.id))) == 0
