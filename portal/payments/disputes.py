@@ -29,7 +29,7 @@ def dispute_changed(obj: dict, *, actor: str) -> None:
     if dispute.state != "open":
         return  # closed already: a late created or updated event changes nothing
     dispute.stripe_status = str(obj.get("status") or dispute.stripe_status)[:30]
-    if dispute.hold_id is None:  # a crash after the money was taken back: finish opening
+    if dispute.hold_id is None and dispute.stripe_status not in CLOSED:  # new, or a crash after the money moved
         _hold_and_alert(dispute, account, actor)
     if dispute.stripe_status in CLOSED:
         _close(dispute, account, CLOSED[dispute.stripe_status], actor)
@@ -53,9 +53,7 @@ def _open(obj: dict, payment: Payment, account: Account, actor: str) -> Dispute:
         db.session.rollback()
         return _find(obj["id"])
     _take_back(dispute, payment, actor)  # the ledger commits the dispute with the money taken back
-    dispute = _find(obj["id"])
-    _hold_and_alert(dispute, account, actor)
-    return dispute
+    return _find(obj["id"])
 
 
 def _take_back(dispute: Dispute, payment: Payment, actor: str) -> None:
@@ -118,3 +116,9 @@ def _close(dispute: Dispute, account: Account, outcome: str, actor: str) -> None
         except collections.CollectionsError:
             pass  # staff released it already
     dispute.state, dispute.closed_at = outcome, utcnow()
+    money_words = ("the payment was posted back" if outcome == "won" and dispute.taken_back_cents
+                   else "the payment stays taken back, and the account owes it")
+    notifications.notify(
+        _alerted_staff(), title=f"Card dispute {outcome} on account {account.number}",
+        body=f"The dispute of {money.format_usd(dispute.amount_cents)} ({dispute.stripe_dispute_id}) was {outcome}: "
+             f"{money_words}. Dunning is no longer held for it.", link=f"/staff/accounts/{account.id}")

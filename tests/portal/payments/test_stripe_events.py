@@ -124,13 +124,17 @@ def test_a_chargeback_takes_the_payment_back_holds_dunning_and_alerts_staff_and_
     assert balance(account_id) == 15000 and dispute_holds(account_id) == []
     found = db.session.scalar(select(Dispute))
     assert found.state == "won" and found.closed_at is not None
+    won_note = db.session.scalars(select(Notification).where(Notification.user_id == biller.id)
+                                  .order_by(Notification.id)).all()[-1]
+    assert won_note.title.startswith("Card dispute won") and "posted back" in won_note.body
     back = db.session.get(Payment, found.won_payment_id)
     assert back.amount_cents == 10000 and db.session.get(Posting, back.posting_id).idempotency_key == \
         "stripe-dispute-won:du_test1"
     assert ledger.check_all()[1] == []
 
 
-def test_a_lost_dispute_closed_before_it_was_created_stays_taken_back(app, stripe_emulator):
+def test_a_lost_dispute_closed_before_it_was_created_stays_taken_back(app, stripe_emulator, make_staff):
+    biller = make_staff("biller")
     payment = card_payment(10000, stripe_emulator)
     account_id, intent = payment.account_id, payment.reference
     closed = store(event("charge.dispute.closed", dispute(intent, 10000, "lost")))
@@ -139,8 +143,10 @@ def test_a_lost_dispute_closed_before_it_was_created_stays_taken_back(app, strip
     assert run(created) == "processed"
     assert run(closed) == "processed"  # a duplicate task: nothing twice
     found = db.session.scalar(select(Dispute))
-    assert found.state == "lost" and found.won_payment_id is None
+    assert found.state == "lost" and found.won_payment_id is None and found.hold_id is None
     assert balance(account_id) == 25000 and dispute_holds(account_id) == []
+    assert [n.title for n in db.session.scalars(select(Notification).where(Notification.user_id == biller.id))] == [
+        f"Card dispute lost on account {db.session.get(Account, account_id).number}"]
     assert db.session.scalar(select(func.count(Payment.id))) == 1
     assert ledger.check_all()[1] == []
 
