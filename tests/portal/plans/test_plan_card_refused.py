@@ -77,6 +77,8 @@ def test_a_lost_card_stops_the_retries_asks_for_a_new_card_and_shows_to_billers(
         page = biller.get(f"/staff/plans/?show={show}").get_data(as_text=True)
         assert f"#{plan.id}" in page and "new card needed" in page
     assert f"#{plan.id}" not in biller.get("/staff/plans/?show=due_today").get_data(as_text=True)
+    detail = biller.get(f"/staff/plans/{plan.id}").get_data(as_text=True)
+    assert "will not be tried again" in detail and "after a new card" in detail
 
     monkeypatch.undo()
     _account, new_card = account_with_card(stripe_emulator)
