@@ -1,7 +1,7 @@
 """stripe events processed by a worker; disputes; a card refund Stripe failed after posting; plan cards refused
 
 Revision ID: c4cc371d9109
-Revises: d902b837d0ba
+Revises: a7c3e91f2b60
 Create Date: 2026-12-02 01:22:00.157800
 
 """
@@ -12,7 +12,7 @@ import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'c4cc371d9109'
-down_revision = 'd902b837d0ba'
+down_revision = 'a7c3e91f2b60'
 branch_labels = None
 depends_on = None
 
