@@ -12,3 +12,10 @@ def facility_zone() -> ZoneInfo:
 def facility_today(now: datetime | None = None) -> date:
     now = now or datetime.now(UTC)
     return now.astimezone(facility_zone()).date()
+
+
+def facility_time(moment: datetime | None) -> str:
+    """A stored UTC time as staff read it: in the facility's zone, named ("Dec 02, 2026 09:14 EST")."""
+    if moment is None:
+        return ""
+    return moment.astimezone(facility_zone()).strftime("%b %d, %Y %H:%M %Z")

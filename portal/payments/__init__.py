@@ -23,9 +23,16 @@ from portal.payments.cards import (
     start,
     start_card_setup,
 )
+from portal.payments.disputes import disputes_by_urgency
 from portal.payments.errors import PaymentError
 from portal.payments.receipts import Receipt, receipt, receipt_number, refund, send_receipt, settle_pending_refunds
-from portal.payments.webhooks import events_left_received, process_event, receive_event
+from portal.payments.webhooks import (
+    events_left_received,
+    events_needing_attention,
+    process_again,
+    process_event,
+    receive_event,
+)
 
 __all__ = [
     "CHARGING_PLAN_STATUSES",
@@ -38,8 +45,11 @@ __all__ = [
     "check_amount",
     "complete",
     "confirm",
+    "disputes_by_urgency",
     "events_left_received",
+    "events_needing_attention",
     "finish_card_setup",
+    "process_again",
     "process_event",
     "receipt",
     "receipt_number",

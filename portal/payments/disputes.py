@@ -36,6 +36,13 @@ def dispute_changed(obj: dict, *, actor: str) -> None:
     db.session.flush()
 
 
+def disputes_by_urgency(limit: int = 200) -> list[Dispute]:
+    """Open disputes first, the nearest evidence due date first; then the closed ones, newest first."""
+    return list(db.session.scalars(select(Dispute).order_by(
+        (Dispute.state != "open"), Dispute.evidence_due_at.is_(None), Dispute.evidence_due_at,
+        Dispute.created_at.desc()).limit(limit)))
+
+
 def _find(stripe_dispute_id: str) -> Dispute | None:
     return db.session.scalar(select(Dispute).where(Dispute.stripe_dispute_id == stripe_dispute_id))
 

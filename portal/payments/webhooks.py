@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from portal import audit
 from portal.extensions import db
 from portal.locking import lock_rows
 from portal.models import (
@@ -22,6 +23,7 @@ from portal.models import (
 )
 from portal.payments import cards, gateway
 from portal.payments.disputes import dispute_changed
+from portal.payments.errors import PaymentError
 from portal.payments.receipts import stripe_refund_changed
 from portal.payments.stripe_objects import Ignored, our_payment
 
@@ -72,6 +74,25 @@ def process_event(event_row_id: int) -> str:
         row.processed_at = utcnow() if status != "received" else None
     db.session.flush()
     return row.status
+
+
+def events_needing_attention(limit: int = 200) -> list[StripeEvent]:
+    """Events whose processing failed in our own code: staff read the error, fix its cause, process them again."""
+    return list(db.session.scalars(select(StripeEvent).where(StripeEvent.status == "failed")
+                                   .order_by(StripeEvent.received_at.desc()).limit(limit)))
+
+
+def process_again(event_row_id: int, *, actor, ip: str | None = None, user_agent: str | None = None) -> StripeEvent:
+    """Put a failed event back to be processed (the caller queues it after commit); audited."""
+    row = lock_rows(StripeEvent, [event_row_id]).get(event_row_id)
+    if row is None or row.status != "failed":
+        raise PaymentError("Only an event that failed can be processed again.")
+    audit.record("stripe_event.requeued", "stripe_event", actor=actor, object_id=row.id,
+                 detail={"event": row.event_id, "type": row.event_type, "error": row.error}, ip=ip,
+                 user_agent=user_agent)
+    row.status, row.error, row.processed_at = "received", None, None
+    db.session.flush()
+    return row
 
 
 def events_left_received(older_than_minutes: int = 10) -> list[int]:
