@@ -1,5 +1,6 @@
 """Accounts for billing staff: search and the account's financial record (audited)."""
 import uuid
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -9,6 +10,7 @@ from wtforms.validators import DataRequired, Length
 
 from portal import accounts, audit, estimates, money, payments, payments_web
 from portal.auth import permission_required
+from portal.clock import facility_zone
 from portal.estimates import gfe
 from portal.extensions import db
 from portal.forms import Form
@@ -44,9 +46,18 @@ def account(account_id: int):
         abort(404)
     audit.record("account.viewed", "account", actor=current_user, object_id=found.id, account_id=found.id,
                  detail={"patients": [p.id for p in found.patients]}, **audit_context())
-    return render_template("staff/billing/account.html", detail=accounts.detail(found),
+    hub = accounts.hub(found)
+    return render_template("staff/billing/account.html", hub=hub, detail=hub.detail,
                            refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=desk.history(found.id),
                            saved_estimates=estimates.for_account(found.id), gfes=gfe.for_account(found.id))
+
+
+@bp.app_template_filter("facility_time")
+def facility_time(moment: datetime | None) -> str:
+    """A stored UTC time as the facility's clock reads it, with the zone's abbreviation."""
+    if moment is None:
+        return ""
+    return moment.astimezone(facility_zone()).strftime("%m/%d/%Y %H:%M %Z")
 
 
 def _account(account_id: int) -> Account:
