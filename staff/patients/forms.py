@@ -176,7 +176,10 @@ class RegisterForm(PatientForm):
     coverage_start = DateField("Effective date", validators=[Optional()])
     create_anyway = BooleanField("I have checked the possible matches: this is a different person")
 
-    def guarantor_details(self) -> GuarantorDetails:
+    def guarantor_details(self) -> GuarantorDetails | None:
+        """The guarantor entered, or None when none of their fields were filled in."""
+        if not any(self[name].data for name in self._fields if name.startswith("guarantor_")):
+            return None
         names = ("address_line1", "address_line2", "city", "state", "zip_code", "phone", "email", "sex")
         return GuarantorDetails(**{name: self[f"guarantor_{name}"].data or None for name in names},
                                 first_name=self.guarantor_first_name.data or "",
