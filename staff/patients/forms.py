@@ -18,7 +18,7 @@ PHONE = Regexp(r"^[0-9()+.\- ]{7,32}$", message="Enter a phone number like 555-0
 
 
 def _text(label: str, size: int = 100, *, required: bool = False, extra=(), **kw):
-    first = DataRequired() if required else Optional()
+    first = DataRequired(message=f"Enter the {label[0].lower()}{label[1:]}.") if required else Optional()
     return StringField(label, validators=[first, Length(max=size), *extra], **kw)
 
 
@@ -169,11 +169,15 @@ class RegisterForm(PatientForm):
     guarantor_zip_code = _text("Guarantor's ZIP", 10, extra=[ZIP])
     guarantor_phone = _text("Guarantor's phone", 32, extra=[PHONE])
     guarantor_email = EmailField("Guarantor's email", validators=[Optional(), Length(max=254)])
-    add_coverage = BooleanField("Add the patient's primary insurance now")
     payer_plan = SelectField("Payer and plan", validators=[Optional()])
     member_id = _text("Member id", 80)
     group_number = _text("Group number", 80)
     coverage_start = DateField("Effective date", validators=[Optional()])
+    def wants_coverage(self) -> bool:
+        """Insurance is optional at registration: added when any of its fields is filled in."""
+        return any((self[name].data or "") for name in ("payer_plan", "member_id", "group_number")) or bool(
+            self.coverage_start.data)
+
     create_anyway = BooleanField("I have checked the possible matches: this is a different person")
 
     def guarantor_details(self) -> GuarantorDetails | None:

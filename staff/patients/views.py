@@ -89,7 +89,7 @@ def register():
             account = db.session.scalar(select(Account).where(func.lower(Account.number) == number.lower()))
             if account is None:
                 form.account_number.errors.append("No account has this number.")
-        coverage = coverage_details(form) if form.add_coverage.data else None
+        coverage = coverage_details(form) if form.wants_coverage() else None
         if not form.account_number.errors:
             matches = [] if form.create_anyway.data else patients.find_duplicates(
                 details, [coverage.member_id] if coverage else [])

@@ -26,7 +26,7 @@ def test_a_biller_registers_a_self_guarantor_patient_with_coverage_on_an_empty_d
     db.session.commit()
     page = _body(client.get(NEW))
     assert "Harbor PPO" in page and "Leave empty and one is given" in page
-    response = post_form(client, NEW, {**DANA, "add_coverage": "y", "payer_plan": f"{payer.id}:{plan.id}",
+    response = post_form(client, NEW, {**DANA, "payer_plan": f"{payer.id}:{plan.id}",
                                        "member_id": "W123", "coverage_start": "2026-01-01"})
     assert response.status_code == 302, _body(response)
     patient = db.session.scalar(select(Patient))
@@ -67,6 +67,9 @@ def test_bad_input_re_renders_with_field_errors_and_saves_nothing(app, login_as)
     missing_guarantor = post_form(client, NEW, {**DANA, "relationship": "01", "date_of_birth": "2999-01-01"})
     assert "The date of birth is in the future." in _body(missing_guarantor)
     assert "Enter the guarantor, or choose Self." in _body(missing_guarantor)
+    half_insurance = post_form(client, NEW, {**DANA, "member_id": "W123"})
+    assert half_insurance.status_code == 400 and "Choose the payer." in _body(half_insurance)
+    assert "Enter the date the coverage starts." in _body(half_insurance)
     unknown = post_form(client, NEW, {**DANA, "account_number": "A-99999"})
     assert "No account has this number." in _body(unknown)
     assert db.session.scalar(select(db.func.count()).select_from(Patient)) == 0
