@@ -96,6 +96,8 @@ def merge(keep: Patient, duplicate: Patient, *, actor, ip: str | None = None,
     for coverage, twin in twins.items():
         for naming in (Charge, Claim, Authorization):
             db.session.execute(update(naming).where(naming.coverage_id == coverage.id).values(coverage_id=twin.id))
+        db.session.execute(update(ExternalId).where(ExternalId.resource_type == "coverage",
+                                                    ExternalId.object_id == coverage.id).values(object_id=twin.id))
         db.session.delete(coverage)
     for coverage in moving:
         coverage.patient_id = keep.id

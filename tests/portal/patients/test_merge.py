@@ -50,6 +50,7 @@ def test_a_duplicate_on_the_same_account_brings_everything_and_no_balance_moves(
                          coverage=coverage(payer, plan, member_id="w 123"))
     twin_id = duplicate.coverages[0].id
     _records_for(duplicate)
+    db.session.add(ExternalId(resource_type="coverage", system="urn:ehr", value="C-9", object_id=twin_id))
     charge = _charge(duplicate, twin_id)
     db.session.commit()
     before = db.session.get(Account, keep.account_id).insurance_balance_cents
@@ -65,7 +66,8 @@ def test_a_duplicate_on_the_same_account_brings_everything_and_no_balance_moves(
     assert db.session.get(Coverage, twin_id) is None  # the same policy entered twice became one
     assert db.session.get(Account, keep.account_id).insurance_balance_cents == before == 95000
     assert db.session.scalar(select(Episode.patient_id)) == keep.id
-    assert db.session.scalar(select(ExternalId.object_id)) == keep.id
+    identifiers = {e.resource_type: e.object_id for e in db.session.scalars(select(ExternalId))}
+    assert identifiers == {"patient": keep.id, "coverage": keep.coverages[0].id}
     assert db.session.get(Patient, duplicate.id).merged_into_id == keep.id
     assert patients.find_duplicates(person()) == [db.session.get(Patient, keep.id)]
     merges = select(AuditEvent).where(AuditEvent.action.like("patient.merged%"))
