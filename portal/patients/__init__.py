@@ -1,7 +1,7 @@
 """Patients and guarantors: registering, editing, coverages with the one-per-priority rule, duplicates and merging.
 
 Owns: account and MRN numbering, patient and guarantor details, coverages, the duplicate check and the merge.
-May import: models, audit, facility, locking. Never views, ledger postings or tasks.
+May import: models, audit, facility, clock, locking. Never views, the ledger or tasks.
 """
 from portal.patients.coverages import CoverageDetails, end_coverage, save_coverage
 from portal.patients.details import GuarantorDetails, PatientDetails, PatientError

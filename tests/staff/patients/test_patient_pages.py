@@ -3,6 +3,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from portal import patients
 from portal.extensions import db
 from portal.models import Account, AuditEvent, Coverage, Patient
 from tests.conftest import post_form
@@ -180,3 +181,14 @@ def test_ids_that_name_nothing_are_404(app, login_as):
         assert client.get(url).status_code == 404, url
     assert client.get(f"{NEW}?account=99999999999").status_code == 200
     assert date.today()  # the page above ignores an absurd id
+
+
+def test_a_merged_mrn_no_longer_takes_attendance(app, login_as, program):
+    duplicate = register("Dana", "Reyes", mrn="DUP-2", account=program.patient.account, relationship="19")
+    patients.merge(program.patient, duplicate, actor="test")
+    db.session.commit()
+    client = login_as("clinician")
+    response = post_form(client, "/staff/iop/sessions", {
+        "mrn": "DUP-2", "service_date": "2026-10-14", "code": str(program.group_code.id), "minutes": "60",
+        "units": "1", "clinician": "Dr. Lee", "signed": "y"})
+    assert response.status_code == 400 and "No patient has that MRN." in _body(response)
