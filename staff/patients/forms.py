@@ -27,7 +27,7 @@ def _sex(label: str = "Sex"):
 
 
 class ContactFields(Form):
-    address_line1 = _text("Street address", 200, render_kw={"autocomplete": "off"})
+    address_line1 = _text("Street address", 200)
     address_line2 = _text("Apartment, suite (optional)", 200)
     city = _text("City")
     state = _text("State", 2, extra=[STATE])
@@ -83,15 +83,12 @@ def _cents(field) -> int:
     return money.parse_cents(field.data) if (field.data or "").strip() else 0
 
 
-class CoverageFields(Form):
+class CoverageForm(Form):
     payer_plan = SelectField("Payer and plan", validators=[DataRequired(message="Choose the payer.")],
                              description="Only active payers are listed; each plan is listed under its payer.")
     member_id = _text("Member id", 80, required=True)
     group_number = _text("Group number", 80)
     coverage_start = DateField("Effective date", validators=[DataRequired(message="Enter the date it starts.")])
-
-
-class CoverageForm(CoverageFields):
     priority = SelectField("Priority", coerce=int, choices=list(PRIORITIES.items()), default=1)
     coverage_end = DateField("End date", validators=[Optional()], description="Leave empty while it is in force.")
     in_network = BooleanField("In network", default=True)
@@ -134,7 +131,8 @@ def payer_plan_ids(value: str | None) -> tuple[int | None, int | None]:
     return (int(payer) if payer.isdigit() else None), (int(plan) if plan.isdigit() and plan != "0" else None)
 
 
-def coverage_details(form: CoverageFields) -> CoverageDetails:
+def coverage_details(form: "CoverageForm | RegisterForm") -> CoverageDetails:
+    """The coverage a form describes; registering asks only for the policy (a primary, the patient subscribing)."""
     payer_id, plan_id = payer_plan_ids(form.payer_plan.data)
     details = CoverageDetails(payer_id=payer_id, plan_id=plan_id, member_id=form.member_id.data or "",
                               group_number=form.group_number.data, start_date=form.coverage_start.data)
