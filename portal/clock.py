@@ -15,7 +15,8 @@ def facility_today(now: datetime | None = None) -> date:
 
 
 def facility_time(moment: datetime | None) -> str:
-    """A stored UTC time as staff read it: in the facility's zone, named ("Dec 02, 2026 09:14 EST")."""
+    """A stored UTC time as staff read it: in the facility's zone, named ("Dec 2, 2026 09:14 EST")."""
     if moment is None:
         return ""
-    return moment.astimezone(facility_zone()).strftime("%b %d, %Y %H:%M %Z")
+    local = moment.astimezone(facility_zone())
+    return f"{local:%b} {local.day}, {local:%Y %H:%M %Z}"

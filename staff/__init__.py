@@ -21,6 +21,7 @@ AREAS = (
     "staff.admin.views",
     "staff.admin.setup",
     "staff.admin.payers",
+    "staff.patients.views",
 )
 
 
