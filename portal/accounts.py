@@ -1,4 +1,5 @@
-"""Reading accounts: who may see which, and what an account holds."""
+"""Reading accounts: who may see which, and what an account holds; how a new account is numbered."""
+import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -8,6 +9,17 @@ from sqlalchemy.orm import selectinload
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import Account, AccountAccess, Charge, Patient, Payment, Refund, User
+
+
+def unnumbered() -> str:
+    """A unique stand-in number for an account that has no id yet (`number_by_id` replaces it)."""
+    return f"N{uuid.uuid4().hex[:12]}"
+
+
+def number_by_id(accounts) -> None:
+    """Number flushed accounts from their ids, A-<20000 + id>, as every account made in the product is."""
+    for account in accounts:
+        account.number = f"A-{20000 + account.id}"
 
 
 def accounts_for_patient_user(user: User) -> list[Account]:

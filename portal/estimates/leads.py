@@ -5,7 +5,7 @@ from datetime import date
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
-from portal import audit, facility
+from portal import accounts, audit, facility
 from portal.estimates.config import EstimateError
 from portal.estimates.estimator import Result
 from portal.extensions import db
@@ -87,11 +87,11 @@ def admit(lead: Lead, *, actor: str, patient: Patient | None = None, first_name:
         if not first_name or not last_name or date_of_birth is None:
             raise EstimateError("Enter the patient's first and last name and date of birth.")
         # Numbered from the id once it exists; a unique placeholder until then.
-        account = Account(facility_id=facility.saved().id, number=f"N{uuid.uuid4().hex[:12]}",
+        account = Account(facility_id=facility.saved().id, number=accounts.unnumbered(),
                           guarantor_name=lead.name, email=lead.email, phone=lead.phone)
         db.session.add(account)
         db.session.flush()
-        account.number = f"A-{20000 + account.id}"
+        accounts.number_by_id([account])
         patient = Patient(account=account, mrn=f"N{uuid.uuid4().hex[:12]}", first_name=first_name,
                           last_name=last_name, date_of_birth=date_of_birth)
         db.session.add(patient)
