@@ -106,7 +106,7 @@ class Entry:
     type: str
     id: str | None
     full_url: str | None
-    model: object  # the validated R4B resource
+    model: object  # the validated R4B resource; None when it did not validate
 
     @property
     def label(self) -> str:
@@ -128,7 +128,7 @@ def import_bundle(text: str, *, actor: str) -> ImportResult:
     result = ImportResult()
     problems = Problems(result.errors)
     entries = _entries(text, problems, result)
-    if result.errors:
+    if not entries:
         return result
     reading = _Reading(entries, problems, result)
     reading.map()
@@ -195,8 +195,9 @@ def _entries(text: str, problems: Problems, result: ImportResult) -> list[Entry]
         except pydantic.ValidationError as exc:
             for error in exc.errors():
                 problems.add(label, f"entry[{index}].resource.{_loc(error['loc'])}: {_message(error)}")
-            continue
-        entries.append(Entry(index, kind, parsed.id, raw.get("fullUrl"), parsed))
+            parsed = None  # kept so references to it are not reported again as missing
+        resource_id = resource.get("id") if isinstance(resource.get("id"), str) else None
+        entries.append(Entry(index, kind, resource_id, raw.get("fullUrl"), parsed))
     if not entries and not result.errors:
         problems.add("Bundle", "no Patient, Coverage or other resource this import reads")
     return entries
@@ -220,6 +221,7 @@ class _Reading:
         self.diagnoses: list[care.DiagnosisIn] = []
         self.charges: list[care.ChargeIn] = []
         self.made: dict[int, object] = {}  # id(entry) -> its record
+        self.failed: set[int] = set()  # entries refused on their own: what points at them says nothing more
 
     # -- helpers
 
@@ -262,6 +264,8 @@ class _Reading:
         if found is None:
             self.note(entry, path, "reference not found in bundle")
             return None
+        if found.model is None or id(found) in self.failed:
+            return None  # its own problems are listed already
         if found.type not in types:
             self.note(entry, path, f"should point at a {' or '.join(types)}, not a {found.type}")
             return None
@@ -361,7 +365,7 @@ class _Reading:
             self.charge_item(entry, billing_codes)
 
     def of(self, kind: str) -> list[Entry]:
-        return [e for e in self.entries if e.type == kind]
+        return [e for e in self.entries if e.type == kind and e.model is not None]
 
     def organization(self, entry: Entry, is_payor: bool) -> None:
         org = entry.model
@@ -378,6 +382,7 @@ class _Reading:
         elif "prov" in types and npi:
             if not valid_npi(npi):
                 self.note(entry, "identifier", f"NPI {npi} fails the NPI check digit")
+                self.failed.add(id(entry))
                 return
             provider = care.ProviderIn(entry.label, npi, kind="organization",
                                        organization_name=self.text(entry, "name", org.name, "payer_name"))
@@ -395,6 +400,7 @@ class _Reading:
             return
         if not valid_npi(npi):
             self.note(entry, "identifier", f"NPI {npi} fails the NPI check digit")
+            self.failed.add(id(entry))
             return
         person = Person()
         self.person(entry, entry.model, person)
