@@ -68,10 +68,10 @@ def import_patients(text: str, *, actor: str) -> ImportResult:
     coverages = []
     for line, row in rows:
         where = f"line {line}"
-        patient = _patient(where, row, problems)
+        first = patients.get(row.get("mrn", ""))
+        patient = _patient(where, row, problems, required=first is None)
         if patient is None:
             continue
-        first = patients.get(patient.mrn)
         if first is not None:
             if any(getattr(patient, name) not in (None, getattr(first, name)) for name in PERSON_COLUMNS):
                 problems.add(where, f"MRN {patient.mrn} repeats {first.where} with other details")
@@ -152,12 +152,13 @@ def _person(where: str, row: dict, prefix: str, into: Person, problems: Problems
     into.email = problems.email(where, prefix + "email", row.get(prefix + "email") or None)
 
 
-def _patient(where: str, row: dict, problems: Problems) -> PatientIn | None:
+def _patient(where: str, row: dict, problems: Problems, *, required: bool) -> PatientIn | None:
+    """The row's patient; a further row of the same MRN (another coverage) may leave its columns empty."""
     before = len(problems.errors)
     patient = PatientIn(where=where)
     patient.mrn = problems.text(where, "mrn", row.get("mrn"))
     _person(where, row, "", patient, problems)
-    for name in REQUIRED:
+    for name in REQUIRED if required else ("mrn",):
         if not row.get(name):
             problems.add(where, f"{name} is empty")
     return patient if len(problems.errors) == before else None

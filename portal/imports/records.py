@@ -187,7 +187,7 @@ class Problems:
             return None
         code = US_STATES.get(value.lower(), value.upper())
         if len(code) != 2 or not code.isalpha():
-            self.add(where, f"{label}: {value!r} is not a US state")
+            self.add(where, f"{label} {value[:40]!r} is not a US state")
             return None
         return code
 
@@ -198,7 +198,7 @@ class Problems:
         try:
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError:
-            self.add(where, f"{label}: {value!r} is not one valid email address")
+            self.add(where, f"{label} {value[:80]!r} is not one valid email address")
             return None
 
 
