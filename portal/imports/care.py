@@ -104,15 +104,15 @@ def save_care(providers: list[ProviderIn], episodes: list[EpisodeIn], diagnoses:
               ext: ExternalIds, result: ImportResult, *, actor: str) -> None:
     facility_id = facility.saved().id
     for provider in providers:
-        values = {"first_name": provider.first_name, "last_name": provider.last_name,
-                  "organization_name": provider.organization_name}
+        names = {"first_name": provider.first_name, "last_name": provider.last_name,
+                 "organization_name": provider.organization_name}
         if provider.row is None:
-            provider.row = Provider(facility_id=facility_id, kind=provider.kind, npi=provider.npi, **values)
+            provider.row = Provider(facility_id=facility_id, kind=provider.kind, npi=provider.npi, **names)
             db.session.add(provider.row)
             result.created["providers"] += 1
         else:
             changed = False
-            for name, value in values.items():
+            for name, value in names.items():
                 if value is not None and getattr(provider.row, name) != value:
                     setattr(provider.row, name, value)
                     changed = True
@@ -126,18 +126,19 @@ def save_care(providers: list[ProviderIn], episodes: list[EpisodeIn], diagnoses:
             result.created["programs"] += 1
     db.session.flush()
     for episode in episodes:
-        values = dict(patient_id=episode.patient.row.id, program_id=programs[episode.program_name.lower()].id,
-                      admit_date=episode.admit_date, discharge_date=episode.discharge_date,
-                      referring_provider_name=episode.referring.row.display_name if episode.referring else None,
-                      referring_provider_npi=episode.referring.npi if episode.referring else None)
+        values: dict[str, object] = dict(
+            patient_id=episode.patient.row.id, program_id=programs[episode.program_name.lower()].id,
+            admit_date=episode.admit_date, discharge_date=episode.discharge_date,
+            referring_provider_name=episode.referring.row.display_name if episode.referring else None,
+            referring_provider_npi=episode.referring.npi if episode.referring else None)
         if episode.row is None:
             episode.row = Episode(created_by=actor, **values)
             db.session.add(episode.row)
             result.created["episodes"] += 1
         else:
             changed = any(getattr(episode.row, k) != v for k, v in values.items())
-            for name, value in values.items():
-                setattr(episode.row, name, value)
+            for name, new in values.items():
+                setattr(episode.row, name, new)
             (result.updated if changed else result.unchanged)["episodes"] += 1
         ext.remember("episode", episode.keys, episode.known, episode.row)
     db.session.flush()

@@ -38,6 +38,7 @@ value; a resource without identifiers by its fullUrl, else Type/id), so a second
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import simple_icd_10_cm
 from sqlalchemy import select
@@ -86,10 +87,10 @@ def import_bundle(text: str, *, actor: str) -> ImportResult:
     if ext is None:
         db.session.rollback()
         return result
-    found = care.check_care(reading.providers, reading.episodes, reading.diagnoses, reading.charges, problems)
+    checked = care.check_care(reading.providers, reading.episodes, reading.diagnoses, reading.charges, problems)
     if not result.errors:
         care.save_care(reading.providers, reading.episodes, reading.diagnoses, ext, result, actor=actor)
-    requests = care.charge_requests(reading.charges, found["codes"], problems) if not result.errors else []
+    requests = care.charge_requests(reading.charges, checked["codes"], problems) if not result.errors else []
     if result.errors:
         db.session.rollback()
         return result
@@ -115,7 +116,7 @@ class _Reading:
         self.episodes: list[care.EpisodeIn] = []
         self.diagnoses: list[care.DiagnosisIn] = []
         self.charges: list[care.ChargeIn] = []
-        self.made: dict[int, object] = {}  # id(entry) -> its record
+        self.made: dict[int, Any] = {}  # id(entry) -> its record
         self.failed: set[int] = set()  # entries refused on their own: what points at them says nothing more
 
     # -- helpers

@@ -2,6 +2,7 @@
 R4B models of `fhir.resources`; and the level-of-care rule for episodes (see `portal.imports.fhir`)."""
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pydantic
 from fhir.resources.R4B.bundle import Bundle
@@ -42,7 +43,7 @@ class Entry:
     type: str
     id: str | None
     full_url: str | None
-    model: object  # the validated R4B resource; None when it did not validate
+    model: Any  # the validated R4B resource; None when it did not validate
 
     @property
     def label(self) -> str:
@@ -108,7 +109,7 @@ def entries(text: str, problems: Problems, result: ImportResult) -> list[Entry]:
     return entries
 
 
-def message(error: dict) -> str:
+def message(error: Any) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 

@@ -7,6 +7,7 @@ every problem, and writes only when there is none. Nothing here commits: the com
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -217,7 +218,7 @@ def external_ids(resource_type: str, keys: set[Key]) -> dict[Key, int]:
     return found
 
 
-def by_ids(model, ids) -> dict[int, object]:
+def by_ids(model, ids) -> dict[int, Any]:
     ids = sorted(set(ids))
     rows = {}
     for start in range(0, len(ids), CHUNK):
@@ -238,7 +239,7 @@ class ExternalIds:
     """New identifiers to remember, written once the records they name have ids."""
 
     def __init__(self):
-        self.pending: list[tuple[str, Key, object]] = []
+        self.pending: list[tuple[str, Key, Any]] = []
         self.seen: set[tuple[str, Key]] = set()
 
     def remember(self, resource_type: str, keys: list[Key], known: dict[Key, int], row) -> None:
@@ -312,8 +313,8 @@ def save_people(patients: list[PatientIn], coverages: list[CoverageIn], result: 
             if incoming.mrn in mrn_seen:
                 problems.add(incoming.where, f"MRN {incoming.mrn} is given twice (also {mrn_seen[incoming.mrn]})")
             mrn_seen[incoming.mrn] = incoming.where
-            holder = by_mrn.get(incoming.mrn)
-            if holder is not None and row is not None and holder.id != row.id:
+            owner = by_mrn.get(incoming.mrn)
+            if owner is not None and row is not None and owner.id != row.id:
                 problems.add(incoming.where, f"MRN {incoming.mrn} belongs to another patient")
         if row is not None:
             if row.id in claimed:
@@ -345,7 +346,7 @@ def save_people(patients: list[PatientIn], coverages: list[CoverageIn], result: 
     new_accounts = []
     for incoming in patients:
         guarantor = incoming.guarantor
-        holder = guarantor or incoming
+        holder: Person = guarantor or incoming
         account = guarantor.account if guarantor else (
             account_rows.get(incoming.row.account_id) if incoming.row else None)
         if account is None:
@@ -453,6 +454,13 @@ def _save_payers(payers: list[PayerIn], coverages: list[CoverageIn], ext: Extern
     db.session.flush()
 
 
+class _Span(NamedTuple):
+    where: str
+    priority: int
+    start: date
+    end: date | None
+
+
 def _overlap(a_start: date, a_end: date | None, b_start: date, b_end: date | None) -> bool:
     return a_start <= (b_end or date.max) and b_start <= (a_end or date.max)
 
@@ -481,13 +489,14 @@ def _check_coverages(coverages: list[CoverageIn], problems: Problems) -> None:
     for group in by_patient.values():
         patient_row = group[0].patient.row
         replaced = {c.row.id for c in group if c.row is not None}
-        kept = [(f"coverage {c.member_id} already on file", c.priority, c.start_date, c.end_date)
+        kept = [_Span(f"coverage {c.member_id} already on file", c.priority, c.start_date, c.end_date)
                 for c in (existing[patient_row.id] if patient_row else []) if c.id not in replaced]
-        incoming = [(c.where, c.priority, c.start_date, c.end_date) for c in group]
-        for i, (where, priority, start, end) in enumerate(incoming):
+        incoming = [_Span(c.where, c.priority, c.start_date, c.end_date) for c in group]
+        for i, span in enumerate(incoming):
             for other in [*incoming[:i], *kept]:
-                if other[1] == priority and _overlap(start, end, other[2], other[3]):
-                    problems.add(where, f"a second priority-{priority} coverage for the same dates as {other[0]}")
+                if other.priority == span.priority and _overlap(span.start, span.end, other.start, other.end):
+                    problems.add(span.where, f"a second priority-{span.priority} coverage for the same dates as "
+                                             f"{other.where}")
                     break
 
 

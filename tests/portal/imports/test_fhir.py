@@ -198,7 +198,8 @@ def test_what_is_not_a_bundle_is_refused_with_a_reason(app):
     for text, expected in [
         ("{not json", "Bundle: not JSON"),
         (json.dumps({"resourceType": "Patient"}), "Bundle: the file is not a FHIR Bundle"),
-        (json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": []}), "expected collection or transaction"),
+        (json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": []}),
+         "expected collection or transaction"),
         (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": "x"}), "entry: should be a list"),
         (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
             {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}}]}),
