@@ -18,7 +18,8 @@ How resources become records:
   child 19, else G8), subscriber a RelatedPerson (name, birth date, sex). Status entered-in-error is passed over.
 - Organization referenced as a payor, or typed pay/ins -> payer (X12 payer id: the identifier typed NIIP);
   one typed prov with an NPI (http://hl7.org/fhir/sid/us-npi) -> the organization's provider record.
-- Practitioner with an NPI -> individual provider (the NPI check digit must hold); one without an NPI is passed over.
+- Practitioner with an NPI -> individual provider; one without an NPI is passed over. An NPI failing its check
+  digit refuses the bundle when a ChargeItem names that provider, and is passed over (counted) when nothing does.
 - EpisodeOfCare, and Encounter not part of an EpisodeOfCare in the bundle -> episode (admit and discharge from
   period). Its program: the first type (EpisodeOfCare) or serviceType/type (Encounter) whose code, display or text
   names a level of care (intensive outpatient/IOP, partial hospitalization/PHP, residential, detox or withdrawal
@@ -55,6 +56,7 @@ from portal.imports.records import (
     PayerIn,
     Person,
     Problems,
+    bulk_work,
     save_people,
 )
 from portal.models import BillingCode
@@ -74,6 +76,11 @@ TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_histor
 
 def import_bundle(text: str, *, actor: str) -> ImportResult:
     """Import a bundle whole; any problem refuses it and lists every problem with its resource and path."""
+    with bulk_work():
+        return _import(text, actor)
+
+
+def _import(text: str, actor: str) -> ImportResult:
     result = ImportResult()
     problems = Problems(result.errors)
     found = entries(text, problems, result)
@@ -118,6 +125,7 @@ class _Reading:
         self.charges: list[care.ChargeIn] = []
         self.made: dict[int, Any] = {}  # id(entry) -> its record
         self.failed: set[int] = set()  # entries refused on their own: what points at them says nothing more
+        self.bad_npi: dict[int, str] = {}  # providers whose NPI fails its check digit, refused when used
 
     # -- helpers
 
@@ -160,6 +168,9 @@ class _Reading:
         if found is None:
             self.note(entry, path, "reference not found in bundle")
             return None
+        if id(found) in self.bad_npi:  # a provider with a wrong NPI matters once something points at it
+            self.note(found, "identifier", f"NPI {self.bad_npi.pop(id(found))} fails the NPI check digit")
+            self.failed.add(id(found))
         if found.model is None or id(found) in self.failed:
             return None  # its own problems are listed already
         if found.type not in types:
@@ -259,6 +270,8 @@ class _Reading:
         billing_codes = set(db.session.scalars(select(BillingCode.code)))
         for entry in self.of("ChargeItem"):
             self.charge_item(entry, billing_codes)
+        if self.bad_npi:
+            self.result.skipped["provider whose NPI fails its check digit, used by nothing here"] += len(self.bad_npi)
 
     def of(self, kind: str) -> list[Entry]:
         return [e for e in self.entries if e.type == kind and e.model is not None]
@@ -277,8 +290,7 @@ class _Reading:
                 phone=self.text(entry, "telecom", phone, "phone"))
         elif "prov" in types and npi:
             if not valid_npi(npi):
-                self.note(entry, "identifier", f"NPI {npi} fails the NPI check digit")
-                self.failed.add(id(entry))
+                self.bad_npi[id(entry)] = npi
                 return
             provider = care.ProviderIn(entry.label, npi, kind="organization",
                                        organization_name=self.text(entry, "name", org.name, "payer_name"))
@@ -295,8 +307,7 @@ class _Reading:
             self.result.skipped["Practitioner without an NPI"] += 1
             return
         if not valid_npi(npi):
-            self.note(entry, "identifier", f"NPI {npi} fails the NPI check digit")
-            self.failed.add(id(entry))
+            self.bad_npi[id(entry)] = npi
             return
         person = Person()
         self.person(entry, entry.model, person)

@@ -35,6 +35,7 @@ from portal.imports.records import (
     PayerIn,
     Person,
     Problems,
+    bulk_work,
     save_people,
 )
 
@@ -57,6 +58,12 @@ PERSON_COLUMNS = ("first_name", "last_name", "date_of_birth", "sex", "address_li
 
 
 def import_patients(text: str, *, actor: str) -> ImportResult:
+    """Import a file whole; any bad row refuses it and lists every problem by line."""
+    with bulk_work():
+        return _import(text, actor)
+
+
+def _import(text: str, actor: str) -> ImportResult:
     result = ImportResult()
     problems = Problems(result.errors)
     rows = _rows(text, problems)

@@ -4,13 +4,15 @@ name, and member id; created when nothing matches. Both importers (FHIR, CSV) fi
 `save_people`, which looks everything up in batches (a few queries per thousand rows, never one per row), lists
 every problem, and writes only when there is none. Nothing here commits: the command does.
 """
+import gc
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from portal import accounts, audit, facility
 from portal.extensions import db
@@ -21,6 +23,7 @@ from portal.models import (
     InsurancePlan,
     Patient,
     Payer,
+    utcnow,
 )
 
 CHUNK = 1000  # values per IN (...) list
@@ -132,6 +135,20 @@ class CoverageIn:
     row: Coverage | None = None
     plan: InsurancePlan | None = None
     known: dict[Key, int] = field(default_factory=dict)
+
+
+@contextmanager
+def bulk_work():
+    """Hold off Python's cyclic garbage collector while an import runs. The import keeps tens of thousands of parsed
+    resources and records alive; each collection walked all of them again, so the cost per patient grew with the
+    file (17 times the time for 10 times the patients). Reference counting still frees what is dropped meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # ---------------------------------------------------------------- checking single values
@@ -249,8 +266,12 @@ class ExternalIds:
                 self.pending.append((resource_type, key, row))
 
     def write(self) -> None:
-        db.session.add_all([ExternalId(resource_type=kind, system=system, value=value, object_id=row.id)
-                            for kind, (system, value), row in self.pending])
+        """One bulk insert: tens of thousands of identifiers are plain rows, not objects the session tracks."""
+        if self.pending:
+            now = utcnow()
+            db.session.execute(insert(ExternalId), [
+                dict(resource_type=kind, system=system, value=value, object_id=row.id, created_at=now)
+                for kind, (system, value), row in self.pending])
         self.pending = []
 
 

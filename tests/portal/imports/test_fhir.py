@@ -242,3 +242,14 @@ def test_the_cli_prints_json_and_a_refusal_exits_non_zero_with_one_line(app, tmp
     assert f"{bad} refused: 1 problem(s); nothing was imported" in refused.output
     missing = app.test_cli_runner().invoke(args=["import", "fhir", str(tmp_path / "nope.json")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+def test_a_wrong_npi_refuses_the_bundle_only_when_a_charge_names_that_provider(app):
+    factories.code("S9480")
+    bundle = intake()
+    resource(bundle, "dr-osei")["identifier"][0]["value"] = "1234567890"
+    del resource(bundle, "ci1")["performer"]
+    result = run(bundle)
+    assert result.errors == []
+    assert result.skipped["provider whose NPI fails its check digit, used by nothing here"] == 1
+    assert not db.session.scalar(select(Provider).where(Provider.npi == "1234567890"))
