@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, tuple_
 
 from portal import accounts, audit, facility
 from portal.extensions import db
@@ -226,12 +226,12 @@ class Problems:
 def external_ids(resource_type: str, keys: set[Key]) -> dict[Key, int]:
     """Our record ids behind identifiers an earlier import stored, looked up a thousand values at a time."""
     found: dict[Key, int] = {}
-    values = sorted({value for _, value in keys})
-    for start in range(0, len(values), CHUNK):
+    wanted = sorted(keys)
+    for start in range(0, len(wanted), CHUNK):  # (type, system, value) is the unique index: each look-up uses it
         for row in db.session.execute(select(ExternalId.system, ExternalId.value, ExternalId.object_id).where(
-                ExternalId.resource_type == resource_type, ExternalId.value.in_(values[start:start + CHUNK]))):
-            if (row.system, row.value) in keys:
-                found[(row.system, row.value)] = row.object_id
+                ExternalId.resource_type == resource_type,
+                tuple_(ExternalId.system, ExternalId.value).in_(wanted[start:start + CHUNK]))):
+            found[(row.system, row.value)] = row.object_id
     return found
 
 
@@ -255,7 +255,7 @@ def _match(problems: Problems, where: str, kind: str, keys: list[Key], known: di
 class ExternalIds:
     """New identifiers to remember, written once the records they name have ids."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.pending: list[tuple[str, Key, Any]] = []
         self.seen: set[tuple[str, Key]] = set()
 
