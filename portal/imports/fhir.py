@@ -15,7 +15,8 @@ How resources become records:
   or guardian (PRN, MTH, FTH, NPRN, STPPRN, GUARD), else G8. Without one the patient is their own guarantor.
 - Coverage -> coverage: payor[0] an Organization (the payer), subscriberId the member id, order the priority
   (1-3, default 1), period the dates (a start is needed), class plan and group, relationship (self 18, spouse 01,
-  child 19, else G8), subscriber a RelatedPerson (name, birth date, sex). Status entered-in-error is passed over.
+  child 19, else G8), subscriber a RelatedPerson (name, birth date, sex). Status entered-in-error, and a payor
+  that is a person (self-pay), are passed over.
 - Organization referenced as a payor, or typed pay/ins -> payer (X12 payer id: the identifier typed NIIP);
   one typed prov with an NPI (http://hl7.org/fhir/sid/us-npi) -> the organization's provider record.
 - Practitioner with an NPI -> individual provider; one without an NPI is passed over. An NPI failing its check
@@ -351,8 +352,12 @@ class _Reading:
         if resource.status == "entered-in-error":
             self.result.skipped["Coverage entered in error"] += 1
             return
+        first_payor = (resource.payor or [None])[0]
+        if (paid_by := self.find(getattr(first_payor, "reference", None))) and paid_by.type != "Organization":
+            self.result.skipped["Coverage paid by a person (self-pay)"] += 1
+            return
         patient = self.resolve(entry, resource.beneficiary, "beneficiary", ("Patient",))
-        payor = self.resolve(entry, (resource.payor or [None])[0], "payor[0]", ("Organization",))
+        payor = self.resolve(entry, first_payor, "payor[0]", ("Organization",))
         member_id = resource.subscriberId or next((i.value for i in (resource.identifier or []) if i.type and any(
             c.code == "MB" for c in (i.type.coding or []))), None)
         member_id = self.text(entry, "subscriberId", member_id, "member_id")

@@ -100,7 +100,7 @@ def _import(text: str, actor: str) -> ImportResult:
 
 
 def _rows(text: str, problems: Problems) -> list[tuple[int, dict]]:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     try:
         header = reader.fieldnames or []
     except csv.Error as exc:

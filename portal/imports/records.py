@@ -3,6 +3,8 @@ coverages, matched first on the identifiers an earlier import stored (ExternalId
 name, and member id; created when nothing matches. Both importers (FHIR, CSV) fill these records and hand them to
 `save_people`, which looks everything up in batches (a few queries per thousand rows, never one per row), lists
 every problem, and writes only when there is none. Nothing here commits: the command does.
+
+ExternalId.resource_type says what an identifier names: patient, guarantor (the account), payer, coverage, episode.
 """
 import gc
 from collections import defaultdict
@@ -310,6 +312,7 @@ def save_people(patients: list[PatientIn], coverages: list[CoverageIn], result: 
     in which case nothing was written. The ExternalIds returned still need `write()` after further records."""
     problems = Problems(result.errors)
     ext = ExternalIds()
+    _one_guarantor_per_person(patients)
     guarantors = list({id(p.guarantor): p.guarantor for p in patients if p.guarantor}.values())
     known_patients = external_ids("patient", {k for p in patients for k in p.keys})
     known_accounts = external_ids("guarantor", {k for g in guarantors for k in g.keys})
@@ -325,7 +328,11 @@ def save_people(patients: list[PatientIn], coverages: list[CoverageIn], result: 
     # Patients: an earlier import's identifier first, then the MRN.
     claimed: dict[int, str] = {}
     mrn_seen: dict[str, str] = {}
+    key_seen: dict[Key, str] = {}
     for incoming in patients:
+        if twin := next((key_seen[k] for k in incoming.keys if k in key_seen), None):
+            problems.add(incoming.where, f"has an identifier of {twin} too")
+        key_seen.update(dict.fromkeys(incoming.keys, incoming.where))
         patient_id = _match(problems, incoming.where, "patient", incoming.keys, known_patients)
         row = rows.get(patient_id) if patient_id else by_mrn.get(incoming.mrn)
         if row is not None and row.merged_into_id:
@@ -412,6 +419,20 @@ def save_people(patients: list[PatientIn], coverages: list[CoverageIn], result: 
                      patient_id=incoming.row.id, account_id=incoming.row.account_id, detail={"source": source})
     db.session.flush()
     return ext
+
+
+def _one_guarantor_per_person(patients: list[PatientIn]) -> None:
+    """Guarantor records of one person (an identifier in common) become one guarantor: one account."""
+    by_key: dict[Key, GuarantorIn] = {}
+    for incoming in patients:
+        guarantor = incoming.guarantor
+        if guarantor is None:
+            continue
+        first = next((by_key[k] for k in guarantor.keys if k in by_key), None)
+        if first is not None and first is not guarantor:
+            incoming.guarantor = first
+        else:
+            by_key.update(dict.fromkeys(guarantor.keys, guarantor))
 
 
 def _resolve_payers(payers: list[PayerIn], problems: Problems) -> list[PayerIn]:

@@ -253,3 +253,43 @@ def test_a_wrong_npi_refuses_the_bundle_only_when_a_charge_names_that_provider(a
     assert result.errors == []
     assert result.skipped["provider whose NPI fails its check digit, used by nothing here"] == 1
     assert not db.session.scalar(select(Provider).where(Provider.npi == "1234567890"))
+
+
+def test_a_patient_registered_by_csv_is_updated_by_the_ehr_bundle_through_its_mrn(app):
+    factories.code("S9480")
+    imports.import_patients("mrn,first_name,last_name,date_of_birth,phone\nEHR-1002,Tay,Nguyen,1979-11-30,111\n",
+                            actor="test")
+    db.session.commit()
+    bundle = intake()
+    self_pay = copy.deepcopy(resource(bundle, "cov2"))
+    self_pay.update(id="cov-self", payor=[{"reference": "Patient/p2"}])
+    bundle["entry"].append({"resource": self_pay})
+    result = run(bundle)
+    assert result.errors == [] and result.skipped["Coverage paid by a person (self-pay)"] == 1
+    assert result.created["patients"] == 1 and result.updated["patients"] == 1
+    taylor = patient("EHR-1002")
+    assert (taylor.first_name, taylor.phone) == ("Taylor", "111")
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == 2
+
+
+def test_a_guarantor_who_already_holds_another_account_is_refused(app):
+    factories.code("S9480")
+    bundle = intake()
+    run(bundle)
+    # The EHR now names Jordan's mother as Taylor's guarantor too, but Taylor has an account of his own.
+    second = copy.deepcopy(resource(bundle, "g1"))
+    second.update(id="g2", patient={"reference": "Patient/p2"})
+    bundle["entry"].append({"resource": second})
+    result = run(bundle)
+    assert any("Patient/p2: its guarantor" in e and "another account" in e for e in result.errors), result.errors
+
+
+def test_one_guarantor_for_two_patients_is_one_account(app):
+    bundle = intake()
+    del bundle["entry"][12]
+    second = copy.deepcopy(resource(bundle, "g1"))
+    second.update(id="g2", patient={"reference": "Patient/p2"})
+    bundle["entry"].append({"resource": second})
+    assert run(bundle).errors == []
+    assert patient("EHR-1001").account_id == patient("EHR-1002").account_id
+    assert db.session.scalar(select(func.count()).select_from(Account)) == 1
