@@ -396,7 +396,8 @@ def save_people(patients: list[PatientIn], coverages: list[CoverageIn], result: 
     new_patients, unnumbered = [], []
     for incoming in patients:
         values = {name: getattr(incoming, name) for name in (*PERSON_FIELDS, "middle_name", "preferred_name", "mrn")}
-        values["relationship_to_guarantor"] = incoming.relationship_to_guarantor
+        if incoming.guarantor is not None or incoming.row is None:  # a file naming no guarantor changes none
+            values["relationship_to_guarantor"] = incoming.relationship_to_guarantor
         row = incoming.row
         if row is None:
             row = Patient(account=incoming.account, mrn=incoming.mrn or accounts.unnumbered(),
