@@ -22,9 +22,10 @@ How resources become records:
 - Practitioner with an NPI -> individual provider; one without an NPI is passed over. An NPI failing its check
   digit refuses the bundle when a ChargeItem names that provider, and is passed over (counted) when nothing does.
 - EpisodeOfCare, and Encounter not part of an EpisodeOfCare in the bundle -> episode (admit and discharge from
-  period). Its program: the first type (EpisodeOfCare) or serviceType/type (Encounter) whose code, display or text
-  names a level of care (intensive outpatient/IOP, partial hospitalization/PHP, residential, detox or withdrawal
-  management, outpatient) gives the level and the program's name (its text, else display); failing that the
+  period; an Encounter's participant typed REF, a Practitioner, is the referring provider). Its program: the
+  first type (EpisodeOfCare) or serviceType/type (Encounter) whose code, display or text names a level of care
+  (the word IOP or PHP, or the phrase intensive outpatient, partial hosp(italization), residential, detox,
+  withdrawal management, outpatient) gives the level and the program's name (its text, else display); failing that the
   encounter class does (AMB, VR, HH, FLD: outpatient; any other: other) with the level's own program name
   ("Outpatient", ...). A program is matched by name, or created with that level.
 - Condition with an ICD-10-CM coding (http://hl7.org/fhir/sid/icd-10-cm; a billable code, checked with
@@ -413,9 +414,21 @@ class _Reading:
         if patient is None or start is None:
             return
         episode = care.EpisodeIn(entry.label, self.made[id(patient)], level, program, start, end,
-                                 keys=self.keys(entry, resource.identifier))
+                                 keys=self.keys(entry, resource.identifier), referring=self.referrer(entry))
         self.episodes.append(episode)
         self.made[id(entry)] = episode
+
+    def referrer(self, entry: Entry) -> care.ProviderIn | None:
+        """An Encounter's participant typed REF (referrer): a Practitioner of the bundle, with its NPI."""
+        for n, participant in enumerate(getattr(entry.model, "participant", None) or []):
+            codes = {c.code for t in (participant.type or []) for c in (t.coding or [])}
+            if "REF" in codes and participant.individual is not None:
+                path = f"participant[{n}].individual"
+                target = self.resolve(entry, participant.individual, path, ("Practitioner",))
+                if target is not None and target.type == "Practitioner" and id(target) not in self.made:
+                    self.note(entry, path, f"{target.label} has no NPI")
+                return self.made.get(id(target)) if target is not None else None
+        return None
 
     def encounter(self, entry: Entry) -> None:
         resource = entry.model

@@ -1,6 +1,7 @@
 """Reading a FHIR bundle: the JSON, the Bundle envelope and each resource this import uses, validated with the
 R4B models of `fhir.resources`; and the level-of-care rule for episodes (see `portal.imports.fhir`)."""
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,11 +117,11 @@ def message(error: Any) -> str:
 def level_of_care(concepts, class_code: str | None) -> tuple[str, str]:
     """The level of care and program name a type (or service type) names, else the encounter class's level."""
     for concept in concepts:
-        words = [concept.text, *((c.display, c.code) for c in (concept.coding or []))]
-        flat = [w for item in words for w in (item if isinstance(item, tuple) else (item,)) if w]
-        for word in flat:
-            lowered = word.strip().lower()
-            level = LEVEL_CODES.get(lowered) or next((lv for phrase, lv in LEVEL_WORDS if phrase in lowered), None)
+        texts = [concept.text, *(t for c in (concept.coding or []) for t in (c.display, c.code))]
+        for text in filter(None, texts):
+            lowered = text.lower()
+            level = next((LEVEL_CODES[w] for w in re.findall(r"[a-z]+", lowered) if w in LEVEL_CODES), None) or \
+                next((lv for phrase, lv in LEVEL_WORDS if phrase in lowered), None)
             if level:
                 name = concept.text or next((c.display for c in (concept.coding or []) if c.display), None)
                 return level, (name or PROGRAM_NAMES[level]).strip()[:100]

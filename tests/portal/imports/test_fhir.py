@@ -293,3 +293,37 @@ def test_one_guarantor_for_two_patients_is_one_account(app):
     assert run(bundle).errors == []
     assert patient("EHR-1001").account_id == patient("EHR-1002").account_id
     assert db.session.scalar(select(func.count()).select_from(Account)) == 1
+
+
+def test_an_encounter_of_its_own_is_an_episode_with_its_level_and_referring_provider(app):
+    bundle = intake()
+    del bundle["entry"][12]
+    encounter = resource(bundle, "enc1")
+    del encounter["episodeOfCare"]
+    encounter.update(serviceType={"text": "Partial hospitalization program"}, participant=[{
+        "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "REF"}]}],
+        "individual": {"reference": "Practitioner/dr-osei"}}])
+    assert run(bundle).errors == []
+    visit = db.session.scalar(select(Episode).where(Episode.admit_date == date(2026, 10, 5)))
+    assert (visit.program.name, visit.program.level_of_care, visit.discharge_date) == \
+        ("Partial hospitalization program", "php", date(2026, 10, 5))
+    assert (visit.referring_provider_name, visit.referring_provider_npi) == ("Ama Osei", "1234567893")
+    assert [d.code for d in visit.diagnoses] == ["F1020"]
+
+
+def test_the_level_of_care_rule():
+    from fhir.resources.R4B.codeableconcept import CodeableConcept
+
+    from portal.imports.fhir_bundle import level_of_care
+
+    def concept(**values):
+        return CodeableConcept.model_validate(values)
+
+    assert level_of_care([concept(text="Adult IOP")], "AMB") == ("iop", "Adult IOP")
+    assert level_of_care([concept(text="Shipping")], "AMB") == ("outpatient", "Outpatient")  # words, not letters
+    assert level_of_care([concept(coding=[{"code": "IOP"}], text="Adult IOP")], "AMB") == ("iop", "Adult IOP")
+    assert level_of_care([concept(coding=[{"display": "Intensive Outpatient Program"}])], None) == \
+        ("iop", "Intensive Outpatient Program")
+    assert level_of_care([concept(text="Residential treatment")], "IMP") == ("residential", "Residential treatment")
+    assert level_of_care([concept(text="General examination")], "VR") == ("outpatient", "Outpatient")
+    assert level_of_care([], "EMER") == ("other", "Other")
