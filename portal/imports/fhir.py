@@ -20,13 +20,14 @@ How resources become records:
 - Organization referenced as a payor, or typed pay/ins -> payer (X12 payer id: the identifier typed NIIP);
   one typed prov with an NPI (http://hl7.org/fhir/sid/us-npi) -> the organization's provider record.
 - Practitioner with an NPI -> individual provider; one without an NPI is passed over. An NPI failing its check
-  digit refuses the bundle when a ChargeItem names that provider, and is passed over (counted) when nothing does.
+  digit refuses the bundle when a ChargeItem or Encounter names that provider, and is passed over (counted) when
+  nothing does.
 - EpisodeOfCare, and Encounter not part of an EpisodeOfCare in the bundle -> episode (admit and discharge from
   period; an Encounter's participant typed REF, a Practitioner, is the referring provider). Its program: the
   first type (EpisodeOfCare) or serviceType/type (Encounter) whose code, display or text names a level of care
   (the word IOP or PHP, or the phrase intensive outpatient, partial hosp(italization), residential, detox,
-  withdrawal management, outpatient) gives the level and the program's name (its text, else display); failing that the
-  encounter class does (AMB, VR, HH, FLD: outpatient; any other: other) with the level's own program name
+  withdrawal management, outpatient) gives the level and the program's name (its text, else display); failing
+  that the encounter class does (AMB, VR, HH, FLD: outpatient; any other: other) with the level's own program name
   ("Outpatient", ...). A program is matched by name, or created with that level.
 - Condition with an ICD-10-CM coding (http://hl7.org/fhir/sid/icd-10-cm; a billable code, checked with
   simple_icd_10_cm) -> a diagnosis of the episode of its encounter (or the patient's only episode in the bundle);
