@@ -79,12 +79,13 @@ TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_histor
 
 def import_bundle(text: str, *, actor: str) -> ImportResult:
     """Import a bundle whole; any problem refuses it and lists every problem with its resource and path."""
-    with bulk_work():
-        return _import(text, actor)
-
-
-def _import(text: str, actor: str) -> ImportResult:
     result = ImportResult()
+    with bulk_work(result):
+        _import(text, actor, result)
+    return result
+
+
+def _import(text: str, actor: str, result: ImportResult) -> ImportResult:
     problems = Problems(result.errors)
     found = entries(text, problems, result)
     if not found:

@@ -59,12 +59,13 @@ PERSON_COLUMNS = ("first_name", "last_name", "date_of_birth", "sex", "address_li
 
 def import_patients(text: str, *, actor: str) -> ImportResult:
     """Import a file whole; any bad row refuses it and lists every problem by line."""
-    with bulk_work():
-        return _import(text, actor)
-
-
-def _import(text: str, actor: str) -> ImportResult:
     result = ImportResult()
+    with bulk_work(result):
+        _import(text, actor, result)
+    return result
+
+
+def _import(text: str, actor: str, result: ImportResult) -> ImportResult:
     problems = Problems(result.errors)
     rows = _rows(text, problems)
     if result.errors:

@@ -15,8 +15,9 @@ from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
 
-from portal import accounts, audit, facility
+from portal import accounts, audit, facility, ledger
 from portal.extensions import db
 from portal.models import (
     Account,
@@ -140,14 +141,20 @@ class CoverageIn:
 
 
 @contextmanager
-def bulk_work():
-    """Hold off Python's cyclic garbage collector while an import runs. The import keeps tens of thousands of parsed
-    resources and records alive; each collection walked all of them again, so the cost per patient grew with the
-    file (17 times the time for 10 times the patients). Reference counting still frees what is dropped meanwhile."""
+def bulk_work(result: ImportResult):
+    """Run an import: a record someone else saved meanwhile (the same MRN, NPI or identifier) refuses it whole.
+
+    Python's cyclic garbage collector is held off meanwhile. The import keeps tens of thousands of parsed resources
+    and records alive; each collection walked all of them again, so the cost per patient grew with the file
+    (17 times the time for 10 times the patients). Reference counting still frees what is dropped."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
+    except (IntegrityError, ledger.LedgerError):
+        db.session.rollback()
+        result.errors.append("another import or a user saved one of these records meanwhile; nothing was imported, "
+                             "run the import again")
     finally:
         if enabled:
             gc.enable()

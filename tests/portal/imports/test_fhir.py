@@ -327,3 +327,31 @@ def test_the_level_of_care_rule():
     assert level_of_care([concept(text="Residential treatment")], "IMP") == ("residential", "Residential treatment")
     assert level_of_care([concept(text="General examination")], "VR") == ("outpatient", "Outpatient")
     assert level_of_care([], "EMER") == ("other", "Other")
+
+
+def test_a_record_saved_by_someone_else_meanwhile_refuses_the_import_whole(app, monkeypatch):
+    from portal.imports import records
+
+    checks = records._check_coverages
+
+    def meanwhile(coverages, problems):
+        checks(coverages, problems)
+        # Between our look-ups and our writes, someone registers the same MRN.
+        other = factories.account(with_coverage=False)
+        db.session.add(Patient(account_id=other.id, mrn="EHR-1002", first_name="T", last_name="N",
+                               date_of_birth=date(1979, 11, 30)))
+        db.session.flush()
+
+    monkeypatch.setattr(records, "_check_coverages", meanwhile)
+    result = run(intake())
+    assert result.errors == ["another import or a user saved one of these records meanwhile; nothing was imported, "
+                             "run the import again"]
+    assert counts()["Patient"] == 1 and counts()["Coverage"] == 0  # the other one's, from its own commit
+
+
+def test_with_charge_review_on_an_imported_charge_waits_for_release(app):
+    factories.code("S9480")
+    factories.facility().charge_review = True
+    db.session.commit()
+    assert run(intake()).errors == []
+    assert db.session.scalar(select(Charge.review_status)) == "held"
