@@ -23,6 +23,7 @@ PERMISSIONS = {
     "admin.roles": "Manage roles and permissions",
     "admin.audit": "Read the audit log",
     "admin.settings": "Change facility settings",
+    "payers.manage": "Add and change payers and their plans",
 }
 
 DEFAULT_ROLES = {
@@ -30,7 +31,7 @@ DEFAULT_ROLES = {
     "biller": (
         "Posts payments, adjustments and reversals; works claims",
         {"dashboard.view", "accounts.view", "accounts.edit", "payments.post", "payments.refund", "adjustments.post",
-         "ledger.reverse", "claims.view", "authorizations.manage", "iop.review", "plans.manage"},
+         "ledger.reverse", "claims.view", "authorizations.manage", "iop.review", "plans.manage", "payers.manage"},
     ),
     "collector": (
         "Works the collections queue",

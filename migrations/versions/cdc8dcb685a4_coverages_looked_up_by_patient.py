@@ -1,7 +1,7 @@
 """coverages looked up by patient (imports match a file's patients' coverages a thousand at a time)
 
 Revision ID: cdc8dcb685a4
-Revises: d902b837d0ba
+Revises: c4cc371d9109
 Create Date: 2026-12-02 01:48:18
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'cdc8dcb685a4'
-down_revision = 'd902b837d0ba'
+down_revision = 'c4cc371d9109'
 branch_labels = None
 depends_on = None
 

@@ -49,8 +49,9 @@ from sqlalchemy import select
 
 from portal import ledger
 from portal.extensions import db
+from portal.facility.providers import npi_is_valid
 from portal.imports import care
-from portal.imports.fhir_bundle import NPI_SYSTEM, PROGRAM_NAMES, Entry, entries, level_of_care, valid_npi
+from portal.imports.fhir_bundle import NPI_SYSTEM, PROGRAM_NAMES, Entry, entries, level_of_care
 from portal.imports.records import (
     CoverageIn,
     GuarantorIn,
@@ -293,7 +294,7 @@ class _Reading:
                 x12_payer_id=self.text(entry, "identifier", x12, "x12_payer_id"),
                 phone=self.text(entry, "telecom", phone, "phone"))
         elif "prov" in types and npi:
-            if not valid_npi(npi):
+            if not npi_is_valid(npi):
                 self.bad_npi[id(entry)] = npi
                 return
             provider = care.ProviderIn(entry.label, npi, kind="organization",
@@ -310,7 +311,7 @@ class _Reading:
         if npi is None:
             self.result.skipped["Practitioner without an NPI"] += 1
             return
-        if not valid_npi(npi):
+        if not npi_is_valid(npi):
             self.bad_npi[id(entry)] = npi
             return
         person = Person()

@@ -16,7 +16,6 @@ from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.relatedperson import RelatedPerson
-from stdnum import luhn
 
 from portal.imports.records import ImportResult, Problems
 
@@ -31,11 +30,6 @@ LEVEL_CODES = {"iop": "iop", "php": "php"}
 CLASS_LEVELS = {"AMB": "outpatient", "VR": "outpatient", "HH": "outpatient", "FLD": "outpatient"}
 PROGRAM_NAMES = {"iop": "Intensive outpatient (IOP)", "php": "Partial hospitalization (PHP)",
                  "outpatient": "Outpatient", "residential": "Residential", "detox": "Detox", "other": "Other"}
-
-
-def valid_npi(value: str) -> bool:
-    """Ten digits whose last is the Luhn check digit over the 80840 prefix and the first nine."""
-    return len(value) == 10 and value.isdigit() and luhn.is_valid("80840" + value)
 
 
 @dataclass(eq=False)
