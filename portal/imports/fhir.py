@@ -97,15 +97,13 @@ def _import(text: str, actor: str, result: ImportResult) -> ImportResult:
         return result
     ext = save_people(reading.patients, reading.coverages, result, actor=actor, source="fhir")
     if ext is None:
-        db.session.rollback()
-        return result
+        return result.refuse()
     checked = care.check_care(reading.providers, reading.episodes, reading.diagnoses, reading.charges, problems)
     if not result.errors:
         care.save_care(reading.providers, reading.episodes, reading.diagnoses, ext, result, actor=actor)
     requests = care.charge_requests(reading.charges, checked["codes"], problems) if not result.errors else []
     if result.errors:
-        db.session.rollback()
-        return result
+        return result.refuse()
     ext.write()
     db.session.flush()
     if requests:

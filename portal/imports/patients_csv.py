@@ -94,8 +94,7 @@ def _import(text: str, actor: str, result: ImportResult) -> ImportResult:
     if result.errors:
         return result
     if save_people(list(patients.values()), coverages, result, actor=actor, source="csv") is None:
-        db.session.rollback()
-        return result
+        return result.refuse()
     db.session.flush()
     return result
 

@@ -46,6 +46,14 @@ class ImportResult:
     charges_replayed: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def refuse(self) -> "ImportResult":
+        """Nothing of it was saved: roll back what was flushed and drop the counts."""
+        db.session.rollback()
+        for counts in (self.created, self.updated, self.unchanged):
+            counts.clear()
+        self.charges_posted = self.charges_replayed = 0
+        return self
+
     @property
     def imported(self) -> int:
         return sum(self.created.values()) + sum(self.updated.values())
@@ -152,7 +160,7 @@ def bulk_work(result: ImportResult):
     try:
         yield
     except (IntegrityError, ledger.LedgerError):
-        db.session.rollback()
+        result.refuse()
         result.errors.append("another import or a user saved one of these records meanwhile; nothing was imported, "
                              "run the import again")
     finally:

@@ -172,6 +172,7 @@ def test_a_charge_is_posted_once_and_a_changed_charge_is_refused(app):
     assert refused.errors == ["ChargeItem/ci1: was imported before with other details; reverse the charge in "
                               "Parity instead of changing it in the EHR"]
     assert patient("EHR-1002").last_name == "Nguyen"  # nothing of the refused bundle was kept
+    assert refused.as_dict()["updated"] == {} and refused.as_dict()["ok"] is False
     assert db.session.scalar(select(Charge.amount_cents)) == 90000
 
 
