@@ -134,7 +134,7 @@ class Coverage(Model):
         Index("ix_coverages_member_key", text("replace(lower(member_id), ' ', '')")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("insurance_plans.id"))
     member_id: Mapped[str] = mapped_column(String(80), index=True)
