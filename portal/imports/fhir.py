@@ -14,7 +14,8 @@ How resources become records:
   The patient's relationship to them (X12): spouse 01 (SPS, HUSB, WIFE, DOMPART), child 19 when they are a parent
   or guardian (PRN, MTH, FTH, NPRN, STPPRN, GUARD), else G8. Without one the patient is their own guarantor.
 - Coverage -> coverage: payor[0] an Organization (the payer), subscriberId the member id, order the priority
-  (1-3, default 1), period the dates (a start is needed), class plan and group, relationship (self 18, spouse 01,
+  (1-3, default 1), period the dates (an active one without a start is effective from the import day; any
+  other needs a start), class plan and group, relationship (self 18, spouse 01,
   child 19, else G8), subscriber a RelatedPerson (name, birth date, sex). Status entered-in-error, and a payor
   that is a person (self-pay), are passed over.
 - Organization referenced as a payor, or typed pay/ins -> payer (X12 payer id: the identifier typed NIIP);
@@ -47,6 +48,7 @@ from typing import Any
 import simple_icd_10_cm
 from sqlalchemy import select
 
+from portal.clock import facility_today
 from portal import ledger
 from portal.extensions import db
 from portal.facility.providers import npi_is_valid
@@ -368,7 +370,11 @@ class _Reading:
         start = self.day(entry, "period.start", resource.period.start if resource.period else None)
         end = self.day(entry, "period.end", resource.period.end if resource.period else None)
         if start is None and not (resource.period and resource.period.start):
-            self.note(entry, "period.start", "a start date is needed")
+            if resource.status == "active":  # in force now, since when unstated: effective from the import day
+                start = facility_today()
+                self.result.assumed["active Coverage without a start date: effective from the import day"] += 1
+            else:
+                self.note(entry, "period.start", "a start date is needed")
         priority = resource.order or 1
         if not 1 <= priority <= 3:
             self.note(entry, "order", f"{priority} is not 1, 2 or 3")

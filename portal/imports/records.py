@@ -43,6 +43,8 @@ class ImportResult:
     updated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     unchanged: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # What the file left out and the import took as a stated default (each named, counted, and shown).
+    assumed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     charges_posted: int = 0
     charges_replayed: int = 0
     errors: list[str] = field(default_factory=list)
@@ -50,7 +52,7 @@ class ImportResult:
     def refuse(self) -> "ImportResult":
         """Nothing of it was saved: roll back what was flushed and drop the counts."""
         db.session.rollback()
-        for counts in (self.created, self.updated, self.unchanged):
+        for counts in (self.created, self.updated, self.unchanged, self.assumed):
             counts.clear()
         self.charges_posted = self.charges_replayed = 0
         return self
@@ -61,7 +63,8 @@ class ImportResult:
 
     def as_dict(self) -> dict:
         return {"ok": not self.errors, "created": dict(self.created), "updated": dict(self.updated),
-                "unchanged": dict(self.unchanged), "skipped": dict(self.skipped), "charges_posted": self.charges_posted,
+                "unchanged": dict(self.unchanged), "skipped": dict(self.skipped),
+                "assumed": dict(self.assumed), "charges_posted": self.charges_posted,
                 "charges_replayed": self.charges_replayed, "errors": self.errors}
 
     def summary(self) -> str:
@@ -77,6 +80,8 @@ class ImportResult:
             lines.append(f"charges: {self.charges_posted} posted, {self.charges_replayed} already posted")
         if self.skipped:
             lines.append(f"passed over: {words(self.skipped)}")
+        if self.assumed:
+            lines.append(f"assumed: {words(self.assumed)}")
         return "\n".join(lines)
 
 

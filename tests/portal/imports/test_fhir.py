@@ -356,3 +356,22 @@ def test_with_charge_review_on_an_imported_charge_waits_for_release(app):
     db.session.commit()
     assert run(intake()).errors == []
     assert db.session.scalar(select(Charge.review_status)) == "held"
+
+
+def test_an_active_coverage_without_dates_is_effective_from_the_import_day_and_a_draft_one_is_refused(app):
+    from portal.clock import facility_today
+
+    bundle = intake()
+    del bundle["entry"][12]  # no charge: this bundle is about coverage
+    del resource(bundle, "cov2")["period"]  # optional in R4: an active coverage says only that it is in force
+    result = run(bundle)
+    assert result.errors == []
+    assert result.assumed == {"active Coverage without a start date: effective from the import day": 1}
+    coverage = db.session.scalar(select(Coverage).where(Coverage.member_id == "HBR-777"))
+    assert coverage.start_date == facility_today() and coverage.end_date is None
+
+    draft = intake()
+    del draft["entry"][12]
+    del resource(draft, "cov2")["period"]
+    resource(draft, "cov2")["status"] = "draft"
+    assert run(draft).errors == ["Coverage/cov2: entry[7].resource.period.start: a start date is needed"]
