@@ -48,8 +48,8 @@ from typing import Any
 import simple_icd_10_cm
 from sqlalchemy import select
 
-from portal.clock import facility_today
 from portal import ledger
+from portal.clock import facility_today
 from portal.extensions import db
 from portal.facility.providers import npi_is_valid
 from portal.imports import care
