@@ -2,12 +2,23 @@
 
 May import: models, audit.
 """
-from portal.facility.record import EDITABLE, NUMBERS, current, save_settings, saved, settings_row, unsaved, update
+from portal.facility.record import (
+    EDITABLE,
+    NUMBERS,
+    current,
+    new_charge_status,
+    save_settings,
+    saved,
+    settings_row,
+    unsaved,
+    update,
+)
 
 __all__ = [
     "EDITABLE",
     "NUMBERS",
     "current",
+    "new_charge_status",
     "save_settings",
     "saved",
     "settings_row",
