@@ -12,8 +12,8 @@ from tests.fixtures import charges, factories
 
 
 def _hand(patient, **changes) -> HandCharge:
-    values = {"patient_id": patient.id, "billing_code_id": factories.code("90837").id, "service_date": date(2026, 10, 2),
-              "units": 2, "token": uuid.uuid4().hex, "place_of_service": "11"}
+    values = {"patient_id": patient.id, "billing_code_id": factories.code("90837").id,
+              "service_date": date(2026, 10, 2), "units": 2, "token": uuid.uuid4().hex, "place_of_service": "11"}
     return HandCharge(**{**values, **changes})
 
 
