@@ -60,13 +60,15 @@ def find(query: str, limit: int = RESULT_LIMIT) -> list[Hit]:
             collect(base.where(Patient.date_of_birth == _as_date(text)).order_by(Patient.last_name, Patient.id),
                     kind)
         elif kind == "phone":
+            # The patient's phone, then the guarantor's: two index lookups (an OR across tables would scan).
             digits = phone_digits(text)
-            collect(base.where(or_(Patient.phone_digits == digits, Patient.account_id.in_(
-                select(Account.id).where(Account.phone_digits == digits)))).order_by(Patient.id), kind)
+            collect(base.where(Patient.phone_digits == digits).order_by(Patient.id), kind)
+            collect(base.join(Account, Account.id == Patient.account_id).where(Account.phone_digits == digits)
+                    .order_by(Patient.id), kind)
         elif kind == "mrn":
             collect(base.where(Patient.mrn.in_(_cases(text))), kind)
         elif kind == "account":
-            collect(base.where(Patient.account_id.in_(select(Account.id).where(Account.number.in_(_cases(text)))))
+            collect(base.join(Account, Account.id == Patient.account_id).where(Account.number.in_(_cases(text)))
                     .order_by(Patient.id), kind)
         elif kind == "member_id":
             collect(base.where(Patient.id.in_(select(Coverage.patient_id).where(

@@ -1,4 +1,4 @@
-"""staff search: name, date of birth and phone indexes
+"""staff search: name, date of birth, phone and account indexes
 
 Revision ID: 60f5cdcf0db0
 Revises: d902b837d0ba
@@ -37,6 +37,7 @@ def upgrade():
 
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone_digits', sa.String(length=15), nullable=True))
+        batch_op.create_index(batch_op.f('ix_patients_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_patients_date_of_birth'), ['date_of_birth'], unique=False)
         batch_op.create_index(batch_op.f('ix_patients_phone_digits'), ['phone_digits'], unique=False)
 
@@ -57,6 +58,7 @@ def downgrade():
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patients_phone_digits'))
         batch_op.drop_index(batch_op.f('ix_patients_date_of_birth'))
+        batch_op.drop_index(batch_op.f('ix_patients_account_id'))
         batch_op.drop_column('phone_digits')
 
     with op.batch_alter_table('accounts', schema=None) as batch_op:
