@@ -67,12 +67,10 @@ def update(facility: Facility, values: dict, *, actor,
     for field in EDITABLE:
         if field in NUMBERS and values.get(field) is None:
             continue  # left empty: keep the current value
-        if field in FLAGS:
-            new = bool(values.get(field))
-        else:
-            new = values.get(field) if field in NUMBERS else (values.get(field) or None)
+        new: object = bool(values.get(field)) if field in FLAGS else (
+            values.get(field) if field in NUMBERS else (values.get(field) or None))
         if field in ("name", "neutral_name", "statement_descriptor"):
-            new = (new or "").strip()
+            new = str(new or "").strip()
         if getattr(facility, field) != new:
             changes[field] = [getattr(facility, field), new]
             setattr(facility, field, new)

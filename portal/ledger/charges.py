@@ -152,7 +152,7 @@ def release_charges(charge_ids, *, actor: str) -> list[int]:
     """Release held charges from the review queue so they can be billed; returns the ids released now.
     A charge already released (by someone else a moment ago) is left as it is. Flushes; the caller commits."""
     held = db.session.scalars(select(Charge).where(Charge.id.in_(list(charge_ids)), Charge.review_status == "held")
-                              .order_by(Charge.id).with_for_update()).all()
+                              .order_by(Charge.id).with_for_update(of=Charge)).all()
     now = utcnow()
     for charge in held:
         charge.review_status, charge.released_by, charge.released_at = "released", actor, now

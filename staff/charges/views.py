@@ -82,6 +82,7 @@ def _episode_form(patient: Patient, episode: Episode | None):
             diagnoses=_split(form.diagnoses.data), referring_provider_name=form.referring_provider_name.data,
             referring_provider_npi=(form.referring_provider_npi.data or "").strip() or None)
         try:
+            detail: dict
             if episode is None:
                 episode = charges.create_episode(patient, values, actor=_actor())
                 action, detail = "episode.created", {"program_id": episode.program_id}
