@@ -46,3 +46,21 @@ def test_thirteen_diagnoses_or_a_repeat_are_refused(app):
     with pytest.raises(EpisodeError, match="listed twice"):
         create_episode(patient, EpisodeValues(program.id, date(2026, 9, 1), diagnoses=["F10.20", "F1020"]),
                        actor="test")
+
+
+def test_an_authorization_hangs_on_the_episode_its_first_day_falls_in(program):
+    from portal import iop
+    from tests.fixtures.charges import episode
+
+    earlier = episode(program.patient, admit=date(2026, 6, 1))
+    earlier.discharge_date = date(2026, 6, 30)
+    current = episode(program.patient, admit=date(2026, 9, 20))
+    auth = iop.save_authorization(patient=program.patient, coverage_id=program.coverage.id,
+                                  billing_code_id=program.per_diem.id, start=date(2026, 11, 1),
+                                  end=date(2026, 11, 30), units=5, actor="test")
+    assert auth.episode_id == current.id
+    june = iop.save_authorization(patient=program.patient, coverage_id=program.coverage.id,
+                                  billing_code_id=program.per_diem.id, start=date(2026, 6, 15),
+                                  end=date(2026, 6, 30), units=5, actor="test")
+    assert june.episode_id == earlier.id
+    assert program.auth.episode_id is None  # saved before any episode existed
