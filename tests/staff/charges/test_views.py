@@ -62,7 +62,9 @@ def test_a_hand_charge_shows_its_price_then_posts_once_on_a_double_submit(login_
     assert db.session.scalar(select(func.count(Charge.id))) == 1
     assert (charge.amount_cents, charge.modifiers, charge.diagnosis_pointers) == (270000, "HQ,95", "1,2")
     page = client.get(f"/staff/charges/patients/{patient.id}").get_data(as_text=True)
-    assert f"/postings/{charge.posting_id}/reverse" in page  # corrected only by reversal
+    reverse_url = f"/staff/accounts/{patient.account_id}/postings/{charge.posting_id}/reverse"
+    assert reverse_url in page  # corrected only by reversal
+    assert "Payments applied to the charge return" in client.get(reverse_url).get_data(as_text=True)
 
 
 def test_bad_coding_re_renders_with_field_errors(login_as):
