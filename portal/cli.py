@@ -12,11 +12,11 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import collections, demo, estimates, iop, ledger, money, plans, remittances, statements
+from portal import collections, demo, estimates, facility, iop, ledger, money, payers, plans, remittances, statements
 from portal.clock import facility_today
 from portal.estimates import gfe, history
 from portal.extensions import db
-from portal.models import Account, AccountAccess, User
+from portal.models import PAYER_TYPES, Account, AccountAccess, User
 from portal.payments import deposits
 from portal.people import users
 from portal.remittances import underpayments
@@ -35,6 +35,7 @@ history_cli = AppGroup("history", help="Payment history the estimator reads.")
 gfe_cli = AppGroup("gfe", help="Good Faith Estimates.")
 era_cli = AppGroup("era", help="Insurance remittances (X12 835 ERA files).")
 underpayments_cli = AppGroup("underpayments", help="Lines payers allowed less for than expected.")
+payers_cli = AppGroup("payers", help="Payers claims go to.")
 
 
 def init_app(app: Flask) -> None:
@@ -53,6 +54,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(gfe_cli)
     app.cli.add_command(underpayments_cli)
     app.cli.add_command(era_cli)
+    app.cli.add_command(payers_cli)
+    app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
     for command in app.cli.commands.values():
@@ -132,6 +135,27 @@ def seed_demo(as_json: bool):
                       f"{example.code}, date of birth {example.date_of_birth}, ZIP {example.zip_code}. "
                       "Mail lands in the outbox folder."]
     _emit(as_json, payload, "\n".join(lines))
+
+
+@click.command("setup")
+@click.option("--facility-name", required=True, help="The facility's name.")
+@click.option("--admin-email", required=True, help="The first administrator's email (their sign-in).")
+@click.option("--admin-name", default=None, help="The administrator's full name (defaults to the email).")
+@click.option("--password-stdin", is_flag=True, help="Read the administrator's password from standard input.")
+@click.option("--json", "as_json", is_flag=True)
+def setup(facility_name, admin_email, admin_name, password_stdin, as_json):
+    """First start on an empty database: the facility and its first admin. Without --password-stdin a
+    password is generated and printed once."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    try:
+        result = facility.first_start(facility_name=facility_name, admin_email=admin_email, password=password,
+                                      admin_name=admin_name)
+    except facility.SetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    text = f"created {result.facility.name} and its admin {result.admin.email}; sign in at /staff/login"
+    if result.generated_password:
+        text += f"\ntemporary password (shown once): {result.generated_password}"
+    _emit(as_json, result.as_dict(), text)
 
 
 @click.command("demo-totp")
@@ -417,3 +441,40 @@ def underpayments_scan(since, as_json):
 def underpayments_import_rates(path, as_json):
     """Import contract rates: payer,plan,code,allowed,from,to (plan and to may be empty)."""
     _import("contract rates", path, as_json, underpayments.import_contract_rates)
+
+
+@payers_cli.command("add")
+@click.option("--name", required=True)
+@click.option("--payer-id", "x12_payer_id", default=None, help="The X12 (electronic) payer id.")
+@click.option("--type", "payer_type", type=click.Choice(PAYER_TYPES), default="commercial")
+@click.option("--timely-filing-days", type=click.IntRange(*payers.LIMIT_DAYS), default=None)
+@click.option("--appeal-limit-days", type=click.IntRange(*payers.LIMIT_DAYS), default=None)
+@click.option("--phone", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def payers_add(name, x12_payer_id, payer_type, timely_filing_days, appeal_limit_days, phone, as_json):
+    """Add a payer (more details on the admin's payer page)."""
+    try:
+        payer = payers.save_payer(None, {"name": name, "x12_payer_id": x12_payer_id, "payer_type": payer_type,
+                                         "timely_filing_days": timely_filing_days,
+                                         "appeal_limit_days": appeal_limit_days, "phone": phone},
+                                  actor="cli:payers-add")
+    except payers.PayerError as exc:
+        raise click.ClickException(f"{exc.field.replace('_', ' ')}: {exc}") from exc
+    _emit(as_json, _payer_dict(payer), f"added payer {payer.id}: {payer.name}")
+
+
+@payers_cli.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def payers_list(as_json):
+    """Payers with their plans, active ones first."""
+    found = payers.all_payers()
+    lines = [f"{p.id:5} {p.name:40} {p.x12_payer_id or '-':12} {p.payer_type:18}"
+             + ("" if p.active else " (inactive)") for p in found]
+    _emit(as_json, {"payers": [_payer_dict(p) for p in found]}, "\n".join(lines) or "No payers.")
+
+
+def _payer_dict(payer) -> dict:
+    return {"id": payer.id, "name": payer.name, "x12_payer_id": payer.x12_payer_id, "payer_type": payer.payer_type,
+            "timely_filing_days": payer.timely_filing_days, "appeal_limit_days": payer.appeal_limit_days,
+            "phone": payer.phone, "active": payer.active,
+            "plans": [{"id": plan.id, "name": plan.name, "active": plan.active} for plan in payers.plans_of(payer)]}

@@ -24,6 +24,7 @@ PERMISSIONS = {
     "admin.roles": "Manage roles and permissions",
     "admin.audit": "Read the audit log",
     "admin.settings": "Change facility settings",
+    "payers.manage": "Add and change payers and their plans",
 }
 
 DEFAULT_ROLES = {
@@ -31,7 +32,8 @@ DEFAULT_ROLES = {
     "biller": (
         "Posts payments, adjustments and reversals; works claims",
         {"dashboard.view", "accounts.view", "accounts.edit", "payments.post", "payments.refund", "adjustments.post",
-         "ledger.reverse", "claims.view", "authorizations.manage", "iop.review", "plans.manage", "charges.post"},
+         "ledger.reverse", "claims.view", "authorizations.manage", "iop.review", "plans.manage", "payers.manage",
+         "charges.post"},
     ),
     "collector": (
         "Works the collections queue",

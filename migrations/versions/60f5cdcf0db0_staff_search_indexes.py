@@ -1,7 +1,7 @@
-"""staff search: name, date of birth, phone and account indexes
+"""staff search: name, date of birth, phone and account indexes; charges.post for existing billers
 
 Revision ID: 60f5cdcf0db0
-Revises: d902b837d0ba
+Revises: a7c3e91f2b60
 Create Date: 2026-12-02 01:18:57
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '60f5cdcf0db0'
-down_revision = 'd902b837d0ba'
+down_revision = 'a7c3e91f2b60'
 branch_labels = None
 depends_on = None
 
@@ -50,8 +50,16 @@ def upgrade():
     for column in ('last_name', 'first_name'):
         op.create_index(f'ix_patients_lower_{column}', 'patients', [sa.text(f'lower({column}){ops}')], unique=False)
 
+    # Roles made before the permission existed; a new database's roles get it from the defaults.
+    op.execute(sa.text(
+        "INSERT INTO role_permissions (role_id, permission) "
+        "SELECT roles.id, 'charges.post' FROM roles WHERE roles.name IN ('admin', 'biller') "
+        "AND NOT EXISTS (SELECT 1 FROM role_permissions existing "
+        "WHERE existing.role_id = roles.id AND existing.permission = 'charges.post')"))
+
 
 def downgrade():
+    op.execute(sa.text("DELETE FROM role_permissions WHERE permission = 'charges.post'"))
     for column in ('first_name', 'last_name'):
         op.drop_index(f'ix_patients_lower_{column}', table_name='patients')
 

@@ -1,6 +1,7 @@
 """Checks on the codes a claim carries: ICD-10-CM diagnoses and NPIs, each refused with a sentence a biller reads."""
 import simple_icd_10_cm as icd
-from stdnum import luhn
+
+from portal.facility import npi_is_valid
 
 MAX_DIAGNOSES = 12  # what an 837P carries in HI
 
@@ -34,6 +35,6 @@ def normalize_npi(text: str) -> str:
     npi = (text or "").strip()
     if not (len(npi) == 10 and npi.isascii() and npi.isdigit()):
         raise CodingError("An NPI has 10 digits.")
-    if not luhn.is_valid("80840" + npi):
+    if not npi_is_valid(npi):
         raise CodingError("This NPI's check digit is wrong: look at it again.")
     return npi

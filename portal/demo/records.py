@@ -70,6 +70,7 @@ def seed(today: date) -> DemoResult:
         fac.address_line1, fac.city, fac.state, fac.zip_code = "100 Main Street", "Springfield", "NJ", "07081"
         fac.remit_address = "Parity Health Services\nPO Box 1000\nSpringfield, NJ 07081"
         _seed_records(fac.id, today)
+        _seed_setup()
         _seed_iop(today)
         payment_history.seed(today)
         era_files.seed(today, actor=ACTOR)
@@ -181,6 +182,28 @@ def _seed_records(facility_id: int, today: date) -> None:
                 db.session.add(coverage)
             db.session.flush()
             _seed_episode(account, patient, coverage, codes, today)
+
+
+def _seed_setup() -> None:
+    """Where and by whom the demo's care is given and billed: two locations, the organization and two
+    clinicians (made-up NPIs with valid check digits), and two programs."""
+    main = facility.save_location(None, {"name": "Main campus", "place_of_service": "57",
+                                         "address_line1": "100 Main Street", "city": "Springfield",
+                                         "state": "NJ", "zip_code": "07081"}, actor=ACTOR)
+    facility.save_location(None, {"name": "Telehealth (patient's home)", "place_of_service": "10"}, actor=ACTOR)
+    organization = facility.save_provider(None, {"kind": "organization", "organization_name": "Parity Health Services",
+                                                 "npi": "1234567893", "tin": "123456789",
+                                                 "taxonomy_code": "261QR0405X"}, actor=ACTOR)
+    ortiz = facility.save_provider(None, {"kind": "individual", "first_name": "Sam", "last_name": "Ortiz",
+                                          "credentials": "MD", "npi": "1987654328",
+                                          "taxonomy_code": "2084P0800X"}, actor=ACTOR)
+    facility.save_provider(None, {"kind": "individual", "first_name": "Ana", "last_name": "Reyes",
+                                  "credentials": "LCSW", "npi": "1500000009", "taxonomy_code": "1041C0700X"},
+                           actor=ACTOR)
+    for name, level in (("Adult IOP", "iop"), ("Day PHP", "php")):
+        facility.save_program(None, {"name": name, "level_of_care": level, "location_id": main.id,
+                                     "billing_provider_id": organization.id, "rendering_provider_id": ortiz.id},
+                              actor=ACTOR)
 
 
 def _seed_episode(account: Account, patient: Patient, coverage: Coverage | None, codes, today: date) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from portal import audit, ledger, money
 from portal.clock import facility_today, facility_zone
 from portal.extensions import db
+from portal.locking import lock_rows
 from portal.models import (
     Account,
     Adjustment,
@@ -192,12 +193,16 @@ def adjusted_today(account_id: int, actor: str) -> int:
 
 def authorize_adjustment(user: User, account_id: int, amount_cents: int, field: str | None = "amount") -> None:
     """May `user` write off or move `amount_cents` more on this account today? Needs the adjustment permission;
-    the role's limit holds per account per facility day, whatever the postings are split into."""
+    the role's limit holds per account per facility day, whatever the postings are split into.
+
+    The account row stays locked until the posting commits, so two write-offs at once are counted one after
+    the other instead of both passing against the same total."""
     if amount_cents <= 0 or UNLIMITED_PERMISSION in user.role.permission_names:
         return
     if "adjustments.post" not in user.role.permission_names:
         raise PostingError(f"Your role ({user.role.name}) may not post write-offs or adjustments; "
                            "ask a biller to post this.", field)
+    lock_rows(Account, [account_id])
     limit = limit_for(user.role)
     used = adjusted_today(account_id, _actor(user))
     if limit is not None and used + amount_cents > limit:

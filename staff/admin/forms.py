@@ -8,9 +8,16 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
+from portal import facility
 from portal.forms import Form
+
+
+def valid_npi(form, field) -> None:
+    """The facility's own NPI passes the same check-digit test as every provider's."""
+    if field.data and not facility.npi_is_valid(field.data):
+        raise ValidationError("This NPI's check digit is wrong: look for a mistyped digit.")
 
 
 class NewUserForm(Form):
@@ -45,7 +52,7 @@ class FacilityForm(Form):
         "Name patients and processors see", validators=[DataRequired(), Length(max=200)],
         description="Shown on statements, mail and card receipts. Avoid program or treatment words.",
     )
-    npi = StringField("NPI", validators=[Optional(), Regexp(r"^\d{10}$", message="An NPI has 10 digits.")])
+    npi = StringField("NPI", validators=[Optional(), Regexp(r"^\d{10}$", message="An NPI has 10 digits."), valid_npi])
     tin = StringField("Tax id (TIN)", validators=[Optional(), Regexp(r"^\d{9}$", message="A TIN has 9 digits.")])
     phone = StringField("Billing phone", validators=[Optional(), Length(max=32)])
     address_line1 = StringField("Street address", validators=[Optional(), Length(max=200)])

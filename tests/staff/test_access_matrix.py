@@ -65,7 +65,23 @@ def world(app, make_staff, program, make_plan, remittance_world):
             "remittance_id": remittance_world.remittance.id, "upload_id": remittance_world.upload.id,
             "era_exception_id": remittance_world.exception.id, "line_id": remittance_world.denied_line.id,
             "underpayment_id": remittance_world.underpayment.id, "payer_id": remittance_world.remittance.payer_id,
-            "patient_id": program.patient.id, "episode_id": episode.id}
+            "patient_id": program.patient.id, "episode_id": episode.id, **setup_ids()}
+
+
+def setup_ids() -> dict:
+    """One of each facility set-up record: a location, a provider, a program and an insurance plan."""
+    from portal import facility, payers
+
+    location = facility.save_location(None, {"name": "Main campus", "place_of_service": "52"}, actor="test")
+    provider = facility.save_provider(None, {"kind": "organization", "organization_name": "Matrix Health",
+                                             "npi": "1234567893"}, actor="test")
+    program = facility.save_program(None, {"name": "Matrix IOP", "level_of_care": "iop",
+                                           "location_id": location.id, "billing_provider_id": provider.id},
+                                    actor="test")
+    plan = payers.save_plan(factories.payer(), None, {"name": "Matrix PPO"}, actor="test")
+    db.session.commit()
+    return {"location_id": location.id, "provider_id": provider.id, "program_id": program.id,
+            "insurance_plan_id": plan.id}
 
 
 def request_as(client, method, url, home):

@@ -69,6 +69,9 @@ def test_facility_settings_validate_and_audit(login_as):
     bad = post_form(admin, "/staff/admin/facility", {
         "name": "Clinic", "neutral_name": "Clinic", "npi": "123", "statement_descriptor": "CLINIC"})
     assert bad.status_code == 400 and "An NPI has 10 digits." in bad.get_data(as_text=True)
+    mistyped = post_form(admin, "/staff/admin/facility", {
+        "name": "Clinic", "neutral_name": "Clinic", "npi": "1234567894", "statement_descriptor": "CLINIC"})
+    assert mistyped.status_code == 400 and "check digit is wrong" in mistyped.get_data(as_text=True)
     good = post_form(admin, "/staff/admin/facility", {
         "name": "Clinic", "neutral_name": "Riverside Health", "npi": "1234567893", "statement_descriptor": "RIVERSIDE"})
     assert good.status_code == 302
