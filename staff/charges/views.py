@@ -132,7 +132,7 @@ def charge_new(patient_id: int):
     priced = None
     if form.validate_on_submit():
         hand = _hand_charge(patient, form)
-        if hand is not None:
+        if not form.diagnosis_pointers.errors:
             try:
                 if not form.post.data:  # "Show the price": check everything, post nothing
                     priced = charges.check_hand_charge(hand)[1]
@@ -143,6 +143,8 @@ def charge_new(patient_id: int):
             else:
                 if form.post.data:
                     return _posted(patient, charge)
+    elif form.is_submitted() and not form.csrf_token.errors:
+        _check_the_rest(patient, form)  # every problem at once, not one round trip per field
     return render_template("staff/charges/charge_form.html", form=form, patient=patient, priced=priced,
                            episodes=episodes, format_diagnosis=charges.format_diagnosis
                            ), 400 if form.errors else 200
@@ -158,18 +160,34 @@ def _episode_label(episode: Episode) -> str:
     return f"{episode.program.name} from {episode.admit_date:%m/%d/%Y} ({codes})"
 
 
-def _hand_charge(patient: Patient, form: HandChargeForm) -> charges.HandCharge | None:
+def _hand_charge(patient: Patient, form: HandChargeForm) -> charges.HandCharge:
+    """The charge the form describes; pointers that are not numbers get a field error and are left out."""
     pointers = _split(form.diagnosis_pointers.data)
     if any(not (p.isascii() and p.isdigit() and len(p) <= 2) for p in pointers):
         form.diagnosis_pointers.errors = ["Enter numbers from the episode's list: 1, 2."]
-        return None
+        pointers = []
     return charges.HandCharge(
-        patient_id=patient.id, billing_code_id=form.billing_code_id.data, service_date=form.service_date.data,
-        units=form.units.data, token=form.token.data, coverage_id=form.coverage_id.data or None,
-        episode_id=form.episode_id.data or None, modifiers=_split(form.modifiers.data),
+        patient_id=patient.id, billing_code_id=_valid(form.billing_code_id), service_date=_valid(form.service_date),
+        units=_valid(form.units), token=form.token.data or "", coverage_id=_valid(form.coverage_id) or None,
+        episode_id=_valid(form.episode_id) or None, modifiers=_split(form.modifiers.data),
         diagnosis_pointers=[int(p) for p in pointers], revenue_code=(form.revenue_code.data or "").strip() or None,
         place_of_service=(form.place_of_service.data or "").strip(),
-        rendering_provider_id=form.rendering_provider_id.data or None)
+        rendering_provider_id=_valid(form.rendering_provider_id) or None)
+
+
+def _valid(field):
+    """A field's value once its own checks passed; None otherwise (an id past the list is never looked up)."""
+    return None if field.errors else field.data
+
+
+def _check_the_rest(patient: Patient, form: HandChargeForm) -> None:
+    """The form's own checks failed: still tell the biller what the coding checks say about the other fields."""
+    hand = _hand_charge(patient, form)
+    flagged = {name for name, field in form._fields.items() if field.errors}
+    try:
+        charges.check_hand_charge(hand)
+    except charges.HandChargeError as exc:
+        _place(form, {name: message for name, message in exc.problems.items() if name not in flagged})
 
 
 def _place(form: HandChargeForm, problems: dict[str, str]) -> None:

@@ -80,6 +80,7 @@ def test_bad_coding_re_renders_with_field_errors(login_as):
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Enter 1 to 999 units." in page and "numbers from the episode" in page
+    assert "at most 4 modifiers" in page and "A place of service has 2 digits" in page  # all at once
     assert db.session.scalar(select(func.count(Charge.id))) == 0
 
 
