@@ -143,7 +143,7 @@ def charge_new(patient_id: int):
             else:
                 if form.post.data:
                     return _posted(patient, charge)
-    elif form.is_submitted() and not form.csrf_token.errors:
+    elif form.is_submitted() and "csrf_token" not in form.errors:
         _check_the_rest(patient, form)  # every problem at once, not one round trip per field
     return render_template("staff/charges/charge_form.html", form=form, patient=patient, priced=priced,
                            episodes=episodes, format_diagnosis=charges.format_diagnosis
