@@ -7,7 +7,22 @@ from sqlalchemy.orm import selectinload
 
 from portal.clock import facility_today
 from portal.extensions import db
-from portal.models import Account, AccountAccess, Charge, Patient, Payment, Refund, User
+from portal.models import (
+    Account,
+    AccountAccess,
+    CardPayment,
+    Charge,
+    CollectionCase,
+    ContactLog,
+    Episode,
+    Patient,
+    Payment,
+    PaymentPlan,
+    Refund,
+    Statement,
+    User,
+)
+from portal.payments import receipt_number
 
 
 def accounts_for_patient_user(user: User) -> list[Account]:
@@ -70,6 +85,56 @@ class RefundLine:
     on: date
 
 
+@dataclass(frozen=True)
+class PaymentLine:
+    """A payment as the account page lists it: by receipt number, with the card it came from."""
+
+    payment: Payment
+    receipt: str
+    card_brand: str | None
+    card_last4: str | None
+
+
+@dataclass
+class Hub:
+    """Everything the staff account page shows about an account, beyond its ledger detail."""
+
+    detail: AccountDetail
+    patients: list[Patient]  # merged-away duplicates are left out
+    merged: list[Patient]
+    episodes: list[Episode]
+    payments: list[PaymentLine]
+    statements: list[Statement]
+    plans: list[PaymentPlan]
+    case: CollectionCase | None
+    notes: list[ContactLog]
+
+
+def hub(account: Account) -> Hub:
+    found = detail(account)
+    everyone = list(db.session.scalars(select(Patient).where(Patient.account_id == account.id)
+                                       .options(selectinload(Patient.coverages)).order_by(Patient.id)))
+    patients = [p for p in everyone if p.merged_into_id is None]
+    cards = {c.payment_id: c for c in db.session.scalars(
+        select(CardPayment).where(CardPayment.account_id == account.id, CardPayment.payment_id.is_not(None)))}
+    payments = [PaymentLine(p, receipt_number(p), getattr(cards.get(p.id), "card_brand", None),
+                            getattr(cards.get(p.id), "card_last4", None)) for p in found.payments]
+    return Hub(
+        detail=found, patients=patients, merged=[p for p in everyone if p.merged_into_id is not None],
+        episodes=list(db.session.scalars(
+            select(Episode).where(Episode.patient_id.in_([p.id for p in patients]))
+            .options(selectinload(Episode.program)).order_by(Episode.admit_date.desc(), Episode.id.desc()))),
+        payments=payments,
+        statements=list(db.session.scalars(select(Statement).where(Statement.account_id == account.id)
+                                           .order_by(Statement.statement_date.desc()).limit(24))),
+        plans=list(db.session.scalars(select(PaymentPlan).where(PaymentPlan.account_id == account.id)
+                                      .order_by(PaymentPlan.id.desc()))),
+        case=db.session.scalar(select(CollectionCase).where(CollectionCase.account_id == account.id)),
+        notes=list(db.session.scalars(select(ContactLog).where(ContactLog.account_id == account.id)
+                                      .order_by(ContactLog.contacted_at.desc()).limit(20))),
+    )
+
+
 def search(query: str, limit: int = 50) -> list[Account]:
     stmt = select(Account).order_by(Account.number).limit(limit)
     query = (query or "").strip()
@@ -77,7 +142,7 @@ def search(query: str, limit: int = 50) -> list[Account]:
         like = f"%{query.lower()}%"
         stmt = stmt.where(or_(
             Account.number.ilike(like), Account.guarantor_name.ilike(like),
-            Account.id.in_(select(Patient.account_id).where(or_(
+            Account.id.in_(select(Patient.account_id).where(Patient.merged_into_id.is_(None), or_(
                 Patient.mrn.ilike(like), Patient.last_name.ilike(like), Patient.first_name.ilike(like))))
         ))
     return list(db.session.scalars(stmt))

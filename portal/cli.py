@@ -12,7 +12,20 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal import collections, demo, estimates, facility, iop, ledger, money, payers, plans, remittances, statements
+from portal import (
+    collections,
+    demo,
+    estimates,
+    facility,
+    imports,
+    iop,
+    ledger,
+    money,
+    payers,
+    plans,
+    remittances,
+    statements,
+)
 from portal.clock import facility_today
 from portal.estimates import gfe, history
 from portal.extensions import db
@@ -36,6 +49,7 @@ gfe_cli = AppGroup("gfe", help="Good Faith Estimates.")
 era_cli = AppGroup("era", help="Insurance remittances (X12 835 ERA files).")
 underpayments_cli = AppGroup("underpayments", help="Lines payers allowed less for than expected.")
 payers_cli = AppGroup("payers", help="Payers claims go to.")
+import_cli = AppGroup("import", help="Records from an EHR: FHIR R4 bundles and patients CSV files.")
 
 
 def init_app(app: Flask) -> None:
@@ -55,6 +69,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(underpayments_cli)
     app.cli.add_command(era_cli)
     app.cli.add_command(payers_cli)
+    app.cli.add_command(import_cli)
     app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
@@ -231,6 +246,35 @@ def _import(kind: str, path: str, as_json: bool, importer):
           "nothing imported:\n" + "\n".join(f"  {e}" for e in result.errors))
     if result.errors:
         raise click.ClickException(f"{path}: {len(result.errors)} problem(s); nothing was imported")
+
+
+def _import_records(kind: str, path: str, as_json: bool, importer):
+    """An EHR import: its counts, or every problem (exit 1, nothing saved)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from exc
+    result = importer(text, actor=f"cli:import-{kind}")
+    _emit(as_json, result.as_dict(), result.summary())
+    if result.errors:
+        raise click.ClickException(f"{path} refused: {len(result.errors)} problem(s); nothing was imported")
+
+
+@import_cli.command("fhir")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def import_fhir(path, as_json):
+    """Import a FHIR R4 Bundle (collection or transaction) whole: patients, guarantors, payers, coverages,
+    providers, episodes, diagnoses and charges."""
+    _import_records("fhir", path, as_json, imports.import_bundle)
+
+
+@import_cli.command("patients")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def import_patients(path, as_json):
+    """Import patients, guarantors and coverages from CSV (columns: see the README's import section)."""
+    _import_records("patients", path, as_json, imports.import_patients)
 
 
 @era_cli.command("import")

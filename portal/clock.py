@@ -12,3 +12,11 @@ def facility_zone() -> ZoneInfo:
 def facility_today(now: datetime | None = None) -> date:
     now = now or datetime.now(UTC)
     return now.astimezone(facility_zone()).date()
+
+
+def facility_time(moment: datetime | None) -> str:
+    """A stored UTC time as staff read it: in the facility's zone, named ("Dec 2, 2026 09:14 EST")."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(facility_zone())
+    return f"{local:%b} {local.day}, {local:%Y %H:%M %Z}"

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from portal import collections, estimates, iop, money, remittances
 from portal.clock import facility_today, facility_zone
 from portal.extensions import db
-from portal.models import Account, GoodFaithEstimate, Lead, Payment, User, utcnow
+from portal.models import Account, Dispute, GoodFaithEstimate, Lead, Payment, StripeEvent, User, utcnow
 from portal.remittances import underpayments
 
 
@@ -36,6 +36,15 @@ def cards_for(user: User) -> list[Card]:
             Card("Patient A/R", money.format_usd(pat), "Owed by patients and guarantors", "accounts"),
             Card("Unapplied credit", money.format_usd(credit), "Payments not yet applied to a charge"),
             Card("Payments today", money.format_usd(paid_today), "Posted since midnight, facility time"),
+        ]
+    if user.can("payments.refund"):
+        open_disputes = db.session.scalar(select(func.count(Dispute.id)).where(Dispute.state == "open"))
+        failed_events = db.session.scalar(select(func.count(StripeEvent.id)).where(StripeEvent.status == "failed"))
+        cards += [
+            Card("Card disputes open", str(open_disputes), "Chargebacks to answer in the Stripe Dashboard",
+                 "card_events"),
+            Card("Card events failed", str(failed_events), "Stripe events to look at and process again",
+                 "card_events"),
         ]
     if user.can("collections.work"):
         figures = collections.figures(facility_today())

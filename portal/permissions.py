@@ -7,6 +7,7 @@ PERMISSIONS = {
     "dashboard.view": "See the staff dashboard",
     "accounts.view": "View patient accounts and their financial records",
     "accounts.edit": "Change account and patient details",
+    "patients.merge": "Merge a duplicate patient into another",
     "payments.post": "Post patient and insurance payments, and take card payments",
     "payments.refund": "Refund card payments",
     "plans.manage": "Set up, approve and cancel payment plans",

@@ -4,10 +4,45 @@
 
     python -m portal.stripe_emulator --port 8420
 
-Unlike `localstripe` itself, it listens on 127.0.0.1 only and keeps nothing on disk.
+Unlike `localstripe` itself, it listens on 127.0.0.1 only and keeps nothing on disk. It also keeps the
+last requests it received (method, path, body, the Stripe-Version and Idempotency-Key headers) and shows
+them at `GET /_parity/requests`, so tests can check what we sent, which the emulator itself does not
+enforce (live Stripe does); `POST /_parity/refunds/<id>/fail` makes a refund fail, as a bank can.
 """
 import argparse
+import json
 import logging
+from collections import deque
+from urllib.parse import parse_qsl
+
+KEPT_REQUESTS = 500
+
+
+def _body(raw: bytes, content_type: str):
+    if not raw:
+        return {}
+    text = raw.decode("utf-8", "replace")
+    if content_type == "application/json":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return dict(parse_qsl(text, keep_blank_values=True))  # flat keys, as sent: payment_method_types[0]=card
+
+
+def recording(web, seen: deque):
+    """A middleware keeping what each API request carried (the list itself is not recorded)."""
+
+    @web.middleware
+    async def record(request, handler):
+        if request.path.startswith("/v1/"):
+            seen.append({"method": request.method, "path": request.path,
+                         "query": dict(request.query), "body": _body(await request.read(), request.content_type),
+                         "stripe_version": request.headers.get("Stripe-Version"),
+                         "idempotency_key": request.headers.get("Idempotency-Key")})
+        return await handler(request)
+
+    return record
 
 
 def main() -> None:
@@ -19,6 +54,20 @@ def main() -> None:
     from localstripe.server import app
 
     resources.Store.dump_to_disk = lambda self: None  # it would write every change to one shared file
+    seen: deque = deque(maxlen=KEPT_REQUESTS)
+    app.middlewares.insert(0, recording(web, seen))
+
+    async def requests_seen(request):
+        return web.json_response(list(seen))
+
+    async def fail_refund(request):
+        # What Stripe does when the bank returns a refund: its status becomes failed.
+        refund = resources.Refund._api_retrieve(request.match_info["id"])
+        refund.status = "failed"
+        return web.json_response(refund._export())
+
+    app.router.add_get("/_parity/requests", requests_seen)
+    app.router.add_post("/_parity/refunds/{id}/fail", fail_refund)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None)
 

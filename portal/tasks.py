@@ -22,6 +22,7 @@ BEAT_SCHEDULE = {
     "gfe-check-nightly": {"task": "portal.tasks.gfe_check", "schedule": crontab(hour=3, minute=0)},
     "underpayments-nightly": {"task": "portal.tasks.underpayments_scan", "schedule": crontab(hour=3, minute=0)},
     "card-refunds-pending": {"task": "portal.tasks.settle_card_refunds", "schedule": crontab(minute="*/15")},
+    "stripe-events-left": {"task": "portal.tasks.requeue_stripe_events", "schedule": crontab(minute="*/10")},
 }
 
 
@@ -38,6 +39,21 @@ def ledger_check() -> dict:
 def settle_card_refunds(older_than_minutes: int = 10) -> dict:
     """Card refunds left pending by a crash: posted if Stripe made them, voided if it did not."""
     return payments.settle_pending_refunds(older_than_minutes)
+
+
+@shared_task(name="portal.tasks.process_stripe_event", acks_late=True)
+def process_stripe_event(event_row_id: int) -> str:
+    """A stored Stripe webhook event, processed once (idempotent: a second run changes nothing)."""
+    return payments.process_event(event_row_id)
+
+
+@shared_task(name="portal.tasks.requeue_stripe_events", acks_late=True)
+def requeue_stripe_events(older_than_minutes: int = 10) -> dict:
+    """Stripe events stored but never processed (a crash between storing and processing): queued again."""
+    ids = payments.events_left_received(older_than_minutes)
+    for event_row_id in ids:
+        process_stripe_event.delay(event_row_id)
+    return {"requeued": len(ids)}
 
 
 @shared_task(name="portal.tasks.iop_nightly", bind=True, acks_late=True)

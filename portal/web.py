@@ -4,7 +4,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from portal import money
+from portal import clock, money
 from portal.extensions import db
 from portal.payments import gateway
 
@@ -86,6 +86,7 @@ def register_web(app: Flask) -> None:
     app.register_error_handler(IntegrityError, _conflict)
     app.add_template_filter(money.format_usd, "usd")
     app.add_template_filter(money.format_plain, "plain")
+    app.add_template_filter(clock.facility_time, "facility_time")
     fixed_headers = list(FIXED_HEADERS)
     if app.config.get("HSTS"):
         fixed_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))

@@ -6,10 +6,25 @@ from flask import Flask, abort, current_app, flash, redirect, request, session, 
 from flask_login import current_user, logout_user
 
 # Each area's blueprint, in the order the staff menu lists them.
-AREAS = ("staff.home", "staff.accounts.views", "staff.payments.views", "staff.plans.views", "staff.remittances.views",
-         "staff.remittances.by_hand", "staff.underpayments.views", "staff.collections.views", "staff.iop.views",
-         "staff.admissions.views", "staff.admin.views", "staff.admin.setup", "staff.admin.payers",
-         "staff.charges.views", "staff.search")
+AREAS = (
+    "staff.home",
+    "staff.accounts.views",
+    "staff.payments.views",
+    "staff.payments.card_events",
+    "staff.plans.views",
+    "staff.remittances.views",
+    "staff.remittances.by_hand",
+    "staff.underpayments.views",
+    "staff.collections.views",
+    "staff.iop.views",
+    "staff.admissions.views",
+    "staff.admin.views",
+    "staff.admin.setup",
+    "staff.admin.payers",
+    "staff.patients.views",
+    "staff.charges.views",
+    "staff.search",
+)
 
 
 def init_app(app: Flask) -> None:

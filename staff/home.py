@@ -16,7 +16,7 @@ WORKLIST_PAGES = {
     "collections_queue": "staff_collections.queue", "era_exceptions": "staff_remittances.exceptions",
     "denials": "staff_remittances.denials", "underpayments": "staff_underpayments.underpayment_list",
     "iop_review": "staff_iop.review", "leads": "staff_admissions.leads", "gfes": "staff_admissions.gfe_list",
-    "staff_logins": "staff_admin.users_list",
+    "staff_logins": "staff_admin.users_list", "card_events": "staff_card_events.index",
 }
 
 

@@ -1,7 +1,7 @@
-"""staff search: name, date of birth, phone and account indexes; charges.post for existing billers
+"""staff search: name, phone and account indexes; charges.post for existing billers
 
 Revision ID: 60f5cdcf0db0
-Revises: a7c3e91f2b60
+Revises: cdc8dcb685a4
 Create Date: 2026-12-02 01:18:57
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '60f5cdcf0db0'
-down_revision = 'a7c3e91f2b60'
+down_revision = 'cdc8dcb685a4'
 branch_labels = None
 depends_on = None
 
@@ -38,7 +38,6 @@ def upgrade():
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone_digits', sa.String(length=15), nullable=True))
         batch_op.create_index(batch_op.f('ix_patients_account_id'), ['account_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_patients_date_of_birth'), ['date_of_birth'], unique=False)
         batch_op.create_index(batch_op.f('ix_patients_phone_digits'), ['phone_digits'], unique=False)
 
     connection = op.get_bind()
@@ -65,7 +64,6 @@ def downgrade():
 
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patients_phone_digits'))
-        batch_op.drop_index(batch_op.f('ix_patients_date_of_birth'))
         batch_op.drop_index(batch_op.f('ix_patients_account_id'))
         batch_op.drop_column('phone_digits')
 

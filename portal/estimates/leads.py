@@ -1,11 +1,10 @@
 """Prospects (leads), saved estimates and admitting a prospect as a patient."""
-import uuid
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
-from portal import audit, facility
+from portal import audit, facility, patients
 from portal.estimates.config import EstimateError
 from portal.estimates.estimator import Result
 from portal.extensions import db
@@ -78,25 +77,16 @@ def save(result: Result, *, actor: str, lead: Lead | None = None, patient: Patie
 def admit(lead: Lead, *, actor: str, patient: Patient | None = None, first_name: str = "", last_name: str = "",
           date_of_birth: date | None = None, ip: str | None = None, user_agent: str | None = None) -> Patient:
     """Admit a prospect: link an existing patient, or create the account and patient; estimates follow."""
-    from portal.models import Account
-
     if lead.status == "admitted" and lead.patient_id:
         raise EstimateError("This prospect is already admitted.")
     if patient is None:
         first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
         if not first_name or not last_name or date_of_birth is None:
             raise EstimateError("Enter the patient's first and last name and date of birth.")
-        # Numbered from the id once it exists; a unique placeholder until then.
-        account = Account(facility_id=facility.saved().id, number=f"N{uuid.uuid4().hex[:12]}",
-                          guarantor_name=lead.name, email=lead.email, phone=lead.phone)
-        db.session.add(account)
-        db.session.flush()
-        account.number = f"A-{20000 + account.id}"
-        patient = Patient(account=account, mrn=f"N{uuid.uuid4().hex[:12]}", first_name=first_name,
-                          last_name=last_name, date_of_birth=date_of_birth)
-        db.session.add(patient)
-        db.session.flush()
-        patient.mrn = f"MRN{5000 + patient.id}"
+        account = patients.open_account(facility_id=facility.saved().id, guarantor_name=lead.name,
+                                        email=lead.email, phone=lead.phone)
+        patient = patients.number_patient(Patient(account=account, first_name=first_name, last_name=last_name,
+                                                  date_of_birth=date_of_birth))
     lead.patient_id, lead.status = patient.id, "admitted"
     for saved in lead.estimates:
         saved.patient_id, saved.account_id = patient.id, patient.account_id

@@ -41,3 +41,24 @@ def save_code(*, code: str, description: str, kind: str, price_cents: int, reven
                  detail={"code": code, "kind": kind, "price_cents": price_cents, "groups": sorted(group_ids)},
                  ip=ip, user_agent=user_agent)
     return record
+
+
+GROUP_PURPOSES = {"documentation": "Documentation that counts toward a day", "billable": "Per-diem codes billed"}
+
+
+def save_group(*, name: str, purpose: str, actor, ip: str | None = None,
+               user_agent: str | None = None) -> BillingCodeGroup:
+    """A named group of codes the IOP engine reads (its documentation group and its billable group)."""
+    name = name.strip()
+    if not name:
+        raise CodeError("Name the group.")
+    if purpose not in GROUP_PURPOSES:
+        raise CodeError("Choose what the group is for.")
+    if db.session.scalar(select(BillingCodeGroup.id).where(BillingCodeGroup.name == name)):
+        raise CodeError(f"A group named {name} exists already.")
+    group = BillingCodeGroup(name=name, purpose=purpose)
+    db.session.add(group)
+    db.session.flush()
+    audit.record("billing_code_group.created", "billing_code_group", actor=actor, object_id=group.id,
+                 detail={"name": name, "purpose": purpose}, ip=ip, user_agent=user_agent)
+    return group

@@ -60,7 +60,7 @@ from portal.models.remits import (
     RemittanceClaim,
     RemittanceLine,
 )
-from portal.models.statements import CardPayment, CardRefund, Refund, SavedCard, Statement, StripeEvent
+from portal.models.statements import CardPayment, CardRefund, Dispute, Refund, SavedCard, Statement, StripeEvent
 from portal.models.underpayments import (
     UNDERPAYMENT_STATUSES,
     ContractRate,
@@ -110,6 +110,7 @@ __all__ = [
     "Coverage",
     "DepositBatch",
     "DepositItem",
+    "Dispute",
     "Episode",
     "EpisodeDiagnosis",
     "EraException",

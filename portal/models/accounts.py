@@ -1,7 +1,7 @@
 """Guarantor accounts, patients, payers, plans and coverage with benefits."""
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.models.base import Model, UTCDateTime, utcnow
@@ -76,7 +76,7 @@ class Patient(Model):
     mrn: Mapped[str] = mapped_column(String(32), unique=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
-    date_of_birth: Mapped[date] = mapped_column(Date, index=True)
+    date_of_birth: Mapped[date] = mapped_column(Date, index=True)  # the duplicate check starts from it
     middle_name: Mapped[str | None] = mapped_column(String(100))
     preferred_name: Mapped[str | None] = mapped_column(String(100))
     sex: Mapped[str | None] = mapped_column(String(1))
@@ -157,9 +157,11 @@ class Coverage(Model):
         CheckConstraint("priority BETWEEN 1 AND 3", name="priority"),
         CheckConstraint("coinsurance_bps BETWEEN 0 AND 10000", name="coinsurance_bps"),
         CheckConstraint("copay_per IN ('day', 'visit')", name="copay_per"),
+        # The duplicate check compares member ids without case or spaces.
+        Index("ix_coverages_member_key", text("replace(lower(member_id), ' ', '')")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("insurance_plans.id"))
     member_id: Mapped[str] = mapped_column(String(80), index=True)

@@ -55,6 +55,8 @@ class PaymentPlan(Model):
     agreement_ip: Mapped[str | None] = mapped_column(String(64))
     approved_by: Mapped[str | None] = mapped_column(String(100))
     end_reason: Mapped[str | None] = mapped_column(Text)
+    # The card was refused for good (lost, stolen, expired...): no retries until the plan has another card.
+    card_refused_on: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

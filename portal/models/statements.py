@@ -95,14 +95,53 @@ class SavedCard(Model):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+STRIPE_EVENT_STATUSES = ("received", "processed", "failed", "ignored")
+
+
 class StripeEvent(Model):
-    """Webhook events seen, so a redelivered event is acknowledged and ignored."""
+    """A webhook event, stored as received (once per event id) and processed afterwards by a worker:
+    processed, ignored (with the reason in `error`: not ours, or nothing to do) or failed (the error)."""
 
     __tablename__ = "stripe_events"
+    __table_args__ = (CheckConstraint(f"status IN {STRIPE_EVENT_STATUSES}", name="status"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(100), unique=True)
     event_type: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="received", index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+DISPUTE_STATES = ("open", "won", "lost")
+
+
+class Dispute(Model):
+    """A chargeback on one of our card payments: the payment is taken back in the ledger while it is open
+    (`taken_back_cents`, by the reversal or refund posted under the key `stripe-dispute:<id>`), a collections
+    hold keeps dunning off the account, and a won dispute posts the money back."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="positive_amount"),
+        CheckConstraint(f"state IN {DISPUTE_STATES}", name="state"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(100), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    payment_intent_id: Mapped[str] = mapped_column(String(100))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    taken_back_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    reason: Mapped[str | None] = mapped_column(String(60))
+    stripe_status: Mapped[str] = mapped_column(String(30))  # as Stripe says: needs_response, under_review, won...
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    evidence_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("collection_holds.id"))
+    won_payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 REFUND_METHODS = ("card", "check", "cash")
@@ -135,7 +174,8 @@ class CardRefund(Model):
     __tablename__ = "card_refunds"
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="positive_amount"),
-        CheckConstraint("status IN ('pending', 'succeeded', 'voided')", name="status"),
+        # failed: posted, then Stripe reported the refund failed or canceled, so the posting was reversed
+        CheckConstraint("status IN ('pending', 'succeeded', 'voided', 'failed')", name="status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)

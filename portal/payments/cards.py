@@ -105,7 +105,8 @@ def start(account: Account, amount_cents: int, *, token: str, channel: str, acto
                      statement=statement, saved_card_id=saved_card_id)
     if card is not None:
         return attempt, None
-    attempt.setup_intent_id, secret = gateway.create_setup_intent(customer, attempt.id)
+    # Only a card the payer asked to keep is set up on the Stripe customer (and so attached to it).
+    attempt.setup_intent_id, secret = gateway.create_setup_intent(customer if attempt.save_card else None, attempt.id)
     db.session.flush()
     return attempt, secret
 
@@ -137,8 +138,9 @@ def confirm(attempt_id: int, *, payment_method_id: str | None, actor: str) -> Ou
 
 
 def _own_payment_method(attempt: CardPayment, payment_method_id: str | None) -> str:
-    """The card the browser names, if it is this guarantor's: a saved card of the account, or the card
-    saved to the account's Stripe customer by this attempt's own SetupIntent. Anything else is refused."""
+    """The card the browser names, if it is this guarantor's: a saved card of the account, or the card set up
+    by this attempt's own SetupIntent (on the account's Stripe customer, or on none when the card is not kept).
+    Anything else is refused."""
     if not payment_method_id:
         raise PaymentError("Enter your card first.")
     if db.session.scalar(select(SavedCard.id).where(SavedCard.account_id == attempt.account_id,
@@ -148,7 +150,8 @@ def _own_payment_method(attempt: CardPayment, payment_method_id: str | None) -> 
     account = db.session.get(Account, attempt.account_id)
     if attempt.setup_intent_id and account.stripe_customer_id:
         setup = gateway.retrieve_setup_intent(attempt.setup_intent_id)
-        if (setup.get("status") == "succeeded" and setup.get("customer") == account.stripe_customer_id
+        if (setup.get("status") == "succeeded" and setup.get("customer") in (account.stripe_customer_id, None)
+                and (setup.get("metadata") or {}).get("parity_card_payment") == str(attempt.id)
                 and setup.get("payment_method") == payment_method_id):
             return payment_method_id
     raise PaymentError("This card was not saved for this payment. Enter your card again.")
@@ -162,14 +165,22 @@ def _lock_account(account_id: int) -> Account:
                              .execution_options(populate_existing=True))
 
 
+def charging_cents(account_id: int, *, except_attempt_id: int | None = None) -> int:
+    """What the account's open card attempts are charging: a PaymentIntent made and not yet settled (read it
+    under the account lock, which every attempt holds while Stripe charges)."""
+    query = select(func.coalesce(func.sum(CardPayment.amount_cents), 0)).where(
+        CardPayment.account_id == account_id,
+        or_(CardPayment.status == "requires_action",
+            (CardPayment.status == "started") & CardPayment.payment_intent_id.is_not(None)))
+    if except_attempt_id is not None:
+        query = query.where(CardPayment.id != except_attempt_id)
+    return int(db.session.scalar(query))
+
+
 def _check_still_owed(account: Account, attempt: CardPayment) -> None:
     """Under the account lock, before Stripe charges: the amount still fits what is owed, less what other
     attempts of this account are charging (a PaymentIntent made and not yet settled)."""
-    charging = db.session.scalar(select(func.coalesce(func.sum(CardPayment.amount_cents), 0)).where(
-        CardPayment.account_id == account.id, CardPayment.id != attempt.id,
-        or_(CardPayment.status == "requires_action",
-            (CardPayment.status == "started") & CardPayment.payment_intent_id.is_not(None))))
-    left = account.patient_due_cents - int(charging)
+    left = account.patient_due_cents - charging_cents(account.id, except_attempt_id=attempt.id)
     if attempt.amount_cents > left:
         raise PaymentError("Nothing is due on this account any more: another payment covered it. Nothing was charged."
                            if left <= 0 else f"Another payment was made meanwhile: {money.format_usd(left)} is due "

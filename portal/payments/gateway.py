@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import stripe
 from flask import current_app
 
+# The API version every request asks for: the one this SDK release was generated for. An SDK upgrade
+# (pyproject pins its major version) then changes nothing at Stripe until this line changes with it.
+STRIPE_API_VERSION = "2026-10-28.endive"
 
 class GatewayError(Exception):
     """The processor refused or failed; `message` is fit to show the payer."""
@@ -28,6 +31,11 @@ DECLINE_WORDS = {
 }
 
 
+# Declines that trying the same card again cannot cure (Stripe's error codes and decline codes).
+HARD_DECLINES = frozenset({"lost_card", "stolen_card", "pickup_card", "expired_card", "incorrect_number",
+                           "invalid_number", "invalid_expiry_year", "invalid_expiry_month", "restricted_card"})
+
+
 @dataclass
 class Intent:
     id: str
@@ -35,6 +43,16 @@ class Intent:
     client_secret: str | None
     error_code: str | None = None
     error_message: str | None = None
+    decline_code: str | None = None
+
+    @property
+    def hard_decline(self) -> bool:
+        return is_hard_decline(self.error_code, self.decline_code)
+
+
+def is_hard_decline(code: str | None, decline_code: str | None) -> bool:
+    """The card itself is refused (lost, stolen, expired, a wrong number...): retrying it would fail again."""
+    return code in HARD_DECLINES or decline_code in HARD_DECLINES
 
 
 def configured() -> bool:
@@ -62,7 +80,7 @@ def _client() -> stripe.StripeClient:
         raise GatewayError("Card payments are not set up. Please call our billing office.")
     base = config.get("STRIPE_API_BASE")
     return stripe.StripeClient(config["STRIPE_SECRET_KEY"], base_addresses={"api": base} if base else None,
-                               max_network_retries=2)
+                               stripe_version=STRIPE_API_VERSION, max_network_retries=2)
 
 
 def _call(fn, *args, **kwargs):
@@ -81,9 +99,13 @@ def create_customer(account_id: int) -> str:
     return _call(_client().v1.customers.create, params={"metadata": {"parity_account": str(account_id)}}).id
 
 
-def create_setup_intent(customer_id: str, card_payment_id: int) -> tuple[str, str]:
-    intent = _call(_client().v1.setup_intents.create, params={
-        "customer": customer_id, "usage": "off_session", "metadata": {"parity_card_payment": str(card_payment_id)}})
+def create_setup_intent(customer_id: str | None, card_payment_id: int) -> tuple[str, str]:
+    """The SetupIntent the browser confirms with the card. With a customer (the payer asked to keep the card)
+    Stripe attaches the card to it for later charges; without one the card serves this payment only."""
+    params: dict = {"usage": "on_session", "metadata": {"parity_card_payment": str(card_payment_id)}}
+    if customer_id is not None:
+        params.update(customer=customer_id, usage="off_session")
+    intent = _call(_client().v1.setup_intents.create, params=params)
     return intent.id, intent.client_secret
 
 
@@ -99,7 +121,10 @@ def payment_intent_params(*, amount_cents: int, customer_id: str, payment_method
                           account_id: int, descriptor: str, payer_name: str, off_session: bool = False) -> dict:
     params = {
         "amount": amount_cents, "currency": "usd", "customer": customer_id, "payment_method": payment_method_id,
-        "confirm": True, "metadata": {"parity_card_payment": str(card_payment_id), "parity_account": str(account_id)},
+        # Confirmed here, on the server: live Stripe refuses that without a return URL unless the intent
+        # is limited to cards (no redirecting payment methods).
+        "confirm": True, "payment_method_types": ["card"],
+        "metadata": {"parity_card_payment": str(card_payment_id), "parity_account": str(account_id)},
     }
     if off_session:
         params["off_session"] = True
@@ -116,7 +141,8 @@ def create_payment_intent(params: dict, *, idempotency_key: str) -> Intent:
     except stripe.CardError as exc:
         code = exc.code or "card_declined"
         return Intent(id=None, status="failed", client_secret=None, error_code=code,
-                      error_message=DECLINE_WORDS.get(code, exc.user_message or DECLINE_WORDS["card_declined"]))
+                      error_message=DECLINE_WORDS.get(code, exc.user_message or DECLINE_WORDS["card_declined"]),
+                      decline_code=getattr(exc.error, "decline_code", None) if exc.error else None)
     except stripe.StripeError as exc:
         current_app.logger.warning("stripe error: %s", exc)
         raise GatewayError("The card service did not answer. Nothing was charged; please try again.",
@@ -133,7 +159,7 @@ def _intent(intent) -> Intent:
     error = data.get("last_payment_error") or {}
     code = error.get("code")
     return Intent(data["id"], data["status"], data.get("client_secret"), code,
-                  DECLINE_WORDS.get(code, error.get("message")) if code else None)
+                  DECLINE_WORDS.get(code, error.get("message")) if code else None, error.get("decline_code"))
 
 
 def find_payment_intent(customer_id: str, metadata: dict) -> str | None:
@@ -177,6 +203,35 @@ class RefundFound:
     id: str
     status: str  # pending | requires_action | succeeded | failed | canceled
     amount_cents: int
+    payment_intent_id: str | None = None
+    key: str | None = None  # our idempotency key, for a refund we asked for
+
+
+def _refund_found(data: dict) -> RefundFound:
+    return RefundFound(data["id"], data.get("status") or "succeeded", int(data["amount"]), data.get("payment_intent"),
+                       (data.get("metadata") or {}).get("parity_refund"))
+
+
+def retrieve_refund(refund_id: str) -> RefundFound:
+    """A refund as Stripe holds it now (a webhook's copy may be older than a later event's)."""
+    return _refund_found(_call(_client().v1.refunds.retrieve, refund_id).to_dict())
+
+
+def list_refunds(payment_intent_id: str) -> list[RefundFound]:
+    """Every refund of a PaymentIntent, ours and those made in the Stripe Dashboard."""
+    client, found = _client(), []
+    params = {"payment_intent": payment_intent_id, "limit": 100}
+    while True:
+        page = _call(client.v1.refunds.list, params=params)
+        found += [_refund_found(r.to_dict()) for r in page.data]
+        if not page.has_more or not page.data:
+            return found
+        params = {**params, "starting_after": page.data[-1].id}
+
+
+def payment_intent_customer(payment_intent_id: str) -> str | None:
+    """The Stripe customer a PaymentIntent charged (refund and dispute objects do not name it)."""
+    return _call(_client().v1.payment_intents.retrieve, payment_intent_id).to_dict().get("customer")
 
 
 def find_refund(payment_intent_id: str, idempotency_key: str) -> RefundFound | None:
@@ -188,18 +243,21 @@ def find_refund(payment_intent_id: str, idempotency_key: str) -> RefundFound | N
         for found in page.data:
             data = found.to_dict()
             if (data.get("metadata") or {}).get("parity_refund") == idempotency_key:
-                return RefundFound(data["id"], data.get("status") or "succeeded", int(data["amount"]))
+                return _refund_found(data)
         if not page.has_more or not page.data:
             return None
         params = {**params, "starting_after": page.data[-1].id}
 
 
-def verify_event(payload: bytes, signature: str | None):
-    """The webhook event if its signature is right; raises ValueError otherwise."""
+def verify_event(payload: bytes, signature: str | None) -> dict:
+    """The webhook event (as plain data) if its signature is right; raises ValueError otherwise."""
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
         raise ValueError("webhooks are not configured")
     try:
-        return stripe.Webhook.construct_event(payload, signature, secret)
-    except (stripe.SignatureVerificationError, ValueError) as exc:
+        event = stripe.Webhook.construct_event(payload, signature, secret).to_dict()
+    except (stripe.SignatureVerificationError, ValueError, TypeError, AttributeError) as exc:
         raise ValueError("bad signature") from exc
+    if not (isinstance(event.get("id"), str) and 0 < len(event["id"]) <= 100 and isinstance(event.get("type"), str)):
+        raise ValueError("not an event")
+    return event

@@ -18,11 +18,13 @@ from portal.models import (
     PaymentPlan,
     PlanChargeAttempt,
     PlanInstallment,
+    Posting,
     Refund,
     utcnow,
 )
 from portal.payments import gateway
 from portal.payments.errors import PaymentError
+from portal.payments.stripe_objects import Ignored
 from portal.transaction import commit_before_outside_call, commit_settled_outside_call
 
 # ---------------------------------------------------------------- receipts and refunds
@@ -204,3 +206,55 @@ def settle_pending_refunds(older_than_minutes: int = 10) -> dict:
             continue
         outcome["posted" if reserved.status == "succeeded" else "voided"] += 1
     return outcome
+
+
+# ---------------------------------------------------------------- refunds Stripe tells us about
+
+FAILED_REFUND = ("failed", "canceled")
+
+
+def stripe_refund_changed(refund_id: str, *, payment: Payment, actor: str) -> str:
+    """A refund of this payment's PaymentIntent as Stripe holds it now (read again: events come in any order).
+    Ours still pending is settled; ours posted and now failed is undone; one made in the Stripe Dashboard is
+    posted once (key `stripe-refund:<id>`), or undone if it failed after that. Returns what was done."""
+    found = gateway.retrieve_refund(refund_id)
+    if found.payment_intent_id != payment.reference:
+        raise Ignored(f"refund {refund_id} is not of {payment.reference}")
+    ours = db.session.scalar(select(CardRefund).where(
+        (CardRefund.stripe_refund_id == found.id) | ((CardRefund.key == found.key) if found.key else False)))
+    if ours is not None and ours.payment_id != payment.id:
+        raise Ignored(f"refund {refund_id} was asked for another payment")
+    if ours is not None and ours.status == "pending":
+        settle(ours)
+        return "settled"
+    if ours is not None:
+        if ours.status == "succeeded" and found.status in FAILED_REFUND:
+            _undo(db.session.get(Refund, ours.refund_id), f"card-refund-failed:{ours.key}", actor)
+            ours = db.session.get(CardRefund, ours.id)
+            ours.status, ours.resolved_at = "failed", utcnow()
+            ours.failure_message = f"Stripe reported the refund {found.status}; the money went back on the account."
+            return "undone"
+        return "unchanged"
+    posted = db.session.scalar(select(Refund).where(Refund.stripe_refund_id == found.id))
+    if found.status in FAILED_REFUND:
+        if posted is None:
+            return "unchanged"  # it failed before we heard of it: no money moved
+        return "undone" if _undo(posted, f"stripe-refund-failed:{found.id}", actor) else "unchanged"
+    if posted is not None:
+        return "unchanged"
+    ledger.refund_payment(payment.id, amount_cents=found.amount_cents, key=f"stripe-refund:{found.id}", actor=actor,
+                          reason="Refunded in the Stripe Dashboard", method="card", processor_reference=found.id)
+    return "posted"
+
+
+def _undo(posted: Refund, key: str, actor: str) -> bool:
+    """Reverse a refund posting (the money stayed with us); what it had taken back from charges pays them again.
+    False when it was undone already."""
+    if db.session.get(Posting, posted.posting_id).reversed_by is not None:
+        return False
+    ledger.reverse(posted.posting_id, key=key, actor=actor, reason="The card refund failed at Stripe")
+    try:
+        ledger.apply_credit(posted.payment_id, key=f"{key}#apply", actor=actor)
+    except ledger.LedgerError:
+        pass  # nothing open to pay: the amount stays as credit on the payment
+    return True

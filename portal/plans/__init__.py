@@ -6,7 +6,7 @@ so the installments add up to the plan balance exactly and never differ by more 
 
 Owns: enrolment (policy, schedule, create, approve, cancel, change), charging (daily charges, retries,
 reminders) and the billers' worklist.
-May import: models, ledger, payments' gateway, mail, audit. Never views or tasks.
+May import: models, ledger, payments (the gateway, card payments under way), mail, audit. Never views or tasks.
 """
 from portal.plans.charging import (
     ChargeOutcome,

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from portal import audit, facility, ledger, money
+from portal import audit, facility, ledger, money, payments
 from portal.extensions import db
 from portal.locking import lock_rows
 from portal.mail import email_stop
@@ -29,7 +29,7 @@ class ChargeOutcome:
     plan_id: int
     account_number: str
     attempt: int
-    result: str  # paid | failed | defaulted | skipped
+    result: str  # paid | failed | card_refused | defaulted | skipped | deferred (a card payment is under way)
     amount_cents: int
     message: str | None = None
 
@@ -38,7 +38,7 @@ def due_installments(as_of: date) -> list[int]:
     return list(db.session.scalars(
         select(PlanInstallment.id).join(PaymentPlan, PaymentPlan.id == PlanInstallment.plan_id)
         .where(PlanInstallment.status == "scheduled", PlanInstallment.next_attempt_on <= as_of,
-               PaymentPlan.status == "active")
+               PaymentPlan.status == "active", PaymentPlan.card_refused_on.is_(None))
         .order_by(PlanInstallment.next_attempt_on, PlanInstallment.id)))
 
 
@@ -133,6 +133,8 @@ def charge_installment(installment_id: int, as_of: date, *, actor: str) -> Charg
               f"We received your scheduled payment of {money.format_usd(attempt.amount_cents)}. Thank you.")
         return outcome
     db.session.flush()
+    if intent.hard_decline:
+        return _card_refused(installment_id, attempt_id, intent.error_message, as_of, outcome)
     return _failed(installment_id, attempt_id, intent.error_message, as_of, outcome)
 
 
@@ -141,10 +143,11 @@ def _claim(installment_id: int, as_of: date):
     or None when it is not due or another worker holds it."""
     installment = lock_rows(PlanInstallment, [installment_id]).get(installment_id)
     if installment is None or installment.status != "scheduled" or installment.next_attempt_on > as_of \
-            or installment.plan.status != "active":
+            or installment.plan.status != "active" or installment.plan.card_refused_on is not None:
         return None
     plan = installment.plan
-    account = db.session.get(Account, plan.account_id)
+    # Locked as a card payment locks it while Stripe charges: what such a payment is charging counts below.
+    account = lock_rows(Account, [plan.account_id])[plan.account_id]
     number = installment.failures + 1
     now = utcnow()
     attempt = db.session.scalar(select(PlanChargeAttempt).where(
@@ -154,13 +157,18 @@ def _claim(installment_id: int, as_of: date):
     resumed = attempt is not None
     if attempt is None:
         # A payment made outside the plan lowers what the plan still takes.
-        amount = min(installment.amount_cents, max(account.patient_due_cents, 0))
-        if amount <= 0:
+        if account.patient_due_cents <= 0:
             installment.status = "skipped"
             _complete_if_done(plan)
             db.session.flush()
             return ChargeOutcome(installment.id, plan.id, account.number, number, "skipped", 0,
                                  "nothing is owed any more")
+        # So does one being charged right now (its PaymentIntent made, not yet settled).
+        amount = min(installment.amount_cents, account.patient_due_cents - payments.charging_cents(account.id))
+        if amount <= 0:
+            db.session.flush()
+            return ChargeOutcome(installment.id, plan.id, account.number, number, "deferred", 0,
+                                 "a card payment of the account is under way; charged at the next run if owed")
         attempt = PlanChargeAttempt(installment_id=installment.id, attempt_number=number, charge_date=as_of,
                                     amount_cents=amount)
         db.session.add(attempt)
@@ -198,6 +206,28 @@ def _failed(installment_id: int, attempt_id: int, message: str | None, as_of: da
     _mail(account, "We could not take your plan payment",
           f"Your scheduled payment of {money.format_usd(attempt.amount_cents)} did not go through. "
           f"We will try again on {installment.next_attempt_on:%B %d, %Y}. To use another card, sign in: {base}/login")
+    return outcome
+
+
+def _card_refused(installment_id: int, attempt_id: int, message: str | None, as_of: date,
+                  outcome: ChargeOutcome) -> ChargeOutcome:
+    """A hard decline: trying the same card again would fail again, so the retries stop until the plan has
+    another card; the payer is asked for one, and the plan shows on the billers' lists."""
+    installment = db.session.get(PlanInstallment, installment_id)
+    attempt = db.session.get(PlanChargeAttempt, attempt_id)
+    plan = installment.plan
+    attempt.status, attempt.message = "failed", message or "The card was refused."
+    attempt.claimed_until = None
+    installment.failures = attempt.attempt_number
+    plan.card_refused_on = as_of
+    outcome.result, outcome.message = "card_refused", attempt.message
+    account = db.session.get(Account, plan.account_id)
+    card = plan.card
+    commit_before_outside_call()  # the mail says the card will not be tried again: store that first
+    _mail(account, "Your plan payment needs a new card",
+          f"Your scheduled payment of {money.format_usd(attempt.amount_cents)} was refused by the bank that issued "
+          f"your {card.brand.title()} ending {card.last4}, and we will not try that card again. Please sign in and "
+          f"choose another card for your payment plan: {current_app.config['BASE_URL']}/login")
     return outcome
 
 

@@ -165,6 +165,7 @@ def change_card(plan: PaymentPlan, card_id: int, *, actor: str) -> None:
     if card is None or card.account_id != plan.account_id or card.removed_at is not None:
         raise PlanError("Choose one of the account's saved cards.")
     plan.saved_card_id = card.id
+    plan.card_refused_on = None  # the refused card's installment is charged again at the next daily run
     db.session.flush()
 
 

@@ -18,6 +18,7 @@ FILTERS = {
     "due_today": "Charging today",
     "in_retry": "In retry",
     "failed": "Failed payments",
+    "card_refused": "New card needed",
     "pending_approval": "Waiting for approval",
     "defaulted": "Defaulted",
 }
@@ -27,7 +28,7 @@ def listing(kind: str, today: date) -> list[PaymentPlan]:
     query = select(PaymentPlan).order_by(PaymentPlan.id.desc())
     due = select(PlanInstallment.plan_id).where(PlanInstallment.status == "scheduled")
     if kind == "due_today":
-        query = query.where(PaymentPlan.status == "active",
+        query = query.where(PaymentPlan.status == "active", PaymentPlan.card_refused_on.is_(None),
                             PaymentPlan.id.in_(due.where(PlanInstallment.next_attempt_on <= today)))
     elif kind == "in_retry":
         query = query.where(PaymentPlan.status == "active", PaymentPlan.id.in_(due.where(PlanInstallment.failures > 0)))
@@ -36,6 +37,8 @@ def listing(kind: str, today: date) -> list[PaymentPlan]:
             select(PlanInstallment.plan_id)
             .join(PlanChargeAttempt, PlanChargeAttempt.installment_id == PlanInstallment.id)
             .where(PlanChargeAttempt.status == "failed")))
+    elif kind == "card_refused":
+        query = query.where(PaymentPlan.status == "active", PaymentPlan.card_refused_on.is_not(None))
     elif kind in ("pending_approval", "defaulted"):
         query = query.where(PaymentPlan.status == kind)
     return list(db.session.scalars(query.limit(500)))

@@ -44,7 +44,8 @@ def account(account_id: int):
         abort(404)
     audit.record("account.viewed", "account", actor=current_user, object_id=found.id, account_id=found.id,
                  detail={"patients": [p.id for p in found.patients]}, **audit_context())
-    return render_template("staff/billing/account.html", detail=accounts.detail(found),
+    hub = accounts.hub(found)
+    return render_template("staff/billing/account.html", hub=hub, detail=hub.detail,
                            refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=desk.history(found.id),
                            saved_estimates=estimates.for_account(found.id), gfes=gfe.for_account(found.id))
 

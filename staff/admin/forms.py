@@ -101,6 +101,12 @@ class BillingCodeForm(Form):
     groups = SelectMultipleField("Groups", coerce=int)
 
 
+class CodeGroupForm(Form):
+    name = StringField("Group name", validators=[DataRequired(), Length(max=100)])
+    purpose = SelectField("What the group is for", choices=[
+        ("documentation", "Documentation that counts toward a day"), ("billable", "Per-diem codes billed")])
+
+
 class PlanPolicyForm(Form):
     min_balance = StringField("Smallest balance for a plan (dollars)", validators=[DataRequired(), Length(max=12)])
     min_installment = StringField("Smallest monthly payment (dollars)", validators=[DataRequired(), Length(max=12)])

@@ -17,6 +17,7 @@ from portal.web import audit_context, db_id
 from staff.admin.forms import (
     AuditFilterForm,
     BillingCodeForm,
+    CodeGroupForm,
     EditUserForm,
     FacilityForm,
     IopSettingsForm,
@@ -220,12 +221,36 @@ def billing_codes():
         else:
             flash(f"Saved {form.code.data}.", "info")
             return redirect(url_for(".billing_codes"))
-    code_groups = {}
+    return _codes_page(form, CodeGroupForm(prefix="group"))
+
+
+@bp.post("/codes/groups")
+@permission_required("admin.settings")
+def billing_code_group():
+    group_form = CodeGroupForm(prefix="group")
+    if group_form.validate_on_submit():
+        try:
+            codes.save_group(name=group_form.name.data, purpose=group_form.purpose.data, actor=current_user,
+                             **audit_context())
+        except codes.CodeError as exc:
+            db.session.rollback()
+            group_form.name.errors.append(str(exc))
+        else:
+            flash(f"Added the group {group_form.name.data.strip()}.", "info")
+            return redirect(url_for(".billing_codes"))
+    form = BillingCodeForm(formdata=None)
+    form.groups.choices = [(g.id, g.name) for g in codes.all_groups()]
+    return _codes_page(form, group_form)
+
+
+def _codes_page(form: BillingCodeForm, group_form: CodeGroupForm):
+    code_groups: dict[int, list[str]] = {}
     for group in codes.all_groups():
         for code in group.codes:
             code_groups.setdefault(code.id, []).append(group.name)
-    return render_template("staff/admin/codes.html", form=form, codes=codes.all_codes(),
-                           code_groups=code_groups), 400 if form.errors else 200
+    status = 400 if form.errors or group_form.errors else 200
+    return render_template("staff/admin/codes.html", form=form, group_form=group_form, codes=codes.all_codes(),
+                           groups=codes.all_groups(), code_groups=code_groups), status
 
 
 @bp.route("/plan-policy", methods=["GET", "POST"])

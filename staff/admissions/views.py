@@ -30,7 +30,8 @@ def _actor() -> str:
 
 
 def _patient(mrn: str) -> Patient | None:
-    return db.session.scalar(select(Patient).where(Patient.mrn == (mrn or "").strip()))
+    found = select(Patient).where(Patient.mrn == (mrn or "").strip(), Patient.merged_into_id.is_(None))
+    return db.session.scalar(found)
 
 
 def _estimate_form() -> StaffEstimateForm:

@@ -28,7 +28,7 @@ def _code_choices(group_id):
 
 
 def _patient(mrn: str) -> Patient | None:
-    return db.session.scalar(select(Patient).where(Patient.mrn == mrn.strip()))
+    return db.session.scalar(select(Patient).where(Patient.mrn == mrn.strip(), Patient.merged_into_id.is_(None)))
 
 
 @bp.get("/")

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from portal import statements
 from portal.extensions import db
-from portal.models import Payment
+from portal.models import CardPayment, Payment, SavedCard
 from tests.conftest import PASSWORD
-from tests.fixtures import factories
+from tests.fixtures import factories, stripe_helpers
 
 pytestmark = pytest.mark.browser
 
@@ -141,3 +141,31 @@ def test_statement_page_on_a_phone(app, live_server, phone_page, artifacts_dir):
     phone_page.goto(f"{live_server}/accounts/{account.id}/statements/{statement_id}")
     expect(phone_page.get_by_test_id("statement-due")).to_have_text("$120.00")
     phone_page.screenshot(path=str(artifacts_dir / "statement-phone.png"), full_page=True)
+
+
+def test_a_card_is_kept_only_when_the_payer_ticks_save(app, live_server, page, stripe_emulator):
+    account = sign_in_and_open_pay(page, live_server)
+    page.get_by_label("Pay another amount").check()
+    page.get_by_label("Amount in dollars").fill("10.00")
+    fill_card(page, "4242424242424242")
+    expect(page.get_by_label("Save this card for next time")).not_to_be_checked()
+    page.get_by_role("button", name="Pay now").click()
+    expect(page.get_by_test_id("receipt-amount")).to_have_text("$10.00")
+    db.session.commit()
+    assert db.session.scalar(select(func.count(SavedCard.id))) == 0
+    unkept = db.session.scalar(select(CardPayment).order_by(CardPayment.id.desc()))
+    assert stripe_helpers.retrieve(stripe_emulator, f"setup_intents/{unkept.setup_intent_id}")["customer"] is None
+
+    page.goto(f"{live_server}/accounts/{account.id}/pay")
+    page.get_by_label("Pay another amount").check()
+    page.get_by_label("Amount in dollars").fill("20.00")
+    fill_card(page, "4242424242424242")
+    page.get_by_label("Save this card for next time").check()
+    page.get_by_role("button", name="Pay now").click()
+    expect(page.get_by_test_id("receipt-amount")).to_have_text("$20.00")
+    db.session.commit()
+    kept = db.session.scalar(select(CardPayment).order_by(CardPayment.id.desc()))
+    assert stripe_helpers.retrieve(stripe_emulator, f"setup_intents/{kept.setup_intent_id}")["customer"] == \
+        account.stripe_customer_id
+    assert [c.payment_method_id for c in db.session.scalars(select(SavedCard))] == [kept.payment_method_id]
+    db.session.commit()

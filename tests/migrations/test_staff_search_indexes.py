@@ -11,7 +11,7 @@ from tests.migrations.test_round_trip import empty_database_url  # noqa: F401  (
 def test_existing_phones_are_searchable_and_existing_billers_may_post_charges(empty_database_url):  # noqa: F811
     app = create_app(make_config(empty_database_url))
     with app.app_context():
-        upgrade(revision="a7c3e91f2b60")
+        upgrade(revision="cdc8dcb685a4")
         with db.engine.begin() as connection:
             for name in ("admin", "biller", "collector"):
                 connection.execute(sa.text("INSERT INTO roles (name, description) VALUES (:name, '')"),

@@ -65,7 +65,18 @@ def world(app, make_staff, program, make_plan, remittance_world):
             "remittance_id": remittance_world.remittance.id, "upload_id": remittance_world.upload.id,
             "era_exception_id": remittance_world.exception.id, "line_id": remittance_world.denied_line.id,
             "underpayment_id": remittance_world.underpayment.id, "payer_id": remittance_world.remittance.payer_id,
-            "patient_id": program.patient.id, "episode_id": episode.id, **setup_ids()}
+            "patient_id": program.patient.id, "coverage_id": program.coverage.id,
+            "episode_id": episode.id,
+            **setup_ids(), "event_row_id": failed_stripe_event()}
+
+
+def failed_stripe_event() -> int:
+    from portal.models import StripeEvent
+
+    row = StripeEvent(event_id="evt_matrix", event_type="charge.refunded", payload={}, status="failed", error="test")
+    db.session.add(row)
+    db.session.commit()
+    return row.id
 
 
 def setup_ids() -> dict:

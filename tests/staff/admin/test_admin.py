@@ -2,7 +2,7 @@
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Facility, User
+from portal.models import AuditEvent, BillingCodeGroup, Facility, User
 from tests.conftest import PASSWORD, post_form, staff_login
 from tests.fixtures import factories
 
@@ -134,3 +134,25 @@ def test_deactivating_a_signed_in_user_signs_them_out_on_their_next_request(app,
     assert post_form(admin, page, {"role": "collector"}).status_code == 302  # "active" left unticked
     response = collector.get("/staff/")
     assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
+
+
+def test_an_admin_creates_the_code_groups_the_iop_settings_name(login_as):
+    admin = login_as("admin")
+    empty = admin.get("/staff/admin/iop-settings").get_data(as_text=True)
+    assert "IOP documentation" not in empty
+    added = post_form(admin, "/staff/admin/codes/groups", {"group-name": "IOP documentation",
+                                                           "group-purpose": "documentation"},
+                      page="/staff/admin/codes")
+    assert added.status_code == 302
+    twice = post_form(admin, "/staff/admin/codes/groups", {"group-name": "IOP documentation",
+                                                           "group-purpose": "documentation"},
+                      page="/staff/admin/codes")
+    assert twice.status_code == 400
+    assert "A group named IOP documentation exists already." in twice.get_data(as_text=True)
+    saved = post_form(admin, "/staff/admin/codes", {"code": "90853", "description": "Group psychotherapy",
+                                                    "kind": "documentation", "minutes": "60",
+                                                    "groups": str(db.session.scalar(select(BillingCodeGroup.id)))})
+    assert saved.status_code == 302
+    assert "IOP documentation" in admin.get("/staff/admin/iop-settings").get_data(as_text=True)
+    assert "90853" in admin.get("/staff/admin/codes").get_data(as_text=True).split("Groups")[-1]
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "billing_code_group.created"))
