@@ -76,7 +76,7 @@ worker: setup
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker"; exit 2; }
 	$(BIN)/celery -A portal.worker worker --beat --loglevel INFO
 
-# Benchmarks print JSON figures; the IOP, collections, estimate, ERA and FHIR import ones need PostgreSQL (BENCH_POSTGRES_URL, default the local server),
+# Benchmarks print JSON figures; the IOP, collections, estimate, ERA, FHIR import and staff search ones need PostgreSQL (BENCH_POSTGRES_URL, default the local server),
 # the statement page one needs wrk (Debian package, installed here when missing).
 bench: setup
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
@@ -88,6 +88,7 @@ bench: setup
 	$(BIN)/python -m bench.estimates
 	$(BIN)/python -m bench.era_posting
 	$(BIN)/python -m bench.fhir_import
+	$(BIN)/python -m bench.staff_search
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts *.egg-info

@@ -20,6 +20,7 @@ PERMISSIONS = {
     "attendance.record": "Record attendance and documentation",
     "authorizations.manage": "Enter and change payer authorizations",
     "iop.review": "Review IOP per-diem charges, exceptions and forecasts",
+    "charges.post": "Enter charges by hand and release held charges from the review queue",
     "admin.users": "Manage staff users",
     "admin.roles": "Manage roles and permissions",
     "admin.audit": "Read the audit log",
@@ -32,7 +33,8 @@ DEFAULT_ROLES = {
     "biller": (
         "Posts payments, adjustments and reversals; works claims",
         {"dashboard.view", "accounts.view", "accounts.edit", "payments.post", "payments.refund", "adjustments.post",
-         "ledger.reverse", "claims.view", "authorizations.manage", "iop.review", "plans.manage", "payers.manage"},
+         "ledger.reverse", "claims.view", "authorizations.manage", "iop.review", "plans.manage", "payers.manage",
+         "charges.post"},
     ),
     "collector": (
         "Works the collections queue",

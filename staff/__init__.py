@@ -22,6 +22,8 @@ AREAS = (
     "staff.admin.setup",
     "staff.admin.payers",
     "staff.patients.views",
+    "staff.charges.views",
+    "staff.search",
 )
 
 

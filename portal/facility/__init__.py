@@ -8,7 +8,17 @@ from portal.facility.locations import all_locations, check_place_of_service, sav
 from portal.facility.places_of_service import PLACES_OF_SERVICE
 from portal.facility.programs import all_programs, save_program
 from portal.facility.providers import all_providers, check_npi, check_taxonomy, check_tin, npi_is_valid, save_provider
-from portal.facility.record import EDITABLE, NUMBERS, current, save_settings, saved, settings_row, unsaved, update
+from portal.facility.record import (
+    EDITABLE,
+    NUMBERS,
+    current,
+    new_charge_status,
+    save_settings,
+    saved,
+    settings_row,
+    unsaved,
+    update,
+)
 from portal.facility.setup import SetupError, SetupResult, first_start
 
 __all__ = [
@@ -27,6 +37,7 @@ __all__ = [
     "check_tin",
     "current",
     "first_start",
+    "new_charge_status",
     "npi_is_valid",
     "save_location",
     "save_program",

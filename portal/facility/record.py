@@ -7,8 +7,10 @@ from portal.extensions import db
 from portal.models import Facility
 
 EDITABLE = ("name", "neutral_name", "npi", "tin", "phone", "address_line1", "city", "state", "zip_code",
-            "statement_descriptor", "statement_minimum_cents", "statement_due_days", "payment_minimum_cents")
+            "statement_descriptor", "statement_minimum_cents", "statement_due_days", "payment_minimum_cents",
+            "charge_review")
 NUMBERS = ("statement_minimum_cents", "statement_due_days", "payment_minimum_cents")
+FLAGS = ("charge_review",)
 
 
 def current() -> Facility:
@@ -65,12 +67,18 @@ def update(facility: Facility, values: dict, *, actor,
     for field in EDITABLE:
         if field in NUMBERS and values.get(field) is None:
             continue  # left empty: keep the current value
-        new = values.get(field) if field in NUMBERS else (values.get(field) or None)
+        new: object = bool(values.get(field)) if field in FLAGS else (
+            values.get(field) if field in NUMBERS else (values.get(field) or None))
         if field in ("name", "neutral_name", "statement_descriptor"):
-            new = (new or "").strip()
+            new = str(new or "").strip()
         if getattr(facility, field) != new:
             changes[field] = [getattr(facility, field), new]
             setattr(facility, field, new)
     if changes:
         audit.record("facility.updated", "facility", actor=actor, object_id=facility.id, detail=changes,
                      ip=ip, user_agent=user_agent)
+
+
+def new_charge_status() -> str:
+    """How a new charge starts: held for a biller's release when the facility reviews charges, else released."""
+    return "held" if current().charge_review else "released"

@@ -1,7 +1,7 @@
 """IOP settings, billing-code groups, authorizations and their units used."""
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from portal import facility
 from portal.extensions import db
@@ -10,6 +10,7 @@ from portal.models import (
     BillingCodeGroup,
     Charge,
     Coverage,
+    Episode,
     IopSettings,
     Patient,
     Posting,
@@ -88,6 +89,16 @@ def save_authorization(*, patient: Patient, coverage_id: int, billing_code_id: i
     auth = authorization or Authorization(patient_id=patient.id, created_by=actor)
     auth.coverage_id, auth.billing_code_id, auth.number = coverage_id, billing_code_id, number
     auth.start_date, auth.end_date, auth.units_allotted = start, end, units
+    auth.episode_id = _episode_on(patient.id, start)
     db.session.add(auth)
     db.session.flush()
     return auth
+
+
+def _episode_on(patient_id: int, day: date) -> int | None:
+    """The patient's episode whose stay covers `day` (the latest admission if several): the authorization hangs
+    on it."""
+    return db.session.scalar(select(Episode.id).where(
+        Episode.patient_id == patient_id, Episode.admit_date <= day,
+        or_(Episode.discharge_date.is_(None), Episode.discharge_date >= day))
+        .order_by(Episode.admit_date.desc(), Episode.id.desc()).limit(1))

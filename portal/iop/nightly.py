@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import ledger, mail, notifications
+from portal import facility, ledger, mail, notifications
 from portal.extensions import db
 from portal.iop.authorizations import BATCH_SIZE, IopError, group_code_ids, settings, units_used
 from portal.models import (
@@ -118,6 +118,7 @@ class _Context:
         self.occurrence_minutes = config.occurrence_minutes
         self.default_clinician, self.default_location = config.default_clinician, config.default_location
         self.alert_role = config.alert_role
+        self.review_status = facility.new_charge_status()  # held for the charge review queue when it is on
         self.documentation = group_code_ids(config.documentation_group_id)
         self.billable = group_code_ids(config.billable_group_id)
         self.codes = {c.id: (c.code, c.default_price_cents) for c in db.session.scalars(
@@ -178,7 +179,7 @@ def _run_day(day: date, ctx: _Context, actor: str, result: RunResult) -> None:
             coverage_id=auth.coverage_id, responsibility="insurance", source="iop",
             clinician=patient.default_clinician or ctx.default_clinician,
             location=patient.default_location or ctx.default_location,
-            minutes=ctx.occurrence_minutes, authorization_id=auth.id,
+            minutes=ctx.occurrence_minutes, authorization_id=auth.id, review_status=ctx.review_status,
         )
         requests.append(request)
         outcome.code = code

@@ -5,7 +5,14 @@ posting kind writes (`records`), allocation, charges, payments, corrections (adj
 payments, reversals), insurance adjudication and the nightly check.
 May import: models, extensions, clock, locking, transaction. Nothing else: every other package calls in.
 """
-from portal.ledger.charges import CHARGE_DETAILS, ChargeBatch, ChargeRequest, post_charge, post_charges
+from portal.ledger.charges import (
+    CHARGE_DETAILS,
+    ChargeBatch,
+    ChargeRequest,
+    post_charge,
+    post_charges,
+    release_charges,
+)
 from portal.ledger.check import Discrepancy, check_all
 from portal.ledger.corrections import (
     AgencyRemittance,
@@ -65,6 +72,7 @@ __all__ = [
     "post_payment",
     "refund_payment",
     "refundable_cents",
+    "release_charges",
     "reversal_problem",
     "reverse",
     "reverse_postings",

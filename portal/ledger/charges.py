@@ -13,6 +13,7 @@ from portal.models import (
     Charge,
     Patient,
     Posting,
+    utcnow,
 )
 
 # What a charge carries besides its money, for claims: who, where, how it is coded, and whether it may be billed.
@@ -145,3 +146,15 @@ def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBat
         batch.created[request.key] = charge_id
     uow.commit()
     return batch
+
+
+def release_charges(charge_ids, *, actor: str) -> list[int]:
+    """Release held charges from the review queue so they can be billed; returns the ids released now.
+    A charge already released (by someone else a moment ago) is left as it is. Flushes; the caller commits."""
+    held = db.session.scalars(select(Charge).where(Charge.id.in_(list(charge_ids)), Charge.review_status == "held")
+                              .order_by(Charge.id).with_for_update(of=Charge)).all()
+    now = utcnow()
+    for charge in held:
+        charge.review_status, charge.released_by, charge.released_at = "released", actor, now
+    db.session.flush()
+    return [charge.id for charge in held]

@@ -1,8 +1,8 @@
 """Guarantor accounts, patients, payers, plans and coverage with benefits."""
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, func, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.models.base import Model, UTCDateTime, utcnow
 
@@ -10,6 +10,14 @@ PAYER_TYPES = ("commercial", "medicaid", "medicare", "medicare_advantage", "tric
 SEXES = ("F", "M", "U")  # as X12 DMG03 carries them
 # How a patient or subscriber relates to the guarantor or policy holder (X12 individual relationship codes).
 RELATIONSHIPS = {"18": "Self", "01": "Spouse", "19": "Child", "G8": "Other relationship"}
+
+
+def phone_digits(phone: str | None) -> str | None:
+    """A phone number as staff search compares it: its digits, without the US country code."""
+    digits = "".join(ch for ch in phone or "" if ch.isascii() and ch.isdigit())
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return digits[:15] or None
 
 
 class Account(Model):
@@ -29,6 +37,7 @@ class Account(Model):
     address_line2: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(32))
+    phone_digits: Mapped[str | None] = mapped_column(String(15), index=True)  # kept from `phone`, for search
     address_line1: Mapped[str | None] = mapped_column(String(200))
     city: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str | None] = mapped_column(String(2))
@@ -45,6 +54,11 @@ class Account(Model):
 
     patients: Mapped[list["Patient"]] = relationship(back_populates="account", order_by="Patient.id")
 
+    @validates("phone")
+    def _keep_phone_digits(self, _key, value):
+        self.phone_digits = phone_digits(value)
+        return value
+
     @property
     def balance_cents(self) -> int:
         return self.insurance_balance_cents + self.patient_balance_cents - self.credit_cents
@@ -58,7 +72,7 @@ class Account(Model):
 class Patient(Model):
     __tablename__ = "patients"
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     mrn: Mapped[str] = mapped_column(String(32), unique=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
@@ -73,6 +87,7 @@ class Patient(Model):
     state: Mapped[str | None] = mapped_column(String(2))
     zip_code: Mapped[str | None] = mapped_column(String(10))
     phone: Mapped[str | None] = mapped_column(String(32))
+    phone_digits: Mapped[str | None] = mapped_column(String(15), index=True)  # kept from `phone`, for search
     email: Mapped[str | None] = mapped_column(String(254))
     preferred_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     consent_email: Mapped[bool] = mapped_column(default=False, server_default="0")
@@ -89,9 +104,21 @@ class Patient(Model):
     account: Mapped[Account] = relationship(back_populates="patients")
     coverages: Mapped[list["Coverage"]] = relationship(back_populates="patient", order_by="Coverage.priority")
 
+    @validates("phone")
+    def _keep_phone_digits(self, _key, value):
+        self.phone_digits = phone_digits(value)
+        return value
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+# Staff search matches name prefixes case-insensitively; text_pattern_ops lets LIKE 'smi%' use the index whatever
+# the database's collation.
+for _name in ("last_name", "first_name"):
+    Index(f"ix_patients_lower_{_name}", func.lower(Patient.__table__.c[_name]).label(f"lower_{_name}"),
+          postgresql_ops={f"lower_{_name}": "text_pattern_ops"})
 
 
 class Payer(Model):

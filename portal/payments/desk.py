@@ -263,7 +263,7 @@ def post_adjustment(account: Account, *, user: User, charge_id: int, bucket: str
 
 # ---------------------------------------------------------------- reversals and history
 
-REVERSIBLE = ("payment", "adjustment")
+REVERSIBLE = ("payment", "adjustment", "charge")  # a charge is corrected only by reversing it
 
 
 def reversible_posting(account: Account, posting_id: int) -> Posting | None:

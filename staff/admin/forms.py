@@ -67,6 +67,7 @@ class FacilityForm(Form):
     statement_due_days = IntegerField("Days from statement to due date",
                                       validators=[Optional(), NumberRange(min=1, max=90)])
     payment_minimum = StringField("Smallest card payment (dollars)", validators=[Optional(), Length(max=12)])
+    charge_review = BooleanField("New charges wait in the charge review queue until a biller releases them")
 
 
 class IopSettingsForm(Form):

@@ -55,6 +55,9 @@ def world(app, make_staff, program, make_plan, remittance_world):
                                 actor="test")
     payment = ledger.post_payment(program.patient.account_id, amount_cents=100, method="cash", key="matrix",
                                   actor="test", deposit_batch_id=batch.id)
+    from tests.fixtures import charges
+
+    episode = charges.episode(program.patient)
     return {"account_id": program.patient.account_id, "user_id": target.id, "session_id": session.id,
             "authorization_id": program.auth.id, "exception_id": exception.id, "payment_id": payment.id,
             "plan_id": plan.id, "installment_id": plan.installments[0].id, "batch_id": batch.id,
@@ -63,6 +66,7 @@ def world(app, make_staff, program, make_plan, remittance_world):
             "era_exception_id": remittance_world.exception.id, "line_id": remittance_world.denied_line.id,
             "underpayment_id": remittance_world.underpayment.id, "payer_id": remittance_world.remittance.payer_id,
             "patient_id": program.patient.id, "coverage_id": program.coverage.id,
+            "episode_id": episode.id,
             **setup_ids(), "event_row_id": failed_stripe_event()}
 
 

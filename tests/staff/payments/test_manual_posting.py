@@ -250,8 +250,12 @@ def test_reversing_a_payment_and_an_adjustment_restores_balances_and_shows_who_a
     assert {"payment.reversed", "adjustment.reversed"} <= actions
     summary = deposits.summary(db.session.get(DepositBatch, batch.id))
     assert summary.posted_count == 0 and summary.reversed_count == 1
-    # A charge's own posting is not reversed from this page.
-    assert biller.get(f"/staff/accounts/{account.id}/postings/{older.posting_id}/reverse").status_code == 404
+    # A charge is corrected only by reversing it, from the same page.
+    charge_url = f"/staff/accounts/{account.id}/postings/{older.posting_id}/reverse"
+    assert submit(biller, charge_url, {"reason": "wrong code"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Posting, older.posting_id).reversed_by is not None
+    assert balances(older) == [0]
     assert ledger.check_all()[1] == []
 
 
