@@ -57,3 +57,13 @@ def test_the_hub_shows_people_coverages_episodes_payments_and_more(app, login_as
     assert f"/staff/patients/accounts/{account.id}/guarantor" in page
     assert f"/staff/patients/{child.id}/edit" in page and f"/staff/patients/coverages/{child.coverages[0].id}" in page
 
+
+
+def test_the_hub_leads_to_each_patients_episodes_and_charges(login_as):
+    account = factories.account()
+    biller = login_as("biller")
+    patient = account.patients[0]
+    page = biller.get(f"/staff/accounts/{account.id}").get_data(as_text=True)
+    assert f"/staff/charges/patients/{patient.id}/episodes/new" in page
+    assert f"/staff/charges/patients/{patient.id}/charges/new" in page
+    assert biller.get(f"/staff/charges/patients/{patient.id}").status_code == 200
