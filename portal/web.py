@@ -4,7 +4,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from portal import clock, money
+from portal import clock, facility, money
 from portal.extensions import db
 from portal.payments import gateway
 
@@ -87,6 +87,8 @@ def register_web(app: Flask) -> None:
     app.add_template_filter(money.format_usd, "usd")
     app.add_template_filter(money.format_plain, "plain")
     app.add_template_filter(clock.facility_time, "facility_time")
+    # What patients see the facility called: its stored neutral name (read only where a page shows it).
+    app.jinja_env.globals["facility_name"] = lambda: facility.current().neutral_name
     fixed_headers = list(FIXED_HEADERS)
     if app.config.get("HSTS"):
         fixed_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))

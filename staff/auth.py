@@ -4,6 +4,7 @@ import time
 from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 
+from portal import facility
 from portal.auth import check_password, end_session, login_rate_limit, safe_next, start_session
 from portal.extensions import db, limiter
 from portal.forms import LoginForm, TotpForm
@@ -94,7 +95,7 @@ def enrolment_page(user: User, on_success):
         form.code.errors.append("That code does not match. Check the time on your phone and try again.")
     if form.is_submitted():
         keep_refusal()  # the page answers 400 but keeps the pending secret it shows
-    uri = users.totp_uri(user, secret, issuer=current_app.config["FACILITY_NAME"])
+    uri = users.totp_uri(user, secret, issuer=facility.current().name)
     status = 400 if form.is_submitted() else 200
     return render_template("staff/enrol_totp.html", form=form, secret=secret,
                            qr_svg=users.totp_qr_svg(uri)), status

@@ -154,5 +154,5 @@ def test_an_admin_creates_the_code_groups_the_iop_settings_name(login_as):
                                                     "groups": str(db.session.scalar(select(BillingCodeGroup.id)))})
     assert saved.status_code == 302
     assert "IOP documentation" in admin.get("/staff/admin/iop-settings").get_data(as_text=True)
-    assert "90853" in admin.get("/staff/admin/codes").get_data(as_text=True).split("Groups")[-1]
+    assert "90853" in admin.get("/staff/admin/codes").get_data(as_text=True).split("Code groups")[-1]
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "billing_code_group.created"))
