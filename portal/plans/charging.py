@@ -78,7 +78,7 @@ def billed_apart_cents(plan: PaymentPlan) -> int:
 def charge_due(as_of: date, *, actor: str) -> list[ChargeOutcome]:
     """Charge every installment due by `as_of` (the daily job). Rerunning charges nobody twice."""
     absorb_new_balances(actor=actor)
-    outcomes = []
+    outcomes = end_plans_left_without_a_card(as_of, actor=actor)
     for installment_id in due_installments(as_of):
         outcome = charge_installment(installment_id, as_of, actor=actor)
         if outcome is not None:
@@ -229,6 +229,33 @@ def _card_refused(installment_id: int, attempt_id: int, message: str | None, as_
           f"your {card.brand.title()} ending {card.last4}, and we will not try that card again. Please sign in and "
           f"choose another card for your payment plan: {current_app.config['BASE_URL']}/login")
     return outcome
+
+
+def end_plans_left_without_a_card(as_of: date, *, actor: str) -> list[ChargeOutcome]:
+    """A plan whose card was refused for good, and that got no new card within the time a soft decline's retries
+    would have taken (the policy's retry schedule), ends as defaulted like any other, so collections takes it up."""
+    grace = sum(policy().retry_schedule) or 1
+    waiting = list(db.session.scalars(select(PaymentPlan.id).where(
+        PaymentPlan.status == "active", PaymentPlan.card_refused_on <= as_of - timedelta(days=grace))))
+    outcomes = []
+    for plan_id in waiting:
+        plan = lock_rows(PaymentPlan, [plan_id])[plan_id]
+        if plan.status != "active" or plan.card_refused_on is None:
+            continue  # a new card came meanwhile
+        refused = next((i for i in plan.installments if i.status == "scheduled" and i.failures), None)
+        account = lock_rows(Account, [plan.account_id])[plan.account_id]
+        _end(plan, "defaulted", f"no new card within {grace} days of the card being refused")
+        account.collection_stage = "plan_defaulted"  # collections picks the account up from here
+        audit.record("plan.defaulted", "payment_plan", actor=actor, object_id=plan.id, account_id=account.id,
+                     detail={"reason": plan.end_reason})
+        outcomes.append(ChargeOutcome(refused.id if refused else 0, plan.id, account.number,
+                                      refused.failures if refused else 0, "defaulted",
+                                      refused.amount_cents if refused else 0, plan.end_reason))
+        commit_before_outside_call()  # the mail says the plan ended: store that first
+        _mail(account, "Your payment plan has ended",
+              "We asked for a new card for your payment plan and did not receive one, so the plan has ended. "
+              f"Please sign in to pay or call us to set up a new plan: {current_app.config['BASE_URL']}/login")
+    return outcomes
 
 
 def _complete_if_done(plan: PaymentPlan) -> None:

@@ -65,7 +65,7 @@ def test_a_lost_card_stops_the_retries_asks_for_a_new_card_and_shows_to_billers(
     plan = db.session.get(PaymentPlan, plan.id)
     assert plan.card_refused_on == date(2026, 12, 1) and plan.status == "active"
     day = date(2026, 12, 2)
-    for _ in range(20):  # the retry schedule would have tried three more times by now
+    for _ in range(14):  # the retry schedule (3, 5 and 7 days) would have tried three more times by now
         assert plans.charge_due(day, actor="test") == []
         day += timedelta(days=1)
     [mail] = smtp_server.messages
@@ -101,3 +101,19 @@ def test_a_card_payment_under_way_counts_before_the_plan_charges(app, make_plan,
     assert (outcome.result, outcome.amount_cents) == ("paid", 10000)  # 600 owed, 500 being charged by card
     charged = db.session.scalar(select(PlanChargeAttempt.amount_cents))
     assert charged == 10000
+
+
+def test_a_plan_left_without_a_new_card_ends_when_the_retries_would_have_and_goes_to_collections(
+        app, make_plan, monkeypatch, smtp_server):
+    plan = make_plan(balance=60000, months=3)
+    refuse_like_stripe(monkeypatch, "expired_card")
+    [outcome] = plans.charge_due(date(2026, 12, 1), actor="test")
+    assert outcome.result == "card_refused"
+    assert plans.charge_due(date(2026, 12, 15), actor="test") == []  # 14 days: still waiting for a card
+    [ended] = plans.charge_due(date(2026, 12, 16), actor="test")  # 3 + 5 + 7 days after the refusal
+    assert ended.result == "defaulted" and "no new card within 15 days" in ended.message
+    db.session.commit()
+    plan = db.session.get(PaymentPlan, plan.id, populate_existing=True)
+    assert plan.status == "defaulted" and plan.account.collection_stage == "plan_defaulted"
+    assert [m["Subject"] for m in smtp_server.messages][-1] == "Your payment plan has ended - Test Health"
+    assert plans.charge_due(date(2026, 12, 17), actor="test") == []  # ended once
