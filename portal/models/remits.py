@@ -135,7 +135,7 @@ class RemittanceLine(Model):
     claim_line_id: Mapped[int | None] = mapped_column(ForeignKey("claim_lines.id"), index=True)
     charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id"), index=True)
     posted: Mapped[bool] = mapped_column(default=False)
-    # Denial worklist: the claim was denied (CLP02 4) or the line paid nothing with a denial CARC.
+    # Denial worklist: the claim was denied (CLP02 4) or the line paid nothing and moved nothing to the patient.
     denied: Mapped[bool] = mapped_column(default=False)
     denial_codes: Mapped[str | None] = mapped_column(String(100))  # e.g. "CO-50 N115"
     denial_reason: Mapped[str | None] = mapped_column(Text)  # the codes in words

@@ -21,7 +21,6 @@ from portal.remittances.by_hand import MANUAL_METHODS, post_line_by_hand
 from portal.remittances.checks import balance_problems, check, content_hash, find_duplicate
 from portal.remittances.codes import (
     CARC,
-    DENIAL_CARCS,
     GROUPS,
     PAYMENT_METHODS,
     RARC,
@@ -64,7 +63,6 @@ from portal.remittances.worklists import (
 
 __all__ = [
     "CARC",
-    "DENIAL_CARCS",
     "GROUPS",
     "MANUAL_METHODS",
     "MAX_UPLOAD_BYTES",

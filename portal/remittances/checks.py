@@ -47,7 +47,12 @@ def balance_problems(remit: x12.Remit) -> list[str]:
                 problems.append(f"{where}, service line {line.sequence} (line {line.segment_line}): billed "
                                 f"{format_usd(line.charge_cents)} − adjustments {format_usd(adjusted)} ≠ "
                                 f"paid {format_usd(line.paid_cents)}")
-        adjusted = sum(a.amount_cents for a in claim.adjustments) + line_adjustments
+        claim_level = sum(a.amount_cents for a in claim.adjustments)
+        lines_paid = sum(line.paid_cents for line in claim.lines)
+        if claim.lines and lines_paid - claim_level != claim.paid_cents:
+            problems.append(f"{where}: service lines paid {format_usd(lines_paid)} − claim-level adjustments "
+                            f"{format_usd(claim_level)} ≠ claim paid (CLP04) {format_usd(claim.paid_cents)}")
+        adjusted = claim_level + line_adjustments
         if claim.charge_cents - adjusted != claim.paid_cents:
             problems.append(f"{where}: billed {format_usd(claim.charge_cents)} − adjustments {format_usd(adjusted)} ≠ "
                             f"paid {format_usd(claim.paid_cents)}")

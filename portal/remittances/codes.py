@@ -40,9 +40,6 @@ RARC = {
 }
 GROUPS = {"CO": "Contractual obligation", "PR": "Patient responsibility", "OA": "Other adjustment",
           "PI": "Payer-initiated reduction"}
-# A line paid nothing with one of these (not PR) is a denial for the worklist.
-DENIAL_CARCS = {"4", "5", "16", "18", "26", "27", "29", "31", "50", "96", "109", "119", "151", "167", "170",
-                "197", "198", "204", "242", "A1", "B7"}
 PAYMENT_METHODS = {"ACH": "eft", "FWT": "eft", "BOP": "eft", "CHK": "insurance_check"}
 
 

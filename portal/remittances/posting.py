@@ -26,7 +26,6 @@ from portal.money import format_usd
 from portal.remittances import x12
 from portal.remittances.checks import _refuse_duplicate, check, content_hash, find_duplicate
 from portal.remittances.codes import (
-    DENIAL_CARCS,
     PAYMENT_METHODS,
     EraError,
     ImportResult,
@@ -156,11 +155,14 @@ def _post_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: RemittanceCl
             return _exception(remittance, rc, None, "The payer paid the claim without service lines and our claim "
                                                     f"has {len(info.lines)} lines: post it by hand")
         only = info.lines[0]
+        # CLP04 is net of the claim-level CAS, which the shares below take out of the line's paid
+        # amount, as for an SVC03; so the stand-in line is paid what it was before them.
+        before_claim_level = rc.paid_cents + sum(a["amount_cents"] for a in rc.adjustments)
         rc.lines.append(RemittanceLine(
             id=uow.new_id(RemittanceLine), sequence=1, procedure_code=only.procedure_code,
             revenue_code=only.revenue_code,
-            service_date=only.service_date, units=only.units, charge_cents=rc.charge_cents, paid_cents=rc.paid_cents,
-            adjustments=[], remarks=[]))
+            service_date=only.service_date, units=only.units, charge_cents=rc.charge_cents,
+            paid_cents=before_claim_level, adjustments=[], remarks=[]))
     shares = _claim_level_shares(rc)
     if isinstance(shares, str):
         return _exception(remittance, rc, None, shares)
@@ -212,9 +214,14 @@ class MatchedLine:
 
     @cached_property
     def denied(self) -> bool:
-        """Denied claim (CLP02 4), or nothing paid with a denial reason that is not patient responsibility."""
-        return self.claim_status == "4" or (self.paid_cents == 0 and any(
-            a.carc in DENIAL_CARCS and a.group != "PR" for a in self.adjustments))
+        """Denied claim (CLP02 4), or a line the payer paid nothing on and moved nothing of to the
+        patient, whatever the reason code: what it refused stays owed, for appeal. (An ERA line's
+        adjustments add up to what it billed; one typed by hand may record a partial write-off.)"""
+        if self.claim_status == "4":
+            return True
+        moved_to_patient = sum(a.amount_cents for a in self.adjustments if a.group == "PR")
+        refused = sum(a.amount_cents for a in self.adjustments if a.group != "PR")
+        return self.paid_cents == 0 and not moved_to_patient and refused == self.billed_cents > 0
 
     @cached_property
     def denial_codes(self) -> list[str]:
@@ -242,10 +249,29 @@ def era_line(remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine, 
         source_key=f"{remittance.content_hash}:{rc.sequence}:{line.sequence}", info=info, matched=matched,
         paid_cents=line.paid_cents - share["taken"],
         adjustments=tuple(ledger.CasAdjustment(a["group"], a["carc"], a["amount_cents"], remark)
-                          for a in [*line.adjustments, *share["adjustments"]]),
+                          for a in _net_negative_other([*line.adjustments, *share["adjustments"]])),
         billed_cents=line.charge_cents, units=max(line.units, 1), paid_on=_paid_on(remittance),
         allowed_cents=line.allowed_cents, claim_status=rc.status_code, remarks=(*line.remarks, *rc.remarks),
         line=line)
+
+
+def _net_negative_other(adjustments: list[dict]) -> list[dict]:
+    """A negative OA (e.g. OA-94 on a secondary payment) says the payer paid more than billed less the
+    other adjustments, typically above the primary's allowed amount. It moves no money of its own: it
+    only shrinks the positive OA written off beside it (billed 541, OA-23 516, OA-94 -9, paid 34 writes
+    off 507). What it exceeds them by was paid above the charge, and the ledger keeps that part as
+    unapplied credit on the payment (never a negative write-off)."""
+    extra = -sum(a["amount_cents"] for a in adjustments if a["group"] == "OA" and a["amount_cents"] < 0)
+    netted = []
+    for a in adjustments:
+        if a["group"] == "OA" and a["amount_cents"] < 0:
+            continue
+        if a["group"] == "OA" and extra:
+            take = min(extra, a["amount_cents"])
+            extra -= take
+            a = {**a, "amount_cents": a["amount_cents"] - take}
+        netted.append(a)
+    return netted
 
 
 def era_payment(remittance: Remittance, info: _ClaimInfo, key: str) -> dict:
@@ -398,8 +424,19 @@ def _totals(remittance: Remittance) -> None:
     remittance.denied_line_count = sum(ln.denied for ln in lines)
     remittance.exception_count = db.session.scalar(select(func.count(EraException.id)).where(
         EraException.remittance_id == remittance.id, EraException.state == "open"))
-    remittance.posted_paid_cents = sum(rc.paid_cents for rc in remittance.claims if rc.posted)
+    remittance.posted_paid_cents = sum(_posted_paid(rc) for rc in remittance.claims if rc.posted)
     remittance.status = "exceptions" if remittance.exception_count else "posted"
+
+
+def _posted_paid(rc: RemittanceClaim) -> int:
+    """What the posted lines of a claim paid into the ledger (each line's SVC03 less its share of the
+    claim-level adjustments, as `era_line` posts it); a reversal takes back its whole CLP04."""
+    if rc.is_reversal:
+        return rc.paid_cents
+    shares = _claim_level_shares(rc)
+    if isinstance(shares, str):
+        return 0
+    return sum(ln.paid_cents - shares[ln.sequence]["taken"] for ln in rc.lines if ln.posted)
 
 
 def _result(remittance: Remittance) -> ImportResult:

@@ -16,8 +16,9 @@ from portal.models import (
 from tests.fixtures.era import DAY, cas, claim, file_of, ledger_clean, line, make_claim
 
 CASES = {
-    # Paid 300.00 on the line, but a claim-level CO-50 takes all of it back: a denial, nothing written off.
-    "denied": dict(paid=30000, adjustments=(cas("CO", "45", 50000), cas("PR", "1", 20000)),
+    # Paid 300.00 on the line, but a claim-level CO-50 takes all of it back and nothing is the
+    # patient's: a denial, nothing written off.
+    "denied": dict(paid=30000, adjustments=(cas("CO", "45", 70000),),
                    claim_level=(cas("CO", "50", 30000),)),
     # Paid, with a claim-level sequestration taken out of the line's payment and written off.
     "paid": dict(paid=60000, adjustments=(cas("CO", "45", 20000), cas("PR", "2", 20000)),
@@ -73,8 +74,8 @@ def test_a_line_matched_by_hand_posts_what_the_import_posts(app, case):
     if case == "denied":
         assert by_hand["line"][:3] == (True, True, "CO-45 CO-50 N115")
         assert "medical necessity" in by_hand["line"][3] and by_hand["adjustments"] == []
-        assert by_hand["transfers"] == [("insurance", "patient", 20000, "deductible", "1")]
-        assert by_hand["balances"] == (80000, 20000) and by_hand["payments"] == []
+        assert by_hand["transfers"] == []
+        assert by_hand["balances"] == (100000, 0) and by_hand["payments"] == []
     else:
         assert by_hand["adjustments"] == [("contractual", "insurance", 1000, "CO", "253", "N115"),
                                           ("contractual", "insurance", 20000, "CO", "45", "N115")]
