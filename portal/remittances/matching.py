@@ -11,6 +11,7 @@ from portal.models import (
     Claim,
     ClaimLine,
     Coverage,
+    Patient,
     RemittanceLine,
 )
 from portal.money import format_usd
@@ -71,13 +72,48 @@ def match_claims(claims: list[x12.ClaimPayment]) -> dict[int, tuple[int, str] | 
     for start in range(0, len(numbers), 1000):
         found.update(db.session.execute(select(Claim.control_number, Claim.id)
                                         .where(Claim.control_number.in_(numbers[start:start + 1000]))).all())
+    patients = _patients_of(found.values())
     result: dict[int, tuple[int, str] | str] = {}
     for claim in claims:
         if claim.control_number in found:
-            result[claim.sequence] = (found[claim.control_number], "control_number")
+            claim_id = found[claim.control_number]
+            disagreement = _patient_disagreement(claim, *patients[claim_id])
+            result[claim.sequence] = disagreement or (claim_id, "control_number")
         else:
             result[claim.sequence] = _fallback_match(claim)
     return result
+
+
+def _patients_of(claim_ids) -> dict[int, tuple[str, str, str]]:
+    """Each claim's patient as the payer would know them: (member id, first name, last name)."""
+    ids = sorted(set(claim_ids))
+    found: dict[int, tuple[str, str, str]] = {}
+    for start in range(0, len(ids), 1000):
+        found.update({row[0]: (row[1], row[2], row[3]) for row in db.session.execute(
+            select(Claim.id, Coverage.member_id, Patient.first_name, Patient.last_name)
+            .join(Coverage, Coverage.id == Claim.coverage_id).join(Patient, Patient.id == Claim.patient_id)
+            .where(Claim.id.in_(ids[start:start + 1000])))})
+    return found
+
+
+def _squeezed(value: str | None) -> str:
+    return "".join((value or "").lower().replace("-", " ").split())
+
+
+def _patient_disagreement(claim: x12.ClaimPayment, member_id: str, first: str, last: str) -> str | None:
+    """Why the patient the 835 names is not our claim's patient (a payer may reuse a claim number), or None.
+
+    The member id agreeing is enough, and so is the name (a payer may print the id its own way);
+    an 835 that names no patient at all is taken at its claim number."""
+    if not claim.member_id and not claim.patient_name:
+        return None
+    if claim.member_id and _squeezed(claim.member_id) == _squeezed(member_id):
+        return None
+    if claim.patient_name and _squeezed(claim.patient_name) == _squeezed(f"{first} {last}"):
+        return None
+    return (f"Claim {claim.control_number} is for {first} {last} (member {member_id}), but the remittance "
+            f"names {claim.patient_name or 'no patient'} (member {claim.member_id or 'not given'}): "
+            "check it is the same patient before posting")
 
 
 def _fallback_match(claim: x12.ClaimPayment) -> tuple[int, str] | str:

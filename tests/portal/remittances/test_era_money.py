@@ -130,3 +130,17 @@ def test_a_negative_other_adjustment_on_a_secondary_payment_posts(app):
     assert [(a.group_code, a.carc, a.amount_cents) for a in written_off] == [("OA", "23", 50700)]
     assert insurance_owed(ours) == 0
     assert ledger_clean()
+
+
+def test_a_claim_number_reused_for_another_patient_waits_as_an_exception(app):
+    ours = make_claim("ML107", [("S9480", DAY, 1, 90000)], member_id="W100200300")
+    content = file_of(claim("ML107", line("S9480", 90000, 65000, cas("CO", "45", 25000)), member_id="Z999888777"),
+                      claim("ML107", line("S9480", 90000, 65000, cas("CO", "45", 25000)), member_id="w100-200-300",
+                            payer_claim_number="PCN-OURS"))
+    result = remittances.import_file(content, "reused.835", actor="test")
+
+    assert (result.posted_lines, result.exceptions, result.posted_paid_cents) == (1, 1, 65000)
+    [waiting] = remittances.open_exceptions()
+    assert waiting.remittance_claim.sequence == 1 and waiting.remittance_claim.claim_id is None
+    assert "member Z999888777" in waiting.reason and "same patient" in waiting.reason
+    assert insurance_owed(ours) == 0 and ledger_clean()
