@@ -2,15 +2,19 @@
 
 An imported file goes through four steps, each its own function:
 1. `check(content)`: envelope (version, truncation), pyx12 validation, parse, balance (line, claim,
-   transaction). Any failure refuses the whole file with a list of what is wrong and where.
-2. `find_duplicate(...)`: the same file (content hash) or the same payer + trace number was imported before.
-3. matching: CLP01 to our claim control number; else the patient's member id + first date of
+   transaction) of each payment (transaction set, ST/SE). Any failure refuses the whole file with a
+   list of what is wrong and where.
+2. `find_duplicate(...)`: the same file (content hash) or the same payer + trace number was imported
+   before, for each payment.
+3. matching: CLP01 to our claim control number, when the 835's patient (member id or name) agrees
+   with the claim's; else the patient's member id + first date of
    service + total charge naming exactly one claim. Service lines match on procedure code + date of
    service + units (then code + date).
 4. `post(...)`: everything that matched posts in ONE transaction (ledger.UnitOfWork); what did not
    waits in the exception queue (EraException) and does not block the rest.
 
-`import_file` runs the four steps. Natural keys: "era:<file hash>:<claim>:<line>" on every posting and
+`import_file` runs the four steps; each payment of a file becomes its own remittance, all in one
+transaction. Natural keys: "era:<file hash>:<claim>:<line>" on every posting and
 "<file hash>:<claim>:<line>" on adjudication history rows, so nothing can post twice.
 
 Owns: X12 reading (`x12`), checks, matching, posting, the exception queue, posting by hand, uploads,

@@ -1,5 +1,6 @@
 """Checking an 835 before anything posts: validation, balancing, duplicates."""
 import hashlib
+from collections import Counter
 
 from sqlalchemy import select
 
@@ -14,8 +15,9 @@ from portal.remittances.codes import EraError, Progress, _tell
 # ---------------------------------------------------------------- 1. check
 
 
-def check(content: bytes, progress: Progress | None = None) -> x12.Remit:
-    """Envelope, pyx12 validation (once), parse and balance; raise EraError with every problem found."""
+def check(content: bytes, progress: Progress | None = None) -> list[x12.Remit]:
+    """Envelope, pyx12 validation (once), parse and balance each payment (transaction set) on its own;
+    raise EraError with every problem found."""
     if not content or not content.strip():
         raise EraError("The file is empty")
     try:
@@ -23,14 +25,22 @@ def check(content: bytes, progress: Progress | None = None) -> x12.Remit:
         problems = x12.validate(content, lambda done, total: _tell(progress, "validating", done, total))
         if problems:
             raise EraError(f"The file is not a valid {x12.VERSION} 835 ({len(problems)} problems)", problems)
-        remit = x12.parse(content)
+        remits = x12.parse(content)
     except x12.X12Error as exc:
         raise EraError(exc.summary, exc.problems) from exc
-    if problems := balance_problems(remit):
+    problems = []
+    for n, remit in enumerate(remits, 1):
+        which = f"payment {n} of {len(remits)} (trace {remit.trace_number}): " if len(remits) > 1 else ""
+        problems.extend(which + problem for problem in balance_problems(remit))
+    if problems:
         raise EraError("The file does not balance", problems)
-    if remit.credit_debit == "D":
+    if any(remit.credit_debit == "D" for remit in remits):
         raise EraError("The file is a debit (the payer takes money back); post it by hand")
-    return remit
+    traces = Counter((remit.payer_identifier, remit.trace_number) for remit in remits)
+    if repeated := sorted(trace for (_, trace), seen in traces.items() if seen > 1):
+        raise EraError("The file holds the same payment twice",
+                       [f"trace {trace} is in more than one transaction set" for trace in repeated])
+    return remits
 
 
 def balance_problems(remit: x12.Remit) -> list[str]:
@@ -69,8 +79,12 @@ def balance_problems(remit: x12.Remit) -> list[str]:
 # ---------------------------------------------------------------- 2. duplicates
 
 
-def content_hash(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
+def content_hash(content: bytes, transaction_set: int = 1) -> str:
+    """The file's sha256; for the second and later payments of a file, that of the file and the
+    payment's position, so each remittance (and every ledger key derived from it) has its own."""
+    if transaction_set == 1:
+        return hashlib.sha256(content).hexdigest()
+    return hashlib.sha256(content + f"\x00{transaction_set}".encode()).hexdigest()
 
 
 def find_duplicate(digest: str, remit: x12.Remit) -> Remittance | None:

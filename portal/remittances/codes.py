@@ -1,6 +1,6 @@
 """Words for the codes an 835 carries (CARC, RARC, groups), the import's error and result, progress reports."""
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from portal import money
 from portal.models import (
@@ -74,6 +74,7 @@ class ImportResult:
     exceptions: int
     posted_paid_cents: int
     provider_adjustment_cents: int
+    further: list["ImportResult"] = field(default_factory=list)  # the file's other payments, in order
 
     @property
     def auto_post_rate_bps(self) -> int:
@@ -81,13 +82,15 @@ class ImportResult:
         return (self.posted_lines * 10000 // self.lines) if self.lines else 0
 
     def as_dict(self) -> dict:
-        return {**self.__dict__, "auto_post_rate_bps": self.auto_post_rate_bps}
+        return {**self.__dict__, "auto_post_rate_bps": self.auto_post_rate_bps,
+                "further": [result.as_dict() for result in self.further]}
 
     def summary(self) -> str:
         return (f"Remittance {self.remittance_id} ({self.payer}, trace {self.trace_number}): {self.claims} claims, "
                 f"{self.posted_lines}/{self.lines} lines posted, {self.denied_lines} denied, "
                 f"{self.exceptions} waiting in the exception queue; "
-                f"{money.format_usd(self.posted_paid_cents)} paid posted")
+                f"{money.format_usd(self.posted_paid_cents)} paid posted"
+                + "".join(f"\n{result.summary()}" for result in self.further))
 
 
 def _tell(progress: Progress | None, stage: str, done: int, total: int) -> None:

@@ -39,50 +39,59 @@ from portal.remittances.matching import _ClaimInfo, _ClaimLineInfo, _claims_by_i
 def import_file(content: bytes, filename: str, *, actor: str, progress: Progress | None = None) -> ImportResult:
     """Check, refuse duplicates, match and post an 835 file whole (or raise EraError and change nothing).
 
-    `progress(stage, done, total)` is called now and then (stages: validating, matching, posting, done).
+    Each payment in the file (transaction set) becomes its own remittance; the result is the first
+    one's, with the others in `further`. `progress(stage, done, total)` is called now and then
+    (stages: validating, matching, posting, done).
     """
-    remit = check(content, progress)
-    digest = content_hash(content)
-    if earlier := find_duplicate(digest, remit):
-        raise _refuse_duplicate(earlier, digest)
-    return post(remit, content, filename, actor=actor, progress=progress)
-
-
-def post(remit: x12.Remit, content: bytes, filename: str, *, actor: str,
-         progress: Progress | None = None) -> ImportResult:
-    """Match a checked remit and post it in one transaction; unmatched claims and lines go to the
-    exception queue. A concurrent import of the same file loses on the unique hash: EraError."""
-    digest = content_hash(content)
-    total = len(remit.claims)
-    _tell(progress, "matching", 0, total)
-    matches = match_claims(remit.claims)
-    infos = _claims_by_id(m[0] for m in matches.values() if isinstance(m, tuple))
-    posted_before = _posted_before(c.payer_claim_number for c in remit.claims)
-    payer_id = db.session.scalar(select(Payer.id).where(
-        Payer.x12_payer_id.in_([v for v in (remit.payer_identifier, remit.payer_id_code) if v])).limit(1))
-    try:
-        uow = ledger.UnitOfWork({i.account_id for i in infos.values()}, actor=actor, effective_date=remit.payment_date)
-        if earlier := find_duplicate(digest, remit):  # re-checked under the locks: a concurrent twin committed
+    remits = check(content, progress)
+    for n, remit in enumerate(remits, 1):
+        digest = content_hash(content, n)
+        if earlier := find_duplicate(digest, remit):
             raise _refuse_duplicate(earlier, digest)
+    return post(remits, content, filename, actor=actor, progress=progress)
+
+
+def post(remits: list[x12.Remit], content: bytes, filename: str, *, actor: str,
+         progress: Progress | None = None) -> ImportResult:
+    """Match checked remits (the payments of one file) and post them in one transaction; unmatched
+    claims and lines go to the exception queue. A concurrent import of the same file loses on the
+    unique hash: EraError."""
+    total = sum(len(remit.claims) for remit in remits)
+    _tell(progress, "matching", 0, total)
+    payments = [(content_hash(content, n), remit, match_claims(remit.claims)) for n, remit in enumerate(remits, 1)]
+    infos = _claims_by_id(m[0] for _, _, matches in payments for m in matches.values() if isinstance(m, tuple))
+    posted_before = _posted_before(c.payer_claim_number for remit in remits for c in remit.claims)
+    try:
+        uow = ledger.UnitOfWork({i.account_id for i in infos.values()}, actor=actor,
+                                effective_date=remits[0].payment_date)
+        for digest, remit, _ in payments:  # re-checked under the locks: a concurrent twin committed
+            if earlier := find_duplicate(digest, remit):
+                raise _refuse_duplicate(earlier, digest)
         uow.load_charges(line.charge_id for info in infos.values() for line in info.lines)
-        remittance = _remittance_rows(remit, content, digest, filename, payer_id, actor, uow.new_id)
+        posted: list[Remittance] = []
+        done = 0
         with db.session.no_autoflush:  # rows point at payments the unit of work writes at commit
-            db.session.add(remittance)
-            for n, (rc, parsed) in enumerate(zip(remittance.claims, remit.claims, strict=True), 1):
-                match = matches[parsed.sequence]
-                if isinstance(match, str):
-                    _exception(remittance, rc, None, match)
-                else:
-                    rc.claim_id, rc.match_method = match[0], match[1]
-                    _post_claim(uow, remittance, rc, infos[match[0]], posted_before)
-                if n % 250 == 0:
-                    _tell(progress, "posting", n, total)
-        uow.commit(before_commit=lambda: _totals_and_audit(remittance, actor))
-        remittance_id = remittance.id
+            for digest, remit, matches in payments:
+                remittance = _remittance_rows(remit, content, digest, filename, _payer_id(remit), actor, uow.new_id)
+                db.session.add(remittance)
+                posted.append(remittance)
+                for rc, parsed in zip(remittance.claims, remit.claims, strict=True):
+                    match = matches[parsed.sequence]
+                    if isinstance(match, str):
+                        _exception(remittance, rc, None, match)
+                    else:
+                        rc.claim_id, rc.match_method = match[0], match[1]
+                        _post_claim(uow, remittance, rc, infos[match[0]], posted_before)
+                    done += 1
+                    if done % 250 == 0:
+                        _tell(progress, "posting", done, total)
+        uow.commit(before_commit=lambda: _totals_and_audit(posted, actor))
+        remittance_ids = [remittance.id for remittance in posted]
     except IntegrityError as exc:  # the twin committed between our check and our commit
         db.session.rollback()
-        if earlier := find_duplicate(digest, remit):
-            raise _refuse_duplicate(earlier, digest) from exc
+        for digest, remit, _ in payments:
+            if earlier := find_duplicate(digest, remit):
+                raise _refuse_duplicate(earlier, digest) from exc
         raise
     except ledger.LedgerError as exc:  # a money rule the per-line checks did not foresee: nothing posted
         db.session.rollback()
@@ -90,9 +99,15 @@ def post(remit: x12.Remit, content: bytes, filename: str, *, actor: str,
     except Exception:
         db.session.rollback()
         raise
-    remittance = db.session.get(Remittance, remittance_id)
     _tell(progress, "done", total, total)
-    return _result(remittance)
+    first, *further = (_result(db.session.get(Remittance, remittance_id)) for remittance_id in remittance_ids)
+    first.further = further
+    return first
+
+
+def _payer_id(remit: x12.Remit) -> int | None:
+    return db.session.scalar(select(Payer.id).where(
+        Payer.x12_payer_id.in_([v for v in (remit.payer_identifier, remit.payer_id_code) if v])).limit(1))
 
 
 def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: str, payer_id: int | None,
@@ -406,11 +421,12 @@ def _reverse_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: Remittanc
     rc.posted = True
 
 
-def _totals_and_audit(remittance: Remittance, actor: str) -> None:
-    _totals(remittance)
-    audit.record("remittance.imported", "remittance", actor=actor, object_id=remittance.id,
-                 detail={"claims": remittance.claim_count, "posted_lines": remittance.posted_line_count,
-                         "exceptions": remittance.exception_count})
+def _totals_and_audit(posted: list[Remittance], actor: str) -> None:
+    for remittance in posted:
+        _totals(remittance)
+        audit.record("remittance.imported", "remittance", actor=actor, object_id=remittance.id,
+                     detail={"claims": remittance.claim_count, "posted_lines": remittance.posted_line_count,
+                             "exceptions": remittance.exception_count})
 
 
 def _totals(remittance: Remittance) -> None:

@@ -224,9 +224,11 @@ def _el(seg: list[str], n: int) -> str:
     return seg[n] if len(seg) > n else ""
 
 
-def parse(content: bytes) -> Remit:
-    """Parse an (already validated) 835 into plain records; amounts in cents."""
+def parse(content: bytes) -> list[Remit]:
+    """Parse an (already validated) 835 into plain records, one per transaction set (ST/SE: each is
+    one payment with its own BPR and TRN); amounts in cents."""
     segments, component = split_segments(content)
+    remits: list[Remit] = []
     remit = Remit(0, "C", "", None, "", "", "", None, None)
     claim: ClaimPayment | None = None
     line: Line | None = None
@@ -234,7 +236,11 @@ def parse(content: bytes) -> Remit:
     for number, seg in enumerate(segments, 1):
         sid = seg[0]
         where = f"line {number}, {sid}"
-        if sid == "BPR":
+        if sid == "ST":
+            remit = Remit(0, "C", "", None, "", "", "", None, None)
+            remits.append(remit)
+            claim, line, in_payer = None, None, False
+        elif sid == "BPR":
             remit.payment_cents = cents(_el(seg, 2), where)
             remit.credit_debit = _el(seg, 3)
             remit.payment_method = _el(seg, 4)
@@ -309,7 +315,7 @@ def parse(content: bytes) -> Remit:
                     _el(seg, 1), _date(_el(seg, 2)), reason[:2], reference or None, cents(seg[i + 1], where)))
         elif sid in ("SE", "LX"):
             claim, line = None, None
-    return remit
+    return remits
 
 
 def _units(value: str) -> int:

@@ -14,9 +14,11 @@ from tests.fixtures.era import (
     claims_from_file,
     counts,
     file_of,
+    file_of_payments,
     ledger_clean,
     line,
     make_claim,
+    remit,
 )
 
 
@@ -144,3 +146,48 @@ def test_a_claim_number_reused_for_another_patient_waits_as_an_exception(app):
     assert waiting.remittance_claim.sequence == 1 and waiting.remittance_claim.claim_id is None
     assert "member Z999888777" in waiting.reason and "same patient" in waiting.reason
     assert insurance_owed(ours) == 0 and ledger_clean()
+
+
+def two_payments(trace_a="TRC-A", trace_b="TRC-B", paid_b=120000):
+    return file_of_payments(
+        remit(claim("ML108", line("S9480", 100000, 70000, cas("CO", "45", 30000))), trace=trace_a),
+        remit(claim("ML109", line("S9480", 150000, 120000, cas("CO", "45", 30000))), trace=trace_b, total=paid_b))
+
+
+def test_each_payment_in_a_file_is_its_own_remittance_balanced_and_checked_for_duplicates(app):
+    first, second = (make_claim(n, [("S9480", DAY, 1, c)]) for n, c in (("ML108", 100000), ("ML109", 150000)))
+    result = remittances.import_file(two_payments(), "two.835", actor="test")
+
+    found = [(result.trace_number, result.payment_cents, result.posted_paid_cents)] + [
+        (r.trace_number, r.payment_cents, r.posted_paid_cents) for r in result.further]
+    assert found == [("TRC-A", 70000, 70000), ("TRC-B", 120000, 120000)]
+    assert db.session.scalar(select(func.count(Remittance.id))) == 2
+    assert paid_into_ledger() == 190000 and insurance_owed(first) == insurance_owed(second) == 0
+    assert ledger_clean()
+
+    before = counts()
+    again = file_of_payments(remit(claim("ML108", line("S9480", 100000, 70000, cas("CO", "45", 30000))),
+                                   trace="TRC-NEW"),
+                             remit(claim("ML109", line("S9480", 150000, 120000, cas("CO", "45", 30000))),
+                                   trace="TRC-B"))
+    try:
+        remittances.import_file(again, "again.835", actor="test")
+    except remittances.EraError as exc:
+        assert "same payer and trace number" in str(exc)
+    else:
+        raise AssertionError("a payment already posted was accepted again")
+    assert counts() == before
+
+
+def test_a_file_with_one_unbalanced_payment_posts_none_of_them(app):
+    make_claim("ML108", [("S9480", DAY, 1, 100000)])
+    make_claim("ML109", [("S9480", DAY, 1, 150000)])
+    before = counts()
+    try:
+        remittances.import_file(two_payments(paid_b=110000), "unbalanced.835", actor="test")
+    except remittances.EraError as exc:
+        assert exc.problems == ["payment 2 of 2 (trace TRC-B): transaction: claims paid $1,200.00 − provider "
+                                "adjustments $0.00 ≠ BPR total $1,100.00"]
+    else:
+        raise AssertionError("the file was accepted")
+    assert counts() == before
