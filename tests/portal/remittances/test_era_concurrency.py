@@ -16,7 +16,7 @@ def test_the_same_file_imported_twice_at_once_posts_once(app, matched):
     if matched:
         make_claim("CC1", [("S9480", DAY, 1, 90000)])
     content = file_of(claim("CC1" if matched else "NOTOURS", line("S9480", 90000, 65000, cas("CO", "45", 25000)),
-                            member_id="NOBODY"))
+                            member_id="M1" if matched else "NOBODY"))
     results, errors = run_concurrently(app, 4, lambda i: remittances.import_file(content, f"twice-{i}.835",
                                                                          actor=f"thread:{i}").remittance_id)
     assert len(results) == 1
