@@ -203,6 +203,10 @@ def _post_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: RemittanceCl
 # ---------------------------------------------------------------- one matched line, however it came
 
 
+# OA-23: the impact of a prior payer's adjudication (what the primary paid or adjusted).
+PRIOR_PAYER = ("OA", "23")
+
+
 @dataclass
 class MatchedLine:
     """A payer's decision on one of our claim lines, ready to post: from an ERA line or typed by hand.
@@ -235,8 +239,11 @@ class MatchedLine:
         if self.claim_status == "4":
             return True
         moved_to_patient = sum(a.amount_cents for a in self.adjustments if a.group == "PR")
-        refused = sum(a.amount_cents for a in self.adjustments if a.group != "PR")
-        return self.paid_cents == 0 and not moved_to_patient and refused == self.billed_cents > 0
+        refused = [a for a in self.adjustments if a.group != "PR"]
+        if refused and all((a.group, a.carc) == PRIOR_PAYER for a in refused):
+            return False  # a later payer owing nothing because an earlier one paid: nothing to appeal
+        return self.paid_cents == 0 and not moved_to_patient and sum(a.amount_cents for a in refused) == \
+            self.billed_cents > 0
 
     @cached_property
     def denial_codes(self) -> list[str]:

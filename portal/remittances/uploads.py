@@ -94,20 +94,22 @@ def run_upload(upload_id: int, *, actor: str) -> EraUpload:
         _Progress.set(upload_id, {"stage": stage, "done": done, "total": total})
 
     content, filename = upload.content, upload.filename
-    remittance_id, problems, outcome = None, None, "posted"
+    remittance_id, problems, outcome, remittance_ids = None, None, "posted", []
     try:
-        remittance_id = import_file(content, filename, actor=actor, progress=progress).remittance_id
+        result = import_file(content, filename, actor=actor, progress=progress)
+        remittance_id = result.remittance_id
+        remittance_ids = [r.remittance_id for r in (result, *result.further) if r.remittance_id]
     except EraError as refused:
         problems, outcome = [refused.summary, *refused.problems], "refused"
     except Exception:  # the page must say something; the traceback goes to the log
         log.exception("ERA upload %s failed", upload_id)
         problems, outcome = ["The import stopped on an unexpected error; nothing was posted."], "failed"
     db.session.rollback()
-    if remittance_id:
+    for posted_id in remittance_ids:  # every payment of the file
         try:  # before the upload says "posted", so the worklist is complete when the page shows it
-            underpayments.check_lines(posted_line_ids(remittance_id), actor=actor)
+            underpayments.check_lines(posted_line_ids(posted_id), actor=actor)
         except Exception:  # the remittance stands; `underpayments scan` checks the lines later
-            log.exception("underpayment check of remittance %s failed", remittance_id)
+            log.exception("underpayment check of remittance %s failed", posted_id)
             db.session.rollback()
     upload = db.session.get(EraUpload, upload_id)
     upload.status, upload.remittance_id, upload.problems = outcome, remittance_id, problems

@@ -191,3 +191,12 @@ def test_a_file_with_one_unbalanced_payment_posts_none_of_them(app):
     else:
         raise AssertionError("the file was accepted")
     assert counts() == before
+
+
+def test_a_secondary_line_paid_nothing_because_the_primary_paid_it_is_not_a_denial(app):
+    ours = make_claim("ML109", [("S9480", DAY, 1, 30000)])
+    content = file_of(claim("ML109", line("S9480", 30000, 0, cas("OA", "23", 30000)), status="2"))
+    remittances.import_file(content, "secondary-nothing-left.835", actor="test")
+    assert remittances.open_denials() == []
+    assert insurance_owed(ours) == 0  # written off as the other payer's share, not left to appeal
+    assert ledger_clean()
