@@ -1,7 +1,7 @@
 """Checks on the codes a claim carries: ICD-10-CM diagnoses and NPIs, each refused with a sentence a biller reads."""
 import simple_icd_10_cm as icd
 
-from portal.facility import npi_is_valid
+from portal.facility import FieldError, check_npi
 
 MAX_DIAGNOSES = 12  # what an 837P carries in HI
 
@@ -31,10 +31,8 @@ def diagnosis_description(code: str) -> str:
 
 
 def normalize_npi(text: str) -> str:
-    """Ten digits whose last is the NPI check digit (Luhn over 80840 and the ten digits), or CodingError."""
-    npi = (text or "").strip()
-    if not (len(npi) == 10 and npi.isascii() and npi.isdigit()):
-        raise CodingError("An NPI has 10 digits.")
-    if not npi_is_valid(npi):
-        raise CodingError("This NPI's check digit is wrong: look at it again.")
-    return npi
+    """Ten digits whose last is the NPI check digit (the providers' own check), or CodingError."""
+    try:
+        return check_npi(text)
+    except FieldError as exc:
+        raise CodingError(str(exc)) from exc
