@@ -103,7 +103,7 @@ class Claim(Model):
 
 class ClaimLine(Model):
     __tablename__ = "claim_lines"
-    __table_args__ = (UniqueConstraint("claim_id", "line_number"),)
+    __table_args__ = (UniqueConstraint("claim_id", "line_number"), UniqueConstraint("claim_id", "line_control_number"))
     id: Mapped[int] = mapped_column(primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
     charge_id: Mapped[int] = mapped_column(ForeignKey("charges.id"), index=True)
@@ -113,6 +113,8 @@ class ClaimLine(Model):
     service_date: Mapped[date] = mapped_column(Date)
     units: Mapped[int] = mapped_column(default=1)
     charge_cents: Mapped[int] = mapped_column(BigInteger)
+    # Our line item control number (REF*6R on the claim); the payer echoes it on the 835 line.
+    line_control_number: Mapped[str | None] = mapped_column(String(50))
 
     claim: Mapped[Claim] = relationship(back_populates="lines")
     charge: Mapped[Charge] = relationship()

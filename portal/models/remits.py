@@ -121,6 +121,7 @@ class RemittanceLine(Model):
     remittance_claim_id: Mapped[int] = mapped_column(ForeignKey("remittance_claims.id"), index=True)
     sequence: Mapped[int] = mapped_column()  # position in the claim, from 1
     procedure_code: Mapped[str] = mapped_column(String(10))  # SVC01-2
+    billed_procedure_code: Mapped[str | None] = mapped_column(String(10))  # SVC06-2, when the payer changed SVC01
     modifiers: Mapped[str | None] = mapped_column(String(20))
     revenue_code: Mapped[str | None] = mapped_column(String(4))  # SVC04 (or SVC01 when NU)
     service_date: Mapped[date | None] = mapped_column(Date)  # DTM*472 (or *150)

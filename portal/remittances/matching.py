@@ -29,6 +29,7 @@ class _ClaimLineInfo:
     service_date: date
     units: int
     level_of_care: str | None
+    line_control_number: str | None = None
 
 
 @dataclass
@@ -57,7 +58,8 @@ def _claims_by_id(claim_ids) -> dict[int, _ClaimInfo]:
             infos[row[0]] = _ClaimInfo(*row)
         for line in db.session.execute(
             select(ClaimLine.claim_id, ClaimLine.id, ClaimLine.charge_id, ClaimLine.procedure_code,
-                   ClaimLine.revenue_code, ClaimLine.service_date, ClaimLine.units, BillingCode.level_of_care)
+                   ClaimLine.revenue_code, ClaimLine.service_date, ClaimLine.units, BillingCode.level_of_care,
+                   ClaimLine.line_control_number)
             .join(Charge, Charge.id == ClaimLine.charge_id).join(BillingCode, BillingCode.id == Charge.billing_code_id)
             .where(ClaimLine.claim_id.in_(chunk)).order_by(ClaimLine.claim_id, ClaimLine.line_number)
         ):
@@ -134,15 +136,29 @@ def _fallback_match(claim: x12.ClaimPayment) -> tuple[int, str] | str:
 
 def _match_line(line: RemittanceLine, day: date | None, candidates: list[_ClaimLineInfo],
                 used: set[int]) -> _ClaimLineInfo | str:
-    """Procedure code + date of service + units, then code + date; each claim line used once."""
+    """Our line control number (REF*6R) when the payer echoes one we know; else the code we billed
+    (SVC06, when the payer changed SVC01), then SVC01's code: code + date of service + units, then
+    code + date. Each claim line is used once."""
+    free = [c for c in candidates if c.id not in used]
+    if line.line_control_number:
+        known = [c for c in free if c.line_control_number == line.line_control_number]
+        if known:
+            return known[0]
     day = line.service_date or day
-    free = [c for c in candidates if c.id not in used
-            and (c.procedure_code == line.procedure_code
-                 or (line.revenue_code and not line.procedure_code and c.revenue_code == line.revenue_code))]
-    if day is not None:
-        free = [c for c in free if c.service_date == day]
-    exact = [c for c in free if c.units == line.units]
-    if exact or free:
-        return (exact or free)[0]
+    for code in dict.fromkeys(c for c in (line.billed_procedure_code, line.procedure_code) if c):
+        found = _by_code(free, code, None, day, line.units)
+        if found is not None:
+            return found
+    if line.revenue_code and not line.procedure_code \
+            and (found := _by_code(free, None, line.revenue_code, day, line.units)) is not None:
+        return found
     return (f"No line of claim with code {line.procedure_code or line.revenue_code}"
             f"{f' on {day:%Y-%m-%d}' if day else ''} is left to match")
+
+
+def _by_code(free: list[_ClaimLineInfo], code: str | None, revenue_code: str | None, day: date | None,
+             units: int) -> _ClaimLineInfo | None:
+    same = [c for c in free if (c.procedure_code == code if code else c.revenue_code == revenue_code)
+            and (day is None or c.service_date == day)]
+    exact = [c for c in same if c.units == units]
+    return (exact or same or [None])[0]

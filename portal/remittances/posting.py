@@ -137,7 +137,7 @@ def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: st
         for ln in c.lines:
             rc.lines.append(RemittanceLine(
                 id=new_id(RemittanceLine), sequence=ln.sequence, procedure_code=ln.procedure_code,
-                modifiers=ln.modifiers,
+                billed_procedure_code=ln.billed_procedure_code, modifiers=ln.modifiers,
                 revenue_code=(ln.revenue_code or "")[:4] or None, service_date=ln.service_date, units=ln.units,
                 charge_cents=ln.charge_cents, paid_cents=ln.paid_cents, allowed_cents=ln.allowed_cents,
                 line_control_number=(ln.control_number or "")[:50] or None,

@@ -45,6 +45,7 @@ class Line:
     adjustments: list[Cas] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
     segment_line: int = 0
+    billed_procedure_code: str | None = None  # SVC06-2: the code as we billed it, when the payer changed SVC01
 
 
 @dataclass
@@ -289,6 +290,7 @@ def parse(content: bytes) -> list[Remit]:
                 revenue_code=(code if qualifier == "NU" else _el(seg, 4)) or None,
                 charge_cents=cents(_el(seg, 2), where), paid_cents=cents(_el(seg, 3), where),
                 units=_units(_el(seg, 5)), segment_line=number,
+                billed_procedure_code=_el(_el(seg, 6).split(component), 1)[:10] or None,
             )
             claim.lines.append(line)
         elif sid == "CAS" and claim is not None:
@@ -372,7 +374,8 @@ def write(remit: Remit, *, payee_npi: str = "1234567893", control: int = 1, when
             body.append(f"DTM*233*{c.statement_to:%Y%m%d}")
         for ln in c.lines:
             units = f"**{ln.units}" if ln.units != 1 else ""
-            body.append(f"SVC*HC:{ln.procedure_code}*{amount(ln.charge_cents)}*{amount(ln.paid_cents)}{units}")
+            billed = f"{'*' if units else '***'}HC:{ln.billed_procedure_code}" if ln.billed_procedure_code else ""
+            body.append(f"SVC*HC:{ln.procedure_code}*{amount(ln.charge_cents)}*{amount(ln.paid_cents)}{units}{billed}")
             if ln.service_date:
                 body.append(f"DTM*472*{ln.service_date:%Y%m%d}")
             body.extend(_cas_segments(ln.adjustments))

@@ -261,3 +261,38 @@ def test_progress_is_reported_by_stage(app):
                     actor="user:1", progress=lambda stage, done, total: seen.append((stage, done, total)))
     stages = [stage for stage, _, _ in seen]
     assert list(dict.fromkeys(stages)) == ["validating", "matching", "done"] and seen[-1][1:] == (1, 1)
+
+
+def test_a_payer_that_recodes_a_line_still_posts_it_on_the_line_we_billed(app):
+    # The payer pays H0015 (SVC01) for what we billed as S9480 on DAY2 (SVC06): it lands on that line.
+    ours = make_claim("PC120", [("S9480", DAY, 1, 90000), ("S9480", DAY2, 1, 90000)])
+    recoded = line("H0015", 90000, 60000, cas("CO", "45", 30000), day=DAY2)
+    recoded.billed_procedure_code = "S9480"
+    content = file_of(claim("PC120", line("S9480", 90000, 65000, cas("CO", "45", 25000)), recoded))
+    [parsed] = x12.parse(content)
+    assert parsed.claims[0].lines[1].billed_procedure_code == "S9480"
+    result = remittances.import_file(content, "recoded.835", actor="user:1")
+    assert (result.posted_lines, result.exceptions) == (2, 0)
+    assert charge_balances(ours) == [(0, 0), (0, 0)]
+    posted = db.session.scalars(select(RemittanceLine).order_by(RemittanceLine.sequence)).all()
+    assert [ln.claim_line_id for ln in posted] == [cl.id for cl in ours.lines]
+    assert posted[1].procedure_code == "H0015" and posted[1].billed_procedure_code == "S9480"
+    assert ledger_clean()
+
+
+def test_our_line_control_number_wins_over_the_code_and_date(app):
+    # Two lines of the same code on the same day: REF*6R says the payer's first line is our second one.
+    ours = make_claim("PC121", [("S9480", DAY, 1, 90000), ("S9480", DAY, 1, 90000)])
+    ours.lines[0].line_control_number, ours.lines[1].line_control_number = "PC121-1", "PC121-2"
+    db.session.commit()
+    denied = line("S9480", 90000, 0, cas("CO", "50", 90000))
+    denied.control_number = "PC121-2"
+    paid = line("S9480", 90000, 65000, cas("CO", "45", 25000))
+    paid.control_number = "PC121-1"
+    result = remittances.import_file(file_of(claim("PC121", denied, paid)), "6r.835", actor="user:1")
+    assert (result.posted_lines, result.exceptions) == (2, 0)
+    assert charge_balances(ours) == [(0, 0), (90000, 0)]  # the denied one stays owed, for appeal
+    posted = db.session.scalars(select(RemittanceLine).order_by(RemittanceLine.sequence)).all()
+    assert [ln.claim_line_id for ln in posted] == [ours.lines[1].id, ours.lines[0].id]
+    assert posted[0].denied and not posted[1].denied
+    assert ledger_clean()
