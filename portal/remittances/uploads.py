@@ -15,9 +15,11 @@ from portal import audit
 from portal.extensions import db
 from portal.models import (
     EraUpload,
+    Remittance,
     utcnow,
 )
 from portal.remittances import underpayments
+from portal.remittances.checks import content_hash
 from portal.remittances.codes import EraError
 from portal.remittances.posting import import_file
 from portal.remittances.reading import posted_line_ids
@@ -123,7 +125,21 @@ def status(upload: EraUpload) -> dict:
     live = _Progress.get(upload.id) if upload.status in ("queued", "running") else {}
     return {"id": upload.id, "status": upload.status, "filename": upload.filename,
             "done": live.get("done", 0), "total": live.get("total", 0), "stage": live.get("stage", ""),
-            "problems": upload.problems or [], "remittance_id": upload.remittance_id}
+            "problems": upload.problems or [], "remittance_id": upload.remittance_id,
+            "payments": payments_of(upload) if upload.status == "posted" else []}
+
+
+def payments_of(upload: EraUpload) -> list[dict]:
+    """Every payment (transaction set) the upload posted, in file order: id, trace number, amount.
+
+    Each payment's remittance carries the file's hash for its position (`content_hash`), so they are
+    found from the upload's content without storing their ids twice."""
+    sets = upload.content.count(b"ST*835*") or 1
+    digests = {content_hash(upload.content, n): n for n in range(1, sets + 1)}
+    rows = db.session.execute(select(Remittance.content_hash, Remittance.id, Remittance.trace_number,
+                                     Remittance.payment_cents).where(Remittance.content_hash.in_(digests))).all()
+    return [{"remittance_id": row[1], "trace_number": row[2], "payment_cents": row[3]}
+            for row in sorted(rows, key=lambda r: digests[r[0]])]
 
 
 def recent_uploads(limit: int = 10) -> list[EraUpload]:

@@ -200,3 +200,18 @@ def test_a_secondary_line_paid_nothing_because_the_primary_paid_it_is_not_a_deni
     assert remittances.open_denials() == []
     assert insurance_owed(ours) == 0  # written off as the other payer's share, not left to appeal
     assert ledger_clean()
+
+
+def test_the_upload_page_of_a_file_with_two_payments_links_each_of_them(app, login_as):
+    for n, c in (("ML108", 100000), ("ML109", 150000)):
+        make_claim(n, [("S9480", DAY, 1, c)])
+    upload = remittances.create_upload(two_payments(), "two.835", actor="test")
+    db.session.commit()
+    remittances.run_upload(upload.id, actor="test")
+    db.session.commit()
+    ids = db.session.scalars(select(Remittance.id).order_by(Remittance.id)).all()
+    assert len(ids) == 2
+    page = login_as("biller").get(f"/staff/remittances/uploads/{upload.id}").get_data(as_text=True)
+    assert "2 payments" in page
+    for remittance_id, trace in zip(ids, ("TRC-A", "TRC-B"), strict=True):
+        assert f'href="/staff/remittances/{remittance_id}"' in page and f"trace {trace}" in page
