@@ -8,9 +8,9 @@ from portal.models import Facility
 
 EDITABLE = ("name", "neutral_name", "npi", "tin", "phone", "address_line1", "city", "state", "zip_code",
             "statement_descriptor", "statement_minimum_cents", "statement_due_days", "payment_minimum_cents",
-            "charge_review")
+            "charge_review", "era_strict")
 NUMBERS = ("statement_minimum_cents", "statement_due_days", "payment_minimum_cents")
-FLAGS = ("charge_review",)
+FLAGS = ("charge_review", "era_strict")
 
 
 def current() -> Facility:

@@ -28,6 +28,8 @@ class Facility(Model):
     payment_minimum_cents: Mapped[int] = mapped_column(default=500)
     # When on, charges (from the IOP engine or by hand) wait for a biller's release before they can be billed.
     charge_review: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # When on, every finding of the 835 validator refuses the file, even those that change no money.
+    era_strict: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 class Role(Model):

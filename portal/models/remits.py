@@ -50,6 +50,7 @@ class Remittance(Model):
     payment_date: Mapped[date | None] = mapped_column(Date)  # BPR16
     production_date: Mapped[date | None] = mapped_column(Date)  # DTM*405
     status: Mapped[str] = mapped_column(String(12), default="posted")
+    warnings: Mapped[str | None] = mapped_column(Text)  # validator findings that changed no money, one a line
     claim_count: Mapped[int] = mapped_column(default=0)
     line_count: Mapped[int] = mapped_column(default=0)
     posted_line_count: Mapped[int] = mapped_column(default=0)

@@ -15,17 +15,21 @@ from portal.remittances.codes import EraError, Progress, _tell
 # ---------------------------------------------------------------- 1. check
 
 
-def check(content: bytes, progress: Progress | None = None) -> list[x12.Remit]:
+def check(content: bytes, progress: Progress | None = None, *, strict: bool = False) -> list[x12.Remit]:
     """Envelope, pyx12 validation (once), parse and balance each payment (transaction set) on its own;
-    raise EraError with every problem found."""
+    raise EraError with every problem found. pyx12 findings that change no money are kept as the
+    remittances' warnings unless `strict` (the facility's setting) makes every finding a refusal."""
     if not content or not content.strip():
         raise EraError("The file is empty")
     try:
         x12.check_envelope(content)
         problems = x12.validate(content, lambda done, total: _tell(progress, "validating", done, total))
-        if problems:
+        refusals, warnings = (problems, []) if strict else x12.sort_findings(problems)
+        if refusals:
             raise EraError(f"The file is not a valid {x12.VERSION} 835 ({len(problems)} problems)", problems)
         remits = x12.parse(content)
+        for remit in remits:
+            remit.warnings = warnings
     except x12.X12Error as exc:
         raise EraError(exc.summary, exc.problems) from exc
     problems = []

@@ -9,7 +9,7 @@ from functools import cached_property
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, ledger
+from portal import audit, facility, ledger
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import (
@@ -43,7 +43,8 @@ def import_file(content: bytes, filename: str, *, actor: str, progress: Progress
     one's, with the others in `further`. `progress(stage, done, total)` is called now and then
     (stages: validating, matching, posting, done).
     """
-    remits = check(content, progress)
+    content = x12.normalise(content)
+    remits = check(content, progress, strict=facility.current().era_strict)
     for n, remit in enumerate(remits, 1):
         digest = content_hash(content, n)
         if earlier := find_duplicate(digest, remit):
@@ -118,6 +119,7 @@ def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: st
         payment_cents=remit.payment_cents, payment_method=remit.payment_method[:3], payment_date=remit.payment_date,
         production_date=remit.production_date, imported_by=actor, status="posted",
         claim_count=len(remit.claims), line_count=sum(max(len(c.lines), 1) for c in remit.claims),
+        warnings="\n".join(remit.warnings) or None,
     )
     for p in remit.provider_adjustments:
         remittance.provider_adjustments.append(ProviderAdjustment(

@@ -89,14 +89,39 @@ class Remit:
     production_date: date | None
     claims: list[ClaimPayment] = field(default_factory=list)
     provider_adjustments: list[ProviderAdj] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # validator findings that change no money
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def normalise(content: bytes) -> bytes:
+    """The file with its framing made plain before anything reads it: no UTF-8 byte-order mark, no line
+    breaks inside segments (files wrapped at 80 columns), one line break after each segment terminator."""
+    if content.startswith(BOM):
+        content = content[len(BOM):]
+    text = content.decode("latin-1").lstrip(" \r\n\t")
+    if len(text) < 106 or not text.startswith("ISA") or text[105] in "\r\n":
+        return text.encode("latin-1")  # a newline is the terminator itself (or not X12: refused later)
+    flat = text.replace("\r", "").replace("\n", "")
+    terminator = flat[105]
+    segments = [raw.strip(" \t") for raw in flat.split(terminator)]
+    return "".join(raw + terminator + "\n" for raw in segments if raw).encode("latin-1")
 
 
 def split_segments(content: bytes) -> tuple[list[list[str]], str]:
     """The segments (as element lists) and the component separator, from the ISA's own delimiters."""
     text = content.decode("latin-1").lstrip("\ufeff \r\n\t")
-    if not text.startswith("ISA") or len(text) < 106:
+    if not text.startswith("ISA") or len(text) < 16:
         raise X12Error("This is not an X12 file", ["it does not start with an ISA segment"])
-    element, component, terminator = text[3], text[104], text[105]
+    element = text[3]
+    separators = [i for i, ch in enumerate(text[:400]) if ch == element][:16]
+    if len(separators) == 16 and separators[15] != 103:
+        raise X12Error("ISA fields are not fixed width", [
+            f"ISA16 starts at column {separators[15] + 2}, not 105: every ISA field is padded to its fixed width"])
+    if len(text) < 106:
+        raise X12Error("The file is truncated", ["the ISA segment is shorter than its 106 characters"])
+    component, terminator = text[104], text[105]
     segments = []
     for raw in text.split(terminator):
         raw = raw.strip("\r\n\t ")
@@ -113,6 +138,9 @@ def check_envelope(content: bytes) -> None:
     st = next((s for s in segments if s[0] == "ST"), None)
     if gs is None or st is None:
         raise X12Error("The file is truncated", ["no GS or ST segment after the ISA"])
+    if gs[1:2] == ["HC"] or st[1:2] == ["837"]:
+        raise X12Error("This is a claim file (837), not a remittance",
+                       ["GS01 is HC (health care claim); a remittance has GS01 HP and ST01 835"])
     if st[1:2] != ["835"]:
         raise X12Error("This is not an 835 remittance", [f"ST01 is {st[1] if len(st) > 1 else 'empty'}, expected 835"])
     version = gs[8] if len(gs) > 8 else ""
@@ -156,9 +184,12 @@ def validate(content: bytes, progress=None) -> list[str]:
     import pyx12.x12n_document
 
     report = io.StringIO()
-    total = len(split_segments(content)[0])
+    segments = split_segments(content)[0]
+    total = len(segments)
+    reading: list = []  # pyx12's reader, to say where it stopped if it crashes
 
     def callback(_seg, src, _node, _valid):
+        reading[:] = [src]
         if progress is not None and src.get_seg_count() % 1000 == 0:
             progress(src.get_seg_count(), total)
 
@@ -171,7 +202,10 @@ def validate(content: bytes, progress=None) -> list[str]:
                 pyx12.params.params(), io.StringIO(content.decode("latin-1")), None, None, None, report,
                 callback=callback)
         except Exception as exc:  # pyx12 raises on some malformed input instead of reporting it
-            return [f"the validator could not read the file ({exc.__class__.__name__}: {exc})"]
+            at = min(reading[0].get_cur_line() if reading else 1, total) - 1
+            segment = "*".join(segments[at])[:80]
+            return [f"line {at + 1}, {segments[at][0]}: the validator could not read this segment ({segment}); "
+                    f"it is malformed ({exc.__class__.__name__})"]
         finally:
             logger.level = level
     problems = []
@@ -198,6 +232,25 @@ def _collect(node, problems: list[str], where: str | None) -> None:
     elif isinstance(node, list):
         for item in node:
             _collect(item, problems, where)
+
+
+# pyx12 findings that change no money: the payer's contact and address, provider summary figures (TS2/TS3,
+# informational), dates that are not service dates, remark and state code lists, and its count of PLB
+# segments (the guide lets PLB repeat). Anything not named here refuses the file.
+_HARMLESS = [
+    re.compile(r"^line \d+, (PER|N3|N4|TS2|TS3): "),
+    re.compile(r"^line \d+, (BPR|DTM): .*\b(BPR16|DTM02)\b.*(invalid date|missing)"),
+    re.compile(r"^line \d+, (LQ|MOA|MIA|N1|REF): .*invalid code value"),
+    re.compile(r"^line \d+, PLB: .*Loop FOOTER exceeded max count"),
+]
+
+
+def sort_findings(problems: list[str]) -> tuple[list[str], list[str]]:
+    """(refusals, warnings): what touches money or the file's structure refuses; the rest is a warning."""
+    refusals, warnings = [], []
+    for problem in problems:
+        (warnings if any(p.search(problem) for p in _HARMLESS) else refusals).append(problem)
+    return refusals, warnings
 
 
 AMOUNT = re.compile(r"^-?(\d+(\.\d{0,2})?|\.\d{1,2})$")

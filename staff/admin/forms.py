@@ -68,6 +68,7 @@ class FacilityForm(Form):
                                       validators=[Optional(), NumberRange(min=1, max=90)])
     payment_minimum = StringField("Smallest card payment (dollars)", validators=[Optional(), Length(max=12)])
     charge_review = BooleanField("New charges wait in the charge review queue until a biller releases them")
+    era_strict = BooleanField("Refuse remittance files over any validator finding, even those that change no money")
 
 
 class IopSettingsForm(Form):

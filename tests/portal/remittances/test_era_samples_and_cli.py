@@ -4,6 +4,9 @@ import json
 import pytest
 
 from portal import remittances
+from portal.extensions import db
+from portal.models import Remittance
+from portal.remittances import x12
 from tests.fixtures.era import (
     DAY,
     SAMPLES,
@@ -21,8 +24,8 @@ from tests.fixtures.era import (
 EXPECTED = {
     "835_mult_loops.txt": "imported",  # the one sample that validates clean: a denial, nothing paid
     "835_simple.txt": "Wrong version",  # 004010X091A1
-    "managed-care.835": "not a valid",  # BPR16 invalid date, PER*BL missing
-    "medicare-part-a.835": "not a valid",  # PER*BL missing, TS3 elements "not used"
+    "managed-care.835": "with warnings",  # BPR16 invalid date, PER*BL missing: no amount touched
+    "medicare-part-a.835": "with warnings",  # PER*BL missing, TS3 (provider summary) elements "not used"
     "secondary-payment.835": "not a valid",  # composites written with '>' while ISA16 declares ':'
     "tertiary-payment.835": "not a valid",
     "cob-contractural-adjustment.835": "not a valid",
@@ -47,6 +50,11 @@ def test_each_sample_imports_or_is_refused_with_a_reason(app, name, capsys):
         assert result.posted_lines == result.lines == 3
         assert result.denied_lines == 3 and result.exceptions == 0
         assert [ln.denial_codes.split()[0] for ln in remittances.open_denials()] == ["CO-16", "OA-A7", "OA-A7"]
+    elif EXPECTED[name] == "with warnings":
+        result = remittances.import_file(content, name, actor="test")
+        paid = sum(c.paid_cents for remit in x12.parse(content) for c in remit.claims)
+        assert (result.exceptions, result.posted_lines, result.posted_paid_cents) == (0, result.lines, paid)
+        assert db.session.get(Remittance, result.remittance_id).warnings
     else:
         with pytest.raises(remittances.EraError, match=EXPECTED[name]) as refused:
             remittances.import_file(content, name, actor="test")
