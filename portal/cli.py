@@ -32,7 +32,7 @@ from portal.extensions import db
 from portal.models import PAYER_TYPES, Account, AccountAccess, User
 from portal.payments import deposits
 from portal.people import users
-from portal.remittances import underpayments
+from portal.remittances import code_lists, underpayments
 
 ledger_cli = AppGroup("ledger", help="Check the ledger.")
 users_cli = AppGroup("users", help="Manage logins.")
@@ -50,6 +50,7 @@ era_cli = AppGroup("era", help="Insurance remittances (X12 835 ERA files).")
 underpayments_cli = AppGroup("underpayments", help="Lines payers allowed less for than expected.")
 payers_cli = AppGroup("payers", help="Payers claims go to.")
 import_cli = AppGroup("import", help="Records from an EHR: FHIR R4 bundles and patients CSV files.")
+codes_cli = AppGroup("codes", help="The published CARC and RARC code lists.")
 
 
 def init_app(app: Flask) -> None:
@@ -70,6 +71,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(era_cli)
     app.cli.add_command(payers_cli)
     app.cli.add_command(import_cli)
+    app.cli.add_command(codes_cli)
     app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)
@@ -292,6 +294,23 @@ def era_import(path, as_json):
     except remittances.EraError as exc:
         raise click.ClickException(f"{path} refused, nothing posted: {exc}") from exc
     _emit(as_json, result.as_dict(), result.summary())
+
+
+@codes_cli.command("load")
+@click.option("--list", "code_list", type=click.Choice(code_lists.LISTS), required=True, help="Which list the file is.")
+@click.argument("path", type=click.Path(dir_okay=False))
+def codes_load(code_list, path):
+    """Load or update a code list from CSV: code,description,start_date,last_modified,stop_date (ISO dates)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {path}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}") from exc
+    try:
+        summary = code_lists.load(code_list, text)
+    except code_lists.CodeListError as exc:
+        raise click.ClickException(f"{path} refused, nothing changed: {exc}") from exc
+    click.echo(json.dumps({"list": code_list, **summary}))
 
 
 @sessions_cli.command("import")

@@ -54,6 +54,7 @@ from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment,
 from portal.models.providers import PROGRAM_LEVELS, PROVIDER_KINDS, Location, Program, Provider
 from portal.models.remits import (
     EXCEPTION_STATES,
+    AdjustmentCode,
     EraException,
     ProviderAdjustment,
     Remittance,
@@ -86,6 +87,7 @@ __all__ = [
     "AccountAccess",
     "AdjudicatedLine",
     "Adjustment",
+    "AdjustmentCode",
     "AdjustmentLimit",
     "Agency",
     "AgencyPayment",

@@ -189,3 +189,17 @@ class EraException(Model):
     remittance_claim: Mapped[RemittanceClaim] = relationship()
     remittance_line: Mapped[RemittanceLine | None] = relationship()
     claim: Mapped[Claim | None] = relationship()
+
+
+class AdjustmentCode(Model):
+    """One code of the published CARC or RARC list, with the dates the list gives it. Codes are never
+    deleted: a stopped code keeps its words for the old remittances that carry it."""
+    __tablename__ = "adjustment_codes"
+    __table_args__ = (UniqueConstraint("code_list", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_list: Mapped[str] = mapped_column(String(4))  # carc or rarc
+    code: Mapped[str] = mapped_column(String(8))
+    description: Mapped[str] = mapped_column(Text)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    last_modified: Mapped[date | None] = mapped_column(Date)
+    stop_date: Mapped[date | None] = mapped_column(Date)

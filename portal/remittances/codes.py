@@ -1,6 +1,7 @@
 """Words for the codes an 835 carries (CARC, RARC, groups), the import's error and result, progress reports."""
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 from portal import money
 from portal.models import (
@@ -43,9 +44,15 @@ GROUPS = {"CO": "Contractual obligation", "PR": "Patient responsibility", "OA": 
 PAYMENT_METHODS = {"ACH": "eft", "FWT": "eft", "BOP": "eft", "CHK": "insurance_check"}
 
 
-def describe(group: str | None, code: str) -> str:
-    """A CAS group + CARC (or a RARC alone) in words, e.g. 'CO-50 Not deemed a medical necessity'."""
-    words = CARC.get(code) or RARC.get(code) or "see the X12 code list"
+def describe(group: str | None, code: str, on: date | None = None) -> str:
+    """A CAS group + CARC (or a RARC alone) in words, e.g. 'CO-50 Not deemed a medical necessity': from the
+    loaded code lists, else the words above. A code the list stopped before `on` says so."""
+    from portal.remittances.code_lists import loaded
+
+    listed = loaded().get(("carc" if group else "rarc", code)) or loaded().get(("rarc" if group else "carc", code))
+    words = listed.description if listed else CARC.get(code) or RARC.get(code) or "see the X12 code list"
+    if listed and listed.stop_date and on and listed.stop_date < on:
+        words += f" (deactivated {listed.stop_date.isoformat()})"
     return f"{group}-{code} {words}" if group else f"{code} {words}"
 
 

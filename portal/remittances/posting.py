@@ -332,7 +332,8 @@ def _mark_posted(ln: MatchedLine) -> None:
     if ln.denied:
         codes = ln.denial_codes
         line.denied, line.denial_codes = True, " ".join(codes)[:100]
-        line.denial_reason = "; ".join(describe(*c.split("-", 1)) if "-" in c else describe(None, c) for c in codes)
+        line.denial_reason = "; ".join(describe(group or None, code)
+                                       for group, _, code in (c.rpartition("-") for c in codes))
 
 
 def _history(ln: MatchedLine) -> dict:
