@@ -18,7 +18,7 @@ from portal.models import (
     Remittance,
     utcnow,
 )
-from portal.remittances import underpayments
+from portal.remittances import underpayments, x12
 from portal.remittances.checks import content_hash
 from portal.remittances.codes import EraError
 from portal.remittances.posting import import_file
@@ -132,10 +132,11 @@ def status(upload: EraUpload) -> dict:
 def payments_of(upload: EraUpload) -> list[dict]:
     """Every payment (transaction set) the upload posted, in file order: id, trace number, amount.
 
-    Each payment's remittance carries the file's hash for its position (`content_hash`), so they are
-    found from the upload's content without storing their ids twice."""
-    sets = upload.content.count(b"ST*835*") or 1
-    digests = {content_hash(upload.content, n): n for n in range(1, sets + 1)}
+    Each payment's remittance carries the (normalised) file's hash for its position (`content_hash`), so
+    they are found from the upload's content without storing their ids twice."""
+    content = x12.normalise(upload.content)
+    sets = sum(1 for segment in x12.split_segments(content)[0] if segment[0] == "ST") or 1
+    digests = {content_hash(content, n): n for n in range(1, sets + 1)}
     rows = db.session.execute(select(Remittance.content_hash, Remittance.id, Remittance.trace_number,
                                      Remittance.payment_cents).where(Remittance.content_hash.in_(digests))).all()
     return [{"remittance_id": row[1], "trace_number": row[2], "payment_cents": row[3]}

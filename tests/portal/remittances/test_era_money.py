@@ -1,5 +1,6 @@
 """Money an 835 moves, posted exactly: claim-level adjustments, partly posted totals, denials by
 rule, negative other adjustments."""
+import pytest
 from sqlalchemy import func, select
 
 from portal import remittances
@@ -201,10 +202,11 @@ def test_a_secondary_line_paid_nothing_because_the_primary_paid_it_is_not_a_deni
     assert ledger_clean()
 
 
-def test_the_upload_page_of_a_file_with_two_payments_links_each_of_them(app, login_as):
+@pytest.mark.parametrize("framing", [b"", b"\xef\xbb\xbf"], ids=["plain", "with a byte-order mark"])
+def test_the_upload_page_of_a_file_with_two_payments_links_each_of_them(app, login_as, framing):
     for n, c in (("ML108", 100000), ("ML109", 150000)):
         make_claim(n, [("S9480", DAY, 1, c)])
-    upload = remittances.create_upload(two_payments(), "two.835", actor="test")
+    upload = remittances.create_upload(framing + two_payments().replace(b"~\n", b"~\r\n"), "two.835", actor="test")
     db.session.commit()
     remittances.run_upload(upload.id, actor="test")
     db.session.commit()
