@@ -112,6 +112,8 @@ def normalise(content: bytes) -> bytes:
 def split_segments(content: bytes) -> tuple[list[list[str]], str]:
     """The segments (as element lists) and the component separator, from the ISA's own delimiters."""
     text = content.decode("latin-1").lstrip("\ufeff \r\n\t")
+    if text.startswith("ST") and text[2:3] and not text[2:3].isalnum():
+        raise X12Error("The file has no envelope", ["it starts with ST: an 835 starts with its ISA and GS segments"])
     if not text.startswith("ISA") or len(text) < 16:
         raise X12Error("This is not an X12 file", ["it does not start with an ISA segment"])
     element = text[3]
