@@ -22,7 +22,7 @@ from tests.fixtures.era import (
 CLAIM_SAMPLES = SAMPLES.parent / "837"
 
 
-def test_a_file_missing_the_payer_contact_posts_with_warnings_and_the_amounts_of_the_file(app):
+def test_a_file_missing_the_payer_contact_posts_with_warnings_and_the_amounts_of_the_file(app, login_as):
     content = (SAMPLES / "managed-care.835").read_bytes()
     claims_from_file(content)
     remits = x12.parse(content)
@@ -34,6 +34,8 @@ def test_a_file_missing_the_payer_contact_posts_with_warnings_and_the_amounts_of
     assert result.posted_paid_cents == paid and remittance.payment_cents == remits[0].payment_cents
     assert "PER" in remittance.warnings and "BPR16" in remittance.warnings
     assert ledger_clean()
+    page = login_as("biller").get(f"/staff/remittances/{remittance.id}").get_data(as_text=True)
+    assert "Posted with warnings" in page and "Payer Technical Contact" in page
 
 
 def test_the_guides_medicare_part_a_example_posts_its_149_998_73_with_warnings(app):
