@@ -26,6 +26,7 @@ from portal import (
     remittances,
     statements,
 )
+from portal.claims_cli import claims_cli
 from portal.clock import facility_today
 from portal.estimates import gfe, history
 from portal.extensions import db
@@ -72,6 +73,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(payers_cli)
     app.cli.add_command(import_cli)
     app.cli.add_command(codes_cli)
+    app.cli.add_command(claims_cli)
     app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_totp)

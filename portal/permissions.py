@@ -14,6 +14,7 @@ PERMISSIONS = {
     "adjustments.post": "Post adjustments and write-offs",
     "ledger.reverse": "Reverse postings",
     "claims.view": "View claims and remittances",
+    "claims.submit": "Build, scrub and send claims, set payers' claim rules, override scrubber warnings",
     "collections.work": "Work the collections queue",
     "collections.place": "Place accounts with agencies, record agency payments and write off bad debt",
     "estimates.run": "Run cost estimates and Good Faith Estimates",
@@ -34,7 +35,7 @@ DEFAULT_ROLES = {
         "Posts payments, adjustments and reversals; works claims",
         {"dashboard.view", "accounts.view", "accounts.edit", "payments.post", "payments.refund", "adjustments.post",
          "ledger.reverse", "claims.view", "authorizations.manage", "iop.review", "plans.manage", "payers.manage",
-         "charges.post"},
+         "charges.post", "claims.submit"},
     ),
     "collector": (
         "Works the collections queue",

@@ -19,6 +19,17 @@ from portal.models.billing import (
     Claim,
     ClaimLine,
 )
+from portal.models.claims import (
+    CLAIM_STATUSES,
+    CLAIM_TYPES,
+    CODE_SETS,
+    GROUPINGS,
+    STATUS_WORDS,
+    ClaimBatch,
+    ClaimIssue,
+    ClaimRule,
+    ClaimStatusChange,
+)
 from portal.models.collections import (
     Agency,
     AgencyPayment,
@@ -72,8 +83,12 @@ from portal.models.underpayments import (
 
 __all__ = [
     "BATCH_KINDS",
+    "CLAIM_STATUSES",
+    "CLAIM_TYPES",
+    "CODE_SETS",
     "EXCEPTION_REASONS",
     "EXCEPTION_STATES",
+    "GROUPINGS",
     "HISTORY_SOURCES",
     "LEAD_STATUSES",
     "LEVELS_OF_CARE",
@@ -82,6 +97,7 @@ __all__ = [
     "PROVIDER_KINDS",
     "RELATIONSHIPS",
     "SEXES",
+    "STATUS_WORDS",
     "UNDERPAYMENT_STATUSES",
     "Account",
     "AccountAccess",
@@ -102,7 +118,11 @@ __all__ = [
     "CardRefund",
     "Charge",
     "Claim",
+    "ClaimBatch",
+    "ClaimIssue",
     "ClaimLine",
+    "ClaimRule",
+    "ClaimStatusChange",
     "ClinicalSession",
     "CollectionCase",
     "CollectionHold",

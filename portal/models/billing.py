@@ -1,7 +1,7 @@
 """Billing codes, charges and claims."""
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.accounts import Account, Coverage, Patient, Payer
@@ -83,22 +83,44 @@ class Charge(Model):
 
 
 class Claim(Model):
+    """A claim to one payer for one patient's charges over a period; `status` is the last step of `history`."""
+
     __tablename__ = "claims"
+    __table_args__ = (
+        CheckConstraint("frequency_code IN ('1', '7', '8')", name="frequency_code"),
+        Index("ix_claims_status", "status"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     # Our claim control number (CLM01), echoed back by the payer in the 835's CLP01.
     control_number: Mapped[str] = mapped_column(String(38), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"))
-    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
-    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="built")
     submitted_on: Mapped[date | None] = mapped_column(Date)
     total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claim_type: Mapped[str] = mapped_column(String(16), default="professional", server_default="professional")
+    billing_provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    rendering_provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id"))
+    place_of_service: Mapped[str | None] = mapped_column(String(2))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    # 1 original; 7 replaces, 8 voids the claim the payer knows by `payer_claim_number`.
+    frequency_code: Mapped[str] = mapped_column(String(1), default="1", server_default="1")
+    replaces_claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50))  # the payer's own (CLP07)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("claim_batches.id"), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(100))
 
     patient: Mapped[Patient] = relationship()
     payer: Mapped[Payer] = relationship()
+    coverage: Mapped[Coverage] = relationship()
     lines: Mapped[list["ClaimLine"]] = relationship(back_populates="claim", order_by="ClaimLine.line_number")
+    history = relationship("ClaimStatusChange", order_by="ClaimStatusChange.id", viewonly=True)
+    issues = relationship("ClaimIssue", order_by="ClaimIssue.id", viewonly=True)
 
 
 class ClaimLine(Model):
@@ -115,6 +137,8 @@ class ClaimLine(Model):
     charge_cents: Mapped[int] = mapped_column(BigInteger)
     # Our line item control number (REF*6R on the claim); the payer echoes it on the 835 line.
     line_control_number: Mapped[str | None] = mapped_column(String(50))
+    modifiers: Mapped[str | None] = mapped_column(String(11))
+    diagnosis_pointers: Mapped[str | None] = mapped_column(String(7))
 
     claim: Mapped[Claim] = relationship(back_populates="lines")
     charge: Mapped[Charge] = relationship()

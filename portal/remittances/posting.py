@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, facility, ledger
+from portal.claims import status as claim_status
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.models import (
@@ -434,6 +435,7 @@ def _reverse_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: Remittanc
 def _totals_and_audit(posted: list[Remittance], actor: str) -> None:
     for remittance in posted:
         _totals(remittance)
+        _claim_outcomes(remittance, actor)
         audit.record("remittance.imported", "remittance", actor=actor, object_id=remittance.id,
                      detail={"claims": remittance.claim_count, "posted_lines": remittance.posted_line_count,
                              "exceptions": remittance.exception_count})
@@ -452,6 +454,17 @@ def _totals(remittance: Remittance) -> None:
         EraException.remittance_id == remittance.id, EraException.state == "open"))
     remittance.posted_paid_cents = sum(_posted_paid(rc) for rc in remittance.claims if rc.posted)
     remittance.status = "exceptions" if remittance.exception_count else "posted"
+
+
+def _claim_outcomes(remittance: Remittance, actor: str) -> None:
+    """Each of our claims the remittance adjudicated moves on in its history (paid, partially paid, denied)."""
+    waiting = set(db.session.scalars(select(EraException.remittance_claim_id).where(
+        EraException.remittance_id == remittance.id, EraException.state == "open")))
+    claim_status.record_remittances([claim_status.Adjudication(
+        claim_id=rc.claim_id, remittance_id=remittance.id, status_code=rc.status_code, lines=len(rc.lines),
+        posted=sum(ln.posted for ln in rc.lines), denied=sum(ln.denied for ln in rc.lines), waiting=rc.id in waiting,
+        payer_claim_number=rc.payer_claim_number) for rc in remittance.claims
+        if rc.claim_id is not None and not rc.is_reversal], actor=actor)
 
 
 def _posted_paid(rc: RemittanceClaim) -> int:

@@ -1,0 +1,168 @@
+"""Turning released, unbilled insurance charges into claims: grouped by patient, coverage, billing provider
+and the payer's period (day, week or month), each claim with our control number and each line its own."""
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.claims import rules, scrubber, status
+from portal.extensions import db
+from portal.locking import lock_rows
+from portal.models import (
+    Account,
+    Charge,
+    Claim,
+    ClaimLine,
+    ClaimRule,
+    Coverage,
+    Episode,
+    Posting,
+    Program,
+    Provider,
+)
+
+MAX_LINES = {"professional": 50, "institutional": 999}  # service lines one claim may carry (837P / 837I)
+CONTROL_PREFIX = "PC"
+
+
+@dataclass(frozen=True)
+class ChargeFilter:
+    payer_id: int | None = None
+    program_id: int | None = None
+    patient_id: int | None = None
+    since: date | None = None
+    through: date | None = None
+
+
+def control_number(claim_id: int) -> str:
+    """CLM01: short, digits after a fixed prefix, so payers that truncate or upper-case it keep it whole."""
+    return f"{CONTROL_PREFIX}{claim_id:08d}"
+
+
+def _billed_charge_ids():
+    return select(ClaimLine.charge_id).join(Claim, Claim.id == ClaimLine.claim_id).where(Claim.status != "void")
+
+
+def unbilled_charges(where: ChargeFilter = ChargeFilter(), limit: int | None = None) -> list[Charge]:
+    """Released charges owed by insurance, not reversed, on no claim (voided claims aside), oldest first."""
+    reversed_postings = select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.is_not(None))
+    query = (select(Charge).join(Coverage, Coverage.id == Charge.coverage_id)
+             .where(Charge.review_status == "released", Charge.insurance_balance_cents > 0,
+                    Charge.posting_id.not_in(reversed_postings), Charge.id.not_in(_billed_charge_ids()))
+             .options(selectinload(Charge.coverage), selectinload(Charge.patient))
+             .order_by(Charge.patient_id, Charge.service_date, Charge.id))
+    if where.payer_id is not None:
+        query = query.where(Coverage.payer_id == where.payer_id)
+    if where.patient_id is not None:
+        query = query.where(Charge.patient_id == where.patient_id)
+    if where.program_id is not None:
+        query = query.where(Charge.episode_id.in_(select(Episode.id).where(Episode.program_id == where.program_id)))
+    if where.since is not None:
+        query = query.where(Charge.service_date >= where.since)
+    if where.through is not None:
+        query = query.where(Charge.service_date <= where.through)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
+
+
+def period_of(day: date, grouping: str) -> tuple[date, date]:
+    if grouping == "day":
+        return day, day
+    if grouping == "month":
+        first = day.replace(day=1)
+        return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=6)
+
+
+class _Providers:
+    """Who bills and renders a charge: its program's providers; the facility's one organization NPI
+    when a charge has no program."""
+
+    def __init__(self, charges: list[Charge]):
+        episode_ids = {c.episode_id for c in charges if c.episode_id}
+        self.programs = {e.id: e.program for e in db.session.scalars(
+            select(Episode).where(Episode.id.in_(episode_ids))
+            .options(selectinload(Episode.program).selectinload(Program.location)))}
+        organizations = list(db.session.scalars(select(Provider).where(
+            Provider.kind == "organization", Provider.active.is_(True)).order_by(Provider.id)))
+        self.fallback = organizations[0].id if len(organizations) == 1 else None
+
+    def program(self, charge: Charge) -> Program | None:
+        return self.programs.get(charge.episode_id) if charge.episode_id else None
+
+    def billing(self, charge: Charge) -> int | None:
+        program = self.program(charge)
+        return (program.billing_provider_id if program else None) or self.fallback
+
+    def rendering(self, charge: Charge) -> int | None:
+        program = self.program(charge)
+        return charge.rendering_provider_id or (program.rendering_provider_id if program else None)
+
+    def place_of_service(self, charge: Charge, rule: ClaimRule) -> str | None:
+        program = self.program(charge)
+        location = program.location if program else None
+        return rule.place_of_service or charge.place_of_service or (location.place_of_service if location else None)
+
+
+def _modifiers(charge: Charge, rule: ClaimRule) -> str | None:
+    """The charge's modifiers, then the payer's required ones it lacks (four at most fit on a line)."""
+    found = [m for m in (charge.modifiers or "").split(",") if m]
+    found += [m for m in (rule.required_modifiers or "").split(",") if m and m not in found]
+    return ",".join(found[:4]) or None
+
+
+def build(where: ChargeFilter, *, actor: str) -> list[Claim]:
+    """Build claims from the charges `where` selects, under the accounts' locks (two billers building at
+    once bill a charge once); each new claim is scrubbed. Returns the claims built."""
+    found = unbilled_charges(where)
+    if not found:
+        return []
+    lock_rows(Account, {c.account_id for c in found})
+    locked = {c.id for c in unbilled_charges(where)}  # again, under the locks: another build may have won
+    found = [c for c in found if c.id in locked]
+    providers = _Providers(found)
+    groups: dict[tuple, list[Charge]] = defaultdict(list)
+    chosen: dict[tuple, ClaimRule] = {}
+    for charge in found:
+        billing_id = providers.billing(charge)
+        coverage: Coverage = charge.coverage
+        rule = chosen.setdefault((coverage.payer_id, billing_id), rules.rule_for(coverage.payer_id, billing_id))
+        start, end = period_of(charge.service_date, rule.grouping)
+        key = (charge.patient_id, coverage.id, billing_id, start, end, rule.claim_type, charge.episode_id)
+        groups[key].append(charge)
+    claims = []
+    for (patient_id, coverage_id, billing_id, start, end, claim_type, episode_id), charges in sorted(
+            groups.items(), key=lambda item: item[0][:5]):
+        coverage = charges[0].coverage
+        rule = chosen[(coverage.payer_id, billing_id)]
+        limit = MAX_LINES[claim_type]
+        for first in range(0, len(charges), limit):
+            part = charges[first:first + limit]
+            claim = Claim(control_number=f"new-{uuid.uuid4().hex}", account_id=part[0].account_id,
+                          patient_id=patient_id, coverage_id=coverage_id, payer_id=coverage.payer_id,
+                          claim_type=claim_type, billing_provider_id=billing_id, episode_id=episode_id,
+                          rendering_provider_id=providers.rendering(part[0]) if rule.send_rendering_provider
+                          else None, place_of_service=providers.place_of_service(part[0], rule),
+                          period_start=min(c.service_date for c in part), period_end=max(c.service_date for c in part),
+                          total_cents=sum(c.amount_cents for c in part), status="built", created_by=actor)
+            db.session.add(claim)
+            db.session.flush()
+            claim.control_number = control_number(claim.id)
+            for n, charge in enumerate(part, 1):
+                db.session.add(ClaimLine(
+                    claim_id=claim.id, charge_id=charge.id, line_number=n,
+                    procedure_code=charge.billing_code.code,
+                    revenue_code=charge.revenue_code or charge.billing_code.revenue_code,
+                    service_date=charge.service_date, units=charge.units, charge_cents=charge.amount_cents,
+                    line_control_number=f"{claim.control_number}-{n}", modifiers=_modifiers(charge, rule),
+                    diagnosis_pointers=charge.diagnosis_pointers or "1"))
+            db.session.flush()
+            status.start(claim, actor=actor, note=f"{len(part)} charge(s), {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+            claims.append(claim)
+    scrubber.scrub(claims, actor=actor)
+    return claims

@@ -1,0 +1,85 @@
+"""`flask --app portal claims ...`: build, send and list claims; each failure exits non-zero with one line."""
+import json
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from portal import claims
+from portal.extensions import db
+from portal.models import CLAIM_STATUSES, Payer
+
+claims_cli = AppGroup("claims", help="Claims out: build from charges, scrub, write 837 files.")
+
+
+def _emit(as_json: bool, payload: dict, text: str) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str) if as_json else text)
+
+
+def _payer(text: str) -> Payer:
+    text = text.replace("\x00", "").strip()
+    found = db.session.scalar(select(Payer).where(
+        (Payer.id == (int(text) if text.isdigit() and len(text) < 10 else -1)) | (Payer.x12_payer_id == text)
+        | (Payer.name == text)).limit(1))
+    if found is None:
+        raise click.ClickException(f"no payer {text[:40]!r} (give its id, name or X12 payer id)")
+    return found
+
+
+def _claim_dict(claim) -> dict:
+    return {"id": claim.id, "control_number": claim.control_number, "status": claim.status,
+            "payer_id": claim.payer_id, "patient_id": claim.patient_id, "claim_type": claim.claim_type,
+            "period_start": claim.period_start, "period_end": claim.period_end, "total_cents": claim.total_cents,
+            "lines": len(claim.lines), "batch_id": claim.batch_id,
+            "issues": [{"rule": i.rule, "severity": i.severity, "line": i.line_number, "message": i.message,
+                        "overridden": i.overridden_at is not None} for i in claim.issues]}
+
+
+@claims_cli.command("build")
+@click.option("--payer", "payer_text", default=None, help="Only this payer (id, name or X12 payer id).")
+@click.option("--through", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only services up to this day.")
+@click.option("--json", "as_json", is_flag=True)
+def claims_build(payer_text, through, as_json):
+    """Build claims from released, unbilled insurance charges and scrub them."""
+    payer = _payer(payer_text) if payer_text else None
+    built = claims.build(claims.ChargeFilter(payer_id=payer.id if payer else None,
+                                             through=through.date() if through else None), actor="cli:claims-build")
+    ready = sum(1 for c in built if c.status == "ready")
+    _emit(as_json, {"built": [_claim_dict(c) for c in built], "ready": ready, "held": len(built) - ready},
+          f"built {len(built)} claim(s): {ready} ready, {len(built) - ready} held by the scrubber")
+
+
+@claims_cli.command("batch")
+@click.option("--payer", "payer_text", required=True, help="The payer's id, name or X12 payer id.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--json", "as_json", is_flag=True)
+def claims_batch(payer_text, out, as_json):
+    """Write the payer's ready claims to one validated 837 file; they become sent."""
+    payer = _payer(payer_text)
+    try:
+        result = claims.send(payer, actor="cli:claims-batch")
+    except claims.ClaimError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not result.batches:
+        raise click.ClickException(f"{payer.name} has no claims ready to send")
+    if len(result.batches) > 1:
+        raise click.ClickException(f"{payer.name} has both professional and institutional claims ready; "
+                                   "send them from the claims page, one file each")
+    batch = result.batches[0]
+    try:
+        with open(out, "w", encoding="ascii", newline="") as handle:
+            handle.write(batch.content)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
+    _emit(as_json, result.as_dict(), f"wrote {batch.claim_count} claim(s) to {out} (interchange {batch.id})")
+
+
+@claims_cli.command("list")
+@click.option("--status", type=click.Choice(CLAIM_STATUSES), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def claims_list(status, as_json):
+    """Claims, newest first."""
+    found = claims.claims_with(status)
+    lines = [f"{c.control_number:12} {c.status:15} {c.payer.name[:30]:30} {c.period_start or '':10} "
+             f"{c.total_cents / 100:>12,.2f}" for c in found]
+    _emit(as_json, {"claims": [_claim_dict(c) for c in found]}, "\n".join(lines) or "No claims.")
