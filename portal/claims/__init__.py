@@ -6,7 +6,7 @@ X12 validator), locking.
 from sqlalchemy import func, select
 
 from portal.claims.batches import BatchResult, send
-from portal.claims.building import ChargeFilter, build, control_number, period_of, unbilled_charges
+from portal.claims.building import ChargeFilter, build, control_number, period_of, replace, unbilled_charges
 from portal.claims.rules import RuleError, rule_for, rules_of, save_rule
 from portal.claims.scrubber import RULES, override, scrub
 from portal.claims.status import ClaimError, change
@@ -27,6 +27,7 @@ __all__ = [
     "override",
     "period_of",
     "recent_batches",
+    "replace",
     "rule_for",
     "rules_of",
     "save_rule",

@@ -116,6 +116,20 @@ def _modifiers(charge: Charge, rule: ClaimRule) -> str | None:
     return ",".join(found[:4]) or None
 
 
+def _add(claim: Claim, charges: list[Charge], rule: ClaimRule) -> None:
+    """Write the claim, give it its control number, and one line per charge with its own."""
+    db.session.add(claim)
+    db.session.flush()
+    claim.control_number = control_number(claim.id)
+    for n, charge in enumerate(charges, 1):
+        db.session.add(ClaimLine(
+            claim_id=claim.id, charge_id=charge.id, line_number=n, procedure_code=charge.billing_code.code,
+            revenue_code=charge.revenue_code or charge.billing_code.revenue_code, service_date=charge.service_date,
+            units=charge.units, charge_cents=charge.amount_cents, line_control_number=f"{claim.control_number}-{n}",
+            modifiers=_modifiers(charge, rule), diagnosis_pointers=charge.diagnosis_pointers or "1"))
+    db.session.flush()
+
+
 def build(where: ChargeFilter, *, actor: str) -> list[Claim]:
     """Build claims from the charges `where` selects, under the accounts' locks (two billers building at
     once bill a charge once); each new claim is scrubbed. Returns the claims built."""
@@ -137,7 +151,7 @@ def build(where: ChargeFilter, *, actor: str) -> list[Claim]:
         groups[key].append(charge)
     claims = []
     for (patient_id, coverage_id, billing_id, start, end, claim_type, episode_id), charges in sorted(
-            groups.items(), key=lambda item: item[0][:5]):
+            groups.items(), key=lambda item: (*item[0][:2], item[0][2] or 0, item[0][3])):
         coverage = charges[0].coverage
         rule = chosen[(coverage.payer_id, billing_id)]
         limit = MAX_LINES[claim_type]
@@ -150,19 +164,43 @@ def build(where: ChargeFilter, *, actor: str) -> list[Claim]:
                           else None, place_of_service=providers.place_of_service(part[0], rule),
                           period_start=min(c.service_date for c in part), period_end=max(c.service_date for c in part),
                           total_cents=sum(c.amount_cents for c in part), status="built", created_by=actor)
-            db.session.add(claim)
-            db.session.flush()
-            claim.control_number = control_number(claim.id)
-            for n, charge in enumerate(part, 1):
-                db.session.add(ClaimLine(
-                    claim_id=claim.id, charge_id=charge.id, line_number=n,
-                    procedure_code=charge.billing_code.code,
-                    revenue_code=charge.revenue_code or charge.billing_code.revenue_code,
-                    service_date=charge.service_date, units=charge.units, charge_cents=charge.amount_cents,
-                    line_control_number=f"{claim.control_number}-{n}", modifiers=_modifiers(charge, rule),
-                    diagnosis_pointers=charge.diagnosis_pointers or "1"))
-            db.session.flush()
+            _add(claim, part, rule)
             status.start(claim, actor=actor, note=f"{len(part)} charge(s), {start:%Y-%m-%d} to {end:%Y-%m-%d}")
             claims.append(claim)
     scrubber.scrub(claims, actor=actor)
     return claims
+
+
+REPLACEABLE = ("sent", "accepted", "paid", "partially_paid", "denied")
+
+
+def replace(original: Claim, *, actor: str, void: bool = False) -> Claim:
+    """A corrected claim (frequency 7) or a void (8) naming the payer's claim number; its lines are the
+    original's charges as they stand now, with new line control numbers. The original is closed."""
+    lock_rows(Account, [original.account_id])
+    if db.session.scalar(select(Claim.id).where(Claim.replaces_claim_id == original.id).limit(1)) is not None:
+        raise status.ClaimError(f"Claim {original.control_number} was already replaced or voided.")
+    if original.status not in REPLACEABLE:
+        raise status.ClaimError(f"Claim {original.control_number} is {original.status}: only a claim the payer has "
+                                "received can be replaced or voided.")
+    if not original.payer_claim_number:
+        raise status.ClaimError(f"The payer's number for claim {original.control_number} is not known yet (it comes "
+                                "on the remittance): a replacement or void must name it.")
+    charges = [line.charge for line in original.lines]
+    rule = rules.rule_for(original.payer_id, original.billing_provider_id)
+    claim = Claim(control_number=f"new-{uuid.uuid4().hex}", account_id=original.account_id,
+                  patient_id=original.patient_id, coverage_id=original.coverage_id, payer_id=original.payer_id,
+                  claim_type=original.claim_type, billing_provider_id=original.billing_provider_id,
+                  rendering_provider_id=original.rendering_provider_id, episode_id=original.episode_id,
+                  place_of_service=original.place_of_service, period_start=original.period_start,
+                  period_end=original.period_end, total_cents=sum(c.amount_cents for c in charges),
+                  frequency_code="8" if void else "7", replaces_claim_id=original.id,
+                  payer_claim_number=original.payer_claim_number, created_by=actor)
+    _add(claim, charges, rule)
+    what = "voids" if void else "replaces"
+    status.start(claim, actor=actor, note=f"{what} claim {original.control_number} "
+                                          f"(payer's number {original.payer_claim_number})")
+    status.change(original, "closed", actor=actor, note=f"{'voided' if void else 'replaced'} by claim "
+                                                        f"{claim.control_number}")
+    scrubber.scrub([claim], actor=actor)
+    return claim

@@ -151,10 +151,18 @@ def _claim_refs(w: Writer, parts: ClaimParts) -> None:
         w.add("REF", "F8", clean(parts.claim.payer_claim_number, 50))
 
 
-def _diagnoses(w: Writer, parts: ClaimParts, principal: str, other: str) -> None:
+def _diagnoses(w: Writer, parts: ClaimParts, *, institutional: bool = False) -> None:
+    """Principal (ABK) then other (ABF) ICD-10-CM codes: in one HI on 837P; on 837I the principal has its own."""
     codes = parts.diagnoses[:12]
-    if codes:
-        w.add("HI", f"{principal}:{codes[0]}", *(f"{other}:{code}" for code in codes[1:]))
+    if not codes:
+        return
+    others = [f"ABF:{code}" for code in codes[1:]]
+    if institutional:
+        w.add("HI", f"ABK:{codes[0]}")
+        if others:
+            w.add("HI", *others)
+    else:
+        w.add("HI", f"ABK:{codes[0]}", *others)
 
 
 def _professional(w: Writer, parts: ClaimParts) -> None:
@@ -162,7 +170,7 @@ def _professional(w: Writer, parts: ClaimParts) -> None:
     w.add("CLM", claim.control_number, amount(claim.total_cents), "", "",
           f"{claim.place_of_service}:B:{parts.frequency}", "Y", "A", "Y", "Y")
     _claim_refs(w, parts)
-    _diagnoses(w, parts, "ABK", "ABF")
+    _diagnoses(w, parts)
     if parts.rendering is not None and parts.rendering.id != parts.billing.id:
         _name(w, "82", parts.rendering)
         if parts.rendering.taxonomy_code:
@@ -183,7 +191,7 @@ def _institutional(w: Writer, parts: ClaimParts) -> None:
     w.add("DTP", "434", "RD8", f"{claim.period_start:%Y%m%d}-{claim.period_end:%Y%m%d}")
     w.add("CL1", "", "", parts.patient_status)
     _claim_refs(w, parts)
-    _diagnoses(w, parts, "ABK", "ABF")
+    _diagnoses(w, parts, institutional=True)
     if parts.rendering is not None:
         _name(w, "71", parts.rendering)
     for n, line in enumerate(parts.lines, 1):
