@@ -40,13 +40,18 @@ def _claim_dict(claim) -> dict:
 @click.option("--through", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only services up to this day.")
 @click.option("--json", "as_json", is_flag=True)
 def claims_build(payer_text, through, as_json):
-    """Build claims from released, unbilled insurance charges and scrub them."""
+    """Build claims from released, unbilled insurance charges, and secondary claims for what primaries left;
+    scrub them all."""
     payer = _payer(payer_text) if payer_text else None
     built = claims.build(claims.ChargeFilter(payer_id=payer.id if payer else None,
                                              through=through.date() if through else None), actor="cli:claims-build")
+    followers, refused = claims.build_secondaries(actor="cli:claims-build")
+    built += [c for c in followers if payer is None or c.payer_id == payer.id]
     ready = sum(1 for c in built if c.status == "ready")
-    _emit(as_json, {"built": [_claim_dict(c) for c in built], "ready": ready, "held": len(built) - ready},
-          f"built {len(built)} claim(s): {ready} ready, {len(built) - ready} held by the scrubber")
+    text = [f"built {len(built)} claim(s): {ready} ready, {len(built) - ready} held by the scrubber",
+            *(f"  not billed to the next payer: {reason}" for reason in refused)]
+    _emit(as_json, {"built": [_claim_dict(c) for c in built], "ready": ready, "held": len(built) - ready,
+                    "secondary_refused": refused}, "\n".join(text))
 
 
 @claims_cli.command("batch")

@@ -9,6 +9,7 @@ from portal.claims.batches import BatchResult, send
 from portal.claims.building import ChargeFilter, build, control_number, period_of, replace, unbilled_charges
 from portal.claims.rules import RuleError, rule_for, rules_of, save_rule
 from portal.claims.scrubber import RULES, override, scrub
+from portal.claims.secondary import build_secondaries, build_secondary
 from portal.claims.status import ClaimError, change
 from portal.extensions import db
 from portal.models import CLAIM_STATUSES, Claim, ClaimBatch
@@ -20,6 +21,8 @@ __all__ = [
     "ClaimError",
     "RuleError",
     "build",
+    "build_secondaries",
+    "build_secondary",
     "change",
     "claims_with",
     "control_number",

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal import audit, facility
-from portal.claims import rules, status, x837
+from portal.claims import rules, secondary, status, x837
 from portal.claims.status import ClaimError
 from portal.clock import facility_today
 from portal.extensions import db
@@ -66,7 +66,7 @@ def _parts(claims: list[Claim]) -> list[x837.ClaimParts]:
             rendering=providers.get(claim.rendering_provider_id), episode=episode,
             diagnoses=[d.code for d in episode.diagnoses] if episode else [], authorization_number=auth,
             taxonomy=rule.taxonomy_code or billing.taxonomy_code, frequency=frequency, bill_type=rule.bill_type,
-            patient_status=patient_status, code_set=rule.code_set))
+            patient_status=patient_status, code_set=rule.code_set, prior=secondary.prior_payer(claim)))
     return found
 
 

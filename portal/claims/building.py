@@ -42,6 +42,11 @@ def control_number(claim_id: int) -> str:
     return f"{CONTROL_PREFIX}{claim_id:08d}"
 
 
+def new_placeholder() -> str:
+    """A claim's control number until its id is known (the real one is written in the same transaction)."""
+    return f"new-{uuid.uuid4().hex}"
+
+
 def _billed_charge_ids():
     return select(ClaimLine.charge_id).join(Claim, Claim.id == ClaimLine.claim_id).where(Claim.status != "void")
 
@@ -116,7 +121,7 @@ def _modifiers(charge: Charge, rule: ClaimRule) -> str | None:
     return ",".join(found[:4]) or None
 
 
-def _add(claim: Claim, charges: list[Charge], rule: ClaimRule) -> None:
+def add_claim(claim: Claim, charges: list[Charge], rule: ClaimRule) -> None:
     """Write the claim, give it its control number, and one line per charge with its own."""
     db.session.add(claim)
     db.session.flush()
@@ -157,14 +162,14 @@ def build(where: ChargeFilter, *, actor: str) -> list[Claim]:
         limit = MAX_LINES[claim_type]
         for first in range(0, len(charges), limit):
             part = charges[first:first + limit]
-            claim = Claim(control_number=f"new-{uuid.uuid4().hex}", account_id=part[0].account_id,
+            claim = Claim(control_number=new_placeholder(), account_id=part[0].account_id,
                           patient_id=patient_id, coverage_id=coverage_id, payer_id=coverage.payer_id,
                           claim_type=claim_type, billing_provider_id=billing_id, episode_id=episode_id,
                           rendering_provider_id=providers.rendering(part[0]) if rule.send_rendering_provider
                           else None, place_of_service=providers.place_of_service(part[0], rule),
                           period_start=min(c.service_date for c in part), period_end=max(c.service_date for c in part),
                           total_cents=sum(c.amount_cents for c in part), status="built", created_by=actor)
-            _add(claim, part, rule)
+            add_claim(claim, part, rule)
             status.start(claim, actor=actor, note=f"{len(part)} charge(s), {start:%Y-%m-%d} to {end:%Y-%m-%d}")
             claims.append(claim)
     scrubber.scrub(claims, actor=actor)
@@ -188,7 +193,7 @@ def replace(original: Claim, *, actor: str, void: bool = False) -> Claim:
                                 "on the remittance): a replacement or void must name it.")
     charges = [line.charge for line in original.lines]
     rule = rules.rule_for(original.payer_id, original.billing_provider_id)
-    claim = Claim(control_number=f"new-{uuid.uuid4().hex}", account_id=original.account_id,
+    claim = Claim(control_number=new_placeholder(), account_id=original.account_id,
                   patient_id=original.patient_id, coverage_id=original.coverage_id, payer_id=original.payer_id,
                   claim_type=original.claim_type, billing_provider_id=original.billing_provider_id,
                   rendering_provider_id=original.rendering_provider_id, episode_id=original.episode_id,
@@ -196,7 +201,7 @@ def replace(original: Claim, *, actor: str, void: bool = False) -> Claim:
                   period_end=original.period_end, total_cents=sum(c.amount_cents for c in charges),
                   frequency_code="8" if void else "7", replaces_claim_id=original.id,
                   payer_claim_number=original.payer_claim_number, created_by=actor)
-    _add(claim, charges, rule)
+    add_claim(claim, charges, rule)
     what = "voids" if void else "replaces"
     status.start(claim, actor=actor, note=f"{what} claim {original.control_number} "
                                           f"(payer's number {original.payer_claim_number})")

@@ -3,8 +3,8 @@
 One interchange, one functional group and one transaction set per file; the batch's id is the interchange
 and group control number. Amounts are dollars; every free-text element is cleaned of the separators."""
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from portal.models import Claim, ClaimLine, Coverage, Episode, Facility, Patient, Payer, Provider
 
@@ -32,6 +32,29 @@ def digits(text: str | None) -> str:
 
 
 @dataclass
+class PriorLine:
+    """What the earlier payer decided on one line (2430)."""
+
+    procedure_code: str
+    units: int
+    paid_cents: int
+    adjustments: list[dict]  # [{"group", "carc", "amount_cents"}]
+    paid_on: date
+
+
+@dataclass
+class PriorPayer:
+    """An earlier payer's adjudication of the claim (2320/2330A/2330B); `lines` by the new claim's line number."""
+
+    payer: Payer
+    coverage: Coverage
+    paid_cents: int
+    paid_on: date
+    claim_adjustments: list[dict] = field(default_factory=list)
+    lines: dict[int, PriorLine] = field(default_factory=dict)
+
+
+@dataclass
 class ClaimParts:
     """One claim and the records its loops name."""
 
@@ -47,8 +70,9 @@ class ClaimParts:
     taxonomy: str | None
     frequency: str  # CLM05-3
     bill_type: str | None = None  # institutional CLM05-1: facility type and classification
-    patient_status: str = "30"
-    code_set: str = "procedure"  # institutional CL103: 30 still a patient, 01 discharged home
+    patient_status: str = "30"  # institutional CL103: 30 still a patient, 01 discharged home
+    code_set: str = "procedure"
+    prior: PriorPayer | None = None  # a secondary claim: the earlier payer's adjudication
 
 
 class Writer:
@@ -175,6 +199,7 @@ def _professional(w: Writer, parts: ClaimParts) -> None:
         _name(w, "82", parts.rendering)
         if parts.rendering.taxonomy_code:
             w.add("PRV", "PE", "PXC", parts.rendering.taxonomy_code)
+    _other_payer(w, parts, institutional=False)
     for n, line in enumerate(parts.lines, 1):
         w.add("LX", n)
         procedure = ":".join(["HC", line.procedure_code, *(m for m in (line.modifiers or "").split(",") if m)])
@@ -182,6 +207,7 @@ def _professional(w: Writer, parts: ClaimParts) -> None:
               ":".join((line.diagnosis_pointers or "1").split(",")[:4]))
         w.add("DTP", "472", "D8", f"{line.service_date:%Y%m%d}")
         w.add("REF", "6R", line.line_control_number)
+        _line_adjudication(w, parts, n, f"HC:{line.procedure_code}", "")
 
 
 def _institutional(w: Writer, parts: ClaimParts) -> None:
@@ -194,6 +220,7 @@ def _institutional(w: Writer, parts: ClaimParts) -> None:
     _diagnoses(w, parts, institutional=True)
     if parts.rendering is not None:
         _name(w, "71", parts.rendering)
+    _other_payer(w, parts, institutional=True)
     for n, line in enumerate(parts.lines, 1):
         w.add("LX", n)
         procedure = ":".join(["HC", line.procedure_code, *(m for m in (line.modifiers or "").split(",") if m)]) \
@@ -201,3 +228,45 @@ def _institutional(w: Writer, parts: ClaimParts) -> None:
         w.add("SV2", line.revenue_code, procedure, amount(line.charge_cents), "UN", line.units)
         w.add("DTP", "472", "D8", f"{line.service_date:%Y%m%d}")
         w.add("REF", "6R", line.line_control_number)
+        _line_adjudication(w, parts, n, procedure or f"NU:{line.revenue_code}", line.revenue_code if procedure else "")
+
+
+def _cas(w: Writer, adjustments: list[dict]) -> None:
+    """CAS segments: one per group code, up to six reasons each."""
+    by_group: dict[str, list[dict]] = {}
+    for a in adjustments:
+        if a["amount_cents"]:
+            by_group.setdefault(a["group"], []).append(a)
+    for group, found in by_group.items():
+        for start in range(0, len(found), 6):
+            triplets = [part for a in found[start:start + 6] for part in (a["carc"], amount(a["amount_cents"]), "")]
+            w.add("CAS", group, *triplets)
+
+
+def _other_payer(w: Writer, parts: ClaimParts, *, institutional: bool) -> None:
+    """Loops 2320, 2330A and 2330B: who paid before, and what it paid on the claim."""
+    prior = parts.prior
+    if prior is None:
+        return
+    coverage, payer = prior.coverage, prior.payer
+    w.add("SBR", PAYER_RANKS.get(coverage.priority, "P"), coverage.subscriber_relationship,
+          clean(coverage.group_number, 50), "", "", "", "", "", FILING_INDICATORS.get(payer.payer_type, "ZZ"))
+    _cas(w, prior.claim_adjustments)
+    w.add("AMT", "D", amount(prior.paid_cents))
+    w.add("OI", "", "", "Y", "" if institutional else "P", "", "Y")
+    is_self = coverage.subscriber_relationship == "18"
+    last = parts.patient.last_name if is_self else coverage.subscriber_last_name
+    first = parts.patient.first_name if is_self else coverage.subscriber_first_name
+    w.add("NM1", "IL", "1", clean(last), clean(first, 35), "", "", "", "MI", clean(coverage.member_id, 80))
+    w.add("NM1", "PR", "2", clean(payer.name), "", "", "", "", "PI", clean(payer.x12_payer_id, 80))
+
+
+def _line_adjudication(w: Writer, parts: ClaimParts, number: int, procedure: str, revenue_code: str) -> None:
+    """Loop 2430: the earlier payer's decision on this line."""
+    found = parts.prior.lines.get(number) if parts.prior else None
+    if found is None:
+        return
+    w.add("SVD", clean(parts.prior.payer.x12_payer_id, 80), amount(found.paid_cents), procedure, revenue_code,
+          found.units)
+    _cas(w, found.adjustments)
+    w.add("DTP", "573", "D8", f"{found.paid_on:%Y%m%d}")

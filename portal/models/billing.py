@@ -112,6 +112,8 @@ class Claim(Model):
     frequency_code: Mapped[str] = mapped_column(String(1), default="1", server_default="1")
     replaces_claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
     payer_claim_number: Mapped[str | None] = mapped_column(String(50))  # the payer's own (CLP07)
+    # A secondary (or tertiary) claim carries the adjudication of this earlier payer's claim (837 2320/2430).
+    primary_claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("claim_batches.id"), index=True)
     created_by: Mapped[str | None] = mapped_column(String(100))
 

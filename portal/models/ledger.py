@@ -22,7 +22,8 @@ ADJUSTMENT_KINDS = (
     "contractual", "payer_reduction", "other_insurance", "small_balance", "charity", "bad_debt",
     "administrative",
 )
-TRANSFER_REASONS = ("deductible", "coinsurance", "copay", "noncovered", "self_pay", "other")
+# "secondary": what the primary left for the patient goes back to insurance while a secondary payer is billed.
+TRANSFER_REASONS = ("deductible", "coinsurance", "copay", "noncovered", "self_pay", "other", "secondary")
 
 
 class Posting(Model):
