@@ -66,7 +66,7 @@ def world(app, make_staff, program, make_plan, remittance_world):
             "era_exception_id": remittance_world.exception.id, "line_id": remittance_world.denied_line.id,
             "underpayment_id": remittance_world.underpayment.id, "payer_id": remittance_world.remittance.payer_id,
             "patient_id": program.patient.id, "coverage_id": program.coverage.id,
-            "episode_id": episode.id,
+            "episode_id": episode.id, "claim_id": 1, "issue_id": 1, "claim_rule_id": 1,
             **setup_ids(), "event_row_id": failed_stripe_event()}
 
 
