@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Claim, ClaimIssue, Role, RolePermission
+from portal.models import AuditEvent, Claim, ClaimIssue, ClaimRule, Role, RolePermission
 from tests.conftest import post_form
 from tests.fixtures.claims import clinic
 
@@ -237,3 +237,55 @@ def test_bad_build_input_is_a_400_with_the_field_errors(login_as, ready_clinic):
     assert db.session.scalar(select(func.count(Claim.id))) == 0
     response = post_form(client, "/staff/claims/send", {"payer_id": "99999999999999999999"}, page=LIST)
     assert response.status_code == 400
+
+
+# ---------------------------------------------------------------- claim rules on the payer page
+
+
+def rule_values(**changes) -> dict:
+    values = {"rule-billing_provider_id": "0", "rule-claim_type": "professional", "rule-code_set": "procedure",
+              "rule-billable_codes": "s9480, h0015", "rule-required_modifiers": "hq", "rule-place_of_service": "",
+              "rule-taxonomy_code": "", "rule-send_rendering_provider": "y", "rule-authorization_required": "y",
+              "rule-grouping": "month", "rule-bill_type": "", "rule-secondary_electronic": "y"}
+    values.update(changes)
+    return values
+
+
+def test_a_claim_rule_is_added_from_the_payer_page(login_as, ready_clinic):
+    client = login_as("biller")
+    payer_page = f"/staff/admin/payers/{ready_clinic.payer.id}"
+    assert "Claim rules" in text(client.get(payer_page))
+    response = post_form(client, f"{payer_page}/claim-rules", rule_values(), page=payer_page, follow_redirects=True)
+    page = text(response)
+    assert response.status_code == 200 and "Saved the claim rules" in page
+    rule = db.session.scalars(select(ClaimRule)).one()
+    assert (rule.billing_provider_id, rule.billable_codes, rule.required_modifiers, rule.grouping) == (
+        None, "S9480,H0015", "HQ", "month")
+    assert "Every billing NPI" in page and "S9480,H0015" in page
+    assert audited("claim_rule.created") == 1
+    edit = f"/staff/admin/payers/claim-rules/{rule.id}"
+    response = post_form(client, edit, rule_values(**{"rule-grouping": "day", "rule-required_modifiers": ""}),
+                         follow_redirects=True)
+    assert response.status_code == 200
+    db.session.refresh(rule)
+    assert (rule.grouping, rule.required_modifiers) == ("day", None)
+
+
+def test_a_bad_modifier_list_shows_the_field_error(login_as, ready_clinic):
+    client = login_as("biller")
+    payer_page = f"/staff/admin/payers/{ready_clinic.payer.id}"
+    response = post_form(client, f"{payer_page}/claim-rules", rule_values(**{"rule-required_modifiers": "HQ,95X"}),
+                         page=payer_page)
+    assert response.status_code == 400
+    assert re.search(r'<p class="error" id="rule-required_modifiers-error">Up to four two-character modifiers',
+                     text(response))
+    assert db.session.scalar(select(func.count(ClaimRule.id))) == 0
+
+
+def test_a_rule_for_one_npi_is_refused_twice_on_the_provider_field(login_as, ready_clinic):
+    client = login_as("biller")
+    payer_page = f"/staff/admin/payers/{ready_clinic.payer.id}"
+    values = rule_values(**{"rule-billing_provider_id": str(ready_clinic.billing.id)})
+    assert post_form(client, f"{payer_page}/claim-rules", values, page=payer_page).status_code == 302
+    response = post_form(client, f"{payer_page}/claim-rules", values, page=payer_page)
+    assert response.status_code == 400 and "already has rules for this NPI" in text(response)
