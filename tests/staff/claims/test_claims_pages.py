@@ -239,6 +239,19 @@ def test_bad_build_input_is_a_400_with_the_field_errors(login_as, ready_clinic):
     assert response.status_code == 400
 
 
+# ---------------------------------------------------------------- the account page
+
+
+def test_the_account_page_lists_the_accounts_claims(login_as, ready_clinic):
+    client = login_as("biller")
+    build(client)
+    claim = only_claim()
+    page = text(client.get(f"/staff/accounts/{claim.account_id}"))
+    section = re.search(r'<section aria-labelledby="claims-title">.*?</section>', page).group(0)
+    assert f'<a href="/staff/claims/{claim.id}">{claim.control_number}</a>' in section
+    assert "Harbor Health" in section and "$1,950.00" in section and "Ready to send" in section
+
+
 # ---------------------------------------------------------------- claim rules on the payer page
 
 
