@@ -12,6 +12,7 @@ AREAS = (
     "staff.payments.views",
     "staff.payments.card_events",
     "staff.plans.views",
+    "staff.claims.views",
     "staff.remittances.views",
     "staff.remittances.by_hand",
     "staff.underpayments.views",

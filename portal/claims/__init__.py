@@ -12,7 +12,7 @@ from portal.claims.scrubber import RULES, override, scrub
 from portal.claims.secondary import build_secondaries, build_secondary
 from portal.claims.status import ClaimError, change
 from portal.extensions import db
-from portal.models import CLAIM_STATUSES, Claim, ClaimBatch
+from portal.models import CLAIM_STATUSES, Claim, ClaimBatch, Payer
 
 __all__ = [
     "RULES",
@@ -29,6 +29,7 @@ __all__ = [
     "count_by_status",
     "override",
     "period_of",
+    "ready_by_payer",
     "recent_batches",
     "replace",
     "rule_for",
@@ -61,3 +62,12 @@ def count_by_status() -> dict[str, int]:
 
 def recent_batches(limit: int = 20) -> list[ClaimBatch]:
     return list(db.session.scalars(select(ClaimBatch).order_by(ClaimBatch.id.desc()).limit(limit)))
+
+
+def ready_by_payer() -> list[tuple[Payer, int, int]]:
+    """Each payer with claims ready to send: (payer, how many, their total in cents), by payer name."""
+    rows = db.session.execute(
+        select(Payer, func.count(Claim.id), func.coalesce(func.sum(Claim.total_cents), 0))
+        .join(Claim, Claim.payer_id == Payer.id).where(Claim.status == "ready")
+        .group_by(Payer.id).order_by(Payer.name)).all()
+    return [(payer, int(count), int(total)) for payer, count, total in rows]

@@ -7,12 +7,12 @@ from sqlalchemy import select
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from portal import accounts, audit, estimates, money, payments, payments_web
+from portal import accounts, audit, claims, estimates, money, payments, payments_web
 from portal.auth import permission_required
 from portal.estimates import gfe
 from portal.extensions import db
 from portal.forms import Form
-from portal.models import Account, Payment
+from portal.models import STATUS_WORDS, Account, Payment
 from portal.payments import desk, gateway
 from portal.web import audit_context
 
@@ -47,7 +47,8 @@ def account(account_id: int):
     hub = accounts.hub(found)
     return render_template("staff/billing/account.html", hub=hub, detail=hub.detail,
                            refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=desk.history(found.id),
-                           saved_estimates=estimates.for_account(found.id), gfes=gfe.for_account(found.id))
+                           saved_estimates=estimates.for_account(found.id), gfes=gfe.for_account(found.id),
+                           claims=claims.claims_with(account_id=found.id), claim_words=STATUS_WORDS)
 
 
 def _account(account_id: int) -> Account:

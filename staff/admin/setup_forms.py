@@ -78,3 +78,29 @@ class PayerForm(Form):
 class PlanForm(Form):
     name = StringField("Plan name", validators=[DataRequired(), Length(max=200)])
     active = BooleanField("Active", default=True)
+
+
+class ClaimRuleForm(Form):
+    """One of a payer's claim rules; portal.claims.rules checks the codes, modifiers and combinations."""
+
+    billing_provider_id = SelectField("Billing provider (NPI)", coerce=some_id,
+                                      description="Leave on every NPI unless one NPI's contract differs.")
+    claim_type = SelectField("Claim type", choices=[("professional", "Professional (837P)"),
+                                                    ("institutional", "Institutional (837I)")])
+    code_set = SelectField("Lines coded by", choices=[("procedure", "Procedure code (HCPCS/CPT)"),
+                                                      ("revenue_only", "Revenue code only (837I)")])
+    billable_codes = StringField("Codes this payer is billed for", validators=[Optional(), Length(max=200)],
+                                 description="Separated by commas, such as S9480,H0015. Empty: any billable code.")
+    required_modifiers = StringField("Modifiers every line needs", validators=[Optional(), Length(max=20)],
+                                     description="Up to four, separated by commas, such as HQ,95.")
+    place_of_service = StringField("Place of service", validators=[Optional(), Length(max=2)],
+                                   description="Instead of the program location's; empty: the location's.")
+    taxonomy_code = StringField("Taxonomy code", validators=[Optional(), Length(max=10)],
+                                description="Instead of the billing provider's.")
+    send_rendering_provider = BooleanField("Send the rendering provider", default=True)
+    authorization_required = BooleanField("Lines need an authorization", default=True)
+    grouping = SelectField("One claim per", choices=[("day", "Day"), ("week", "Week"), ("month", "Month")],
+                           default="week")
+    bill_type = StringField("Type of bill (837I)", validators=[Optional(), Length(max=3)],
+                            description="Facility type and classification, such as 13.")
+    secondary_electronic = BooleanField("Secondary claims go electronically", default=True)

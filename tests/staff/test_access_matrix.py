@@ -66,8 +66,23 @@ def world(app, make_staff, program, make_plan, remittance_world):
             "era_exception_id": remittance_world.exception.id, "line_id": remittance_world.denied_line.id,
             "underpayment_id": remittance_world.underpayment.id, "payer_id": remittance_world.remittance.payer_id,
             "patient_id": program.patient.id, "coverage_id": program.coverage.id,
-            "episode_id": episode.id,
+            "episode_id": episode.id, **claim_ids(),
             **setup_ids(), "event_row_id": failed_stripe_event()}
+
+
+def claim_ids() -> dict:
+    """A held claim with a warning to override, and a payer's claim rule."""
+    from portal import claims
+    from tests.fixtures.claims import clinic
+
+    found = clinic(name="Matrix Health Plan")
+    found.program.rendering_provider = None  # the payer is sent one: the claim carries a warning
+    db.session.commit()
+    found.days(found.patient(), 1)
+    claim = claims.build(claims.ChargeFilter(payer_id=found.payer.id), actor="test")[0]
+    rule = claims.save_rule(found.payer, None, {"required_modifiers": "HQ"}, actor="test")
+    db.session.commit()
+    return {"claim_id": claim.id, "issue_id": claim.issues[0].id, "claim_rule_id": rule.id}
 
 
 def failed_stripe_event() -> int:
