@@ -1,5 +1,6 @@
 """`flask --app portal claims ...`: build, send and list claims; each failure exits non-zero with one line."""
 import json
+import os
 
 import click
 from flask.cli import AppGroup
@@ -77,6 +78,23 @@ def claims_batch(payer_text, out, as_json):
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
     _emit(as_json, result.as_dict(), f"wrote {batch.claim_count} claim(s) to {out} (interchange {batch.id})")
+
+
+@claims_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def claims_import(path, as_json):
+    """Record the claims of an 837 another system sent, so their remittances match here."""
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        result = claims.import_837(content, os.path.basename(path), actor="cli:claims-import")
+    except claims.ClaimError as exc:
+        raise click.ClickException(f"{path} refused, nothing imported: {exc}") from exc
+    _emit(as_json, result.as_dict(), result.summary())
 
 
 @claims_cli.command("list")

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from portal.claims.batches import BatchResult, send
 from portal.claims.building import ChargeFilter, build, control_number, period_of, replace, unbilled_charges
+from portal.claims.imports import ImportResult, import_837
 from portal.claims.rules import RuleError, rule_for, rules_of, save_rule
 from portal.claims.scrubber import RULES, override, scrub
 from portal.claims.secondary import build_secondaries, build_secondary
@@ -19,6 +20,7 @@ __all__ = [
     "BatchResult",
     "ChargeFilter",
     "ClaimError",
+    "ImportResult",
     "RuleError",
     "build",
     "build_secondaries",
@@ -27,6 +29,7 @@ __all__ = [
     "claims_with",
     "control_number",
     "count_by_status",
+    "import_837",
     "override",
     "period_of",
     "ready_by_payer",
