@@ -1,10 +1,19 @@
-"""Claims out: payers' claim rules, building claims from charges, the scrubber, 837 files, claim history.
+"""Claims out: payers' claim rules, building claims from charges, the scrubber, 837 files, claim history, and
+the 999 and 277CA acknowledgments that answer them.
 
 May import: models, audit, facility, charges (code checks), iop (authorization units), remittances.x12 (the
 X12 validator), locking.
 """
 from sqlalchemy import func, select
 
+from portal.claims.acknowledgments import (
+    AcknowledgmentError,
+    AcknowledgmentResult,
+    detect_kind,
+    import_277ca,
+    import_999,
+    import_file,
+)
 from portal.claims.batches import BatchResult, send
 from portal.claims.building import ChargeFilter, build, control_number, period_of, replace, unbilled_charges
 from portal.claims.rules import RuleError, rule_for, rules_of, save_rule
@@ -15,6 +24,8 @@ from portal.models import CLAIM_STATUSES, Claim, ClaimBatch
 
 __all__ = [
     "RULES",
+    "AcknowledgmentError",
+    "AcknowledgmentResult",
     "BatchResult",
     "ChargeFilter",
     "ClaimError",
@@ -24,6 +35,10 @@ __all__ = [
     "claims_with",
     "control_number",
     "count_by_status",
+    "detect_kind",
+    "import_277ca",
+    "import_999",
+    "import_file",
     "override",
     "period_of",
     "recent_batches",
