@@ -1,4 +1,5 @@
-"""`flask --app portal claims ...`: build, send and list claims; each failure exits non-zero with one line."""
+"""`flask --app portal claims ...`: build, send and list claims, import acknowledgments; each failure exits
+non-zero with one line."""
 import json
 import os
 
@@ -10,7 +11,8 @@ from portal import claims
 from portal.extensions import db
 from portal.models import CLAIM_STATUSES, Payer
 
-claims_cli = AppGroup("claims", help="Claims out: build from charges, scrub, write 837 files.")
+claims_cli = AppGroup("claims", help="Claims out: build from charges, scrub, write 837 files, read their 999 and "
+                                     "277CA acknowledgments.")
 
 
 def _emit(as_json: bool, payload: dict, text: str) -> None:
@@ -106,3 +108,22 @@ def claims_list(status, as_json):
     lines = [f"{c.control_number:12} {c.status:15} {c.payer.name[:30]:30} {c.period_start or '':10} "
              f"{c.total_cents / 100:>12,.2f}" for c in found]
     _emit(as_json, {"claims": [_claim_dict(c) for c in found]}, "\n".join(lines) or "No claims.")
+
+
+@claims_cli.command("ack")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--json", "as_json", is_flag=True)
+def claims_ack(path, as_json):
+    """Import a 999 or 277CA acknowledgment of claims we sent (told apart by its ST01)."""
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        result = claims.import_acknowledgment(content, os.path.basename(path), actor="cli:claims-ack")
+    except claims.AcknowledgmentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    lines = [result.summary] + [f"{o.control_number:20} {o.outcome:9} {o.message}" for o in result.outcomes
+                                if o.outcome in ("rejected", "unmatched")]
+    _emit(as_json, result.as_dict(), "\n".join(lines))

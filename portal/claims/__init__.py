@@ -1,10 +1,19 @@
-"""Claims out: payers' claim rules, building claims from charges, the scrubber, 837 files, claim history.
+"""Claims out: payers' claim rules, building claims from charges, the scrubber, 837 files, claim history, and
+the 999 and 277CA acknowledgments that answer them.
 
 May import: models, audit, facility, charges (code checks), iop (authorization units), remittances.x12 (the
 X12 validator), locking.
 """
 from sqlalchemy import func, select
 
+from portal.claims.acknowledgments import (
+    AcknowledgmentError,
+    AcknowledgmentResult,
+    detect_kind,
+    import_277ca,
+    import_999,
+    import_acknowledgment,
+)
 from portal.claims.batches import BatchResult, send
 from portal.claims.building import ChargeFilter, build, control_number, period_of, replace, unbilled_charges
 from portal.claims.imports import ImportResult, import_837
@@ -17,6 +26,8 @@ from portal.models import CLAIM_STATUSES, Claim, ClaimBatch, Payer
 
 __all__ = [
     "RULES",
+    "AcknowledgmentError",
+    "AcknowledgmentResult",
     "BatchResult",
     "ChargeFilter",
     "ClaimError",
@@ -29,7 +40,11 @@ __all__ = [
     "claims_with",
     "control_number",
     "count_by_status",
+    "detect_kind",
+    "import_277ca",
     "import_837",
+    "import_999",
+    "import_acknowledgment",
     "override",
     "period_of",
     "ready_by_payer",

@@ -28,6 +28,11 @@ def change(claim: Claim, status: str, *, actor: str, note: str | None = None) ->
     return True
 
 
+def note(claim: Claim, *, actor: str, note: str) -> None:
+    """A history step that changes nothing but says something happened (a file acknowledged as received)."""
+    db.session.add(ClaimStatusChange(claim_id=claim.id, status=claim.status, at=utcnow(), actor=actor, note=note))
+
+
 @dataclass(frozen=True)
 class Adjudication:
     """What one remittance said about one of our claims, as posting left it."""

@@ -9,6 +9,12 @@ from portal.models.accounts import (
     Patient,
     Payer,
 )
+from portal.models.acknowledgments import (
+    ACKNOWLEDGMENT_KINDS,
+    ACKNOWLEDGMENT_OUTCOMES,
+    ClaimAcknowledgment,
+    ClaimAcknowledgmentOutcome,
+)
 from portal.models.audit import AuditEvent
 from portal.models.base import utcnow
 from portal.models.billing import (
@@ -82,6 +88,8 @@ from portal.models.underpayments import (
 )
 
 __all__ = [
+    "ACKNOWLEDGMENT_KINDS",
+    "ACKNOWLEDGMENT_OUTCOMES",
     "BATCH_KINDS",
     "CLAIM_STATUSES",
     "CLAIM_TYPES",
@@ -118,6 +126,8 @@ __all__ = [
     "CardRefund",
     "Charge",
     "Claim",
+    "ClaimAcknowledgment",
+    "ClaimAcknowledgmentOutcome",
     "ClaimBatch",
     "ClaimIssue",
     "ClaimLine",
