@@ -11,7 +11,7 @@ writing the file costs no more than pyx12's validation of it (ratio at most 1.0,
 import argparse
 import json
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -104,11 +104,11 @@ def measure(charges: int, profile: str | None = None) -> dict:
                 profiler.dump_stats(profile)
             assert {c.status for c in built} == {"ready"}, {i.message for c in built for i in c.issues}
             payer = db.session.scalar(sa.select(models.Payer))
-            ready = list(db.session.scalars(sa.select(models.Claim).order_by(models.Claim.id)))
+            home = db.session.scalar(sa.select(models.Facility))
             start = time.perf_counter()
-            text = x837.write(batches._parts(ready), claim_type="professional", control=1,
-                              facility=db.session.scalar(sa.select(models.Facility)), payer=payer,
-                              sender_id="123456789", now=__import__("datetime").datetime(2026, 12, 1, 9, 0))
+            ready = batches.ready_claims([c.id for c in built])
+            text = x837.write(batches.parts_of(ready), claim_type="professional", control=1, facility=home,
+                              payer=payer, sender_id="123456789", now=datetime(2026, 12, 1, 9, 0))
             write_seconds = time.perf_counter() - start
             pyx12_seconds, valid = bare_pyx12(text.encode())
             assert valid, "the written 837 does not validate"

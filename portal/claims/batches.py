@@ -16,6 +16,7 @@ from portal.models import (
     Claim,
     ClaimBatch,
     ClaimLine,
+    ClaimRule,
     Episode,
     Payer,
     Provider,
@@ -45,7 +46,8 @@ def _frequency(claim: Claim, episode: Episode | None) -> tuple[str, str]:
             (False, True): ("4", "01")}[(starts, ends)]
 
 
-def _parts(claims: list[Claim]) -> list[x837.ClaimParts]:
+def parts_of(claims: list[Claim]) -> list[x837.ClaimParts]:
+    """What the 837 writer needs for each claim, loaded for all of them at once."""
     providers = {p.id: p for p in db.session.scalars(select(Provider).where(Provider.id.in_(
         {i for c in claims for i in (c.billing_provider_id, c.rendering_provider_id) if i})))}
     episodes = {e.id: e for e in db.session.scalars(select(Episode).where(
@@ -53,9 +55,13 @@ def _parts(claims: list[Claim]) -> list[x837.ClaimParts]:
     auth_ids = {line.charge.authorization_id for c in claims for line in c.lines if line.charge.authorization_id}
     numbers = dict(db.session.execute(select(Authorization.id, Authorization.number)
                                       .where(Authorization.id.in_(auth_ids))).all())
+    chosen: dict[tuple, ClaimRule] = {}
     found = []
     for claim in claims:
-        rule = rules.rule_for(claim.payer_id, claim.billing_provider_id)
+        key = (claim.payer_id, claim.billing_provider_id)
+        if key not in chosen:
+            chosen[key] = rules.rule_for(*key)
+        rule = chosen[key]
         billing = providers[claim.billing_provider_id]
         episode = episodes.get(claim.episode_id) if claim.episode_id else None
         frequency, patient_status = _frequency(claim, episode)
@@ -68,6 +74,14 @@ def _parts(claims: list[Claim]) -> list[x837.ClaimParts]:
             taxonomy=rule.taxonomy_code or billing.taxonomy_code, frequency=frequency, bill_type=rule.bill_type,
             patient_status=patient_status, code_set=rule.code_set, prior=secondary.prior_payer(claim)))
     return found
+
+
+def ready_claims(ids: list[int]) -> list[Claim]:
+    """The claims among `ids` still ready, with what the file names of each loaded in a few queries."""
+    return list(db.session.scalars(
+        select(Claim).where(Claim.id.in_(ids), Claim.status == "ready").order_by(Claim.id)
+        .options(selectinload(Claim.lines).selectinload(ClaimLine.charge), selectinload(Claim.patient),
+                 selectinload(Claim.coverage))))
 
 
 def send(payer: Payer, *, actor: str, now: datetime | None = None) -> BatchResult:
@@ -83,10 +97,7 @@ def send(payer: Payer, *, actor: str, now: datetime | None = None) -> BatchResul
     if not ids:
         return BatchResult()
     lock_rows(Claim, ids)  # two senders at once: each claim goes in one file
-    claims = list(db.session.scalars(
-        select(Claim).where(Claim.id.in_(ids), Claim.status == "ready").order_by(Claim.id)
-        .options(selectinload(Claim.lines).selectinload(ClaimLine.charge), selectinload(Claim.patient),
-                 selectinload(Claim.coverage))))
+    claims = ready_claims(ids)
     now = now or datetime.now(UTC)
     result = BatchResult()
     for claim_type in sorted({c.claim_type for c in claims}):
@@ -95,7 +106,7 @@ def send(payer: Payer, *, actor: str, now: datetime | None = None) -> BatchResul
                            claim_count=len(chosen), total_cents=sum(c.total_cents for c in chosen), created_by=actor)
         db.session.add(batch)
         db.session.flush()
-        text = x837.write(_parts(chosen), claim_type=claim_type, control=batch.id, facility=home, payer=payer,
+        text = x837.write(parts_of(chosen), claim_type=claim_type, control=batch.id, facility=home, payer=payer,
                           sender_id=sender, now=now)
         if problems := x12.validate(text.encode()):
             raise ClaimError(f"The {x837.VERSIONS[claim_type]} file for {payer.name} did not pass validation "

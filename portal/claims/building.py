@@ -121,17 +121,21 @@ def _modifiers(charge: Charge, rule: ClaimRule) -> str | None:
     return ",".join(found[:4]) or None
 
 
-def add_claim(claim: Claim, charges: list[Charge], rule: ClaimRule) -> None:
-    """Write the claim, give it its control number, and one line per charge with its own."""
-    db.session.add(claim)
+def add_claims(made: list[tuple[Claim, list[Charge], ClaimRule]]) -> None:
+    """Write the claims (one insert for all), give each its control number, and one line per charge with
+    its own line control number."""
+    db.session.add_all([claim for claim, _, _ in made])
     db.session.flush()
-    claim.control_number = control_number(claim.id)
-    for n, charge in enumerate(charges, 1):
-        db.session.add(ClaimLine(
+    lines = []
+    for claim, charges, rule in made:
+        claim.control_number = control_number(claim.id)
+        lines += [ClaimLine(
             claim_id=claim.id, charge_id=charge.id, line_number=n, procedure_code=charge.billing_code.code,
             revenue_code=charge.revenue_code or charge.billing_code.revenue_code, service_date=charge.service_date,
             units=charge.units, charge_cents=charge.amount_cents, line_control_number=f"{claim.control_number}-{n}",
-            modifiers=_modifiers(charge, rule), diagnosis_pointers=charge.diagnosis_pointers or "1"))
+            modifiers=_modifiers(charge, rule), diagnosis_pointers=charge.diagnosis_pointers or "1")
+            for n, charge in enumerate(charges, 1)]
+    db.session.add_all(lines)
     db.session.flush()
 
 
@@ -150,11 +154,13 @@ def build(where: ChargeFilter, *, actor: str) -> list[Claim]:
     for charge in found:
         billing_id = providers.billing(charge)
         coverage: Coverage = charge.coverage
-        rule = chosen.setdefault((coverage.payer_id, billing_id), rules.rule_for(coverage.payer_id, billing_id))
+        if (coverage.payer_id, billing_id) not in chosen:
+            chosen[(coverage.payer_id, billing_id)] = rules.rule_for(coverage.payer_id, billing_id)
+        rule = chosen[(coverage.payer_id, billing_id)]
         start, end = period_of(charge.service_date, rule.grouping)
         key = (charge.patient_id, coverage.id, billing_id, start, end, rule.claim_type, charge.episode_id)
         groups[key].append(charge)
-    claims = []
+    made = []
     for (patient_id, coverage_id, billing_id, start, end, claim_type, episode_id), charges in sorted(
             groups.items(), key=lambda item: (*item[0][:2], item[0][2] or 0, item[0][3])):
         coverage = charges[0].coverage
@@ -169,9 +175,11 @@ def build(where: ChargeFilter, *, actor: str) -> list[Claim]:
                           else None, place_of_service=providers.place_of_service(part[0], rule),
                           period_start=min(c.service_date for c in part), period_end=max(c.service_date for c in part),
                           total_cents=sum(c.amount_cents for c in part), status="built", created_by=actor)
-            add_claim(claim, part, rule)
-            status.start(claim, actor=actor, note=f"{len(part)} charge(s), {start:%Y-%m-%d} to {end:%Y-%m-%d}")
-            claims.append(claim)
+            made.append((claim, part, rule, f"{len(part)} charge(s), {start:%m/%d/%Y} to {end:%m/%d/%Y}"))
+    add_claims([(claim, part, rule) for claim, part, rule, _ in made])
+    for claim, _, _, note in made:
+        status.start(claim, actor=actor, note=note)
+    claims = [claim for claim, _, _, _ in made]
     scrubber.scrub(claims, actor=actor)
     return claims
 
@@ -201,7 +209,7 @@ def replace(original: Claim, *, actor: str, void: bool = False) -> Claim:
                   period_end=original.period_end, total_cents=sum(c.amount_cents for c in charges),
                   frequency_code="8" if void else "7", replaces_claim_id=original.id,
                   payer_claim_number=original.payer_claim_number, created_by=actor)
-    add_claim(claim, charges, rule)
+    add_claims([(claim, charges, rule)])
     what = "voids" if void else "replaces"
     status.start(claim, actor=actor, note=f"{what} claim {original.control_number} "
                                           f"(payer's number {original.payer_claim_number})")

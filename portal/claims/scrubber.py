@@ -274,8 +274,10 @@ def _facts(claims: list[Claim]) -> list[Facts]:
     for claim in claims:
         episode = episodes.get(claim.episode_id) if claim.episode_id else None
         key = (claim.payer_id, claim.billing_provider_id)
+        if key not in chosen:
+            chosen[key] = rules.rule_for(*key)
         facts.append(Facts(
-            claim=claim, rule=chosen.setdefault(key, rules.rule_for(*key)), payer=claim.payer, episode=episode,
+            claim=claim, rule=chosen[key], payer=claim.payer, episode=episode,
             program=episode.program if episode else None, billing=providers.get(claim.billing_provider_id),
             rendering=providers.get(claim.rendering_provider_id), today=today, signed_days=signed[claim.patient_id],
             authorizations=auths[claim.coverage_id], units_used=used, billed_elsewhere=duplicates.get(claim.id, {})))

@@ -104,7 +104,7 @@ def build_secondary(primary: Claim, *, actor: str) -> Claim:
                   place_of_service=rule.place_of_service or primary.place_of_service,
                   period_start=min(c.service_date for c in charges), period_end=max(c.service_date for c in charges),
                   total_cents=sum(c.amount_cents for c in charges), primary_claim_id=primary.id, created_by=actor)
-    building.add_claim(claim, charges, rule)
+    building.add_claims([(claim, charges, rule)])
     status.start(claim, actor=actor, note=f"secondary to claim {primary.control_number} "
                                           f"({primary.payer.name} paid first)")
     scrubber.scrub([claim], actor=actor)
