@@ -15,16 +15,26 @@ from portal.claims.acknowledgments import (
     import_acknowledgment,
 )
 from portal.claims.batches import BatchResult, send
-from portal.claims.building import ChargeFilter, build, control_number, period_of, replace, unbilled_charges
-from portal.claims.imports import ImportResult, import_837
+from portal.claims.building import (
+    REPLACEABLE,
+    ChargeFilter,
+    build,
+    control_number,
+    period_of,
+    replace,
+    unbilled_charges,
+)
+from portal.claims.imports import ImportResult, import_837, is_claim_file
 from portal.claims.rules import RuleError, rule_for, rules_of, save_rule
 from portal.claims.scrubber import RULES, override, scrub
-from portal.claims.secondary import build_secondaries, build_secondary
+from portal.claims.secondary import ADJUDICATED, build_secondaries, build_secondary, next_coverage
 from portal.claims.status import ClaimError, change
 from portal.extensions import db
 from portal.models import CLAIM_STATUSES, Claim, ClaimBatch, Payer
 
 __all__ = [
+    "ADJUDICATED",
+    "REPLACEABLE",
     "RULES",
     "AcknowledgmentError",
     "AcknowledgmentResult",
@@ -45,6 +55,8 @@ __all__ = [
     "import_837",
     "import_999",
     "import_acknowledgment",
+    "is_claim_file",
+    "next_coverage",
     "override",
     "period_of",
     "ready_by_payer",

@@ -110,6 +110,16 @@ def _composite(text: str, component: str, where: str, name: str) -> list[str]:
     return parts
 
 
+def is_claim_file(content: bytes) -> bool:
+    """Whether the file's first transaction set is an 837 (an unreadable file is not)."""
+    try:
+        segments, _ = x12.split_segments(x12.normalise(content))
+    except x12.X12Error:
+        return False
+    st = next((s for s in segments if s[0] == "ST"), None)
+    return st is not None and st[1:2] == ["837"]
+
+
 def read(content: bytes) -> list[SentClaim]:
     """The claims of an 837P or 837I (any 5010 release), checked for what posting needs: each claim's lines
     add up to its total, every line has a date of service. ClaimError names the first problem."""

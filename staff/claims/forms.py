@@ -1,3 +1,4 @@
+from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -27,3 +28,11 @@ class ScrubForm(Form):
 
 class SendForm(Form):
     payer_id = HiddenField(validators=[DataRequired("Choose the payer to send to."), record_id])
+
+
+class ClaimFileForm(Form):
+    file = FileField("X12 file", validators=[FileRequired("Choose the file to import.")])
+
+
+class FollowUpForm(Form):
+    """Only the CSRF token: the claim and the action are in the address."""

@@ -9,7 +9,7 @@ from portal.auth import permission_required
 from portal.extensions import db
 from portal.models import CLAIM_STATUSES, STATUS_WORDS, Claim, ClaimBatch, ClaimIssue, Payer, User
 from portal.web import audit_context
-from staff.claims.forms import BuildForm, OverrideForm, ScrubForm, SendForm
+from staff.claims.forms import BuildForm, ClaimFileForm, FollowUpForm, OverrideForm, ScrubForm, SendForm
 
 bp = Blueprint("staff_claims", __name__, url_prefix="/staff/claims")
 
@@ -124,7 +124,10 @@ def _claim_page(claim: Claim, *, failed: ClaimIssue | None = None, failed_form: 
     code = 400 if problem or (failed_form is not None and failed_form.errors) else 200
     return render_template("staff/claims/detail.html", claim=claim, words=STATUS_WORDS, titles=RULE_TITLES,
                            who=_who(claim), forms=forms, scrub_form=ScrubForm(formdata=None), problem=problem,
-                           overridable=claim.status in ("held", "built")), code
+                           overridable=claim.status in ("held", "built"), follow_form=FollowUpForm(formdata=None),
+                           replaceable=claim.status in claims.REPLACEABLE and claim.frequency_code != "8",
+                           next_coverage=claims.next_coverage(claim) if claim.status in claims.ADJUDICATED
+                           else None), code
 
 
 @bp.get("/<int:claim_id>")
@@ -170,3 +173,65 @@ def override(issue_id: int):
         return _claim_page(_claim(issue.claim_id), problem=str(error))
     flash(f"Warning overridden. Claim {claim.control_number} is {STATUS_WORDS[claim.status].lower()}.", "info")
     return redirect(url_for(".detail", claim_id=claim.id))
+
+
+# ---------------------------------------------------------------- corrections and the next payer
+
+@bp.post("/<int:claim_id>/replace")
+@permission_required("claims.submit")
+def replace(claim_id: int):
+    return _follow_up(claim_id, "replace")
+
+
+@bp.post("/<int:claim_id>/void")
+@permission_required("claims.submit")
+def void(claim_id: int):
+    return _follow_up(claim_id, "void")
+
+
+@bp.post("/<int:claim_id>/secondary")
+@permission_required("claims.submit")
+def secondary(claim_id: int):
+    return _follow_up(claim_id, "secondary")
+
+
+def _follow_up(claim_id: int, action: str):
+    """A corrected claim (frequency 7), a void (8), or the claim to the next payer."""
+    claim = _claim(claim_id)
+    if not FollowUpForm().validate_on_submit():
+        return _claim_page(claim, problem="The form had expired: try again.")
+    try:
+        if action == "secondary":
+            made = claims.build_secondary(claim, actor=_actor())
+        else:
+            made = claims.replace(claim, actor=_actor(), void=action == "void")
+    except claims.ClaimError as error:
+        db.session.rollback()
+        return _claim_page(_claim(claim_id), problem=str(error))
+    words = {"replace": "Replacement", "void": "Void", "secondary": "Secondary"}[action]
+    flash(f"{words} claim {made.control_number} built: {STATUS_WORDS[made.status].lower()}.", "info")
+    return redirect(url_for(".detail", claim_id=made.id))
+
+
+# ---------------------------------------------------------------- files from payers and other systems
+
+@bp.route("/files", methods=["GET", "POST"])
+@permission_required("claims.submit")
+def files():
+    """A 999 or 277CA acknowledgment of claims we sent, or an 837 of claims a previous system sent."""
+    form = ClaimFileForm()
+    outcome = None
+    if form.validate_on_submit():
+        content, name = form.file.data.read(), form.file.data.filename or "upload"
+        try:
+            if claims.is_claim_file(content):
+                outcome = claims.import_837(content, name, actor=_actor()).summary()
+            else:
+                outcome = claims.import_acknowledgment(content, name, actor=_actor()).summary
+        except claims.ClaimError as error:
+            db.session.rollback()
+            form.file.errors.append(f"Refused, nothing changed: {error}")
+        else:
+            flash(f"{name}: {outcome}", "info")
+            return redirect(url_for(".files"))
+    return render_template("staff/claims/files.html", form=form), 400 if form.errors else 200
