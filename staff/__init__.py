@@ -14,6 +14,7 @@ AREAS = (
     "staff.plans.views",
     "staff.remittances.views",
     "staff.remittances.by_hand",
+    "staff.remittances.denials",
     "staff.underpayments.views",
     "staff.collections.views",
     "staff.iop.views",

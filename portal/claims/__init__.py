@@ -1,12 +1,35 @@
-"""Claims out: payers' claim rules, building claims from charges, the scrubber, 837 files, claim history.
+"""Claims out: payers' claim rules, building claims from charges, the scrubber, 837 files, claim history, and
+denials worked to the end (states, history, write-offs and transfers through the ledger, appeal letters).
 
-May import: models, audit, facility, charges (code checks), iop (authorization units), remittances.x12 (the
-X12 validator), locking.
+May import: models, audit, ledger (denials written off or billed to the patient), documents (appeal letters),
+facility, charges (code checks), iop (authorization units), remittances.x12 (the X12 validator), remittances.codes
+(reason codes in words), locking.
 """
 from sqlalchemy import func, select
 
 from portal.claims.batches import BatchResult, send
 from portal.claims.building import ChargeFilter, build, control_number, period_of, replace, unbilled_charges
+from portal.claims.denials import (
+    ALLOWED_MOVES,
+    AppealLetter,
+    DenialError,
+    DenialFigures,
+    Group,
+    appeal_deadline,
+    appeal_letter,
+    appeal_letter_pdf,
+    counts_by_payer,
+    counts_by_reason,
+    deadline_passed,
+    follow_up_overdue,
+    grouped,
+    list_denials,
+    move,
+    open_count,
+    open_denial,
+    save_appeal_text,
+)
+from portal.claims.denials import figures as denial_figures
 from portal.claims.rules import RuleError, rule_for, rules_of, save_rule
 from portal.claims.scrubber import RULES, override, scrub
 from portal.claims.status import ClaimError, change
@@ -14,22 +37,41 @@ from portal.extensions import db
 from portal.models import CLAIM_STATUSES, Claim, ClaimBatch
 
 __all__ = [
+    "ALLOWED_MOVES",
     "RULES",
+    "AppealLetter",
     "BatchResult",
     "ChargeFilter",
     "ClaimError",
+    "DenialError",
+    "DenialFigures",
+    "Group",
     "RuleError",
+    "appeal_deadline",
+    "appeal_letter",
+    "appeal_letter_pdf",
     "build",
     "change",
     "claims_with",
     "control_number",
     "count_by_status",
+    "counts_by_payer",
+    "counts_by_reason",
+    "deadline_passed",
+    "denial_figures",
+    "follow_up_overdue",
+    "grouped",
+    "list_denials",
+    "move",
+    "open_count",
+    "open_denial",
     "override",
     "period_of",
     "recent_batches",
     "replace",
     "rule_for",
     "rules_of",
+    "save_appeal_text",
     "save_rule",
     "scrub",
     "send",

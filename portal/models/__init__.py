@@ -40,6 +40,7 @@ from portal.models.collections import (
     Placement,
     PromiseToPay,
 )
+from portal.models.denials import DENIAL_STATE_WORDS, DENIAL_STATES, SETTLED_STATES, Denial, DenialStep
 from portal.models.deposits import BATCH_KINDS, AdjustmentLimit, DepositBatch, DepositItem
 from portal.models.episodes import Episode, EpisodeDiagnosis, ExternalId
 from portal.models.estimates import LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead
@@ -86,6 +87,8 @@ __all__ = [
     "CLAIM_STATUSES",
     "CLAIM_TYPES",
     "CODE_SETS",
+    "DENIAL_STATES",
+    "DENIAL_STATE_WORDS",
     "EXCEPTION_REASONS",
     "EXCEPTION_STATES",
     "GROUPINGS",
@@ -96,6 +99,7 @@ __all__ = [
     "PROGRAM_LEVELS",
     "PROVIDER_KINDS",
     "RELATIONSHIPS",
+    "SETTLED_STATES",
     "SEXES",
     "STATUS_WORDS",
     "UNDERPAYMENT_STATUSES",
@@ -130,6 +134,8 @@ __all__ = [
     "ContactLog",
     "ContractRate",
     "Coverage",
+    "Denial",
+    "DenialStep",
     "DepositBatch",
     "DepositItem",
     "Dispute",
