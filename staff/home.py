@@ -2,9 +2,8 @@
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
-from portal import claims
+from portal import claims, notifications
 from portal import dashboard as review_dashboard
-from portal import notifications
 from portal.auth import permission_required
 from staff import auth as staff_auth
 from staff.forms import ActionForm

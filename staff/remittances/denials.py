@@ -48,7 +48,7 @@ def _denial(denial_id: int) -> Denial:
     return db.session.get(Denial, denial_id) or abort(404)
 
 
-@bp.get("/")
+@bp.get("")
 @permission_required("claims.view")
 def worklist():
     form = FilterForm(request.args)
