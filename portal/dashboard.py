@@ -4,7 +4,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from portal import collections, estimates, iop, money, remittances
+from portal import claims, collections, estimates, iop, money, remittances
 from portal.clock import facility_today, facility_zone
 from portal.extensions import db
 from portal.models import Account, Dispute, GoodFaithEstimate, Lead, Payment, StripeEvent, User, utcnow
@@ -64,7 +64,7 @@ def cards_for(user: User) -> list[Card]:
         cards += [
             Card("ERA exceptions waiting", str(remittances.open_exception_count()),
                  "Remittance claims and lines to match by hand", "era_exceptions"),
-            Card("Denials open", str(remittances.open_denial_count()), "Denied lines not yet worked", "denials"),
+            Card("Denials open", str(claims.open_count()), "Denied lines not yet settled", "denials"),
             Card("Underpayments open", str(underpayments.open_count()), "Lines allowed below what was expected",
                  "underpayments"),
         ]

@@ -15,6 +15,7 @@ AREAS = (
     "staff.claims.views",
     "staff.remittances.views",
     "staff.remittances.by_hand",
+    "staff.remittances.denials",
     "staff.underpayments.views",
     "staff.collections.views",
     "staff.iop.views",

@@ -2,8 +2,8 @@
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
+from portal import claims, notifications
 from portal import dashboard as review_dashboard
-from portal import notifications
 from portal.auth import permission_required
 from staff import auth as staff_auth
 from staff.forms import ActionForm
@@ -14,7 +14,7 @@ bp = Blueprint("staff_home", __name__, url_prefix="/staff")
 WORKLIST_PAGES = {
     "accounts": "staff_accounts.index", "aging": "staff_collections.aging",
     "collections_queue": "staff_collections.queue", "era_exceptions": "staff_remittances.exceptions",
-    "denials": "staff_remittances.denials", "underpayments": "staff_underpayments.underpayment_list",
+    "denials": "staff_denials.worklist", "underpayments": "staff_underpayments.underpayment_list",
     "iop_review": "staff_iop.review", "leads": "staff_admissions.leads", "gfes": "staff_admissions.gfe_list",
     "staff_logins": "staff_admin.users_list", "card_events": "staff_card_events.index",
 }
@@ -25,7 +25,8 @@ WORKLIST_PAGES = {
 def dashboard():
     cards = review_dashboard.cards_for(current_user)
     links = {card.title: url_for(WORKLIST_PAGES[card.worklist]) for card in cards if card.worklist}
-    return render_template("staff/dashboard.html", cards=cards, links=links)
+    denials = claims.denial_figures() if current_user.can("claims.view") else None
+    return render_template("staff/dashboard.html", cards=cards, links=links, denials=denials)
 
 
 @bp.route("/profile/two-factor", methods=["GET", "POST"])

@@ -1,8 +1,10 @@
-"""Claims out: payers' claim rules, building claims from charges, the scrubber, 837 files, claim history, and
-the 999 and 277CA acknowledgments that answer them.
+"""Claims out: payers' claim rules, building claims from charges, the scrubber, 837 files, claim history,
+the 999 and 277CA acknowledgments that answer them, secondary claims, claims imported from another system's 837,
+and denials worked to the end (states, history, write-offs and transfers through the ledger, appeal letters).
 
-May import: models, audit, facility, charges (code checks), iop (authorization units), remittances.x12 (the
-X12 validator), locking.
+May import: models, audit, ledger (denials written off or billed to the patient), documents (appeal letters),
+facility, charges (code checks), iop (authorization units), remittances.x12 (the X12 validator), remittances.codes
+(reason codes in words), patients and payers (claims imported from another system), locking.
 """
 from sqlalchemy import func, select
 
@@ -24,6 +26,27 @@ from portal.claims.building import (
     replace,
     unbilled_charges,
 )
+from portal.claims.denials import (
+    ALLOWED_MOVES,
+    AppealLetter,
+    DenialError,
+    DenialFigures,
+    Group,
+    appeal_deadline,
+    appeal_letter,
+    appeal_letter_pdf,
+    counts_by_payer,
+    counts_by_reason,
+    deadline_passed,
+    follow_up_overdue,
+    grouped,
+    list_denials,
+    move,
+    open_count,
+    open_denial,
+    save_appeal_text,
+)
+from portal.claims.denials import figures as denial_figures
 from portal.claims.imports import ImportResult, import_837, is_claim_file
 from portal.claims.rules import RuleError, rule_for, rules_of, save_rule
 from portal.claims.scrubber import RULES, override, scrub
@@ -34,15 +57,23 @@ from portal.models import CLAIM_STATUSES, Claim, ClaimBatch, Payer
 
 __all__ = [
     "ADJUDICATED",
+    "ALLOWED_MOVES",
     "REPLACEABLE",
     "RULES",
     "AcknowledgmentError",
     "AcknowledgmentResult",
+    "AppealLetter",
     "BatchResult",
     "ChargeFilter",
     "ClaimError",
+    "DenialError",
+    "DenialFigures",
+    "Group",
     "ImportResult",
     "RuleError",
+    "appeal_deadline",
+    "appeal_letter",
+    "appeal_letter_pdf",
     "build",
     "build_secondaries",
     "build_secondary",
@@ -50,13 +81,23 @@ __all__ = [
     "claims_with",
     "control_number",
     "count_by_status",
+    "counts_by_payer",
+    "counts_by_reason",
+    "deadline_passed",
+    "denial_figures",
     "detect_kind",
+    "follow_up_overdue",
+    "grouped",
     "import_277ca",
     "import_837",
     "import_999",
     "import_acknowledgment",
     "is_claim_file",
+    "list_denials",
+    "move",
     "next_coverage",
+    "open_count",
+    "open_denial",
     "override",
     "period_of",
     "ready_by_payer",
@@ -64,6 +105,7 @@ __all__ = [
     "replace",
     "rule_for",
     "rules_of",
+    "save_appeal_text",
     "save_rule",
     "scrub",
     "send",

@@ -29,8 +29,9 @@ def _charge(charge_id: int) -> Charge:
 
 def post_adjustment(charge_id: int, *, amount_cents: int, kind: str, bucket: str, key: str, actor: str,
                     group_code: str | None = None, carc: str | None = None, rarc: str | None = None,
-                    reason: str | None = None) -> Adjustment:
-    """Reduce what is owed on one bucket of a charge (contractual, write-off, ...)."""
+                    reason: str | None = None, also=None) -> Adjustment:
+    """Reduce what is owed on one bucket of a charge (contractual, write-off, ...).
+    `also(adjustment)` runs in the same transaction when it posts; rows it adds commit with it."""
     require_positive(amount_cents)
     if kind not in ADJUSTMENT_KINDS:
         raise LedgerError(f"unknown adjustment kind {kind!r}")
@@ -44,8 +45,9 @@ def post_adjustment(charge_id: int, *, amount_cents: int, kind: str, bucket: str
         return add_adjustment(uow, account_id, charge_id, amount_cents, kind=kind, bucket=bucket, key=key, fp=fp,
                               group_code=group_code, carc=carc, rarc=rarc, reason=reason)
 
-    return run({account_id}, key=key, fp=fp, actor=actor, build=build, result_of=lambda posting_id: db.session.scalar(
-        select(Adjustment).where(Adjustment.posting_id == posting_id)))
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build, also=also,
+               result_of=lambda posting_id: db.session.scalar(select(Adjustment).where(
+                   Adjustment.posting_id == posting_id)))
 
 
 @dataclass
@@ -106,8 +108,9 @@ def post_agency_payment(account_id: int, *, gross_cents: int, fee_cents: int, ke
 
 
 def transfer(charge_id: int, *, amount_cents: int, to_bucket: str, reason: str, key: str, actor: str,
-             carc: str | None = None, effective_date: date | None = None) -> BalanceTransfer:
-    """Move responsibility for part of a charge between insurance and the patient."""
+             carc: str | None = None, effective_date: date | None = None, also=None) -> BalanceTransfer:
+    """Move responsibility for part of a charge between insurance and the patient.
+    `also(transfer)` runs in the same transaction when it posts; rows it adds commit with it."""
     require_positive(amount_cents)
     if to_bucket not in CHARGE_BUCKETS:
         raise LedgerError(f"bucket must be one of {CHARGE_BUCKETS}")
@@ -120,7 +123,7 @@ def transfer(charge_id: int, *, amount_cents: int, to_bucket: str, reason: str, 
         return add_transfer(uow, account_id, charge_id, amount_cents, to_bucket=to_bucket, reason=reason, key=key,
                             fp=fp, carc=carc)
 
-    return run({account_id}, key=key, fp=fp, actor=actor, build=build, effective_date=effective_date,
+    return run({account_id}, key=key, fp=fp, actor=actor, build=build, effective_date=effective_date, also=also,
                result_of=lambda posting_id: db.session.scalar(
                    select(BalanceTransfer).where(BalanceTransfer.posting_id == posting_id)))
 

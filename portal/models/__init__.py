@@ -46,6 +46,7 @@ from portal.models.collections import (
     Placement,
     PromiseToPay,
 )
+from portal.models.denials import DENIAL_STATE_WORDS, DENIAL_STATES, SETTLED_STATES, Denial, DenialStep
 from portal.models.deposits import BATCH_KINDS, AdjustmentLimit, DepositBatch, DepositItem
 from portal.models.episodes import Episode, EpisodeDiagnosis, ExternalId
 from portal.models.estimates import LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead
@@ -94,6 +95,8 @@ __all__ = [
     "CLAIM_STATUSES",
     "CLAIM_TYPES",
     "CODE_SETS",
+    "DENIAL_STATES",
+    "DENIAL_STATE_WORDS",
     "EXCEPTION_REASONS",
     "EXCEPTION_STATES",
     "GROUPINGS",
@@ -104,6 +107,7 @@ __all__ = [
     "PROGRAM_LEVELS",
     "PROVIDER_KINDS",
     "RELATIONSHIPS",
+    "SETTLED_STATES",
     "SEXES",
     "STATUS_WORDS",
     "UNDERPAYMENT_STATUSES",
@@ -140,6 +144,8 @@ __all__ = [
     "ContactLog",
     "ContractRate",
     "Coverage",
+    "Denial",
+    "DenialStep",
     "DepositBatch",
     "DepositItem",
     "Dispute",

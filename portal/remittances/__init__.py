@@ -54,11 +54,8 @@ from portal.remittances.uploads import (
     status,
 )
 from portal.remittances.worklists import (
-    close_denial,
     dismiss_exception,
     match_exception,
-    open_denial_count,
-    open_denials,
     open_exception_count,
     open_exceptions,
     payers,
@@ -80,7 +77,6 @@ __all__ = [
     "UploadError",
     "balance_problems",
     "check",
-    "close_denial",
     "content_hash",
     "create_upload",
     "describe",
@@ -93,8 +89,6 @@ __all__ = [
     "log",
     "match_claims",
     "match_exception",
-    "open_denial_count",
-    "open_denials",
     "open_exception_count",
     "open_exceptions",
     "payers",

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, facility, ledger
+from portal.claims import denials as claim_denials
 from portal.claims import status as claim_status
 from portal.clock import facility_today
 from portal.extensions import db
@@ -310,7 +311,8 @@ def post_lines(uow: ledger.UnitOfWork, lines: list[MatchedLine], *, payment_key:
     """Post matched lines of one claim: one insurance payment for what they paid together, then
     each line's decision (CAS written off, PR moved to the patient, the paid amount applied; a
     denial is flagged with its codes and reasons and written off nothing), its ERA line marked
-    posted and its adjudication history row. The payment's id (None if nothing was paid)."""
+    posted (a denial opened for the worklist) and its adjudication history row. The payment's id
+    (None if nothing was paid)."""
     paid = sum(ln.paid_cents for ln in lines)
     payment_id = None
     if paid > 0:
@@ -320,12 +322,12 @@ def post_lines(uow: ledger.UnitOfWork, lines: list[MatchedLine], *, payment_key:
     for ln in lines:
         ledger.adjudicate(uow, payment_id, ln.adjudication)
         if ln.line is not None:
-            _mark_posted(ln)
+            _mark_posted(ln, actor=uow.actor)
         uow.row(AdjudicatedLine, **_history(ln))
     return payment_id
 
 
-def _mark_posted(ln: MatchedLine) -> None:
+def _mark_posted(ln: MatchedLine, *, actor: str) -> None:
     line = ln.line
     line.claim_line_id, line.charge_id, line.posted = ln.matched.id, ln.matched.charge_id, True
     if line.allowed_cents is None:
@@ -335,6 +337,7 @@ def _mark_posted(ln: MatchedLine) -> None:
         line.denied, line.denial_codes = True, " ".join(codes)[:100]
         line.denial_reason = "; ".join(describe(group or None, code)
                                        for group, _, code in (c.rpartition("-") for c in codes))
+        claim_denials.open_denial(line, actor=actor)
 
 
 def _history(ln: MatchedLine) -> dict:

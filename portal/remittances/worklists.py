@@ -1,4 +1,4 @@
-"""The queues billers work: ERA exceptions (match, dismiss) and open denials."""
+"""The queue billers work: ERA exceptions (match, dismiss). Denials are worked in portal.claims.denials."""
 from sqlalchemy import func, or_, select
 
 from portal import audit
@@ -9,9 +9,6 @@ from portal.models import (
     EraException,
     Patient,
     Payer,
-    Remittance,
-    RemittanceClaim,
-    RemittanceLine,
 )
 from portal.models.base import utcnow
 from portal.remittances import underpayments
@@ -75,41 +72,6 @@ def search_claims(query: str, limit: int = 25) -> list[Claim]:
                        func.lower(Coverage.member_id).like(like)))
             .order_by(Claim.id.desc()).limit(limit))
     return list(db.session.scalars(stmt))
-
-
-# ---------------------------------------------------------------- denial worklist
-
-def open_denials(payer_id: int | None = None) -> list[RemittanceLine]:
-    stmt = (select(RemittanceLine).join(RemittanceClaim).join(Remittance)
-            .where(RemittanceLine.denied.is_(True), RemittanceLine.denial_closed_at.is_(None))
-            .order_by(Remittance.imported_at, RemittanceLine.id))
-    if payer_id:
-        stmt = stmt.where(Remittance.payer_id == payer_id)
-    return list(db.session.scalars(stmt))
-
-
-def close_denial(line_id: int, status: str, note: str, *, actor: str,
-                 ip: str | None = None, user_agent: str | None = None) -> RemittanceLine:
-    """Mark a denied line worked or appealed; the note keeps which, for the people who read it later."""
-    if status not in ("worked", "appealed"):
-        raise EraError("Choose worked or appealed")
-    if not (note or "").strip():
-        raise EraError("Say what was done about the denial")
-    line = db.session.get(RemittanceLine, line_id)
-    if line is None or not line.denied or line.denial_closed_at is not None:
-        raise EraError("This line is not an open denial")
-    line.denial_closed_at, line.denial_closed_by = utcnow(), actor
-    line.denial_note = f"{status.capitalize()}: {note.strip()}"
-    claim = line.remittance_claim.claim
-    audit.record(f"denial.{status}", "remittance_line", actor=actor, object_id=line.id,
-                 patient_id=claim.patient_id if claim else None, detail={"note": note.strip()},
-                 ip=ip, user_agent=user_agent)
-    return line
-
-
-def open_denial_count() -> int:
-    return db.session.scalar(select(func.count(RemittanceLine.id)).where(
-        RemittanceLine.denied.is_(True), RemittanceLine.denial_closed_at.is_(None)))
 
 
 def payers() -> list[Payer]:

@@ -1,5 +1,5 @@
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.forms import Form, record_id
@@ -16,14 +16,3 @@ class NoteForm(Form):
 class MatchForm(Form):
     claim_id = HiddenField(validators=[DataRequired(), record_id])
     claim_line_id = HiddenField(validators=[Optional(), record_id])  # a waiting line: the claim line it pays
-
-
-class DenialForm(Form):
-    status = SelectField("Mark as", choices=[("worked", "Worked"), ("appealed", "Appealed")])
-    note = TextAreaField("Note", validators=[DataRequired("Add a note saying what was done."), Length(max=1000)])
-
-
-
-
-
-

@@ -9,12 +9,10 @@ from portal.models import (
     EraException,
     EraUpload,
     Remittance,
-    RemittanceLine,
 )
 from portal.transaction import commit_before_outside_call
 from portal.web import audit_context, db_id
 from staff.remittances.forms import (
-    DenialForm,
     MatchForm,
     NoteForm,
     UploadForm,
@@ -169,36 +167,3 @@ def dismiss(era_exception_id: int):
         return redirect(url_for(".exception", era_exception_id=found.id))
     flash("Set aside with your note.", "info")
     return redirect(url_for(".exceptions"))
-
-
-# ---------------------------------------------------------------- denial worklist
-
-@bp.get("/denials")
-@permission_required("claims.view")
-def denials():
-    payer_id = request.args.get("payer", type=db_id)
-    rows = remittances.open_denials(payer_id)
-    audit.record("denials.viewed", "remittance_line", actor=current_user, detail={"count": len(rows)},
-                 **audit_context())
-    return render_template("staff/era/denials.html", rows=rows, form=DenialForm(), payers=remittances.payers(),
-                           payer_id=payer_id)
-
-
-@bp.post("/denials/<int:line_id>")
-@permission_required("payments.post")
-def close_denial(line_id: int):
-    line = db.session.get(RemittanceLine, line_id) or abort(404)
-    if not line.denied:
-        abort(404)
-    form = DenialForm()
-    if not form.validate_on_submit():
-        flash("Add a note saying what was done.", "error")
-        return redirect(url_for(".denials"))
-    try:
-        remittances.close_denial(line.id, form.status.data, form.note.data, actor=_actor(), **audit_context())
-    except remittances.EraError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        flash(f"Denial marked {form.status.data}.", "info")
-    return redirect(url_for(".denials"))

@@ -64,6 +64,7 @@ def world(app, make_staff, program, make_plan, remittance_world):
             "posting_id": payment.posting_id, **estimate_ids(program.patient),
             "remittance_id": remittance_world.remittance.id, "upload_id": remittance_world.upload.id,
             "era_exception_id": remittance_world.exception.id, "line_id": remittance_world.denied_line.id,
+            "denial_id": remittance_world.denial.id,
             "underpayment_id": remittance_world.underpayment.id, "payer_id": remittance_world.remittance.payer_id,
             "patient_id": program.patient.id, "coverage_id": program.coverage.id,
             "episode_id": episode.id, **claim_ids(),

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from portal import remittances
+from portal import claims, remittances
 from portal.extensions import db
 from portal.models import (
     Account,
@@ -99,13 +99,14 @@ def test_denial_is_recorded_for_the_worklist_and_nothing_is_written_off(app):
 
     assert result.denied_lines == 1
     assert charge_balances(ours) == [(90000, 0)]  # still owed by insurance while the denial is worked
-    denied = remittances.open_denials()
-    assert len(denied) == 1 and denied[0].denial_codes == "CO-197 N130"
-    assert "authorization absent" in denied[0].denial_reason
+    denied = claims.list_denials()
+    assert len(denied) == 1 and denied[0].line.denial_codes == "CO-197 N130" and denied[0].state == "open"
+    assert "authorization absent" in denied[0].line.denial_reason
     history = db.session.scalar(select(AdjudicatedLine))
     assert history.denied and history.claim_status == "4" and history.paid_cents == 0
-    remittances.close_denial(denied[0].id, "worked", "Authorization obtained, rebilled", actor="user:1")
-    assert remittances.open_denials() == []
+    claims.move(denied[0], "written_off", "Authorization never obtained", actor="user:1")
+    assert claims.list_denials() == []
+    assert charge_balances(ours) == [(0, 0)]  # settled: what insurance owed is written off through the ledger
     assert ledger_clean()
 
 

@@ -3,7 +3,7 @@ rule, negative other adjustments."""
 import pytest
 from sqlalchemy import func, select
 
-from portal import remittances
+from portal import claims, remittances
 from portal.extensions import db
 from portal.models import Adjustment, Charge, Payment, Remittance, RemittanceLine
 from portal.remittances import x12
@@ -102,7 +102,7 @@ def test_a_line_paid_nothing_with_nothing_for_the_patient_is_a_denial_whatever_i
                             line("90791", 30000, 0, cas("CO", "97", 30000))))
     remittances.import_file(content, "bundled.835", actor="test")
 
-    denied = remittances.open_denials()
+    denied = [d.line for d in claims.list_denials()]
     assert [ln.denial_codes for ln in denied] == ["CO-97"]
     assert "another service" in denied[0].denial_reason
     assert insurance_owed(ours) == 30000  # still owed while it is appealed: not written off
@@ -114,7 +114,7 @@ def test_a_line_paid_nothing_because_the_patient_owes_it_is_not_a_denial(app):
     make_claim("ML105", [("S9480", DAY, 1, 30000)])
     content = file_of(claim("ML105", line("S9480", 30000, 0, cas("PR", "1", 30000))))
     remittances.import_file(content, "deductible.835", actor="test")
-    assert remittances.open_denials() == []
+    assert claims.list_denials() == []
     assert db.session.scalar(select(RemittanceLine.posted))
 
 
@@ -197,7 +197,7 @@ def test_a_secondary_line_paid_nothing_because_the_primary_paid_it_is_not_a_deni
     ours = make_claim("ML109", [("S9480", DAY, 1, 30000)])
     content = file_of(claim("ML109", line("S9480", 30000, 0, cas("OA", "23", 30000)), status="2"))
     remittances.import_file(content, "secondary-nothing-left.835", actor="test")
-    assert remittances.open_denials() == []
+    assert claims.list_denials() == []
     assert insurance_owed(ours) == 0  # written off as the other payer's share, not left to appeal
     assert ledger_clean()
 

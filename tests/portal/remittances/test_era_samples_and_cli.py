@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from portal import remittances
+from portal import claims, remittances
 from portal.extensions import db
 from portal.models import Remittance
 from portal.remittances import x12
@@ -49,7 +49,7 @@ def test_each_sample_imports_or_is_refused_with_a_reason(app, name, capsys):
                   f"({result.auto_post_rate_bps / 100:.2f}%), {result.denied_lines} denied")
         assert result.posted_lines == result.lines == 3
         assert result.denied_lines == 3 and result.exceptions == 0
-        assert [ln.denial_codes.split()[0] for ln in remittances.open_denials()] == ["CO-16", "OA-A7", "OA-A7"]
+        assert [d.line.denial_codes.split()[0] for d in claims.list_denials()] == ["CO-16", "OA-A7", "OA-A7"]
     elif EXPECTED[name] == "with warnings":
         result = remittances.import_file(content, name, actor="test")
         paid = sum(c.paid_cents for remit in x12.parse(content) for c in remit.claims)

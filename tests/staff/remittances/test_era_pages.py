@@ -6,7 +6,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, EraException, EraUpload, Payer, RemittanceLine, Underpayment
+from portal.models import AuditEvent, EraException, EraUpload, Payer, Underpayment
 from tests.conftest import post_form
 from tests.fixtures import era as ef
 from tests.fixtures import era_pages as pf
@@ -73,8 +73,9 @@ def test_unknown_ids_are_404(login_as, remittance_world):
                 "/staff/remittances/uploads/999", "/staff/remittances/uploads/999/status",
                 "/staff/remittances/payers/999/drift"):
         assert client.get(url).status_code == 404, url
-    paid_line = db.session.scalar(select(RemittanceLine).where(RemittanceLine.denied.is_(False)))
-    response = post_form(client, f"/staff/remittances/denials/{paid_line.id}", {"status": "worked", "note": "x"},
+    for url in ("/staff/remittances/denials/999", "/staff/remittances/denials/999/appeal.pdf"):
+        assert client.get(url).status_code == 404, url
+    response = post_form(client, "/staff/remittances/denials/999/move", {"state": "working", "note": "x"},
                          page="/staff/remittances/denials")
     assert response.status_code == 404
 
@@ -175,21 +176,23 @@ def test_an_exception_is_set_aside_only_with_a_note(login_as, remittance_world):
     assert audited("era_exception.dismissed") == 1
 
 
-def test_the_denial_worklist_shows_reasons_in_words_and_takes_a_note(login_as, remittance_world):
+def test_the_denial_worklist_shows_reasons_in_words_and_each_denial_takes_a_note(login_as, remittance_world):
     client = login_as("biller")
     w = remittance_world
     page = text(client.get("/staff/remittances/denials"))
-    row = re.search(rf'<tr id="denial-{w.denied_line.id}">.*?</tr>', page).group(0)
-    assert w.denied_claim.patient.full_name in row and "Payer 1999999999" in row and "$900.00" in row
+    row = re.search(rf'<tr id="denial-{w.denial.id}">.*?</tr>', page).group(0)
+    assert w.denied_claim.patient.full_name in row and "$900.00" in row and "Open" in row
     assert "10/01/2026" in row and "CO-50" in row and "N115" in row
-    url = f"/staff/remittances/denials/{w.denied_line.id}"
-    post_form(client, url, {"status": "appealed", "note": ""}, page="/staff/remittances/denials")
-    assert f"denial-{w.denied_line.id}" in text(client.get("/staff/remittances/denials"))
-    post_form(client, url, {"status": "appealed", "note": "Appeal letter sent with records"},
-              page="/staff/remittances/denials")
-    assert "No open denials." in text(client.get("/staff/remittances/denials"))
-    db.session.refresh(w.denied_line)
-    assert w.denied_line.denial_note == "Appealed: Appeal letter sent with records"
+    assert "CO-50 Not deemed a medical necessity · Payer 1999999999" in page  # its group: reason · payer
+    url = f"/staff/remittances/denials/{w.denial.id}"
+    response = post_form(client, f"{url}/move", {"state": "appealed", "note": ""}, page=url)
+    assert response.status_code == 400 and "Say what was done about the denial." in text(response)
+    post_form(client, f"{url}/move", {"state": "appealed", "note": "Appeal letter sent with records"}, page=url)
+    row = re.search(rf'<tr id="denial-{w.denial.id}">.*?</tr>', text(client.get("/staff/remittances/denials")))
+    assert "Appealed" in row.group(0)  # an appeal waits for its outcome: still on the worklist
+    db.session.refresh(w.denial)
+    assert [s.state for s in w.denial.steps] == ["open", "appealed"]
+    assert w.denial.steps[-1].note == "Appeal letter sent with records"
     assert audited("denial.appealed") == 1
 
 
