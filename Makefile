@@ -87,6 +87,7 @@ bench: setup
 	$(BIN)/python -m bench.collections_run
 	$(BIN)/python -m bench.estimates
 	$(BIN)/python -m bench.era_posting
+	$(BIN)/python -m bench.claims_out
 	$(BIN)/python -m bench.fhir_import
 	$(BIN)/python -m bench.staff_search
 
