@@ -5,9 +5,9 @@ from datetime import date
 from sqlalchemy import func, select
 
 from portal import invoices
-from portal.payments import deposits
 from portal.extensions import db
 from portal.models import Account, AuditEvent, Invoice
+from portal.payments import deposits
 from tests.conftest import post_form
 from tests.fixtures import factories
 
@@ -100,3 +100,15 @@ def test_permissions(app, login_as):
     assert db.session.get(Invoice, invoice.id).status == "open"
     collector = login_as("collector")
     assert collector.get(f"{base}/{invoice.id}").status_code == 200
+
+
+def test_emailing_without_an_address_says_so_and_sends_nothing(app, login_as, smtp_server):
+    account, (charge_id,) = account_with_charges(date(2026, 10, 1))
+    account.email = None
+    [invoice] = invoices.build(account, [charge_id], grouping="one", actor="test")
+    db.session.commit()
+    biller = login_as("biller")
+    base = f"/staff/accounts/{account.id}/invoices/{invoice.id}"
+    response = post_form(biller, f"{base}/email", {}, page=base)
+    assert response.status_code == 400 and "no email address on file" in response.get_data(as_text=True)
+    assert smtp_server.messages == [] and db.session.get(Invoice, invoice.id).sent_at is None
