@@ -8,6 +8,7 @@ May import: models, audit, facility, locking, documents, mail. Never views or ta
 from portal.invoices.issuing import (
     GROUPINGS,
     MAX_CHARGES,
+    STATUS_WORDS,
     InvoiceError,
     InvoiceFigures,
     LineFigures,
@@ -24,6 +25,7 @@ from portal.invoices.sending import filename, pdf, send
 __all__ = [
     "GROUPINGS",
     "MAX_CHARGES",
+    "STATUS_WORDS",
     "InvoiceError",
     "InvoiceFigures",
     "LineFigures",

@@ -14,6 +14,7 @@ from portal.models import Account, Charge, Invoice, InvoiceLine, LedgerEntry, Pa
 
 # How chosen charges are split into invoices.
 GROUPINGS = {"one": "One invoice", "patient": "One invoice per patient", "month": "One invoice per month of service"}
+STATUS_WORDS = {"open": "Open", "partially_paid": "Partially paid", "paid": "Paid", "void": "Void"}
 # Several invoices at once are fine; a bill for hundreds of charges is a statement's work.
 MAX_CHARGES = 500
 

@@ -15,7 +15,6 @@ from portal.forms import Form
 from portal.models import STATUS_WORDS, Account, Payment
 from portal.payments import desk, gateway
 from portal.web import audit_context
-from staff.invoices.views import STATUS_WORDS as INVOICE_WORDS
 
 bp = Blueprint("staff_accounts", __name__, url_prefix="/staff/accounts")
 
@@ -50,7 +49,7 @@ def account(account_id: int):
                            refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=desk.history(found.id),
                            saved_estimates=estimates.for_account(found.id), gfes=gfe.for_account(found.id),
                            claims=claims.claims_with(account_id=found.id), claim_words=STATUS_WORDS,
-                           invoices=invoices.for_account(found), invoice_words=INVOICE_WORDS)
+                           invoices=invoices.for_account(found), invoice_words=invoices.STATUS_WORDS)
 
 
 def _account(account_id: int) -> Account:

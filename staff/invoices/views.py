@@ -12,9 +12,6 @@ from staff.invoices.forms import BuildInvoicesForm, SendInvoiceForm, VoidInvoice
 
 bp = Blueprint("staff_invoices", __name__, url_prefix="/staff/accounts")
 
-STATUS_WORDS = {"open": "Open", "partially_paid": "Partially paid", "paid": "Paid", "void": "Void"}
-
-
 def _account(account_id: int) -> Account:
     return db.session.get(Account, account_id) or abort(404)
 
@@ -68,7 +65,7 @@ def detail(account_id: int, invoice_id: int):
 
 def _detail_page(account: Account, figures: invoices.InvoiceFigures, *, void_form=None, send_form=None,
                  status: int = 200):
-    return render_template("staff/invoices/detail.html", account=account, f=figures, words=STATUS_WORDS,
+    return render_template("staff/invoices/detail.html", account=account, f=figures, words=invoices.STATUS_WORDS,
                            void_form=void_form or VoidInvoiceForm(formdata=None),
                            send_form=send_form or SendInvoiceForm(formdata=None)), status
 
