@@ -13,6 +13,7 @@ AREAS = (
     "staff.payments.card_events",
     "staff.plans.views",
     "staff.claims.views",
+    "staff.invoices.views",
     "staff.remittances.views",
     "staff.remittances.by_hand",
     "staff.remittances.denials",

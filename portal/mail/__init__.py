@@ -2,10 +2,11 @@
 billing email (`email_stop`).
 May import: models. Never tasks (tasks are looked up by name).
 """
-from portal.mail.outbox import SEND_TASK, build, queue, send
+from portal.mail.outbox import SEND_TASK, Attachment, build, queue, send
 
 __all__ = [
     "SEND_TASK",
+    "Attachment",
     "build",
     "queue",
     "send",

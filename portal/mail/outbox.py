@@ -9,8 +9,12 @@ from flask import current_app
 
 from portal.models import utcnow
 
+# (file name, MIME type such as "application/pdf", content)
+Attachment = tuple[str, str, bytes]
 
-def build(to: list[str], subject: str, body: str, headers: dict[str, str] | None = None) -> EmailMessage:
+
+def build(to: list[str], subject: str, body: str, headers: dict[str, str] | None = None,
+          attachments: list[Attachment] | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = ", ".join(to)
@@ -18,15 +22,19 @@ def build(to: list[str], subject: str, body: str, headers: dict[str, str] | None
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(body)
+    for filename, mime_type, content in attachments or ():
+        maintype, subtype = mime_type.split("/", 1)
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     return message
 
 
-def send(to: list[str], subject: str, body: str, headers: dict[str, str] | None = None) -> None:
-    """Send now (callers that must not wait use `queue`)."""
+def send(to: list[str], subject: str, body: str, headers: dict[str, str] | None = None,
+         attachments: list[Attachment] | None = None) -> None:
+    """Send now (callers that must not wait use `queue`; a message with attachments is sent now)."""
     if not to:
         return
     config = current_app.config
-    message = build(to, subject, body, headers)
+    message = build(to, subject, body, headers, attachments)
     if config.get("MAIL_SERVER"):
         with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
             if config.get("MAIL_USE_TLS"):

@@ -51,6 +51,7 @@ from portal.models.deposits import BATCH_KINDS, AdjustmentLimit, DepositBatch, D
 from portal.models.episodes import Episode, EpisodeDiagnosis, ExternalId
 from portal.models.estimates import LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead
 from portal.models.history import HISTORY_SOURCES, LEVELS_OF_CARE, AdjudicatedLine
+from portal.models.invoices import INVOICE_STATUSES, Invoice, InvoiceLine
 from portal.models.iop import (
     EXCEPTION_REASONS,
     Authorization,
@@ -101,6 +102,7 @@ __all__ = [
     "EXCEPTION_STATES",
     "GROUPINGS",
     "HISTORY_SOURCES",
+    "INVOICE_STATUSES",
     "LEAD_STATUSES",
     "LEVELS_OF_CARE",
     "PAYER_TYPES",
@@ -159,6 +161,8 @@ __all__ = [
     "Facility",
     "GoodFaithEstimate",
     "InsurancePlan",
+    "Invoice",
+    "InvoiceLine",
     "IopException",
     "IopSettings",
     "Lead",

@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from portal import facility, ledger, mail, money
+from portal import facility, invoices, ledger, mail, money
 from portal.extensions import db
 from portal.locking import lock_rows
 from portal.models import (
@@ -40,7 +40,7 @@ class Receipt:
     payment: Payment
     account: Account
     card: str | None
-    applied: list[tuple[str, int]]  # (date of service, cents)
+    applied: list[tuple[str, int, str | None]]  # (date of service, cents, the invoice the charge is on)
     credit_cents: int
 
 
@@ -49,9 +49,10 @@ def receipt(payment: Payment) -> Receipt:
     card = None
     if attempt is not None and attempt.card_last4:
         card = f"{(attempt.card_brand or 'card').title()} ending {attempt.card_last4}"
-    applied = [(c.service_date.strftime("%m/%d/%Y"), a.amount_cents) for a, c in db.session.execute(
-        select(Allocation, Charge).join(Charge, Charge.id == Allocation.charge_id)
-        .where(Allocation.payment_id == payment.id).order_by(Charge.service_date))]
+    paid = db.session.execute(select(Allocation, Charge).join(Charge, Charge.id == Allocation.charge_id)
+                              .where(Allocation.payment_id == payment.id).order_by(Charge.service_date)).all()
+    numbers = invoices.numbers_by_charge({c.id for _, c in paid})
+    applied = [(c.service_date.strftime("%m/%d/%Y"), a.amount_cents, numbers.get(c.id)) for a, c in paid]
     return Receipt(receipt_number(payment), payment, db.session.get(Account, payment.account_id), card, applied,
                    ledger.unapplied_credit(payment.id))
 

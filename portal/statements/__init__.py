@@ -2,7 +2,8 @@
 
 Owns statement issuing (`issuing`: the snapshot, the pay-by-link code, the run) and reading (`reading`: the
 guarantor's statements, pay-by-link look-up, the PDF and the notice mail).
-May import: models, ledger figures, facility, mail, collections' stage message. Never views or tasks.
+May import: models, ledger figures, facility, mail, collections' stage message, invoices (numbers on lines).
+Never views or tasks.
 """
 from portal.statements.issuing import (
     CODE_ALPHABET,

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from portal import collections, facility, money, plans
+from portal import collections, facility, invoices, money, plans
 from portal.extensions import db
 from portal.models import (
     Account,
@@ -151,6 +151,8 @@ def build_snapshot(account: Account, as_of: date, since: date | None) -> dict:
                 BalanceTransfer.posting_id.not_in(reversed_postings))):
             reasons[t.charge_id].append({"reason": REASON_WORDS.get(t.reason, "Your share"),
                                          "amount_cents": t.amount_cents})
+    # A charge on an open invoice is listed once, as a statement line naming the invoice (never counted twice).
+    invoice_numbers = invoices.numbers_by_charge(ids)
     groups: dict[tuple, dict] = {}
     pending = []
     for charge in charges:
@@ -163,6 +165,7 @@ def build_snapshot(account: Account, as_of: date, since: date | None) -> dict:
                 "insurance_paid_cents": int(insurance_paid.get(charge.id, 0)),
                 "insurance_adjusted_cents": int(written_off.get(charge.id, 0)),
                 "reasons": reasons.get(charge.id, []), "you_owe_cents": charge.patient_balance_cents,
+                "invoice": invoice_numbers.get(charge.id),
             })
             group["total_cents"] += charge.patient_balance_cents
         if charge.insurance_balance_cents > 0:

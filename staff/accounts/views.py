@@ -7,7 +7,7 @@ from sqlalchemy import select
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from portal import accounts, audit, claims, estimates, money, payments, payments_web
+from portal import accounts, audit, claims, estimates, invoices, money, payments, payments_web
 from portal.auth import permission_required
 from portal.estimates import gfe
 from portal.extensions import db
@@ -48,7 +48,8 @@ def account(account_id: int):
     return render_template("staff/billing/account.html", hub=hub, detail=hub.detail,
                            refund_form=RefundForm(data={"token": uuid.uuid4().hex}), history=desk.history(found.id),
                            saved_estimates=estimates.for_account(found.id), gfes=gfe.for_account(found.id),
-                           claims=claims.claims_with(account_id=found.id), claim_words=STATUS_WORDS)
+                           claims=claims.claims_with(account_id=found.id), claim_words=STATUS_WORDS,
+                           invoices=invoices.for_account(found), invoice_words=invoices.STATUS_WORDS)
 
 
 def _account(account_id: int) -> Account:

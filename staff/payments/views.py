@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import audit, documents, ledger, money, payments
+from portal import audit, documents, invoices, ledger, money, payments
 from portal.auth import permission_required
 from portal.clock import facility_today
 from portal.extensions import db
@@ -98,6 +98,8 @@ def post_payment(account_id: int):
     form.batch_id.choices = [(b.id, b.label) for b in batches]
     lines = desk.open_patient_lines(account.id)
     typed, line_errors = {}, []
+    if request.method == "GET" and (invoice := _invoice_to_pay(account)) is not None:
+        typed = _prefill_from_invoice(form, invoice)
     if request.method == "POST":
         payment, typed, line_errors = _submit_with_lines(form, lines, lambda allocate_to: desk.post_payment(
             account, user=current_user, amount_cents=form.amount_cents, method=form.method.data,
@@ -114,6 +116,21 @@ def post_payment(account_id: int):
     failed = request.method == "POST"
     return render_template("staff/posting/payment.html", account=account, form=form, lines=lines, typed=typed,
                            line_errors=line_errors, batches=batches), 400 if failed else 200
+
+
+def _invoice_to_pay(account: Account) -> invoices.InvoiceFigures | None:
+    """The invoice the patient pays at the desk (`?invoice=`), if it is this account's and owes something."""
+    invoice_id = request.args.get("invoice", type=db_id)
+    found = invoices.get_for_account(account, invoice_id) if invoice_id else None
+    return found if found is not None and found.balance_cents > 0 else None
+
+
+def _prefill_from_invoice(form: PaymentForm, invoice: invoices.InvoiceFigures) -> dict[int, str]:
+    """The payment form filled in for the invoice's balance, each line its own; the line amounts typed."""
+    form.amount.data = money.format_plain(invoice.balance_cents)
+    form.allocation.data = "lines"
+    form.reference.description = f"Paying invoice {invoice.invoice.number}. " + (form.reference.description or "")
+    return {f.charge.id: money.format_plain(f.balance_cents) for f in invoice.lines if f.balance_cents > 0}
 
 
 def _credit_choices(credits) -> list[tuple[int, str]]:

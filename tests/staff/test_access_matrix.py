@@ -67,7 +67,7 @@ def world(app, make_staff, program, make_plan, remittance_world):
             "denial_id": remittance_world.denial.id,
             "underpayment_id": remittance_world.underpayment.id, "payer_id": remittance_world.remittance.payer_id,
             "patient_id": program.patient.id, "coverage_id": program.coverage.id,
-            "episode_id": episode.id, **claim_ids(),
+            "episode_id": episode.id, **claim_ids(), "invoice_id": invoice_id(program.patient.account_id),
             **setup_ids(), "event_row_id": failed_stripe_event()}
 
 
@@ -84,6 +84,18 @@ def claim_ids() -> dict:
     rule = claims.save_rule(found.payer, None, {"required_modifiers": "HQ"}, actor="test")
     db.session.commit()
     return {"claim_id": claim.id, "issue_id": claim.issues[0].id, "claim_rule_id": rule.id}
+
+
+def invoice_id(account_id: int) -> int:
+    """An open invoice for a self-pay charge of the account."""
+    from portal import invoices
+    from portal.models import Account
+
+    account = db.session.get(Account, account_id)
+    charge = factories.charge(account, 4000)
+    [invoice] = invoices.build(account, [charge.id], grouping="one", actor="test")
+    db.session.commit()
+    return invoice.id
 
 
 def failed_stripe_event() -> int:
