@@ -1,7 +1,7 @@
 """Invoices for self-pay charges: one numbered document per choice of charges, paid through the ledger
 
 Revision ID: e971347d051a
-Revises: 7eaeffac03c8
+Revises: 816df9ed03a3
 Create Date: 2026-12-02 15:59:24.490325
 
 """
@@ -12,7 +12,7 @@ import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'e971347d051a'
-down_revision = '7eaeffac03c8'
+down_revision = '816df9ed03a3'
 branch_labels = None
 depends_on = None
 
