@@ -5,10 +5,10 @@ Revises: 7eaeffac03c8
 Create Date: 2026-12-02 15:46:56.048446
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '3198f610adf3'

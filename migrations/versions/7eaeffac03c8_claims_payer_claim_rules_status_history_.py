@@ -5,10 +5,10 @@ Revises: c8e2f4a6b013
 Create Date: 2026-12-02 15:33:28.800750
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '7eaeffac03c8'

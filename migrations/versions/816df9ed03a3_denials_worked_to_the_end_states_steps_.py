@@ -8,10 +8,10 @@ Revises: 3198f610adf3
 Create Date: 2026-12-02 15:47:23.802239
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '816df9ed03a3'

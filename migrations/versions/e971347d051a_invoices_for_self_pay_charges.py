@@ -5,10 +5,10 @@ Revises: 816df9ed03a3
 Create Date: 2026-12-02 15:59:24.490325
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.models.base
+from alembic import op
 
+import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'e971347d051a'
