@@ -1,6 +1,5 @@
 """`flask --app portal claims ...`: build, send and list claims, import acknowledgments; each failure exits
 non-zero with one line."""
-import json
 import os
 
 import click
@@ -8,15 +7,13 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from portal import claims
+from portal.cli_common import emit, read_file
 from portal.extensions import db
 from portal.models import CLAIM_STATUSES, Payer
 
 claims_cli = AppGroup("claims", help="Claims out: build from charges, scrub, write 837 files, read their 999 and "
                                      "277CA acknowledgments.")
 
-
-def _emit(as_json: bool, payload: dict, text: str) -> None:
-    click.echo(json.dumps(payload, indent=2, default=str) if as_json else text)
 
 
 def _payer(text: str) -> Payer:
@@ -53,7 +50,7 @@ def claims_build(payer_text, through, as_json):
     ready = sum(1 for c in built if c.status == "ready")
     text = [f"built {len(built)} claim(s): {ready} ready, {len(built) - ready} held by the scrubber",
             *(f"  not billed to the next payer: {reason}" for reason in refused)]
-    _emit(as_json, {"built": [_claim_dict(c) for c in built], "ready": ready, "held": len(built) - ready,
+    emit(as_json, {"built": [_claim_dict(c) for c in built], "ready": ready, "held": len(built) - ready,
                     "secondary_refused": refused}, "\n".join(text))
 
 
@@ -79,7 +76,7 @@ def claims_batch(payer_text, out, as_json):
             handle.write(batch.content)
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
-    _emit(as_json, result.as_dict(), f"wrote {batch.claim_count} claim(s) to {out} (interchange {batch.id})")
+    emit(as_json, result.as_dict(), f"wrote {batch.claim_count} claim(s) to {out} (interchange {batch.id})")
 
 
 @claims_cli.command("import")
@@ -87,16 +84,12 @@ def claims_batch(payer_text, out, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def claims_import(path, as_json):
     """Record the claims of an 837 another system sent, so their remittances match here."""
-    try:
-        with open(path, "rb") as handle:
-            content = handle.read()
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    content = read_file(path)
     try:
         result = claims.import_837(content, os.path.basename(path), actor="cli:claims-import")
     except claims.ClaimError as exc:
         raise click.ClickException(f"{path} refused, nothing imported: {exc}") from exc
-    _emit(as_json, result.as_dict(), result.summary())
+    emit(as_json, result.as_dict(), result.summary())
 
 
 @claims_cli.command("list")
@@ -107,7 +100,7 @@ def claims_list(status, as_json):
     found = claims.claims_with(status)
     lines = [f"{c.control_number:12} {c.status:15} {c.payer.name[:30]:30} {c.period_start or '':10} "
              f"{c.total_cents / 100:>12,.2f}" for c in found]
-    _emit(as_json, {"claims": [_claim_dict(c) for c in found]}, "\n".join(lines) or "No claims.")
+    emit(as_json, {"claims": [_claim_dict(c) for c in found]}, "\n".join(lines) or "No claims.")
 
 
 @claims_cli.command("ack")
@@ -115,15 +108,11 @@ def claims_list(status, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def claims_ack(path, as_json):
     """Import a 999 or 277CA acknowledgment of claims we sent (told apart by its ST01)."""
-    try:
-        with open(path, "rb") as handle:
-            content = handle.read()
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    content = read_file(path)
     try:
         result = claims.import_acknowledgment(content, os.path.basename(path), actor="cli:claims-ack")
     except claims.AcknowledgmentError as exc:
         raise click.ClickException(str(exc)) from exc
     lines = [result.summary] + [f"{o.control_number:20} {o.outcome:9} {o.message}" for o in result.outcomes
                                 if o.outcome in ("rejected", "unmatched")]
-    _emit(as_json, result.as_dict(), "\n".join(lines))
+    emit(as_json, result.as_dict(), "\n".join(lines))

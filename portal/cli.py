@@ -27,6 +27,7 @@ from portal import (
     statements,
 )
 from portal.claims_cli import claims_cli
+from portal.cli_common import emit, read_file
 from portal.clock import facility_today
 from portal.estimates import gfe, history
 from portal.extensions import db
@@ -104,9 +105,6 @@ def _commit_when_done(command: click.Command) -> None:
     command.callback = run
 
 
-def _emit(as_json: bool, payload: dict, text: str) -> None:
-    click.echo(json.dumps(payload, indent=2, default=str) if as_json else text)
-
 
 @ledger_cli.command("check")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -117,7 +115,7 @@ def ledger_check(as_json: bool):
     lines = [f"checked {checked} accounts: " + ("all agree with their entries" if not problems
                                                    else f"{len(problems)} disagree")]
     lines += [f"  {p.account_number}: {'; '.join(p.problems)}" for p in problems]
-    _emit(as_json, payload, "\n".join(lines))
+    emit(as_json, payload, "\n".join(lines))
     if problems:
         names = ", ".join(p.account_number for p in problems)
         click.echo(f"Error: ledger check failed for account(s) {names}", err=True)
@@ -134,7 +132,7 @@ def batches_list(status: str | None, as_json: bool):
              f"{money.format_usd(s.batch.control_total_cents)}  posted {s.posted_count} / "
              f"{money.format_usd(s.posted_total_cents)}" + ("" if s.balanced else "  (does not balance)")
              for s in found]
-    _emit(as_json, {"batches": [s.as_dict() for s in found]}, "\n".join(lines) or "No batches.")
+    emit(as_json, {"batches": [s.as_dict() for s in found]}, "\n".join(lines) or "No batches.")
 
 
 @click.command("seed-demo")
@@ -153,7 +151,7 @@ def seed_demo(as_json: bool):
         lines += ["", f"Pay by link (/pay) or create a login (/register) for account {example.account}: statement code "
                       f"{example.code}, date of birth {example.date_of_birth}, ZIP {example.zip_code}. "
                       "Mail lands in the outbox folder."]
-    _emit(as_json, payload, "\n".join(lines))
+    emit(as_json, payload, "\n".join(lines))
 
 
 @click.command("setup")
@@ -174,7 +172,7 @@ def setup(facility_name, admin_email, admin_name, password_stdin, as_json):
     text = f"created {result.facility.name} and its admin {result.admin.email}; sign in at /staff/login"
     if result.generated_password:
         text += f"\ntemporary password (shown once): {result.generated_password}"
-    _emit(as_json, result.as_dict(), text)
+    emit(as_json, result.as_dict(), text)
 
 
 @click.command("demo-totp")
@@ -221,7 +219,7 @@ def users_create(email, role, full_name, account_number, password_stdin, as_json
     if not password_stdin:
         payload["temporary_password"] = password
     text = f"created {user.email} ({role})" + (f"; temporary password: {password}" if not password_stdin else "")
-    _emit(as_json, payload, text)
+    emit(as_json, payload, text)
 
 
 @iop_cli.command("run")
@@ -237,7 +235,7 @@ def iop_run(as_of, only_date, as_json):
         result = iop.run(day, actor="cli:iop-run", only_date=only_date.date() if only_date else None)
     except iop.IopError as exc:
         raise click.ClickException(str(exc)) from exc
-    _emit(as_json, result.as_dict(), result.summary())
+    emit(as_json, result.as_dict(), result.summary())
 
 
 def _import(kind: str, path: str, as_json: bool, importer):
@@ -246,7 +244,7 @@ def _import(kind: str, path: str, as_json: bool, importer):
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from exc
     result = importer(text, actor=f"cli:{kind}-import")
-    _emit(as_json, result.as_dict(), f"imported {result.imported} {kind}" if result.imported else
+    emit(as_json, result.as_dict(), f"imported {result.imported} {kind}" if result.imported else
           "nothing imported:\n" + "\n".join(f"  {e}" for e in result.errors))
     if result.errors:
         raise click.ClickException(f"{path}: {len(result.errors)} problem(s); nothing was imported")
@@ -259,7 +257,7 @@ def _import_records(kind: str, path: str, as_json: bool, importer):
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from exc
     result = importer(text, actor=f"cli:import-{kind}")
-    _emit(as_json, result.as_dict(), result.summary())
+    emit(as_json, result.as_dict(), result.summary())
     if result.errors:
         raise click.ClickException(f"{path} refused: {len(result.errors)} problem(s); nothing was imported")
 
@@ -286,16 +284,12 @@ def import_patients(path, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def era_import(path, as_json):
     """Validate, balance-check, match and post an 835 file whole; what does not match waits in the exception queue."""
-    try:
-        with open(path, "rb") as handle:
-            content = handle.read()
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    content = read_file(path)
     try:
         result = remittances.import_file(content, os.path.basename(path), actor="cli:era-import")
     except remittances.EraError as exc:
         raise click.ClickException(f"{path} refused, nothing posted: {exc}") from exc
-    _emit(as_json, result.as_dict(), result.summary())
+    emit(as_json, result.as_dict(), result.summary())
 
 
 @codes_cli.command("load")
@@ -340,7 +334,7 @@ def statements_run(as_of, no_mail, as_json):
     """Issue statements for accounts whose statement day it is (idempotent)."""
     result = statements.run(as_of.date() if as_of else facility_today(), actor="cli:statements-run",
                             notify=not no_mail)
-    _emit(as_json, result.as_dict(), result.summary())
+    emit(as_json, result.as_dict(), result.summary())
 
 
 @stripe_cli.command("register-webhook")
@@ -377,7 +371,7 @@ def plans_charge_due(as_of, as_json):
     lines = [f"plans as of {day}: " + ", ".join(f"{n} {r}" for r, n in counts.items()) + f", {reminders} reminders"]
     lines += [f"  {o.account_number} payment {o.installment_id} attempt {o.attempt}: {o.result}"
               + (f" ({o.message})" if o.message else "") for o in outcomes]
-    _emit(as_json, {"as_of": day.isoformat(), "outcomes": [vars(o) for o in outcomes], "counts": counts,
+    emit(as_json, {"as_of": day.isoformat(), "outcomes": [vars(o) for o in outcomes], "counts": counts,
                     "reminders": reminders}, "\n".join(lines))
 
 
@@ -389,7 +383,7 @@ def collections_run(as_of, as_json):
     """Age accounts, decide promises, advance dunning stages, score the queue; rerunning changes nothing."""
     day = as_of.date() if as_of else facility_today()
     result = collections.run(day, actor="cli:collections-run")
-    _emit(as_json, result.as_dict(), result.summary())
+    emit(as_json, result.as_dict(), result.summary())
 
 
 @collections_cli.command("place")
@@ -412,7 +406,7 @@ def collections_place(number, agency_name, as_of, as_json):
     except collections.CollectionsError as exc:
         db.session.rollback()
         raise click.ClickException(f"{number} cannot be placed: {exc}") from exc
-    _emit(as_json, {"account": number, "agency": agency.name, "placed_on": day.isoformat(),
+    emit(as_json, {"account": number, "agency": agency.name, "placed_on": day.isoformat(),
                     "balance_cents": placement.placed_balance_cents},
           f"{number} placed with {agency.name} on {day}")
 @history_cli.command("import")
@@ -460,7 +454,7 @@ def estimate_cli(ctx, payer, plan_id, level, days, out_of_network, copay, copay_
         result = estimates.estimate(request, as_of=facility_today())
     except estimates.EstimateError as exc:
         raise click.ClickException(str(exc)) from exc
-    _emit(as_json, result.as_dict(), result.summary())
+    emit(as_json, result.as_dict(), result.summary())
 
 
 def _payer_id(text: str) -> int:
@@ -479,7 +473,7 @@ def _payer_id(text: str) -> int:
 def estimate_backtest(since, as_json):
     """Estimate each past stay from earlier payments only; report accuracy by payer."""
     report = estimates.backtest(since.date() if since else None)
-    _emit(as_json, report, estimates.backtest_summary(report))
+    emit(as_json, report, estimates.backtest_summary(report))
 
 
 @gfe_cli.command("check")
@@ -487,7 +481,7 @@ def estimate_backtest(since, as_json):
 def gfe_check(as_json):
     """Flag Good Faith Estimates whose billed charges reached the estimate plus $400."""
     found = gfe.check_overages(actor="cli:gfe-check")
-    _emit(as_json, {"flagged": [{"id": g.id, "account_id": g.account_id, "total_cents": g.total_cents,
+    emit(as_json, {"flagged": [{"id": g.id, "account_id": g.account_id, "total_cents": g.total_cents,
                                  "billed_cents": g.flagged_billed_cents} for g in found]},
           f"{len(found)} Good Faith Estimate(s) newly flagged")
 @underpayments_cli.command("scan")
@@ -497,7 +491,7 @@ def gfe_check(as_json):
 def underpayments_scan(since, as_json):
     """Check posted lines against contract rates and payer history (idempotent backfill)."""
     result = underpayments.scan(since.date() if since else None, actor="cli:underpayments-scan")
-    _emit(as_json, result.as_dict(), result.summary())
+    emit(as_json, result.as_dict(), result.summary())
 
 
 @underpayments_cli.command("import-rates")
@@ -525,7 +519,7 @@ def payers_add(name, x12_payer_id, payer_type, timely_filing_days, appeal_limit_
                                   actor="cli:payers-add")
     except payers.PayerError as exc:
         raise click.ClickException(f"{exc.field.replace('_', ' ')}: {exc}") from exc
-    _emit(as_json, _payer_dict(payer), f"added payer {payer.id}: {payer.name}")
+    emit(as_json, _payer_dict(payer), f"added payer {payer.id}: {payer.name}")
 
 
 @payers_cli.command("list")
@@ -535,7 +529,7 @@ def payers_list(as_json):
     found = payers.all_payers()
     lines = [f"{p.id:5} {p.name:40} {p.x12_payer_id or '-':12} {p.payer_type:18}"
              + ("" if p.active else " (inactive)") for p in found]
-    _emit(as_json, {"payers": [_payer_dict(p) for p in found]}, "\n".join(lines) or "No payers.")
+    emit(as_json, {"payers": [_payer_dict(p) for p in found]}, "\n".join(lines) or "No payers.")
 
 
 def _payer_dict(payer) -> dict:

@@ -13,12 +13,8 @@ CODE_LIST = re.compile(r"^[A-Z0-9]{4,7}(,[A-Z0-9]{4,7})*$")
 BILL_TYPE = re.compile(r"^[0-9]{2}$")
 
 
-class RuleError(ValueError):
+class RuleError(facility.FieldError):
     """A value a claim rule cannot take; `field` names the form field to show it on."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 def rule_for(payer_id: int, billing_provider_id: int | None) -> ClaimRule:

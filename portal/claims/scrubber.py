@@ -170,24 +170,26 @@ def _duplicate(f: Facts):
                        f"{other}.")
 
 
+def _filing_deadline(f: Facts) -> tuple[date, date] | None:
+    """The oldest day billed and the last day the payer takes it, when the payer has a limit."""
+    if not f.payer.timely_filing_days or not f.lines:
+        return None
+    oldest = min(line.service_date for line in f.lines)
+    return oldest, oldest + timedelta(days=f.payer.timely_filing_days)
+
+
 @rule("timely_filing", "error", "Timely filing limit passed")
 def _timely_filing(f: Facts):
-    if not f.payer.timely_filing_days or not f.lines:
-        return
-    oldest = min(line.service_date for line in f.lines)
-    deadline = oldest + timedelta(days=f.payer.timely_filing_days)
-    if f.today > deadline:
+    if (found := _filing_deadline(f)) and f.today > found[1]:
+        oldest, deadline = found
         yield None, (f"{f.payer.name} takes claims {f.payer.timely_filing_days} days from service: the limit for "
                      f"{oldest:%m/%d/%Y} passed on {deadline:%m/%d/%Y}.")
 
 
 @rule("timely_filing_near", "warning", "Timely filing limit close")
 def _timely_filing_near(f: Facts):
-    if not f.payer.timely_filing_days or not f.lines:
-        return
-    oldest = min(line.service_date for line in f.lines)
-    deadline = oldest + timedelta(days=f.payer.timely_filing_days)
-    if f.today <= deadline <= f.today + timedelta(days=TIMELY_FILING_WARNING_DAYS):
+    if (found := _filing_deadline(f)) and f.today <= found[1] <= f.today + timedelta(days=TIMELY_FILING_WARNING_DAYS):
+        oldest, deadline = found
         yield None, f"Send by {deadline:%m/%d/%Y}: {f.payer.name}'s timely filing limit for {oldest:%m/%d/%Y}."
 
 
