@@ -108,7 +108,7 @@ def send(payer: Payer, *, actor: str, now: datetime | None = None) -> BatchResul
         db.session.flush()
         text = x837.write(parts_of(chosen), claim_type=claim_type, control=batch.id, facility=home, payer=payer,
                           sender_id=sender, now=now)
-        if problems := x12.validate(text.encode()):
+        if problems := x12.validate(text.encode()) + x837.structural_problems(text):
             raise ClaimError(f"The {x837.VERSIONS[claim_type]} file for {payer.name} did not pass validation "
                              f"({len(problems)} problems): {'; '.join(problems[:3])}")
         kind = "P" if claim_type == "professional" else "I"

@@ -270,3 +270,43 @@ def _line_adjudication(w: Writer, parts: ClaimParts, number: int, procedure: str
           found.units)
     _cas(w, found.adjustments)
     w.add("DTP", "573", "D8", f"{found.paid_on:%Y%m%d}")
+
+
+def structural_problems(text: str) -> list[str]:
+    """Our own checks of a written file, for what the validator's map does not check: the segment count,
+    the HL tree, each claim's total against its lines, and line control numbers unique in the file."""
+    segments = [s.strip().split("*") for s in text.split("~") if s.strip()]
+    problems = []
+    st = next(i for i, s in enumerate(segments) if s[0] == "ST")
+    se = next(i for i, s in enumerate(segments) if s[0] == "SE")
+    if int(segments[se][1]) != se - st + 1:
+        problems.append(f"SE01 says {segments[se][1]} segments; the transaction set has {se - st + 1}")
+    seen_hl: set[str] = set()
+    claims: list[tuple[str, int, int]] = []  # control number, CLM02 cents, lines' cents
+    controls: set[str] = set()
+    for seg in segments[st:se]:
+        if seg[0] == "HL":
+            if seg[2] and seg[2] not in seen_hl:
+                problems.append(f"HL {seg[1]} names parent {seg[2]}, which comes nowhere before it")
+            if seg[1] in seen_hl or int(seg[1]) != len(seen_hl) + 1:
+                problems.append(f"HL {seg[1]} is out of sequence")
+            seen_hl.add(seg[1])
+        elif seg[0] == "CLM":
+            claims.append((seg[1], cents(seg[2]), 0))
+        elif seg[0] in ("SV1", "SV2") and claims:
+            number, total, lines = claims[-1]
+            claims[-1] = (number, total, lines + cents(seg[2] if seg[0] == "SV1" else seg[3]))
+        elif seg[0] == "REF" and seg[1] == "6R":
+            if seg[2] in controls:
+                problems.append(f"line control number {seg[2]} is used twice")
+            controls.add(seg[2])
+    problems += [f"claim {number}: CLM02 {amount(total)} is not the sum of its lines ({amount(lines)})"
+                 for number, total, lines in claims if total != lines]
+    return problems
+
+
+def cents(text: str) -> int:
+    """An X12 decimal amount (650, 650.5, -12.25) in cents."""
+    whole, _, part = text.partition(".")
+    sign = -1 if whole.startswith("-") else 1
+    return sign * (abs(int(whole)) * 100 + int((part + "00")[:2]))

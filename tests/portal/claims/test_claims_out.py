@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from portal import claims, remittances
+from portal.claims import x837
 from portal.extensions import db
 from portal.models import Claim, ClaimBatch, Remittance, RemittanceLine
 from portal.remittances import x12
@@ -187,6 +188,19 @@ def test_round_trip_claims_out_remittance_in(app):
     charges = sorted((line.charge for line in claim.lines), key=lambda c: c.service_date)
     assert [c.insurance_balance_cents for c in charges] == [0, 0, 65000, 0, 0]
     assert [c.patient_balance_cents for c in charges] == [13000, 13000, 0, 13000, 13000]
+    # The denied day is on the denial worklist, open, with its reason.
+    (denial,) = claims.list_denials("open")
+    assert (denial.line.charge_id, denial.line.denial_codes) == (charges[2].id, "CO-97")
+
+
+def test_our_own_checks_catch_what_the_validator_map_does_not():
+    good = "ST*837*0001~HL*1**20*1~HL*2*1*22*0~CLM*A1*10***11:B:1~SV1*HC:S9480*10*UN*1~REF*6R*A1-1~SE*7*0001~"
+    assert x837.structural_problems(good) == []
+    bad = good.replace("CLM*A1*10", "CLM*A1*12").replace("HL*2*1*", "HL*2*5*").replace("SE*7", "SE*9")
+    bad = bad.replace("REF*6R*A1-1~", "REF*6R*A1-1~REF*6R*A1-1~")
+    assert x837.structural_problems(bad) == [
+        "SE01 says 9 segments; the transaction set has 8", "HL 2 names parent 5, which comes nowhere before it",
+        "line control number A1-1 is used twice", "claim A1: CLM02 12 is not the sum of its lines (10)"]
 
 
 def test_a_denied_claim_is_replaced_with_the_payers_number_and_the_replacement_is_valid(app):
