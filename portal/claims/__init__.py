@@ -7,6 +7,7 @@ facility, charges (code checks), iop (authorization units), remittances.x12 (the
 (reason codes in words), patients and payers (claims imported from another system), locking.
 """
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from portal.claims.acknowledgments import (
     AcknowledgmentError,
@@ -117,7 +118,8 @@ def claims_with(status: str | None = None, *, payer_id: int | None = None, accou
                 limit: int = 200) -> list[Claim]:
     if status is not None and status not in CLAIM_STATUSES:
         raise ClaimError(f"{status} is not a claim status ({', '.join(CLAIM_STATUSES)})")
-    query = select(Claim).order_by(Claim.id.desc()).limit(limit)
+    query = (select(Claim).order_by(Claim.id.desc()).limit(limit)
+             .options(selectinload(Claim.patient), selectinload(Claim.payer)))
     if status is not None:
         query = query.where(Claim.status == status)
     if payer_id is not None:
