@@ -45,8 +45,8 @@ def claims_build(payer_text, through, as_json):
     payer = _payer(payer_text) if payer_text else None
     built = claims.build(claims.ChargeFilter(payer_id=payer.id if payer else None,
                                              through=through.date() if through else None), actor="cli:claims-build")
-    followers, refused = claims.build_secondaries(actor="cli:claims-build")
-    built += [c for c in followers if payer is None or c.payer_id == payer.id]
+    followers, refused = claims.build_secondaries(actor="cli:claims-build", payer_id=payer.id if payer else None)
+    built += followers
     ready = sum(1 for c in built if c.status == "ready")
     text = [f"built {len(built)} claim(s): {ready} ready, {len(built) - ready} held by the scrubber",
             *(f"  not billed to the next payer: {reason}" for reason in refused)]

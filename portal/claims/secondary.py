@@ -61,14 +61,16 @@ def prior_payer(secondary: Claim) -> PriorPayer | None:
     return prior
 
 
-def candidates() -> list[Claim]:
-    """Adjudicated claims whose patient has a further coverage and that have no next-payer claim yet."""
+def candidates(payer_id: int | None = None) -> list[Claim]:
+    """Adjudicated claims whose patient has a further coverage (with `payer_id`, when given) and that have
+    no next-payer claim yet."""
     followed = select(Claim.primary_claim_id).where(Claim.primary_claim_id.is_not(None), Claim.status != "void")
     found = db.session.scalars(
         select(Claim).where(Claim.status.in_(ADJUDICATED), Claim.id.not_in(followed),
                             Claim.patient_id.in_(select(Coverage.patient_id).where(Coverage.priority > 1)))
         .options(selectinload(Claim.coverage), selectinload(Claim.lines).selectinload(ClaimLine.charge)))
-    return [claim for claim in found if next_coverage(claim) is not None]
+    return [claim for claim in found if (coverage := next_coverage(claim)) is not None
+            and payer_id in (None, coverage.payer_id)]
 
 
 def build_secondary(primary: Claim, *, actor: str) -> Claim:
@@ -111,10 +113,11 @@ def build_secondary(primary: Claim, *, actor: str) -> Claim:
     return claim
 
 
-def build_secondaries(*, actor: str) -> tuple[list[Claim], list[str]]:
-    """Every candidate's next-payer claim: (claims built, one sentence per primary that could not be)."""
+def build_secondaries(*, actor: str, payer_id: int | None = None) -> tuple[list[Claim], list[str]]:
+    """Every candidate's next-payer claim (to `payer_id` only, when given): (claims built, one sentence per
+    primary that could not be)."""
     built, refused = [], []
-    for primary in candidates():
+    for primary in candidates(payer_id):
         try:
             built.append(build_secondary(primary, actor=actor))
         except ClaimError as exc:

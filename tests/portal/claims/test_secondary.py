@@ -47,6 +47,7 @@ def insured_twice(app):
 
 def test_the_balance_the_primary_left_goes_to_the_secondary_with_its_adjudication(insured_twice):
     w = insured_twice
+    assert claims.build_secondaries(actor="test", payer_id=w.clinic.payer.id) == ([], [])  # not that payer's
     assert w.primary.status == "paid"
     assert [line.charge.patient_balance_cents for line in w.primary.lines] == [13000] * 3
     built, refused = claims.build_secondaries(actor="test")
