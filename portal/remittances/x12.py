@@ -104,9 +104,20 @@ def normalise(content: bytes) -> bytes:
     if len(text) < 106 or not text.startswith("ISA") or text[105] in "\r\n":
         return text.encode("latin-1")  # a newline is the terminator itself (or not X12: refused later)
     flat = text.replace("\r", "").replace("\n", "")
+    if _misplaced_isa16(flat) is not None:
+        return text.encode("latin-1")  # no terminator to be read from an unpadded ISA: refused later, saying so
     terminator = flat[105]
     segments = [raw.strip(" \t") for raw in flat.split(terminator)]
     return "".join(raw + terminator + "\n" for raw in segments if raw).encode("latin-1")
+
+
+def _misplaced_isa16(text: str) -> int | None:
+    """The column ISA16 starts at when it is not 105 (the ISA's fields not padded), else None; the segment
+    terminator is the character after ISA16, so it cannot be read where an unpadded ISA does not put it."""
+    separators = [i for i, ch in enumerate(text[:400]) if ch == text[3]][:16]
+    if len(separators) == 16 and separators[15] != 103:
+        return separators[15] + 2
+    return None
 
 
 def split_segments(content: bytes) -> tuple[list[list[str]], str]:
@@ -117,10 +128,10 @@ def split_segments(content: bytes) -> tuple[list[list[str]], str]:
     if not text.startswith("ISA") or len(text) < 16:
         raise X12Error("This is not an X12 file", ["it does not start with an ISA segment"])
     element = text[3]
-    separators = [i for i, ch in enumerate(text[:400]) if ch == element][:16]
-    if len(separators) == 16 and separators[15] != 103:
+    misplaced = _misplaced_isa16(text)
+    if misplaced is not None:
         raise X12Error("ISA fields are not fixed width", [
-            f"ISA16 starts at column {separators[15] + 2}, not 105: every ISA field is padded to its fixed width"])
+            f"ISA16 starts at column {misplaced}, not 105: every ISA field is padded to its fixed width"])
     if len(text) < 106:
         raise X12Error("The file is truncated", ["the ISA segment is shorter than its 106 characters"])
     component, terminator = text[104], text[105]

@@ -118,3 +118,17 @@ def test_a_finding_in_a_money_field_still_refuses(app):
     content = file_of(paid).replace(b"SVC*HC:S9480", b"SVC*XX:S9480")
     with pytest.raises(remittances.EraError, match="not a valid"):
         remittances.import_file(content, "money.835", actor="test")
+
+
+def test_an_isa_two_columns_short_with_a_segment_on_each_line_says_its_fields_are_not_fixed_width(app):
+    """Its terminator is not where the ISA says it is, so nothing is reflowed by guessing one: the refusal
+    names the short ISA, not "not an X12 file"."""
+    make_claim("UP2", [("S9480", DAY, 1, 90000)])
+    plain = file_of(claim("UP2", line("S9480", 90000, 60000, cas("CO", "45", 30000))))
+    isa, rest = plain.split(b"\n", 1)
+    sender_two_short = isa[:35] + isa[37:]
+    before = counts()
+    with pytest.raises(remittances.EraError, match="ISA fields are not fixed width") as refused:
+        remittances.import_file(sender_two_short + b"\n" + rest, "short-isa.835", actor="test")
+    assert "column 103" in refused.value.problems[0]
+    assert counts() == before

@@ -20,6 +20,13 @@ ABSENT = pytest.mark.skipif(not FILES,
 # What each file does here, and why (the first finding of the validator or of our checks).
 NOT_VALID = "refused: The file is not a valid 005010X221A1 835"
 EXPECTED: dict[str, str] = {
+    "affect/exhaustive_sample.txt": "refused: The file has no envelope",  # every field written as X's, from ST on
+    "affect/nevada_medicaid.txt": "refused: ISA fields are not fixed width",  # ISA06/08 unpadded
+    "chs/test.835": NOT_VALID,  # SE counts 17 segments, the set has 16
+    "clawdgeorge/sample_835.edi": "refused: ISA fields are not fixed width",  # ISA06/08 one column short each
+    "clawdgeorge/sample_835_alt_delimiters.edi": "refused: ISA fields are not fixed width",  # '+' separators
+    "clawdgeorge/sample_835_balancing.edi": "refused: ISA fields are not fixed width",  # ISA08 one column short
+    "clawdgeorge/sample_835_rich.edi": "refused: ISA fields are not fixed width",  # ISA08 one column short
     "databricks/no_plb_sample.txt": NOT_VALID,  # IEA and SE control numbers do not match ISA and ST
     "databricks/plb_sample.txt": NOT_VALID,  # the same envelope, and N1*PE after a claim's DTM
     "databricks/sample.txt": NOT_VALID,  # SE segment counts are wrong: where a payment ends is unknown
@@ -28,6 +35,7 @@ EXPECTED: dict[str, str] = {
     "edi835/blue_cross_nc_sample.txt": "refused: The file has no envelope",  # a bare ST/SE, no ISA/GS
     "edi835/emedny_sample.txt": "posted",
     "edi835/united_healthcare_legacy_sample.txt": "posted with warnings",
+    "harshityadav95/EDI835input.txt": "refused: ISA fields are not fixed width",  # ISA06/08 short
     "lfh/cob-contractural-adjustment.835": NOT_VALID,  # composites written with '>' while ISA16 says ':'
     "lfh/managed-care.835": "posted with warnings",  # BPR16 is not a date; PER*BL missing
     "lfh/medicare-part-a.835": "posted with warnings",  # PER*BL missing; TS3 figures marked not used
@@ -35,7 +43,16 @@ EXPECTED: dict[str, str] = {
     "lfh/tertiary-payment.835": NOT_VALID,  # SVC01-02 missing: which service was paid is unknown
     "moov/sample1.txt": NOT_VALID,  # SVC with trailing element separators (a syntax error)
     "moov/sample2.txt": "refused: The file does not balance",
+    "nididpi/835X221sample": NOT_VALID,  # SE counts 26 segments, the set has 24
+    "oopfactory/Example1.txt": "refused: Wrong version: 5010",  # GS08 is not a release
+    "oopfactory/Example1_GripElements.txt": "refused: Wrong version: 004010X091A1",
+    "pbx12/example835One.txt": "refused: Wrong version: none",  # a GS of seven elements, BPR of random text
+    "pbx12/example835SpecialCharsOne.txt": "refused: Wrong version: none",  # the same with '^' as terminator
     "pyx12/835_mult_loops.txt": "posted",
+    "pyx12/835_simple.txt": "refused: Wrong version: 004010X091A1",
+    "tasty/multi-line-not-delimited.edi": "posted",  # the eMedNY example, a line break as terminator
+    "tasty/profee-multiple.edi": NOT_VALID,  # one interchange repeated: ISA13 006000600 not unique
+    "tasty/profee.edi": "posted",  # the eMedNY example, a segment on each line
 }
 
 
