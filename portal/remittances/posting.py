@@ -363,13 +363,22 @@ def _history(ln: MatchedLine) -> dict:
 
 
 def _claim_level_shares(rc: RemittanceClaim) -> dict | str:
-    """Claim-level CAS spread over the lines: each amount comes out of the lines' paid amounts in order."""
+    """Claim-level CAS spread over the lines: each amount comes out of the lines' paid amounts in order.
+    A negative OA (a secondary paying above the primary's allowed amount, at claim level) adds to the first
+    line's payment, where it nets against that line's other OA as a line-level one does."""
     shares: dict[int, dict] = {ln.sequence: {"taken": 0, "adjustments": []} for ln in rc.lines}
     room = {ln.sequence: ln.paid_cents for ln in rc.lines}
     for adj in rc.adjustments:
         left = adj["amount_cents"]
+        if left < 0 and adj["group"] == "OA" and rc.lines:
+            first = rc.lines[0].sequence
+            shares[first]["taken"] += left
+            shares[first]["adjustments"].append(adj)
+            room[first] -= left
+            continue
         if left < 0:
-            return "The claim has a negative claim-level adjustment: post it by hand"
+            return (f"The claim has a negative claim-level {adj['group']}-{adj['carc']} adjustment: "
+                    "post it by hand")
         for ln in rc.lines:
             take = min(left, room[ln.sequence])
             if take > 0:

@@ -134,6 +134,21 @@ def test_a_negative_other_adjustment_on_a_secondary_payment_posts(app):
     assert ledger_clean()
 
 
+def test_a_negative_other_adjustment_at_claim_level_posts_the_same_way(app):
+    # The same secondary payment with the OA-94 -9.00 written on the claim (CLP04 34.00 = lines 25.00 + 9.00).
+    ours = make_claim("ML108", [("55669", DAY, 1, 54100)])
+    content = file_of(claim("ML108", line("55669", 54100, 2500, cas("OA", "23", 51600)), status="2",
+                            adjustments=[cas("OA", "94", -900)]))
+    result = remittances.import_file(content, "secondary.835", actor="test")
+
+    assert (result.posted_lines, result.exceptions, result.posted_paid_cents) == (1, 0, 3400)
+    assert paid_into_ledger() == 3400
+    written_off = db.session.scalars(select(Adjustment)).all()
+    assert [(a.group_code, a.carc, a.amount_cents) for a in written_off] == [("OA", "23", 50700)]
+    assert insurance_owed(ours) == 0
+    assert ledger_clean()
+
+
 def test_a_claim_number_reused_for_another_patient_waits_as_an_exception(app):
     ours = make_claim("ML107", [("S9480", DAY, 1, 90000)], member_id="W100200300")
     content = file_of(claim("ML107", line("S9480", 90000, 65000, cas("CO", "45", 25000)), member_id="Z999888777"),
