@@ -61,7 +61,12 @@ def cards_for(user: User) -> list[Card]:
                  "Insurance pending, plans, disputes and other holds", "collections_queue"),
         ]
     if user.can("claims.view"):
+        by_status = claims.count_by_status()
         cards += [
+            Card("Claims held", str(by_status.get("held", 0) + by_status.get("rejected", 0)),
+                 "Held by the scrubber or rejected by the payer: fix and scrub again", "claims"),
+            Card("Claims ready to send", str(by_status.get("ready", 0)), "Scrubbed clean, waiting for their 837 file",
+                 "claims"),
             Card("ERA exceptions waiting", str(remittances.open_exception_count()),
                  "Remittance claims and lines to match by hand", "era_exceptions"),
             Card("Denials open", str(claims.open_count()), "Denied lines not yet settled", "denials"),

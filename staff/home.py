@@ -17,6 +17,7 @@ WORKLIST_PAGES = {
     "denials": "staff_denials.worklist", "underpayments": "staff_underpayments.underpayment_list",
     "iop_review": "staff_iop.review", "leads": "staff_admissions.leads", "gfes": "staff_admissions.gfe_list",
     "staff_logins": "staff_admin.users_list", "card_events": "staff_card_events.index",
+    "claims": "staff_claims.index",
 }
 
 

@@ -103,3 +103,17 @@ def test_the_pages_need_claims_submit(login_as):
     assert client.get(FILES).status_code == 403
     assert client.post(f"/staff/claims/{claim.id}/replace").status_code in (400, 403)
 
+
+
+def test_the_dashboard_counts_claims_held_and_ready(login_as):
+    found = clinic()
+    found.days(found.patient(), 2)
+    held = found.patient()
+    found.days(held, 1)
+    held.address_line1 = None  # the scrubber holds this one
+    db.session.commit()
+    claims.build(claims.ChargeFilter(), actor="test")
+    db.session.commit()
+    page = text(login_as("biller").get("/staff/"))
+    assert re.search(r"Claims held.{0,200}>1<", page) and re.search(r"Claims ready to send.{0,200}>1<", page)
+    assert "Claims held" not in text(login_as("clinician").get("/staff/"))
