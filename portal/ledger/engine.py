@@ -124,8 +124,9 @@ class UnitOfWork:
             table = model.__table__.name
             with db.session.no_autoflush:  # the caller's pending rows may point at rows queued here
                 if db.session.get_bind().dialect.name == "postgresql":
-                    # Few ids for a small operation, more as it grows: numbers taken and not used are lost.
-                    size = min(2000, 4 << self._fetches[model])
+                    # Few ids for a small operation, twice as many each time it needs more (a large
+                    # remittance: a few round trips, not hundreds); numbers taken and not used are lost.
+                    size = min(1 << 16, 4 << self._fetches[model])
                     pool.extend(db.session.scalars(db.text(
                         f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, {size})")))
                     pool.reverse()
