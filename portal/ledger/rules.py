@@ -2,11 +2,12 @@
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm.util import identity_key
 
 from portal.extensions import db
 from portal.ledger.errors import CHARGE_BUCKETS, LedgerError
-from portal.models import Charge, LedgerEntry, Payment, Posting
+from portal.models import Account, Charge, LedgerEntry, Payment, Posting
 
 
 def reversed_posting_ids(posting_ids) -> set[int]:
@@ -33,10 +34,12 @@ def check_and_cache_charges(charge_ids: set[int], on: date) -> None:
     if not charge_ids:
         return
     sums = _charge_sums(charge_ids)
-    charges = db.session.scalars(
-        select(Charge).where(Charge.id.in_(charge_ids)).execution_options(populate_existing=True)
+    charges = db.session.execute(
+        select(Charge.id, Charge.amount_cents, Charge.posting_id, Charge.patient_responsible_since)
+        .where(Charge.id.in_(charge_ids))
     ).all()
     reversed_ids = reversed_posting_ids([c.posting_id for c in charges])
+    cached = []
     for charge in charges:
         balances = sums[charge.id]
         for bucket, amount in balances.items():
@@ -48,10 +51,34 @@ def check_and_cache_charges(charge_ids: set[int], on: date) -> None:
             raise LedgerError(f"charge {charge.id}: balances would exceed the charge amount")
         if charge.posting_id in reversed_ids and any(balances.values()):
             raise LedgerError(f"charge {charge.id} is reversed and must stay at zero")
-        if balances["patient"] > 0 and charge.patient_responsible_since is None:
-            charge.patient_responsible_since = on
-        charge.insurance_balance_cents = balances["insurance"]
-        charge.patient_balance_cents = balances["patient"]
+        since = charge.patient_responsible_since
+        cached.append({"charge": charge.id, "insurance": balances["insurance"], "patient": balances["patient"],
+                       "since": on if balances["patient"] > 0 and since is None else since})
+    _store(Charge, cached, insurance_balance_cents=bindparam("insurance"), patient_balance_cents=bindparam("patient"),
+           patient_responsible_since=bindparam("since"))
+
+
+def _store(model, rows: list[dict], **values) -> None:
+    """One UPDATE statement for many rows (by id, given as "charge"/"account"), not an ORM flush of each;
+    the session's copies of those rows read the new values when next used."""
+    if not rows:
+        return
+    table = model.__table__
+    id_name = next(iter(rows[0]))
+    db.session.execute(table.update().where(table.c.id == bindparam(id_name)).values(**values), rows)
+    for row in rows:
+        if (obj := db.session.identity_map.get(identity_key(model, row[id_name]))) is not None:
+            db.session.expire(obj, list(values))
+
+
+def store_account_balances(deltas: dict[int, dict[str, int]]) -> None:
+    """Add each account's change to its cached balances (the accounts are locked)."""
+    table = Account.__table__
+    _store(Account, [{"account": account_id, "insurance": delta["insurance"], "patient": delta["patient"],
+                      "unapplied": delta["unapplied"]} for account_id, delta in deltas.items()],
+           insurance_balance_cents=table.c.insurance_balance_cents + bindparam("insurance"),
+           patient_balance_cents=table.c.patient_balance_cents + bindparam("patient"),
+           credit_cents=table.c.credit_cents - bindparam("unapplied"))
 
 
 def check_payments(payment_ids: set[int]) -> None:
