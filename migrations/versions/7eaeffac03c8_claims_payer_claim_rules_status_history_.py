@@ -129,6 +129,11 @@ def upgrade():
         batch_op.create_check_constraint(op.f('ck_balance_transfers_reason'), "reason IN ('deductible', 'coinsurance', "
                                          "'copay', 'noncovered', 'self_pay', 'other', 'secondary')")
 
+    with op.batch_alter_table('facilities', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('x12_submitter_id', sa.String(length=15), nullable=True))
+        batch_op.add_column(sa.Column('x12_receiver_id', sa.String(length=15), nullable=True))
+        batch_op.add_column(sa.Column('x12_receiver_name', sa.String(length=60), nullable=True))
+
     # ### end Alembic commands ###
     # Claims made before there was a history were sent; each gets its first step.
     op.execute(sa.text("UPDATE claims SET status = 'sent' WHERE status = 'submitted'"))
@@ -145,6 +150,10 @@ def upgrade():
 
 def downgrade():
     op.execute(sa.text("DELETE FROM role_permissions WHERE permission = 'claims.submit'"))
+    with op.batch_alter_table('facilities', schema=None) as batch_op:
+        batch_op.drop_column('x12_receiver_name')
+        batch_op.drop_column('x12_receiver_id')
+        batch_op.drop_column('x12_submitter_id')
     with op.batch_alter_table('balance_transfers', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_balance_transfers_reason'), type_='check')
         batch_op.create_check_constraint(op.f('ck_balance_transfers_reason'), "reason IN ('deductible', 'coinsurance', "

@@ -90,7 +90,7 @@ def send(payer: Payer, *, actor: str, now: datetime | None = None) -> BatchResul
     if not payer.x12_payer_id:
         raise ClaimError(f"{payer.name} has no electronic payer id: add it on the payer's page first.")
     home = facility.current()
-    sender = x837.digits(home.tin) or x837.digits(home.npi)
+    sender = home.x12_submitter_id or x837.digits(home.tin) or x837.digits(home.npi)
     if not sender:
         raise ClaimError("The facility has no tax id or NPI to send claims under: add one in the facility settings.")
     ids = list(db.session.scalars(select(Claim.id).where(Claim.payer_id == payer.id, Claim.status == "ready")))

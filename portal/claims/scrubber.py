@@ -10,10 +10,11 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from portal import audit
+from portal import audit, facility
 from portal.charges.codes import CodingError, format_diagnosis, normalize_diagnosis
 from portal.claims import rules, status
 from portal.claims.status import ClaimError
+from portal.claims.x837 import digits
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.facility import npi_is_valid
@@ -27,6 +28,7 @@ from portal.models import (
     ClaimRule,
     ClinicalSession,
     Episode,
+    Facility,
     Payer,
     Program,
     Provider,
@@ -41,6 +43,7 @@ class Facts:
     """What the checks read about one claim, loaded for a whole scrub at once."""
 
     claim: Claim
+    home: Facility
     rule: ClaimRule
     payer: Payer
     episode: Episode | None
@@ -193,8 +196,14 @@ def _timely_filing_near(f: Facts):
         yield None, f"Send by {deadline:%m/%d/%Y}: {f.payer.name}'s timely filing limit for {oldest:%m/%d/%Y}."
 
 
-@rule("npi", "error", "NPI missing or invalid")
+@rule("npi", "error", "NPI, tax id or billing address missing or invalid")
 def _npi(f: Facts):
+    home = f.home
+    if not (home.address_line1 and home.city and home.state and len(digits(home.zip_code)) == 9):
+        yield None, ("The facility's billing address needs street, city, state and a ZIP+4 (nine digits), as "
+                     "claim files carry it: complete it in the facility settings.")
+    if not digits(home.phone):
+        yield None, "The facility has no billing phone, which claim files give as their contact: add it."
     if f.billing is None:
         yield None, "No billing provider: set one on the patient's program (Admin, Programs)."
     elif not npi_is_valid(f.billing.npi):
@@ -271,6 +280,7 @@ def _facts(claims: list[Claim]) -> list[Facts]:
     used = units_used({a.id for found in auths.values() for a in found})
     duplicates = _billed_elsewhere(claims)
     today = facility_today()
+    home = facility.current()
     chosen: dict[tuple, ClaimRule] = {}
     facts = []
     for claim in claims:
@@ -279,7 +289,7 @@ def _facts(claims: list[Claim]) -> list[Facts]:
         if key not in chosen:
             chosen[key] = rules.rule_for(*key)
         facts.append(Facts(
-            claim=claim, rule=chosen[key], payer=claim.payer, episode=episode,
+            claim=claim, home=home, rule=chosen[key], payer=claim.payer, episode=episode,
             program=episode.program if episode else None, billing=providers.get(claim.billing_provider_id),
             rendering=providers.get(claim.rendering_provider_id), today=today, signed_days=signed[claim.patient_id],
             authorizations=auths[claim.coverage_id], units_used=used, billed_elsewhere=duplicates.get(claim.id, {})))

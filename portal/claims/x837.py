@@ -103,9 +103,11 @@ def _address(writer: Writer, line1, city, state, zip_code) -> None:
 
 def write(claims: list[ClaimParts], *, claim_type: str, control: int, facility: Facility, payer: Payer,
           sender_id: str, now: datetime, production: bool = True) -> str:
-    """The 837 text for `claims`, all to `payer`, all of `claim_type`."""
+    """The 837 text for `claims`, all to `payer`, all of `claim_type`; to the facility's clearinghouse when
+    it names one, else to the payer's electronic id."""
     version = VERSIONS[claim_type]
-    receiver = clean(payer.x12_payer_id, 15)
+    receiver = clean(facility.x12_receiver_id or payer.x12_payer_id, 15)
+    receiver_name = clean(facility.x12_receiver_name or payer.name) if facility.x12_receiver_id else clean(payer.name)
     sender = clean(sender_id, 15)
     w = Writer()
     w.add("ISA", "00", " " * 10, "00", " " * 10, "ZZ", sender.ljust(15), "ZZ", receiver.ljust(15),
@@ -115,8 +117,8 @@ def write(claims: list[ClaimParts], *, claim_type: str, control: int, facility: 
     w.add("ST", "837", "0001", version)
     w.add("BHT", "0019", "00", f"{control:09d}", f"{now:%Y%m%d}", f"{now:%H%M}", "CH")
     w.add("NM1", "41", "2", clean(facility.name), "", "", "", "", "46", sender)
-    w.add("PER", "IC", clean(facility.name), "TE", digits(facility.phone)[:10] or "0000000000")
-    w.add("NM1", "40", "2", clean(payer.name), "", "", "", "", "46", receiver)
+    w.add("PER", "IC", clean(facility.name), "TE", digits(facility.phone)[:10])
+    w.add("NM1", "40", "2", receiver_name, "", "", "", "", "46", receiver)
     hl = 0
     by_billing: dict[int, list[ClaimParts]] = {}
     for parts in claims:

@@ -30,6 +30,11 @@ class Facility(Model):
     charge_review: Mapped[bool] = mapped_column(default=False, server_default="0")
     # When on, every finding of the 835 validator refuses the file, even those that change no money.
     era_strict: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # Who our 837 files come from and go to: the submitter id a clearinghouse assigned (else the tax id), and
+    # the clearinghouse's receiver id and name (else each file goes to its payer's electronic id).
+    x12_submitter_id: Mapped[str | None] = mapped_column(String(15))
+    x12_receiver_id: Mapped[str | None] = mapped_column(String(15))
+    x12_receiver_name: Mapped[str | None] = mapped_column(String(60))
 
 
 class Role(Model):

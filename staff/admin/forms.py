@@ -46,6 +46,9 @@ class AuditFilterForm(Form):
     until = DateField("To", validators=[Optional()])
 
 
+X12_ID = "Letters and digits, 2 to 15 of them."
+
+
 class FacilityForm(Form):
     name = StringField("Facility name", validators=[DataRequired(), Length(max=200)])
     neutral_name = StringField(
@@ -69,6 +72,13 @@ class FacilityForm(Form):
     payment_minimum = StringField("Smallest card payment (dollars)", validators=[Optional(), Length(max=12)])
     charge_review = BooleanField("New charges wait in the charge review queue until a biller releases them")
     era_strict = BooleanField("Refuse remittance files over any validator finding, even those that change no money")
+    x12_submitter_id = StringField(
+        "Claim file submitter id", validators=[Optional(), Regexp(r"^[A-Za-z0-9]{2,15}$", message=X12_ID)],
+        description="The id your clearinghouse gave you. Empty: the tax id.")
+    x12_receiver_id = StringField(
+        "Clearinghouse receiver id", validators=[Optional(), Regexp(r"^[A-Za-z0-9]{2,15}$", message=X12_ID)],
+        description="Empty: each 837 file goes straight to its payer's electronic id.")
+    x12_receiver_name = StringField("Clearinghouse name", validators=[Optional(), Length(max=60)])
 
 
 class IopSettingsForm(Form):

@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.models import Claim, ClaimBatch, Remittance, RemittanceLine
 from portal.remittances import x12
 from tests.fixtures import claims as cf
-from tests.fixtures import era, x837_reader
+from tests.fixtures import era, factories, x837_reader
 
 
 def _build(**where):
@@ -87,6 +87,20 @@ def test_a_professional_batch_is_valid_837p_with_our_control_numbers(app):
     assert "PAT*19~" in batch.content
     assert {c.status for c in db.session.scalars(select(Claim))} == {"sent"}
     assert batch.claim_count == len(built) and batch.total_cents == sum(c.total_cents for c in built)
+
+
+def test_a_facility_with_a_clearinghouse_sends_its_files_there_under_its_submitter_id(app):
+    clinic = cf.clinic()
+    home = factories.facility()
+    home.x12_submitter_id, home.x12_receiver_id, home.x12_receiver_name = "SUB778", "CLEARHOUSE1", "Clear House"
+    clinic.days(clinic.patient(), 1)
+    _build()
+    (batch,) = _send(clinic.payer)
+    isa, gs = x837_reader.segments(batch.content)[:2]
+    assert (isa[6].strip(), isa[8].strip(), gs[2], gs[3]) == ("SUB778", "CLEARHOUSE1", "SUB778", "CLEARHOUSE1")
+    assert "NM1*40*2*CLEAR HOUSE*****46*CLEARHOUSE1~" in batch.content
+    assert f"NM1*PR*2*HARBOR HEALTH*****PI*{clinic.payer.x12_payer_id}~" in batch.content  # the payer stays named
+    assert x12.validate(batch.content.encode()) == []
 
 
 def test_interchange_and_group_control_numbers_are_unique_and_increase(app):

@@ -8,6 +8,7 @@ from portal import claims
 from portal.extensions import db
 from portal.models import AuditEvent, Authorization, Charge, ClaimIssue, ClinicalSession, Episode, EpisodeDiagnosis
 from tests.fixtures import claims as cf
+from tests.fixtures import factories
 
 
 def _build(clinic):
@@ -76,6 +77,14 @@ def _bad_billing_npi(clinic, patient):
     clinic.billing.npi = "1234567890"
 
 
+def _five_digit_zip(clinic, patient):
+    factories.facility().zip_code = "07081"
+
+
+def _no_facility_phone(clinic, patient):
+    factories.facility().phone = None
+
+
 def _no_rendering(clinic, patient):
     clinic.program.rendering_provider_id = None
 
@@ -100,7 +109,7 @@ BREAKS = {
     "code_not_billable": [_php_code, _not_billable_to_payer],
     "timely_filing": _timely_filing_passed,
     "timely_filing_near": _timely_filing_near,
-    "npi": _bad_billing_npi,
+    "npi": [_bad_billing_npi, _five_digit_zip, _no_facility_phone],
     "rendering_provider": _no_rendering,
     "subscriber": [_no_member_id, _subscriber_is_parent, _no_address],
 }

@@ -80,6 +80,19 @@ def test_facility_settings_validate_and_audit(login_as):
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "facility.updated"))
 
 
+def test_the_clearinghouse_ids_claim_files_use_are_facility_settings(login_as):
+    admin = login_as("admin")
+    base = {"name": "Clinic", "neutral_name": "Riverside Health", "statement_descriptor": "RIVERSIDE"}
+    bad = post_form(admin, "/staff/admin/facility", {**base, "x12_receiver_id": "CLEAR HOUSE*1"})
+    assert bad.status_code == 400 and "Letters and digits, 2 to 15 of them." in bad.get_data(as_text=True)
+    good = post_form(admin, "/staff/admin/facility", {**base, "x12_submitter_id": "SUB778",
+                                                      "x12_receiver_id": "CLEARHOUSE1", "x12_receiver_name": "Clear"})
+    assert good.status_code == 302
+    facility = db.session.scalar(select(Facility))
+    assert (facility.x12_submitter_id, facility.x12_receiver_id, facility.x12_receiver_name) == \
+        ("SUB778", "CLEARHOUSE1", "Clear")
+
+
 def test_audit_log_filters_by_account(login_as):
     first, second = factories.account(), factories.account()
     biller = login_as("biller")
