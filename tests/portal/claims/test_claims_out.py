@@ -8,10 +8,11 @@ from sqlalchemy import select
 from portal import claims, remittances
 from portal.claims import x837
 from portal.extensions import db
-from portal.models import Claim, ClaimBatch, Remittance, RemittanceLine
+from portal.models import Claim, ClaimBatch, ClaimLine, Remittance, RemittanceLine
 from portal.remittances import x12
 from tests.fixtures import claims as cf
 from tests.fixtures import era, factories, x837_reader
+from tests.fixtures.threads import run_concurrently
 
 
 def _build(**where):
@@ -256,3 +257,16 @@ def test_a_void_claim_names_the_original(app):
     assert x12.validate(batch.content.encode()) == []
     (billed,) = x837_reader.read(batch.content)
     assert (billed.frequency, billed.refs["F8"], void.replaces_claim_id) == ("8", "ICN-123", claim.id)
+
+
+def test_billers_building_at_once_bill_each_charge_once(app):
+    clinic = cf.clinic()
+    for _ in range(3):
+        clinic.days(clinic.patient(), 3)
+    db.session.remove()
+    results, errors = run_concurrently(
+        app, 4, lambda i: [c.id for c in claims.build(claims.ChargeFilter(), actor=f"user:{i}")])
+    assert errors == []
+    assert sorted(len(r) for r in results) == [0, 0, 0, 3]
+    lines = db.session.scalars(select(ClaimLine.charge_id)).all()
+    assert len(lines) == len(set(lines)) == 9
