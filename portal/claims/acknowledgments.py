@@ -180,7 +180,8 @@ def _read_999(segments: list[list[str]], component: str) -> list[_GroupResponse]
             response.errors.append(f"{where}: {words(SEGMENT_ERRORS, _el(seg, 4))}" if _el(seg, 4) else where)
         elif sid == "IK4" and response is not None:
             position, _, part = _el(seg, 1).partition(component)
-            name = f"{segment_name}{int(position):02d}" if position.isdigit() else f"element {position}"
+            numbered = position.isascii() and position.isdigit()
+            name = f"{segment_name}{int(position):02d}" if numbered else f"element {position}"
             text = f"{name}{'-' + part.split(component)[0] if part else ''}: {words(ELEMENT_ERRORS, _el(seg, 3))}"
             response.errors.append(text + (f" (bad value {_el(seg, 4)!r})" if _el(seg, 4) else ""))
         elif sid == "IK5" and response is not None:
@@ -312,7 +313,7 @@ def import_999(content: bytes, filename: str, *, actor) -> AcknowledgmentResult:
     actor = _actor_label(actor)
     groups = _read_999(segments, component)
     batches = {g.group: db.session.get(ClaimBatch, int(g.group)) for g in groups
-               if g.group.isdigit() and len(g.group) < 10}
+               if g.group.isascii() and g.group.isdigit() and len(g.group) < 10}
     claim_ids = list(db.session.scalars(select(Claim.id).where(
         Claim.batch_id.in_([b.id for b in batches.values() if b is not None]))))
     claims = lock_rows(Claim, claim_ids)  # another import or a send at the same time waits

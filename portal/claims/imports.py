@@ -20,6 +20,7 @@ from portal.patients.details import clean
 from portal.remittances import x12
 
 MAX_CENTS = 10**11  # a billion dollars: anything larger in a claim file is a misreading
+MAX_UNITS = 9999  # units on one service line; more is a misreading
 
 
 @dataclass
@@ -91,6 +92,17 @@ def _cents(text: str, where: str) -> int:
     if not value.is_finite() or abs(value) * 100 >= MAX_CENTS or value != value.quantize(Decimal("0.01")):
         raise ClaimError(f"{where}: {text[:20]!r} is not an amount in dollars and cents")
     return int(value * 100)
+
+
+def _units(text: str, where: str) -> int:
+    """SV104/SV205 as a whole number of units (1.00 is 1); not a number, or out of reason, is refused."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or not 0 < value <= MAX_UNITS:
+        raise ClaimError(f"{where}: {text[:20]!r} is not a number of units")
+    return max(1, int(value))
 
 
 def _day(text: str, where: str) -> date:
@@ -192,10 +204,7 @@ def read(content: bytes) -> list[SentClaim]:
             position = 1 if seg[0] == "SV1" else 2
             procedure = _composite(get(position), component, where, f"{seg[0]}0{position}")
             amount, units = (get(2), get(4)) if seg[0] == "SV1" else (get(3), get(5))
-            try:
-                count = max(1, int(Decimal(units or "1")))
-            except InvalidOperation:
-                raise ClaimError(f"{where}: {units[:20]!r} is not a number of units") from None
+            count = _units(units or "1", where)
             claim.lines.append(SentLine(
                 procedure_code=procedure[1][:10] if len(procedure) > 1 else None,
                 modifiers=",".join(m for m in procedure[2:6] if m)[:11] or None,

@@ -123,6 +123,15 @@ def test_a_remittance_or_a_claim_whose_lines_do_not_add_up_is_refused(app):
     assert db.session.scalar(select(func.count(Patient.id))) == 0
 
 
+@pytest.mark.parametrize("units", ["NaN", "Infinity", "9E+999999999", "-2", "0", "lots"])
+def test_units_that_are_not_a_number_of_units_are_refused_naming_the_line(app, units):
+    line = "SV1*HC:99213*40.00*UN*"
+    text = (SAMPLES / "demo.example1.837").read_text().replace(f"{line}1.00", f"{line}{units}")
+    with pytest.raises(claims.ClaimError, match=r"line \d+, SV1: .* is not a number of units"):
+        claims.import_837(text.encode(), "bad.837", actor="test")
+    assert db.session.scalar(select(func.count(Claim.id))) == 0
+
+
 def test_the_cli_imports_and_refuses_in_one_line(app, tmp_path):
     runner = app.test_cli_runner()
     done = runner.invoke(args=["claims", "import", str(SAMPLES / "two-claims-single-provider.837i"), "--json"])
