@@ -2,12 +2,12 @@
 warning with a reason, scrub again, send a payer's ready claims as an 837 file and download it."""
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal import audit, claims, facility, payers
 from portal.auth import permission_required
 from portal.extensions import db
-from portal.models import CLAIM_STATUSES, STATUS_WORDS, Claim, ClaimBatch, ClaimIssue, Payer, User
+from portal.models import CLAIM_STATUSES, STATUS_WORDS, Claim, ClaimBatch, ClaimIssue, Payer
+from portal.payments import desk
 from portal.web import audit_context
 from staff.claims.forms import BuildForm, ClaimFileForm, FollowUpForm, OverrideForm, ScrubForm, SendForm
 
@@ -27,11 +27,8 @@ def _claim(claim_id: int) -> Claim:
 
 def _who(claim: Claim) -> dict[str, str]:
     """The people behind the claim's "user:N" actors (history and overrides), by name."""
-    actors = {a for a in [*(s.actor for s in claim.history), *(i.overridden_by for i in claim.issues)] if a}
-    ids = {int(a[5:]) for a in actors if a.startswith("user:") and a[5:].isdigit() and len(a) < 16}
-    found = {f"user:{u.id}": u.full_name or u.email
-             for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
-    return {actor: found.get(actor, actor) for actor in actors}
+    return desk.actor_names({a for a in [*(s.actor for s in claim.history), *(i.overridden_by for i in claim.issues)]
+                             if a})
 
 
 def _build_form(**kwargs) -> BuildForm:
