@@ -2,6 +2,7 @@
 from sqlalchemy import select
 
 from portal.extensions import db, sqlite_immediate
+from portal.sql import among
 from portal.transaction import commit_before_write_lock
 
 
@@ -25,7 +26,7 @@ def lock_rows(model, ids) -> dict:
     """Lock rows of `model` in id order until commit (no deadlock between two lockers); fresh values."""
     begin_write()
     rows = db.session.scalars(
-        select(model).where(model.id.in_(sorted(ids))).order_by(model.id)
+        select(model).where(among(model.id, ids)).order_by(model.id)
         .with_for_update().execution_options(populate_existing=True)
     )
     return {row.id: row for row in rows}

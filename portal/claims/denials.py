@@ -62,7 +62,8 @@ def _label(actor: User | str) -> str:
 
 def open_denial(line: RemittanceLine, *, actor: str) -> Denial:
     """A posted line the payer denied becomes an open denial with its first step."""
-    denial = Denial(line=line, state="open", opened_at=utcnow(), updated_at=utcnow())
+    # By id: an imported line is not in the session yet (its row goes in with the unit of work).
+    denial = Denial(remittance_line_id=line.id, state="open", opened_at=utcnow(), updated_at=utcnow())
     denial.steps.append(DenialStep(state="open", at=utcnow(), actor=actor,
                                    note=f"Denied: {line.denial_codes or 'no codes given'}"))
     db.session.add(denial)

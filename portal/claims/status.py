@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import CLAIM_STATUSES, Claim, ClaimStatusChange, utcnow
+from portal.sql import among
 
 
 class ClaimError(ValueError):
@@ -50,7 +51,7 @@ class Adjudication:
 def record_remittances(outcomes: list[Adjudication], *, actor: str) -> None:
     """Paid, partially paid or denied, from each posted remittance claim; the payer's claim number is kept
     for a replacement or void claim to name."""
-    found = {c.id: c for c in db.session.scalars(select(Claim).where(Claim.id.in_({o.claim_id for o in outcomes})))}
+    found = {c.id: c for c in db.session.scalars(select(Claim).where(among(Claim.id, {o.claim_id for o in outcomes})))}
     for outcome in outcomes:
         claim = found[outcome.claim_id]
         if outcome.payer_claim_number:

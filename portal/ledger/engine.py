@@ -11,6 +11,7 @@ from collections import defaultdict
 from datetime import date
 from operator import itemgetter
 
+import psycopg
 from sqlalchemy import JSON, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -75,8 +76,11 @@ class UnitOfWork:
     keep the running balances of the accounts and of the charges `load_charges()` fetched.
     """
 
-    def __init__(self, account_ids, *, actor: str, effective_date: date | None = None):
+    def __init__(self, account_ids, *, actor: str, effective_date: date | None = None, before_session=()):
         self.actor = actor
+        # Models whose queued rows go in right after the money rows, before the session's own pending
+        # rows (which may point at them), in this order.
+        self.before_session = tuple(before_session)
         self.effective_date = effective_date  # the day patient responsibility starts (default: today)
         self.accounts = lock_accounts(set(account_ids))
         self.rows: dict[type, list[dict]] = defaultdict(list)
@@ -139,9 +143,10 @@ class UnitOfWork:
 
     def row(self, model, **values) -> int | None:
         """Queue a row of `model` to insert at commit; its id (reserved now). Unnamed columns take their default."""
-        if unknown := values.keys() - self._column_defaults(model).keys():
-            raise TypeError(f"{model.__name__} has no column {sorted(unknown)[0]!r}")
-        row = {**self._column_defaults(model), **values}
+        defaults = self._column_defaults(model)
+        if not defaults.keys() >= values.keys():
+            raise TypeError(f"{model.__name__} has no column {sorted(values.keys() - defaults.keys())[0]!r}")
+        row = {**defaults, **values}
         if "id" in row and row["id"] is None:
             row["id"] = self.new_id(model)
         self.rows[model].append(row)
@@ -149,18 +154,19 @@ class UnitOfWork:
 
     def _column_defaults(self, model) -> dict:
         """Every column of `model` with its default (taken once: one timestamp for the whole unit)."""
-        if model not in self._defaults:
-            defaults = {}
-            for column in model.__table__.columns:
-                default = column.default
-                if default is not None and default.is_scalar:
-                    defaults[column.name] = default.arg
-                elif default is not None and default.is_callable:
-                    defaults[column.name] = default.arg(None)
-                else:
-                    defaults[column.name] = None
-            self._defaults[model] = defaults
-        return self._defaults[model]
+        if (found := self._defaults.get(model)) is not None:
+            return found
+        defaults = {}
+        for column in model.__table__.columns:
+            default = column.default
+            if default is not None and default.is_scalar:
+                defaults[column.name] = default.arg
+            elif default is not None and default.is_callable:
+                defaults[column.name] = default.arg(None)
+            else:
+                defaults[column.name] = None
+        self._defaults[model] = defaults
+        return defaults
 
     def posting(self, account_id: int, kind: str, key: str, fp: str, *, memo: str | None = None,
                 reverses: int | None = None) -> int:
@@ -195,15 +201,16 @@ class UnitOfWork:
         db.session.commit()
 
     def commit(self, before_commit=None) -> None:
-        """Insert the money rows, flush the session's own (which may point at them), insert the other
-        queued rows; run `before_commit()` (rows it adds commit too); check the money rules on
-        everything touched, refresh the cached balances, commit once. Any error rolls everything back."""
+        """Insert the money rows (and those named `before_session`), flush the session's own (which may
+        point at them), insert the other queued rows; run `before_commit()` (rows it adds commit too);
+        check the money rules on everything touched, refresh the cached balances, commit once. Any
+        error rolls everything back."""
         try:
             with db.session.no_autoflush:
-                for model in MONEY_ROWS:
+                for model in (*MONEY_ROWS, *self.before_session):
                     self._insert(model)
             db.session.flush()
-            for other in [m for m in self.rows if m not in MONEY_ROWS]:
+            for other in list(self.rows):  # what is left: rows that may point at the session's
                 self._insert(other)
             if before_commit is not None:
                 before_commit()
@@ -228,15 +235,18 @@ class UnitOfWork:
         values_of = itemgetter(*columns)
         json_at = [i for i, c in enumerate(columns) if isinstance(model.__table__.c[c].type, JSON)]
         copy_sql = f"COPY {model.__table__.name} ({', '.join(columns)}) FROM STDIN"
-        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for row in rows:
-                values = values_of(row)
-                if json_at:
-                    values = list(values)
-                    for i in json_at:
-                        if isinstance(values[i], (list, dict)):
-                            values[i] = json.dumps(values[i])
-                copy.write_row(values)
+        try:
+            with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+                for row in rows:
+                    values = values_of(row)
+                    if json_at:
+                        values = list(values)
+                        for i in json_at:
+                            if isinstance(values[i], (list, dict)):
+                                values[i] = json.dumps(values[i])
+                    copy.write_row(values)
+        except psycopg.IntegrityError as exc:  # the driver's own: callers catch SQLAlchemy's (a race lost on a key)
+            raise IntegrityError(copy_sql, None, exc) from exc
 
 
 def run(account_ids, *, key: str, fp: str, actor: str, build, result_of, also=None,

@@ -65,8 +65,10 @@ def post(remits: list[x12.Remit], content: bytes, filename: str, *, actor: str,
     infos = _claims_by_id(m[0] for _, _, matches in payments for m in matches.values() if isinstance(m, tuple))
     posted_before = _posted_before(c.payer_claim_number for remit in remits for c in remit.claims)
     try:
+        # The remittance rows are built outside the session and go in with the money rows (COPY on
+        # PostgreSQL), before the session's own rows (exceptions, denials), which point at them.
         uow = ledger.UnitOfWork({i.account_id for i in infos.values()}, actor=actor,
-                                effective_date=remits[0].payment_date)
+                                effective_date=remits[0].payment_date, before_session=REMITTANCE_ROWS)
         for digest, remit, _ in payments:  # re-checked under the locks: a concurrent twin committed
             if earlier := find_duplicate(digest, remit):
                 raise _refuse_duplicate(earlier, digest)
@@ -76,7 +78,6 @@ def post(remits: list[x12.Remit], content: bytes, filename: str, *, actor: str,
         with db.session.no_autoflush:  # rows point at payments the unit of work writes at commit
             for digest, remit, matches in payments:
                 remittance = _remittance_rows(remit, content, digest, filename, _payer_id(remit), actor, uow.new_id)
-                db.session.add(remittance)
                 posted.append(remittance)
                 for rc, parsed in zip(remittance.claims, remit.claims, strict=True):
                     match = matches[parsed.sequence]
@@ -88,7 +89,8 @@ def post(remits: list[x12.Remit], content: bytes, filename: str, *, actor: str,
                     done += 1
                     if done % 250 == 0:
                         _tell(progress, "posting", done, total)
-        uow.commit(before_commit=lambda: _totals_and_audit(posted, actor))
+                _queue_rows(uow, remittance)
+        uow.commit(before_commit=lambda: _outcomes_and_audit(posted, actor))
         remittance_ids = [remittance.id for remittance in posted]
     except IntegrityError as exc:  # the twin committed between our check and our commit
         db.session.rollback()
@@ -125,8 +127,9 @@ def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: st
     )
     for p in remit.provider_adjustments:
         remittance.provider_adjustments.append(ProviderAdjustment(
-            provider_identifier=p.provider_identifier[:50], fiscal_period_date=p.fiscal_period_date,
-            reason_code=p.reason_code, reference=(p.reference or "")[:80] or None, amount_cents=p.amount_cents))
+            id=new_id(ProviderAdjustment), provider_identifier=p.provider_identifier[:50],
+            fiscal_period_date=p.fiscal_period_date, reason_code=p.reason_code,
+            reference=(p.reference or "")[:80] or None, amount_cents=p.amount_cents))
     remittance.provider_adjustment_cents = sum(p.amount_cents for p in remit.provider_adjustments)
     for c in remit.claims:
         rc = RemittanceClaim(
@@ -136,7 +139,7 @@ def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: st
             payer_claim_number=(c.payer_claim_number or "")[:50] or None,
             patient_name=(c.patient_name or "")[:200] or None,
             member_id=(c.member_id or "")[:80] or None, statement_from=c.statement_from, statement_to=c.statement_to,
-            adjustments=[_cas(a) for a in c.adjustments], remarks=c.remarks,
+            adjustments=[_cas(a) for a in c.adjustments], remarks=c.remarks, posted=False,
         )
         for ln in c.lines:
             rc.lines.append(RemittanceLine(
@@ -145,7 +148,7 @@ def _remittance_rows(remit: x12.Remit, content: bytes, digest: str, filename: st
                 revenue_code=(ln.revenue_code or "")[:4] or None, service_date=ln.service_date, units=ln.units,
                 charge_cents=ln.charge_cents, paid_cents=ln.paid_cents, allowed_cents=ln.allowed_cents,
                 line_control_number=(ln.control_number or "")[:50] or None,
-                adjustments=[_cas(a) for a in ln.adjustments], remarks=ln.remarks,
+                adjustments=[_cas(a) for a in ln.adjustments], remarks=ln.remarks, posted=False, denied=False,
             ))
         remittance.claims.append(rc)
     return remittance
@@ -156,7 +159,31 @@ def _cas(a: x12.Cas) -> dict:
 
 
 def _exception(remittance: Remittance, rc: RemittanceClaim, line: RemittanceLine | None, reason: str) -> None:
-    db.session.add(EraException(remittance=remittance, remittance_claim=rc, remittance_line=line, reason=reason))
+    # By id: the remittance being imported is not in the session (its rows go in with the unit of work).
+    db.session.add(EraException(remittance_id=remittance.id, remittance_claim_id=rc.id,
+                                remittance_line_id=line.id if line is not None else None, reason=reason))
+
+
+# The rows of an imported remittance, in insert order (each points only at rows before it).
+REMITTANCE_ROWS = (Remittance, ProviderAdjustment, RemittanceClaim, RemittanceLine)
+
+
+def _queue_rows(uow: ledger.UnitOfWork, remittance: Remittance) -> None:
+    """Count what the import did (as `_totals` reads it back later) and queue the remittance's rows."""
+    _count(remittance, exceptions=sum(1 for e in db.session.new if isinstance(e, EraException)
+                                      and e.remittance_id == remittance.id))
+    uow.row(Remittance, **_values(remittance))
+    for p in remittance.provider_adjustments:
+        uow.row(ProviderAdjustment, **{**_values(p), "remittance_id": remittance.id})
+    for rc in remittance.claims:
+        uow.row(RemittanceClaim, **{**_values(rc), "remittance_id": remittance.id})
+        for ln in rc.lines:
+            uow.row(RemittanceLine, **{**_values(ln), "remittance_claim_id": rc.id})
+
+
+def _values(obj) -> dict:
+    """The column values set on an object built outside the session (the rest take their defaults)."""
+    return {c.key: obj.__dict__[c.key] for c in obj.__table__.columns if c.key in obj.__dict__}
 
 
 def _post_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: RemittanceClaim, info: _ClaimInfo,
@@ -181,7 +208,7 @@ def _post_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: RemittanceCl
             id=uow.new_id(RemittanceLine), sequence=1, procedure_code=only.procedure_code,
             revenue_code=only.revenue_code,
             service_date=only.service_date, units=only.units, charge_cents=rc.charge_cents,
-            paid_cents=before_claim_level, adjustments=[], remarks=[]))
+            paid_cents=before_claim_level, adjustments=[], remarks=[], posted=False, denied=False))
     shares = _claim_level_shares(rc)
     if isinstance(shares, str):
         return _exception(remittance, rc, None, shares)
@@ -434,7 +461,7 @@ def _reverse_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: Remittanc
         return _exception(remittance, rc, None, f"Cannot reverse the earlier payment automatically: {problem}")
     ledger.reverse_postings(uow, postings, key=f"era:{remittance.content_hash}:{rc.sequence}:reversal",
                   reason=f"Payer reversal in remittance trace {remittance.trace_number}")
-    rc.reverses = earlier  # type: ignore[attr-defined]  # linked once both have ids (_totals, after the flush)
+    earlier.reversed_by_id = rc.id  # written after the rows of this remittance, which hold rc
     db.session.execute(
         update(AdjudicatedLine)
         .where(AdjudicatedLine.source_key.like(f"{earlier.remittance.content_hash}:{earlier.sequence}:%"))
@@ -444,9 +471,8 @@ def _reverse_claim(uow: ledger.UnitOfWork, remittance: Remittance, rc: Remittanc
     rc.posted = True
 
 
-def _totals_and_audit(posted: list[Remittance], actor: str) -> None:
+def _outcomes_and_audit(posted: list[Remittance], actor: str) -> None:
     for remittance in posted:
-        _totals(remittance)
         _claim_outcomes(remittance, actor)
         audit.record("remittance.imported", "remittance", actor=actor, object_id=remittance.id,
                      detail={"claims": remittance.claim_count, "posted_lines": remittance.posted_line_count,
@@ -454,18 +480,20 @@ def _totals_and_audit(posted: list[Remittance], actor: str) -> None:
 
 
 def _totals(remittance: Remittance) -> None:
+    """Recount a stored remittance after a biller posted or dismissed part of it."""
     db.session.flush()
-    for rc in remittance.claims:
-        if (earlier := getattr(rc, "reverses", None)) is not None:
-            earlier.reversed_by_id = rc.id
-    lines = [ln for rc in remittance.claims for ln in rc.lines]
-    remittance.line_count = len(lines) + sum(1 for rc in remittance.claims if not rc.lines)
-    remittance.posted_line_count = sum(ln.posted for ln in lines)
-    remittance.denied_line_count = sum(ln.denied for ln in lines)
-    remittance.exception_count = db.session.scalar(select(func.count(EraException.id)).where(
-        EraException.remittance_id == remittance.id, EraException.state == "open"))
+    _count(remittance, exceptions=db.session.scalar(select(func.count(EraException.id)).where(
+        EraException.remittance_id == remittance.id, EraException.state == "open")))
+
+
+def _count(remittance: Remittance, *, exceptions: int) -> None:
+    lines_done = [ln for rc in remittance.claims for ln in rc.lines]
+    remittance.line_count = len(lines_done) + sum(1 for rc in remittance.claims if not rc.lines)
+    remittance.posted_line_count = sum(bool(ln.posted) for ln in lines_done)
+    remittance.denied_line_count = sum(bool(ln.denied) for ln in lines_done)
+    remittance.exception_count = exceptions
     remittance.posted_paid_cents = sum(_posted_paid(rc) for rc in remittance.claims if rc.posted)
-    remittance.status = "exceptions" if remittance.exception_count else "posted"
+    remittance.status = "exceptions" if exceptions else "posted"
 
 
 def _claim_outcomes(remittance: Remittance, actor: str) -> None:
