@@ -20,3 +20,15 @@ def facility_time(moment: datetime | None) -> str:
         return ""
     local = moment.astimezone(facility_zone())
     return f"{local:%b} {local.day}, {local:%Y %H:%M %Z}"
+
+
+def long_date(value: date | datetime | str | None) -> str:
+    """A date as every patient page, mail and document writes it ("Dec 6, 2026"): a snapshot's ISO date
+    too, and a stored UTC time as its day in the facility's zone."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    elif isinstance(value, datetime):
+        value = value.astimezone(facility_zone()).date()
+    return f"{value:%b} {value.day}, {value.year}"

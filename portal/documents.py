@@ -1,4 +1,4 @@
-"""PDFs other than statements (which are cached in services/statements.py)."""
+"""PDFs rendered from templates (statements are rendered once and kept: statements.reading)."""
 from flask import current_app, render_template
 
 

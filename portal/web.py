@@ -87,6 +87,7 @@ def register_web(app: Flask) -> None:
     app.add_template_filter(money.format_usd, "usd")
     app.add_template_filter(money.format_plain, "plain")
     app.add_template_filter(clock.facility_time, "facility_time")
+    app.add_template_filter(clock.long_date, "day")
     # What patients see the facility called: its stored neutral name (read only where a page shows it).
     app.jinja_env.globals["facility_name"] = lambda: facility.current().neutral_name
     fixed_headers = list(FIXED_HEADERS)

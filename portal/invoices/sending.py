@@ -2,6 +2,7 @@
 from flask import current_app
 
 from portal import audit, documents, facility, mail, money
+from portal.clock import long_date
 from portal.invoices.issuing import InvoiceError, InvoiceFigures
 from portal.mail import email_stop
 from portal.models import User, utcnow
@@ -39,7 +40,7 @@ def send(figures: InvoiceFigures, *, actor: User | str, ip: str | None = None, u
     fac = facility.current()
     body = (f"Hello {account.guarantor_name},\n\n"
             f"Your invoice {invoice.number} from {fac.neutral_name} is attached.\n"
-            f"Amount due: {money.format_usd(figures.balance_cents)} by {invoice.due_on:%B %d, %Y}.\n\n"
+            f"Amount due: {money.format_usd(figures.balance_cents)} by {long_date(invoice.due_on)}.\n\n"
             f"Sign in to pay: {current_app.config['BASE_URL']}/login\n"
             f"Questions? Call {fac.phone or 'our billing office'}.\n\n"
             f"{email_stop.footer(account)}\n")

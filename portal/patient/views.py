@@ -77,7 +77,8 @@ def remove_card(account_id: int, card_id: int):
 @patient_required
 def statement(account_id: int, statement_id: int):
     item = statements.get_for_patient_user(current_user, account_id, statement_id) or abort(404)
-    return render_template("patient/statement.html", statement=item, s=item.snapshot)
+    return render_template("patient/statement.html", statement=item, s=item.snapshot,
+                           paid_after=statements.paid_after(item), now_due=item.account.patient_due_cents)
 
 
 @bp.get("/accounts/<int:account_id>/statements/<int:statement_id>/pdf")

@@ -6,6 +6,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import audit, facility, ledger, money, payments
+from portal.clock import long_date
 from portal.extensions import db
 from portal.locking import lock_rows
 from portal.mail import email_stop
@@ -205,7 +206,7 @@ def _failed(installment_id: int, attempt_id: int, message: str | None, as_of: da
     commit_before_outside_call()  # the mail gives the retry date: store it first
     _mail(account, "We could not take your plan payment",
           f"Your scheduled payment of {money.format_usd(attempt.amount_cents)} did not go through. "
-          f"We will try again on {installment.next_attempt_on:%B %d, %Y}. To use another card, sign in: {base}/login")
+          f"We will try again on {long_date(installment.next_attempt_on)}. To use another card, sign in: {base}/login")
     return outcome
 
 
@@ -279,7 +280,7 @@ def send_reminders(as_of: date) -> int:
         card = installment.plan.card
         if not email_stop.has_stopped(account):
             _mail(account, "Your plan payment is coming up",
-                  f"On {installment.due_date:%B %d, %Y} we will charge {money.format_usd(installment.amount_cents)} "
+                  f"On {long_date(installment.due_date)} we will charge {money.format_usd(installment.amount_cents)} "
                   f"to your {card.brand.title()} ending {card.last4}.\n\n{email_stop.footer(account)}",
                   headers=email_stop.headers(account))
             mailed += 1

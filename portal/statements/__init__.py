@@ -14,6 +14,7 @@ from portal.statements.issuing import (
     is_statement_day,
     issue,
     new_code,
+    period_summary,
     run,
 )
 from portal.statements.reading import (
@@ -22,6 +23,7 @@ from portal.statements.reading import (
     get_for_account,
     get_for_patient_user,
     latest,
+    paid_after,
     pdf,
     send_notice,
 )
@@ -40,7 +42,9 @@ __all__ = [
     "issue",
     "latest",
     "new_code",
+    "paid_after",
     "pdf",
+    "period_summary",
     "run",
     "send_notice",
 ]

@@ -3,18 +3,20 @@ import calendar
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from portal import collections, facility, invoices, money, plans
+from portal.clock import long_date
 from portal.extensions import db
 from portal.models import (
     Account,
     Adjustment,
-    Allocation,
     BalanceTransfer,
     Charge,
+    LedgerEntry,
     Patient,
     Payment,
     Posting,
@@ -79,6 +81,10 @@ def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | Non
                                                          Statement.statement_date == as_of))
     if existing is not None:
         return None, "a statement for this date already exists"
+    if collections.open_placement(account) is not None:
+        # The agency collects now and writes to the guarantor itself: a statement (and its email) from us
+        # too would be a second demand for the same debt. A recall resumes them.
+        return None, "placed with a collection agency, which sends the statements"
     fac = facility.current()
     due = account.patient_due_cents
     if due <= 0:
@@ -87,7 +93,8 @@ def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | Non
         return None, f"below the {money.format_usd(fac.statement_minimum_cents)} minimum"
     last = db.session.scalar(select(Statement).where(Statement.account_id == account.id)
                              .order_by(Statement.statement_date.desc()).limit(1))
-    snapshot = build_snapshot(account, as_of, last.statement_date if last else None)
+    snapshot = build_snapshot(account, as_of, last.statement_date if last else None,
+                              last.created_at if last else None)
     message = None
     plan = plans.active_plan(account)
     if plan is not None and plan.status == "active":
@@ -100,7 +107,7 @@ def issue(account: Account, as_of: date, *, actor: str) -> tuple[Statement | Non
                                 "next_cents": upcoming.amount_cents, "remaining_cents": plans.remaining_cents(plan),
                                 "billed_apart_cents": apart}
             message = (f"You are on a payment plan. Your next automatic payment of "
-                       f"{money.format_usd(upcoming.amount_cents)} is on {upcoming.next_attempt_on:%B %d, %Y}. "
+                       f"{money.format_usd(upcoming.amount_cents)} is on {long_date(upcoming.next_attempt_on)}. "
                        + (f"New charges of {money.format_usd(apart)} are due apart from the plan."
                           if apart else "There is nothing else to pay now."))
     if message is None:  # the dunning stage's message (first statement, ..., final notice)
@@ -127,23 +134,17 @@ def _unique_code() -> str:
             return code
 
 
-def build_snapshot(account: Account, as_of: date, since: date | None) -> dict:
+def build_snapshot(account: Account, as_of: date, since: date | None,
+                   previous_at: datetime | None = None) -> dict:
+    """What a statement shows, frozen: visits you owe for, payments and adjustments since the last
+    statement (of `since`, issued at `previous_at`), what insurance still has, and the summary."""
     fac = facility.current()
     charges = db.session.scalars(select(Charge).where(Charge.account_id == account.id)
                                  .order_by(Charge.service_date, Charge.id)).all()
     ids = [c.id for c in charges]
     patients = {p.id: p.full_name for p in db.session.scalars(select(Patient).where(Patient.account_id == account.id))}
     reversed_postings = select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.is_not(None))
-    insurance_paid = dict(db.session.execute(
-        select(Allocation.charge_id, func.sum(Allocation.amount_cents))
-        .where(Allocation.charge_id.in_(ids), Allocation.bucket == "insurance",
-               Allocation.posting_id.not_in(reversed_postings))
-        .group_by(Allocation.charge_id)).all()) if ids else {}
-    written_off = dict(db.session.execute(
-        select(Adjustment.charge_id, func.sum(Adjustment.amount_cents))
-        .where(Adjustment.charge_id.in_(ids), Adjustment.bucket == "insurance",
-               Adjustment.posting_id.not_in(reversed_postings))
-        .group_by(Adjustment.charge_id)).all()) if ids else {}
+    reductions = _reductions_by_charge(account.id)
     reasons = defaultdict(list)
     if ids:
         for t in db.session.scalars(select(BalanceTransfer).where(
@@ -160,11 +161,16 @@ def build_snapshot(account: Account, as_of: date, since: date | None) -> dict:
         if charge.patient_balance_cents > 0:
             group = groups.setdefault((who, charge.service_date), {
                 "patient": who, "service_date": charge.service_date.isoformat(), "lines": [], "total_cents": 0})
+            # Charge - what insurance paid and adjusted - what you paid and were forgiven - what insurance
+            # still owes = what you owe: every figure of the line, so it adds up on its face.
+            taken = reductions[charge.id]
             group["lines"].append({
                 "description": "Outpatient services", "charge_cents": charge.amount_cents,
-                "insurance_paid_cents": int(insurance_paid.get(charge.id, 0)),
-                "insurance_adjusted_cents": int(written_off.get(charge.id, 0)),
-                "reasons": reasons.get(charge.id, []), "you_owe_cents": charge.patient_balance_cents,
+                "insurance_paid_cents": taken["insurance", "paid"],
+                "insurance_adjusted_cents": taken["insurance", "adjusted"],
+                "reasons": reasons.get(charge.id, []),
+                "you_paid_cents": taken["patient", "paid"], "you_adjusted_cents": taken["patient", "adjusted"],
+                "with_insurance_cents": charge.insurance_balance_cents, "you_owe_cents": charge.patient_balance_cents,
                 "invoice": invoice_numbers.get(charge.id),
             })
             group["total_cents"] += charge.patient_balance_cents
@@ -197,4 +203,68 @@ def build_snapshot(account: Account, as_of: date, since: date | None) -> dict:
         "adjustments": adjustments,
         "pending": pending,
         "credit_cents": account.credit_cents,
+        "summary": period_summary(account.id, previous_at),
     }
+
+
+# What each kind of posting is on a statement; a reversal counts as the kind it reverses, negated.
+_PAID = ("allocation", "unallocation")
+
+
+def _reductions_by_charge(account_id: int) -> dict[int, dict[tuple[str, str], int]]:
+    """Per charge, what took its balance down: {(bucket, "paid" | "adjusted"): cents}, reversals netted."""
+    original = aliased(Posting)
+    kind = func.coalesce(original.kind, Posting.kind)
+    found: dict[int, dict] = defaultdict(lambda: defaultdict(int))
+    for charge_id, bucket, kind_of, total in db.session.execute(
+        select(LedgerEntry.charge_id, LedgerEntry.bucket, kind, func.sum(LedgerEntry.amount_cents))
+        .join(Posting, Posting.id == LedgerEntry.posting_id)
+        .outerjoin(original, original.id == Posting.reverses_posting_id)
+        .where(LedgerEntry.account_id == account_id, LedgerEntry.charge_id.is_not(None),
+               kind.in_((*_PAID, "adjustment")))
+        .group_by(LedgerEntry.charge_id, LedgerEntry.bucket, kind)
+    ):
+        found[charge_id][bucket, "paid" if kind_of in _PAID else "adjusted"] -= int(total)
+    return found
+
+
+def period_summary(account_id: int, previous_at: datetime | None) -> dict:
+    """The account since the last statement (posted after `previous_at`), as a sum that adds up:
+    previous balance + new charges - insurance paid - adjustments - your payments + refunds = balance;
+    balance - still with insurance = your part. From the ledger entries: a reversal counts against the
+    kind it reverses; moves between insurance and you (and applying a payment) change no total."""
+    original = aliased(Posting)
+    kind = func.coalesce(original.kind, Posting.kind)
+    # Whether an entry came before the last statement (no last statement: none did).
+    split = [] if previous_at is None else [Posting.created_at <= previous_at]
+    figures = dict.fromkeys(("previous_balance", "new_charges", "insurance_paid", "adjustments", "your_payments",
+                             "refunds", "other"), 0)
+    with_insurance = 0
+    for kind_of, bucket, source, total, *before in db.session.execute(
+        select(kind, LedgerEntry.bucket, Payment.source, func.sum(LedgerEntry.amount_cents), *split)
+        .join(Posting, Posting.id == LedgerEntry.posting_id)
+        .outerjoin(original, original.id == Posting.reverses_posting_id)
+        .outerjoin(Payment, Payment.id == LedgerEntry.payment_id)
+        .where(LedgerEntry.account_id == account_id)
+        .group_by(kind, LedgerEntry.bucket, Payment.source, *split)
+    ):
+        total = int(total)
+        with_insurance += total if bucket == "insurance" else 0
+        if before and before[0]:
+            figures["previous_balance"] += total
+        elif kind_of == "charge":
+            figures["new_charges"] += total
+        elif kind_of == "payment" and source == "insurance":
+            figures["insurance_paid"] -= total
+        elif kind_of == "payment":
+            figures["your_payments"] -= total
+        elif kind_of == "adjustment":
+            figures["adjustments"] -= total
+        elif kind_of == "refund":
+            figures["refunds"] += total
+        else:  # applying credit, moving responsibility: zero in all, kept so the sum stays exact
+            figures["other"] += total
+    balance = (figures["previous_balance"] + figures["new_charges"] - figures["insurance_paid"]
+               - figures["adjustments"] - figures["your_payments"] + figures["refunds"] + figures["other"])
+    return {**{f"{name}_cents": value for name, value in figures.items()}, "balance_cents": balance,
+            "with_insurance_cents": with_insurance, "your_part_cents": balance - with_insurance}

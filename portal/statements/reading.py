@@ -7,12 +7,15 @@ from sqlalchemy import case, func, literal, null, or_, select, update
 from sqlalchemy.orm import undefer
 
 from portal import documents, facility, mail, money
+from portal.clock import long_date
 from portal.extensions import db
 from portal.mail import email_stop
 from portal.models import (
     Account,
     AccountAccess,
     Patient,
+    Payment,
+    Posting,
     Statement,
     User,
     utcnow,
@@ -38,6 +41,16 @@ def get_for_patient_user(user: User, account_id: int, statement_id: int) -> Stat
 def get_for_account(account: Account, statement_id: int) -> Statement | None:
     return db.session.scalar(select(Statement).where(Statement.id == statement_id,
                                                      Statement.account_id == account.id))
+
+
+def paid_after(statement: Statement) -> list[Payment]:
+    """The guarantor's payments posted after the statement was issued (and not reversed), oldest first."""
+    reversed_postings = select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.is_not(None))
+    return list(db.session.scalars(
+        select(Payment).join(Posting, Posting.id == Payment.posting_id)
+        .where(Payment.account_id == statement.account_id, Payment.source == "patient",
+               Posting.created_at > statement.created_at, Payment.posting_id.not_in(reversed_postings))
+        .order_by(Payment.received_on, Payment.id)))
 
 
 def latest(account: Account) -> Statement | None:
@@ -112,7 +125,7 @@ def send_notice(statement: Statement) -> None:
     base = current_app.config["BASE_URL"]
     body = (f"Hello {account.guarantor_name},\n\n"
             f"Your statement from {fac.neutral_name} is ready.\n"
-            f"Amount due: {money.format_usd(statement.amount_due_cents)} by {statement.due_date:%B %d, %Y}.\n\n"
+            f"Amount due: {money.format_usd(statement.amount_due_cents)} by {long_date(statement.due_date)}.\n\n"
             f"Sign in to see it and pay: {base}/login\n"
             f"Or pay without signing in at {base}/pay with statement code {statement.code}.\n\n"
             f"Questions? Call {fac.phone or 'our billing office'}.\n\n"

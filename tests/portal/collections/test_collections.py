@@ -74,9 +74,15 @@ def test_an_account_walks_the_stages_to_placement_and_statements_carry_the_stage
     assert placed.exit_code == 0, placed.output
     assert json.loads(placed.output)["balance_cents"] == 60000
     assert stage(account) == "placed"
+    # Placed: the agency writes to the guarantor; no statement (nor its email) until a recall.
+    assert statements.issue(db.session.get(Account, account.id), D0 + timedelta(days=121), actor="test") == (
+        None, "placed with a collection agency, which sends the statements")
     run(app, D0 + timedelta(days=121))
     queued = [c.account_id for c in collections.queue(D0 + timedelta(days=121))]
     assert account.id not in queued and small.id in queued  # placed accounts leave the internal queue
+    collections.recall(db.session.get(Account, account.id), reason="Paid us directly", as_of=D0 + timedelta(days=122),
+                       actor="test")
+    assert statements.issue(db.session.get(Account, account.id), D0 + timedelta(days=122), actor="test")[0]
 
 
 def test_holds_stop_the_cycle_and_a_defaulted_plan_returns_to_its_stage(app):

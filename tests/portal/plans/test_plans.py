@@ -206,7 +206,7 @@ def test_statement_of_an_account_on_a_plan_shows_the_plan_summary(app, make_plan
     account = db.session.get(Account, plan.account_id)
     statement, _ = statements.issue(account, date(2026, 11, 20), actor="test")
     assert statement.amount_due_cents == 20000
-    assert "next automatic payment of $200.00 is on December 01, 2026" in statement.message
+    assert "next automatic payment of $200.00 is on Dec 1, 2026" in statement.message
     assert statement.snapshot["plan"]["remaining_cents"] == 60000
 
 

@@ -4,7 +4,7 @@ import uuid
 from sqlalchemy import select
 
 from portal import ledger
-from portal.clock import facility_today
+from portal.clock import facility_today, long_date
 from portal.extensions import db
 from portal.models import AuditEvent, Payment, Refund
 from tests.conftest import PASSWORD, csrf_from, post_form
@@ -47,7 +47,7 @@ def test_biller_takes_a_card_payment_then_refunds_part_of_it(app, login_as, stri
     patient = app.test_client()  # the guarantor sees the refund under the payment it came from
     post_form(patient, "/login", {"email": factories.patient_login(account, PASSWORD).email, "password": PASSWORD})
     history = patient.get(f"/accounts/{account.id}").get_data(as_text=True)
-    assert f"Refunded $50.00 to your card on {facility_today():%b %d, %Y}" in history
+    assert f"Refunded $50.00 to your card on {long_date(facility_today())}" in history
 
 
 def test_collector_cannot_refund(app, login_as):

@@ -54,8 +54,8 @@ def test_gfe_pdf_has_the_required_contents(app):
                       actor="test")
     assert made.total_cents == 1935000 and made.due_on == date(2026, 10, 19)
     text = pdf_text(gfe.pdf(made))
-    for expected in ("Good Faith Estimate", patient.full_name, "Date of birth 01/01/1990",
-                     "Intensive outpatient program, 3 hours a day", "11/02/2026 to 11/27/2026",
+    for expected in ("Good Faith Estimate", patient.full_name, "Date of birth Jan 1, 1990",
+                     "Intensive outpatient program, 3 hours a day", "Nov 2, 2026 to Nov 27, 2026",
                      "Diagnosis codes: F32.1", "Test Facility", "NPI 1234567893", "TIN 123456789",
                      "100 Main Street, Springfield, NJ 07081", "S9480", "IOP per diem", "$950.00", "$19,000.00",
                      "90791", "$19,350.00", "Psychiatric medication management", "scheduled separately",
