@@ -5,7 +5,8 @@ from datetime import date
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from portal.clock import facility_today
+from portal import money
+from portal.clock import facility_today, long_date
 from portal.extensions import db
 from portal.models import (
     Account,
@@ -23,6 +24,46 @@ from portal.models import (
     User,
 )
 from portal.payments import receipt_number
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where an account stands for its guarantor, in one sentence: what the home and account pages say."""
+
+    kind: str  # due, on_plan, plan_waiting, credit, paid_in_full, nothing_owed
+    words: str
+    due_now_cents: int  # what "Pay now" would pay (on a plan: only charges billed apart from it)
+
+
+def standing(account: Account, latest: Statement | None = None) -> Standing:
+    """The account as it is now: on a plan (and its next payment), payment due (by the latest statement's
+    date), paid in full (or in credit), or nothing owed at all."""
+    from portal import plans  # plans read accounts' figures: imported here, not at load
+
+    due = account.patient_due_cents
+    plan = plans.active_plan(account)
+    if plan is not None and plan.status == "pending_approval":
+        return Standing("plan_waiting", "Your payment plan is waiting for our billing office to approve it.", 0)
+    if plan is not None:
+        upcoming = next((i for i in plan.installments if i.status == "scheduled"), None)
+        apart = plans.billed_apart_cents(plan)
+        words = (f"On a plan: next payment {money.format_usd(upcoming.amount_cents)} on "
+                 f"{long_date(upcoming.next_attempt_on)}." if upcoming else "On a plan: no payment is scheduled.")
+        if apart:
+            words += f" New charges of {money.format_usd(apart)} are due apart from the plan."
+        return Standing("on_plan", words, apart)
+    if due > 0:
+        when = f" by {long_date(latest.due_date)}" if latest is not None and latest.due_date >= facility_today() else ""
+        return Standing("due", f"Payment due{when}: {money.format_usd(due)}.", due)
+    if due < 0:
+        return Standing("credit", f"Paid in full, with a credit of {money.format_usd(-due)}.", 0)
+    paid_before = db.session.scalar(select(Payment.id).where(Payment.account_id == account.id,
+                                                             Payment.source == "patient").limit(1))
+    waiting = (f" Insurance is still reviewing {money.format_usd(account.insurance_balance_cents)}."
+               if account.insurance_balance_cents else "")
+    if paid_before is not None:
+        return Standing("paid_in_full", "Paid in full." + waiting, 0)
+    return Standing("nothing_owed", "Nothing to pay now." + waiting, 0)
 
 
 def accounts_for_patient_user(user: User) -> list[Account]:

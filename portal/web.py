@@ -90,6 +90,7 @@ def register_web(app: Flask) -> None:
     app.add_template_filter(clock.long_date, "day")
     # What patients see the facility called: its stored neutral name (read only where a page shows it).
     app.jinja_env.globals["facility_name"] = lambda: facility.current().neutral_name
+    app.jinja_env.globals["current_facility"] = facility.current
     fixed_headers = list(FIXED_HEADERS)
     if app.config.get("HSTS"):
         fixed_headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))

@@ -47,7 +47,7 @@ def _actor() -> str:
 def home():
     mine = accounts.accounts_for_patient_user(current_user)
     return render_template("patient/home.html", accounts=mine,
-                           latest={a.id: statements.latest(a) for a in mine})
+                           standings={a.id: accounts.standing(a, statements.latest(a)) for a in mine})
 
 
 @bp.get("/accounts/<int:account_id>")
@@ -55,6 +55,7 @@ def home():
 def account(account_id: int):
     found = _account(account_id)
     return render_template("patient/account.html", detail=accounts.detail(found),
+                           st=accounts.standing(found, statements.latest(found)),
                            statements=statements.for_account(found), cards=payments.saved_cards(found),
                            remove_form=Form())
 

@@ -1,11 +1,12 @@
 """Receipts (numbers, PDF, mail) and refunds of card payments."""
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import facility, invoices, ledger, mail, money
+from portal.clock import long_date
 from portal.extensions import db
 from portal.locking import lock_rows
 from portal.models import (
@@ -14,6 +15,7 @@ from portal.models import (
     CardPayment,
     CardRefund,
     Charge,
+    LedgerEntry,
     Payment,
     PaymentPlan,
     PlanChargeAttempt,
@@ -40,8 +42,18 @@ class Receipt:
     payment: Payment
     account: Account
     card: str | None
-    applied: list[tuple[str, int, str | None]]  # (date of service, cents, the invoice the charge is on)
+    applied: list[tuple[date, int, str | None]]  # (date of service, cents, the invoice the charge is on)
     credit_cents: int
+    balance_after_cents: int  # what the guarantor owed right after this payment (below zero: a credit)
+
+    @property
+    def balance_words(self) -> str:
+        """The sentence a receipt ends with: paid in full, or what is left (or the credit kept)."""
+        if self.balance_after_cents == 0:
+            return "Your account is paid in full."
+        if self.balance_after_cents < 0:
+            return f"Your account is paid in full, with a credit of {money.format_usd(-self.balance_after_cents)}."
+        return f"Remaining balance after this payment: {money.format_usd(self.balance_after_cents)}."
 
 
 def receipt(payment: Payment) -> Receipt:
@@ -52,9 +64,20 @@ def receipt(payment: Payment) -> Receipt:
     paid = db.session.execute(select(Allocation, Charge).join(Charge, Charge.id == Allocation.charge_id)
                               .where(Allocation.payment_id == payment.id).order_by(Charge.service_date)).all()
     numbers = invoices.numbers_by_charge({c.id for _, c in paid})
-    applied = [(c.service_date.strftime("%m/%d/%Y"), a.amount_cents, numbers.get(c.id)) for a, c in paid]
+    applied = [(c.service_date, a.amount_cents, numbers.get(c.id)) for a, c in paid]
     return Receipt(receipt_number(payment), payment, db.session.get(Account, payment.account_id), card, applied,
-                   ledger.unapplied_credit(payment.id))
+                   ledger.unapplied_credit(payment.id), _balance_after(payment))
+
+
+def _balance_after(payment: Payment) -> int:
+    """The guarantor's side of the account (what it owes less its credit) once this payment was posted:
+    a receipt says what was left then, however the account moved since."""
+    posted_at = select(Posting.created_at).where(Posting.id == payment.posting_id).scalar_subquery()
+    return int(db.session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+        .join(Posting, Posting.id == LedgerEntry.posting_id)
+        .where(LedgerEntry.account_id == payment.account_id, LedgerEntry.bucket.in_(("patient", "unapplied")),
+               Posting.created_at <= posted_at)))
 
 
 def send_receipt(payment: Payment) -> None:
@@ -63,9 +86,12 @@ def send_receipt(payment: Payment) -> None:
     if not account.email:
         return
     fac = facility.current()
-    body = (f"Thank you. We received {money.format_usd(payment.amount_cents)} on {payment.received_on:%B %d, %Y} "
-            f"for account {account.number}.\nReceipt {receipt_number(payment)}.\n\n"
-            f"See your receipts after signing in at {current_app.config['BASE_URL']}/login\n\n{fac.neutral_name}\n")
+    contact = "\n".join(filter(None, (fac.remit_address, f"Billing: {fac.phone}" if fac.phone else None)))
+    body = (f"Thank you. We received {money.format_usd(payment.amount_cents)} on {long_date(payment.received_on)} "
+            f"for account {account.number}.\nReceipt {receipt_number(payment)}.\n"
+            f"{receipt(payment).balance_words}\n\n"
+            f"See your receipts after signing in at {current_app.config['BASE_URL']}/login\n\n"
+            f"{fac.neutral_name}\n{contact}\n")
     mail.queue([account.email], f"Your payment receipt from {fac.neutral_name}", body)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from portal import statements
 from portal.extensions import db
 from portal.models import CardPayment, Payment, SavedCard
+from portal.money import format_usd
 from tests.conftest import PASSWORD
 from tests.fixtures import factories, stripe_helpers
 
@@ -32,7 +33,7 @@ def sign_in_and_open_pay(page, live_server, balance=25000):
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Pay now").first.click()
+    page.get_by_role("link", name=f"Pay {format_usd(balance)}").first.click()  # the home page names the amount
     expect(page.get_by_role("heading", name=f"Pay account {account.number}")).to_be_visible()
     return account
 

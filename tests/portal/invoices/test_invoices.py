@@ -208,7 +208,7 @@ def test_the_desk_receipt_names_the_invoice_it_paid(app):
     [invoice] = invoices.build(account, [first], grouping="one", actor="test")
     payment = pay(account, 10000, first, "desk")
     receipt = payments.receipt(payment)
-    assert receipt.applied == [("10/01/2026", 10000, invoice.number)]
+    assert receipt.applied == [(date(2026, 10, 1), 10000, invoice.number)]
     from portal import documents
 
     assert invoice.number in pdf_text(documents.receipt_pdf(receipt))
