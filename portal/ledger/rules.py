@@ -1,12 +1,13 @@
 """The money rules, checked on everything a unit of work touched, and the cached charge balances refreshed."""
 from collections import defaultdict
 from datetime import date
+from typing import Any
 
 from sqlalchemy import BigInteger, Date, Integer, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.visitors import replacement_traverse
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from portal.extensions import db
 from portal.ledger.errors import CHARGE_BUCKETS, LedgerError
@@ -63,7 +64,7 @@ def check_and_cache_charges(charge_ids: set[int], on: date) -> None:
            patient_responsible_since=bindparam("since"))
 
 
-def _store(model, rows: list[dict], types: dict, **values) -> None:
+def _store(model, rows: list[dict], types: dict, **values: ColumnElement) -> None:
     """One UPDATE statement for many rows (by id, given as "charge"/"account"; `types` names the SQL
     type of each key of the rows), not an ORM flush of each; the session's copies of those rows read
     the new values when next used. On PostgreSQL the rows travel as one array per key (a statement
@@ -76,7 +77,7 @@ def _store(model, rows: list[dict], types: dict, **values) -> None:
         given = select(*(func.unnest(bindparam(None, [row[key] for row in rows], type_=ARRAY(type_))).label(key)
                          for key, type_ in types.items())).subquery("given")
 
-        def from_given(element):
+        def from_given(element: ExternallyTraversible, **_kw: Any) -> ExternallyTraversible | None:
             if isinstance(element, BindParameter) and element.key in types:
                 return given.c[element.key]
             return None

@@ -1,7 +1,7 @@
 """Pay by link: a guarantor pays a statement with its code, the patient's birth date and ZIP, no account."""
 import time
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
@@ -84,7 +84,15 @@ def statement():
     context = payments_web.card_page_context(
         item.account, start_url=url_for(".start"), confirm_url=url_for(".confirm"),
         complete_url=url_for(".complete"), show_saved=False)
-    return render_template("public/pay_statement.html", statement=item, **context)
+    return render_template("public/pay_statement.html", statement=item, s=item.snapshot, **context)
+
+
+@bp.get("/statement/pdf")
+def statement_pdf():
+    item = _guest_statement()
+    name = f"statement-{item.statement_date.isoformat()}.pdf"
+    return Response(statements.pdf(item), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
 @bp.post("/statement/start")

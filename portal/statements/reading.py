@@ -126,8 +126,8 @@ def send_notice(statement: Statement) -> None:
     body = (f"Hello {account.guarantor_name},\n\n"
             f"Your statement from {fac.neutral_name} is ready.\n"
             f"Amount due: {money.format_usd(statement.amount_due_cents)} by {long_date(statement.due_date)}.\n\n"
-            f"Sign in to see it and pay: {base}/login\n"
-            f"Or pay without signing in at {base}/pay with statement code {statement.code}.\n\n"
+            f"Pay now, no account needed: {base}/pay?code={statement.code}\n"
+            f"Or sign in to see it and pay: {base}/login?next=/accounts/{account.id}/pay\n\n"
             f"Questions? Call {fac.phone or 'our billing office'}.\n\n"
             f"{email_stop.footer(account)}\n")
     mail.queue(recipients, f"Your statement from {fac.neutral_name}", body, email_stop.headers(account))

@@ -1,6 +1,7 @@
 """Statements: who gets one, frozen snapshots, the PDF a mailed statement would be, pay by link."""
 import subprocess
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
@@ -41,6 +42,8 @@ def test_run_issues_due_accounts_once_and_skips_zero_credit_and_small_balances(a
     [mail] = smtp_server.messages
     body = mail.get_payload()
     assert mail["To"] == "guarantor@example.org" and "$123.45" in body
+    issued = db.session.scalar(select(Statement))
+    assert f"/pay?code={issued.code}" in body and f"/login?next=/accounts/{due.id}/pay" in body
     for word in ("S9480", "IOP", "psychiatric", "per diem", due.patients[0].last_name):
         assert word not in body and word not in mail["Subject"]
 
@@ -100,6 +103,11 @@ def test_pay_by_link_needs_code_birth_date_and_zip_and_never_says_which_was_wron
     assert found.status_code == 302
     page = client.get("/pay/statement").get_data(as_text=True)
     assert "$300.00" in page and patient.last_name not in page
+    assert "What this statement is for" in page and "Oct 1, 2026 · Outpatient services" in page
+    assert "set up a payment plan" in page
+    pdf = client.get("/pay/statement/pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.headers["Cache-Control"] == "no-store"
+    assert app.test_client().get("/pay/statement/pdf").status_code == 403  # only in the session the details opened
 
 
 def test_pay_by_link_is_rate_limited_per_code(app, client):
@@ -119,3 +127,16 @@ def test_cli_statements_run_json(app):
 
     data = json.loads(result.output)
     assert [i["account"] for i in data["issued"]] == [account.number]
+
+
+def test_the_statement_mail_links_open_the_pay_page_with_the_code_or_sign_in_to_pay(app, client, smtp_server):
+    account = account_due(30000)
+    statements.run(AS_OF, actor="test")
+    body = smtp_server.messages[0].get_payload()
+    statement = db.session.scalar(select(Statement))
+    pay_link, sign_in = (urlsplit(next(w for w in body.split() if marker in w)) for marker in ("/pay?", "/login?"))
+    page = client.get(f"{pay_link.path}?{pay_link.query}").get_data(as_text=True)
+    assert f'value="{statement.code}"' in page
+    user = factories.patient_login(account, PASSWORD)
+    signed_in = post_form(client, f"{sign_in.path}?{sign_in.query}", {"email": user.email, "password": PASSWORD})
+    assert signed_in.headers["Location"].endswith(f"/accounts/{account.id}/pay")
