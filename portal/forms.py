@@ -1,4 +1,6 @@
 """Every form of the app derives from `Form`: patients' sign-in forms are here, the others beside their views."""
+from datetime import date, datetime
+
 import wtforms
 from flask import abort, has_request_context, request
 from flask_wtf import FlaskForm
@@ -33,6 +35,38 @@ def _bind_field(_meta, form, unbound_field, options):
     extra = [refuse_nul, bounded_integer] if isinstance(field, IntegerField) else [refuse_nul]
     field.validators = [*extra, *field.validators]
     return field
+
+
+class BirthDateField(StringField):
+    """A date of birth typed as MM/DD/YYYY (a date picker starts at today and makes a birth date a long
+    scroll, worst on a phone); YYYY-MM-DD is understood too. `data` is a date."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("description", "As MM/DD/YYYY, for example 04/27/1986.")
+        kwargs.setdefault("render_kw", {"inputmode": "numeric", "placeholder": "MM/DD/YYYY", "autocomplete": "off",
+                                        "pattern": r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2}"})
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self) -> str:
+        if isinstance(self.data, date):
+            return f"{self.data:%m/%d/%Y}"
+        return self.raw_data[0] if self.raw_data else ""
+
+    def process_formdata(self, valuelist) -> None:
+        text = (valuelist[0] if valuelist else "").strip()
+        self.data = None
+        if not text:
+            return
+        for layout in ("%m/%d/%Y", "%Y-%m-%d"):
+            try:
+                found = datetime.strptime(text, layout).date()
+            except ValueError:
+                continue
+            if found.year < 1900:
+                raise ValueError("Check the year: it is before 1900.")
+            self.data = found
+            return
+        raise ValueError("Enter the date as MM/DD/YYYY.")
 
 
 class Form(FlaskForm):

@@ -37,8 +37,9 @@ def _publishable_key() -> str:
     return current_app.config.get("STRIPE_PUBLISHABLE_KEY") or ""
 
 
-def _error(message: str, status: int = 400):
-    return jsonify(status="failed", message=message, token=new_token()), status
+def _error(message: str, status: int = 400, field: str | None = None):
+    """A refusal the form shows: beside `field` (the amount) when one field is wrong, else above the button."""
+    return jsonify(status="failed", message=message, field=field, token=new_token()), status
 
 
 def start(account: Account, *, channel: str, actor: str, statement: Statement | None = None,
@@ -47,7 +48,7 @@ def start(account: Account, *, channel: str, actor: str, statement: Statement | 
     try:
         amount = money.parse_cents(str(data.get("amount", "")))
     except ValueError:
-        return _error("Enter an amount like 25.00.")
+        return _error("Enter an amount like 25.00.", field="amount")
     saved = data.get("saved_card_id") if allow_saved else None
     try:
         attempt, secret = payments.start(
@@ -55,7 +56,7 @@ def start(account: Account, *, channel: str, actor: str, statement: Statement | 
             save_card=bool(data.get("save_card")) and allow_saved, statement=statement,
             saved_card_id=json_id(saved))
     except (payments.PaymentError, gateway.GatewayError) as exc:
-        return _error(getattr(exc, "message", None) or str(exc))
+        return _error(getattr(exc, "message", None) or str(exc), field=getattr(exc, "field", None))
     return jsonify(attempt_id=attempt.id, setup_client_secret=secret)
 
 

@@ -55,9 +55,9 @@ def check_amount(account: Account, amount_cents: int) -> None:
     if most <= 0:
         raise PaymentError("Nothing is due on this account right now.")
     if amount_cents > most:
-        raise PaymentError(f"Enter an amount up to your balance of {money.format_usd(most)}.")
+        raise PaymentError(f"Enter an amount up to your balance of {money.format_usd(most)}.", field="amount")
     if amount_cents < least:
-        raise PaymentError(f"The smallest payment we can take is {money.format_usd(least)}.")
+        raise PaymentError(f"The smallest payment we can take is {money.format_usd(least)}.", field="amount")
 
 
 def saved_cards(account: Account) -> list[SavedCard]:

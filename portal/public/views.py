@@ -2,12 +2,12 @@
 import time
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
-from wtforms import DateField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms import StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
 from portal import payments, payments_web, statements
 from portal.extensions import db, limiter
-from portal.forms import Form
+from portal.forms import BirthDateField, Form
 from portal.models import Payment, Statement
 from portal.web import keep_refusal
 
@@ -21,7 +21,7 @@ class PayLinkForm(Form):
     code = StringField("Statement code", validators=[DataRequired(), Length(min=6, max=12)],
                        description="Printed at the top of your statement.",
                        render_kw={"autocomplete": "off", "autocapitalize": "characters"})
-    date_of_birth = DateField("Patient's date of birth", validators=[DataRequired()])
+    date_of_birth = BirthDateField("Patient's date of birth", validators=[InputRequired()])  # keeps its own error
     zip_code = StringField("Patient's ZIP code", validators=[DataRequired(), Regexp(r"^\d{5}(-\d{4})?$",
                                                                                     message="Enter a 5-digit ZIP.")],
                            render_kw={"inputmode": "numeric", "autocomplete": "postal-code"})

@@ -14,12 +14,29 @@
   var amount = document.getElementById("amount");
   var newCard = document.getElementById("new-card");
 
-  amount.addEventListener("input", function () { document.getElementById("choice-other").checked = true; });
-  form.querySelectorAll("input[name=choice]").forEach(function (radio) {
-    radio.addEventListener("change", function () {
-      if (radio.value === "full" && radio.checked) { amount.value = amount.dataset.full; }
-    });
-  });
+  var other = document.getElementById("choice-other");
+  var full = form.querySelector("input[name=choice][value=full]");
+
+  // The button names the amount; the amount box is read-only while "the full balance" is chosen.
+  function buttonText() {
+    var dollars = Number(amount.value.replace(/[$,\s]/g, ""));
+    button.textContent = amount.value.trim() && isFinite(dollars) && dollars > 0
+      ? "Pay $" + dollars.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2}) : "Pay";
+  }
+  function followChoice() {
+    amount.readOnly = full.checked;
+    if (full.checked) { amount.value = amount.dataset.full; }
+    buttonText();
+  }
+  function chooseOther() {
+    if (amount.readOnly) { other.checked = true; followChoice(); }
+  }
+  form.querySelectorAll("input[name=choice]").forEach(function (radio) { radio.addEventListener("change", followChoice); });
+  amount.addEventListener("click", chooseOther);
+  amount.addEventListener("keydown", function (event) { if (event.key.length === 1) { chooseOther(); } });
+  amount.addEventListener("input", function () { clearErrors(); buttonText(); });
+  followChoice();
+
   function chosenCard() {
     var picked = form.querySelector("input[name=card_choice]:checked");
     return picked && picked.value !== "new" ? picked.value : null;
@@ -31,6 +48,25 @@
   function say(text, isError) {
     statusLine.textContent = text;
     statusLine.className = "pay-status" + (isError ? " error" : "");
+  }
+  // An error about one field sits at that field (and takes the focus there); others above the button.
+  var fieldErrors = {amount: document.getElementById("amount-error"), card: document.getElementById("card-error")};
+  function clearErrors() {
+    Object.keys(fieldErrors).forEach(function (name) {
+      fieldErrors[name].hidden = true;
+      fieldErrors[name].textContent = "";
+      fieldErrors[name].parentNode.classList.remove("has-error");
+    });
+    amount.removeAttribute("aria-invalid");
+  }
+  function sayAt(field, text) {
+    var place = fieldErrors[field];
+    if (!place) { say(text, true); return; }
+    say("");
+    place.textContent = text;
+    place.hidden = false;
+    place.parentNode.classList.add("has-error");
+    if (field === "amount") { amount.setAttribute("aria-invalid", "true"); amount.focus(); }
   }
   function post(url, body) {
     return fetch(url, {
@@ -44,12 +80,14 @@
   function finish(outcome) {
     if (outcome.status === "succeeded") { say("Payment received. Opening your receipt…"); window.location.assign(outcome.redirect); return; }
     if (outcome.token) { data.token = outcome.token; }
-    say(outcome.message || "The payment did not go through. Nothing was charged.", true);
+    var text = outcome.message || "The payment did not go through. Nothing was charged.";
+    if (outcome.field) { sayAt(outcome.field, text); } else { say(text, true); }
     button.disabled = false;
   }
 
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
+    clearErrors();
     button.disabled = true;
     say("Processing your payment…");
     var saved = chosenCard();
@@ -61,14 +99,24 @@
     var paymentMethod = null;
     if (started.setup_client_secret) {
       var setup = await stripe.confirmCardSetup(started.setup_client_secret, {payment_method: {card: card}});
-      if (setup.error) { finish({status: "failed", message: setup.error.message}); return; }
+      if (setup.error) {
+        // What is wrong with the card as typed (Stripe's own words) sits at the card; a bank's refusal
+        // to confirm the card is said plainly.
+        finish(setup.error.type === "validation_error"
+          ? {status: "failed", field: "card", message: setup.error.message}
+          : {status: "failed", message: "Your bank did not accept this card. Nothing was charged. Try again or use another card."});
+        return;
+      }
       paymentMethod = setup.setupIntent.payment_method;
     }
     var outcome = await post(data.confirmUrl, {attempt_id: started.attempt_id, payment_method_id: paymentMethod});
     if (outcome.status === "requires_action") {
       say("Your bank wants to confirm this payment…");
-      await stripe.confirmCardPayment(outcome.client_secret);
+      var confirmed = await stripe.confirmCardPayment(outcome.client_secret);
       outcome = await post(data.completeUrl, {attempt_id: started.attempt_id});
+      if (confirmed.error && outcome.status !== "succeeded") {
+        outcome.message = "Your bank did not confirm this payment, so nothing was charged. Try again or use another card.";
+      }
     }
     finish(outcome);
   });

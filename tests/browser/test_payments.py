@@ -1,4 +1,5 @@
 """Paying in real headless Chromium with the Stripe emulator's Stripe.js: cards, 3-D Secure, decline, pay by link."""
+import re
 from datetime import date
 
 import pytest
@@ -38,6 +39,9 @@ def sign_in_and_open_pay(page, live_server, balance=25000):
     return account
 
 
+PAY = re.compile(r"^Pay \$[\d,]+\.\d\d$")  # the button names the amount
+
+
 def card_payments_count():
     db.session.commit()
     count = db.session.scalar(select(func.count(Payment.id)).where(Payment.method == "card"))
@@ -47,11 +51,13 @@ def card_payments_count():
 
 def test_patient_pays_part_of_the_balance_with_a_card(app, live_server, phone_page, artifacts_dir):
     account = sign_in_and_open_pay(phone_page, live_server)
+    expect(phone_page.get_by_label("Amount in dollars")).not_to_be_editable()  # the full balance is chosen
     phone_page.get_by_label("Pay another amount").check()
     phone_page.get_by_label("Amount in dollars").fill("80.00")
+    expect(phone_page.get_by_role("button", name="Pay $80.00")).to_be_visible()
     fill_card(phone_page, "4242424242424242")
     phone_page.screenshot(path=str(artifacts_dir / "patient-pay-phone.png"), full_page=True)
-    phone_page.get_by_role("button", name="Pay now").click()
+    phone_page.get_by_role("button", name=PAY).click()
     expect(phone_page.get_by_test_id("receipt-amount")).to_have_text("$80.00")
     phone_page.screenshot(path=str(artifacts_dir / "patient-receipt-phone.png"), full_page=True)
     assert card_payments_count() == 1
@@ -63,7 +69,7 @@ def test_patient_pays_part_of_the_balance_with_a_card(app, live_server, phone_pa
 def test_three_d_secure_card_is_confirmed_in_the_browser(app, live_server, page):
     sign_in_and_open_pay(page, live_server)
     fill_card(page, "4000002500003155")
-    page.get_by_role("button", name="Pay now").click()
+    page.get_by_role("button", name=PAY).click()
     for _ in range(2):  # the emulator asks once when saving the card and once for the payment
         page.get_by_role("button", name="Complete authentication").click()
     expect(page.get_by_test_id("receipt-amount")).to_have_text("$250.00")
@@ -73,13 +79,13 @@ def test_three_d_secure_card_is_confirmed_in_the_browser(app, live_server, page)
 def test_declined_card_shows_the_reason_and_posts_nothing(app, live_server, page):
     sign_in_and_open_pay(page, live_server)
     fill_card(page, "4000000000000341")
-    page.get_by_role("button", name="Pay now").click()
+    page.get_by_role("button", name=PAY).click()
     expect(page.locator("#pay-status")).to_have_text(
         "Your card was declined. Please use another card or call your bank.")
     assert card_payments_count() == 0
     # a second card works on the same page
     fill_card(page, "4242424242424242")
-    page.get_by_role("button", name="Pay now").click()
+    page.get_by_role("button", name=PAY).click()
     expect(page.get_by_test_id("receipt-amount")).to_have_text("$250.00")
     assert card_payments_count() == 1
 
@@ -102,7 +108,7 @@ def test_pay_form_works_from_the_keyboard_alone(app, live_server, page):
     page.keyboard.press("Tab")
     expect(page.get_by_label("Save this card for next time")).to_be_focused()
     page.keyboard.press("Tab")
-    expect(page.get_by_role("button", name="Pay now")).to_be_focused()
+    expect(page.get_by_role("button", name=PAY)).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("receipt-amount")).to_have_text("$250.00", timeout=15000)
 
@@ -117,13 +123,13 @@ def test_guarantor_pays_by_link_without_an_account(app, live_server, phone_page,
     db.session.commit()
     phone_page.goto(f"{live_server}/pay")
     phone_page.get_by_label("Statement code").fill(code)
-    phone_page.get_by_label("Patient's date of birth").fill(dob.isoformat())
+    phone_page.get_by_label("Patient's date of birth").fill(f"{dob:%m/%d/%Y}")  # typed, no date picker
     phone_page.get_by_label("Patient's ZIP code").fill("07081")
     phone_page.get_by_role("button", name="Find my statement").click()
     expect(phone_page.get_by_test_id("statement-due")).to_have_text("$345.00")
     phone_page.screenshot(path=str(artifacts_dir / "pay-by-link-phone.png"), full_page=True)
     fill_card(phone_page, "4242424242424242")
-    phone_page.get_by_role("button", name="Pay now").click()
+    phone_page.get_by_role("button", name=PAY).click()
     expect(phone_page.get_by_test_id("receipt-amount")).to_have_text("$345.00")
     assert card_payments_count() == 1
 
@@ -150,7 +156,7 @@ def test_a_card_is_kept_only_when_the_payer_ticks_save(app, live_server, page, s
     page.get_by_label("Amount in dollars").fill("10.00")
     fill_card(page, "4242424242424242")
     expect(page.get_by_label("Save this card for next time")).not_to_be_checked()
-    page.get_by_role("button", name="Pay now").click()
+    page.get_by_role("button", name=PAY).click()
     expect(page.get_by_test_id("receipt-amount")).to_have_text("$10.00")
     db.session.commit()
     assert db.session.scalar(select(func.count(SavedCard.id))) == 0
@@ -162,7 +168,7 @@ def test_a_card_is_kept_only_when_the_payer_ticks_save(app, live_server, page, s
     page.get_by_label("Amount in dollars").fill("20.00")
     fill_card(page, "4242424242424242")
     page.get_by_label("Save this card for next time").check()
-    page.get_by_role("button", name="Pay now").click()
+    page.get_by_role("button", name=PAY).click()
     expect(page.get_by_test_id("receipt-amount")).to_have_text("$20.00")
     db.session.commit()
     kept = db.session.scalar(select(CardPayment).order_by(CardPayment.id.desc()))
@@ -170,3 +176,26 @@ def test_a_card_is_kept_only_when_the_payer_ticks_save(app, live_server, page, s
         account.stripe_customer_id
     assert [c.payment_method_id for c in db.session.scalars(select(SavedCard))] == [kept.payment_method_id]
     db.session.commit()
+
+
+def test_an_amount_too_large_is_said_at_the_amount_and_nothing_is_charged(app, live_server, page):
+    sign_in_and_open_pay(page, live_server)
+    page.get_by_label("Amount in dollars").click()  # typing in the box chooses "another amount"
+    expect(page.get_by_label("Pay another amount")).to_be_checked()
+    page.get_by_label("Amount in dollars").fill("900.00")
+    fill_card(page, "4242424242424242")
+    page.get_by_role("button", name="Pay $900.00").click()
+    expect(page.locator("#amount-error")).to_have_text("Enter an amount up to your balance of $250.00.")
+    expect(page.get_by_label("Amount in dollars")).to_be_focused()
+    expect(page.locator("#pay-status")).to_have_text("")
+    assert card_payments_count() == 0
+
+
+def test_a_failed_bank_check_is_said_plainly_and_nothing_is_charged(app, live_server, page):
+    sign_in_and_open_pay(page, live_server)
+    fill_card(page, "4000002500003155")
+    page.get_by_role("button", name=PAY).click()
+    page.get_by_role("button", name="Fail authentication").click()
+    expect(page.locator("#pay-status")).to_have_text(
+        "Your bank did not accept this card. Nothing was charged. Try again or use another card.")
+    assert card_payments_count() == 0

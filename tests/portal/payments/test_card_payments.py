@@ -233,3 +233,13 @@ def test_confirm_refuses_a_card_that_is_not_this_guarantors(app, stripe_emulator
     intents = stripe_helpers.all_payment_intents(stripe_emulator)
     assert not [i for i in intents if i["customer"] == account.stripe_customer_id]
     assert db.session.scalar(select(func.count(Payment.id)).where(Payment.account_id == account.id)) == 0
+
+
+def test_an_amount_refused_names_the_amount_field(app, stripe_emulator):
+    client, account, csrf = signed_in_patient(app)
+    for amount, message in (("abc", "Enter an amount like 25.00."),
+                            ("900.00", "Enter an amount up to your balance of $250.00.")):
+        status, answer = call(client, f"/accounts/{account.id}/pay/start", csrf,
+                              {"token": uuid.uuid4().hex, "amount": amount})
+        assert (status, answer["field"], answer["message"]) == (400, "amount", message)
+    assert payments_count() == 0

@@ -99,7 +99,7 @@ def test_pay_by_link_needs_code_birth_date_and_zip_and_never_says_which_was_wron
         refused = "could not find a statement with those details" in response.get_data(as_text=True)
         answers.append((response.status_code, refused))
     assert answers == [(404, True)] * 3
-    found = post_form(client, "/pay", good)
+    found = post_form(client, "/pay", {**good, "date_of_birth": f"{patient.date_of_birth:%m/%d/%Y}"})
     assert found.status_code == 302
     page = client.get("/pay/statement").get_data(as_text=True)
     assert "$300.00" in page and patient.last_name not in page
@@ -108,6 +108,14 @@ def test_pay_by_link_needs_code_birth_date_and_zip_and_never_says_which_was_wron
     pdf = client.get("/pay/statement/pdf")
     assert pdf.mimetype == "application/pdf" and pdf.headers["Cache-Control"] == "no-store"
     assert app.test_client().get("/pay/statement/pdf").status_code == 403  # only in the session the details opened
+
+
+def test_the_birth_date_is_typed_as_mm_dd_yyyy_and_a_mistyped_one_is_said_at_the_field(app, client):
+    assert 'type="date"' not in client.get("/pay").get_data(as_text=True)
+    for typed, error in (("13/45/1990", "Enter the date as MM/DD/YYYY."),
+                         ("1/1/90", "Enter the date as MM/DD/YYYY."), ("1/1/0990", "Check the year")):
+        refused = post_form(client, "/pay", {"code": "ABCDEFGH", "date_of_birth": typed, "zip_code": "07081"})
+        assert refused.status_code == 400 and error in refused.get_data(as_text=True)
 
 
 def test_pay_by_link_is_rate_limited_per_code(app, client):
