@@ -121,6 +121,21 @@ def mark_delivered(gfe: GoodFaithEstimate, *, how: str, actor: str,
     db.session.flush()
 
 
+def delivered_for_account(account_id: int) -> list[GoodFaithEstimate]:
+    """The Good Faith Estimates given to the account's patients (delivered, however), newest first: what the
+    patient portal shows."""
+    return list(db.session.scalars(select(GoodFaithEstimate).where(
+        GoodFaithEstimate.account_id == account_id, GoodFaithEstimate.delivered_at.is_not(None))
+        .order_by(GoodFaithEstimate.id.desc())))
+
+
+def delivered_on_account(account_id: int, gfe_id: int) -> GoodFaithEstimate | None:
+    """One delivered estimate, only if it is on this account (a patient never reaches another's)."""
+    return db.session.scalar(select(GoodFaithEstimate).where(
+        GoodFaithEstimate.id == gfe_id, GoodFaithEstimate.account_id == account_id,
+        GoodFaithEstimate.delivered_at.is_not(None)))
+
+
 def billed_cents(gfe: GoodFaithEstimate) -> int:
     """Charges for the patient in the GFE's period, less charges since reversed."""
     reversed_postings = select(Posting.reverses_posting_id).where(Posting.reverses_posting_id.is_not(None))

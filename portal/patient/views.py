@@ -19,9 +19,10 @@ from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from portal import accounts, documents, facility, money, payments, payments_web, plans, statements
+from portal import accounts, documents, estimates, facility, money, payments, payments_web, plans, statements
 from portal.auth import patient_required
 from portal.clock import facility_today
+from portal.estimates import gfe as good_faith
 from portal.extensions import db
 from portal.forms import Form
 from portal.models import Payment
@@ -56,6 +57,7 @@ def account(account_id: int):
     found = _account(account_id)
     return render_template("patient/account.html", detail=accounts.detail(found),
                            st=accounts.standing(found, statements.latest(found)),
+                           estimates=good_faith.delivered_for_account(found.id),
                            statements=statements.for_account(found), cards=payments.saved_cards(found),
                            remove_form=Form())
 
@@ -132,6 +134,23 @@ def _payment(account, payment_id: int) -> Payment:
     payment = db.session.scalar(select(Payment).where(Payment.id == payment_id, Payment.account_id == account.id,
                                                       Payment.source == "patient"))
     return payment or abort(404)
+
+
+@bp.get("/accounts/<int:account_id>/estimates/<int:gfe_id>")
+@patient_required
+def good_faith_estimate(account_id: int, gfe_id: int):
+    found = _account(account_id)
+    item = good_faith.delivered_on_account(found.id, gfe_id) or abort(404)
+    return render_template("patient/gfe.html", account=found, gfe=item,
+                           threshold_cents=estimates.settings().gfe_dispute_threshold_cents)
+
+
+@bp.get("/accounts/<int:account_id>/estimates/<int:gfe_id>/pdf")
+@patient_required
+def good_faith_estimate_pdf(account_id: int, gfe_id: int):
+    found = _account(account_id)
+    item = good_faith.delivered_on_account(found.id, gfe_id) or abort(404)
+    return _pdf(good_faith.pdf(item), f"good-faith-estimate-{item.id}.pdf")
 
 
 @bp.get("/accounts/<int:account_id>/payments/<int:payment_id>/receipt")
