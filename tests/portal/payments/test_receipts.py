@@ -58,3 +58,11 @@ def test_every_patient_page_gives_the_billing_phone(app, client):
         page = client.get(url, follow_redirects=True).get_data(as_text=True)
         assert 'href="tel:(973)555-0100"' in page, url
         assert "· Parity</title>" not in page, url
+
+
+def test_a_prospect_is_pointed_to_admissions_not_to_a_bill(app, client):
+    facility = factories.facility()
+    facility.phone = "(973) 555-0100"
+    db.session.commit()
+    page = client.get("/estimate").get_data(as_text=True)
+    assert "Call Test Health admissions" in page and "your bill" not in page and "(973) 555-0100" in page
