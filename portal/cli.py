@@ -10,7 +10,7 @@ import click
 import pyotp
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import (
     collections,
@@ -420,7 +420,7 @@ def history_import_command(path, as_json):
 @click.group("estimate", cls=AppGroup, invoke_without_command=True,
              help="Estimate a stay from payment history: `estimate --payer ID --level iop --days N`.")
 @click.option("--payer", "payer", default=None, help="Payer id, name or X12 payer id (omit: all payers).")
-@click.option("--plan", "plan_id", type=int, default=None, help="Plan id.")
+@click.option("--plan", "plan", default=None, help="Plan id or name (a name is looked up under --payer).")
 @click.option("--level", type=click.Choice(["iop", "php", "outpatient", "residential", "other"]), default=None)
 @click.option("--days", type=int, default=None, help="Days (or sessions for outpatient).")
 @click.option("--out-of-network", is_flag=True, help="The program is out of the plan's network.")
@@ -429,15 +429,20 @@ def history_import_command(path, as_json):
 @click.option("--deductible", default=None, help="Deductible remaining, e.g. 500.00.")
 @click.option("--coinsurance", default=None, help="Coinsurance percent, e.g. 20.")
 @click.option("--oop", default=None, help="Out-of-pocket maximum remaining, e.g. 3000.00.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Estimate as on that day, from payments known by then (default: today).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def estimate_cli(ctx, payer, plan_id, level, days, out_of_network, copay, copay_waives_deductible, deductible,
-                 coinsurance, oop, as_json):
+def estimate_cli(ctx, payer, plan, level, days, out_of_network, copay, copay_waives_deductible, deductible,
+                 coinsurance, oop, as_of, as_json):
     if ctx.invoked_subcommand is not None:
         return
     if level is None or days is None:
         raise click.ClickException("give --level and --days (and --payer), or a subcommand such as backtest")
     payer_id = _payer_id(payer) if payer else None
+    plan_id = None
+    if plan:
+        plan_id, payer_id = _plan(plan, payer_id)
     try:
         amounts = {name: money.parse_cents(value) if value is not None else None for name, value in
                    (("copay", copay), ("deductible", deductible), ("coinsurance", coinsurance), ("oop", oop))}
@@ -451,10 +456,28 @@ def estimate_cli(ctx, payer, plan_id, level, days, out_of_network, copay, copay_
                                       coinsurance_bps=amounts["coinsurance"] or 0, oop_remaining_cents=amounts["oop"])
     request = estimates.Request(level=level, days=days, payer_id=payer_id, plan_id=plan_id, benefits=benefits)
     try:
-        result = estimates.estimate(request, as_of=facility_today())
+        result = estimates.estimate(request, as_of=as_of.date() if as_of else facility_today())
     except estimates.EstimateError as exc:
         raise click.ClickException(str(exc)) from exc
     emit(as_json, result.as_dict(), result.summary())
+
+
+def _plan(text: str, payer_id: int | None) -> tuple[int, int | None]:
+    """(plan id, payer id) of a plan given by id, or by name under the payer given or the only payer that has
+    a plan of that name (case does not matter)."""
+    from portal.models import InsurancePlan
+
+    if text.isdigit():
+        return int(text), payer_id
+    query = select(InsurancePlan).where(func.lower(InsurancePlan.name) == text.strip().lower())
+    if payer_id is not None:
+        query = query.where(InsurancePlan.payer_id == payer_id)
+    found = db.session.scalars(query.limit(2)).all()
+    if not found:
+        raise click.ClickException(f"no plan {text!r}" + (" under that payer" if payer_id else ""))
+    if len(found) > 1:
+        raise click.ClickException(f"more than one payer has a plan {text!r}: give --payer")
+    return found[0].id, found[0].payer_id
 
 
 def _payer_id(text: str) -> int:
@@ -469,10 +492,12 @@ def _payer_id(text: str) -> int:
 
 @estimate_cli.command("backtest")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Only stays starting on or after.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Score the stays as known on that day: payments and reversals after it are left out.")
 @click.option("--json", "as_json", is_flag=True)
-def estimate_backtest(since, as_json):
+def estimate_backtest(since, as_of, as_json):
     """Estimate each past stay from earlier payments only; report accuracy by payer."""
-    report = estimates.backtest(since.date() if since else None)
+    report = estimates.backtest(since.date() if since else None, as_of=as_of.date() if as_of else None)
     emit(as_json, report, estimates.backtest_summary(report))
 
 

@@ -74,6 +74,21 @@ class EstimateForm(Form):
                         coinsurance_bps=value("coinsurance_bps") or 0, oop_remaining_cents=value("oop_cents"))
 
 
+SELF_PAY = "self"  # the public form's "I don't have insurance" choice
+
+
+class PublicEstimateForm(EstimateForm):
+    """The prospect's form: the insurer is chosen on purpose (no insurance is a choice, not the default)."""
+    payer = SelectField("Insurance company", validators=[
+        DataRequired(message="Choose your insurance company, or that you don't have insurance.")])
+
+    def self_pay(self) -> bool:
+        return self.payer.data == SELF_PAY
+
+    def payer_id(self) -> int | None:
+        return None if self.self_pay() else super().payer_id()
+
+
 def single_email(_form, field) -> None:
     """A field that holds one email address (`a@b.org, c@d.org` is refused): the call-back form's and
     staff's lead form."""

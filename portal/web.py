@@ -5,6 +5,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from portal import clock, facility, money
+from portal.estimates.config import count_of
+from portal.estimates.share import grouped_days
 from portal.extensions import db
 from portal.payments import gateway
 
@@ -88,6 +90,8 @@ def register_web(app: Flask) -> None:
     app.add_template_filter(money.format_plain, "plain")
     app.add_template_filter(clock.facility_time, "facility_time")
     app.add_template_filter(clock.long_date, "day")
+    app.add_template_filter(count_of, "count_of")
+    app.add_template_filter(grouped_days, "grouped_days")
     # What patients see the facility called: its stored neutral name (read only where a page shows it).
     app.jinja_env.globals["facility_name"] = lambda: facility.current().neutral_name
     app.jinja_env.globals["current_facility"] = facility.current

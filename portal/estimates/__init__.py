@@ -11,7 +11,8 @@ payer really allowed (never interpolated), and with equal weights p50 is the low
 in SQL (window sums over the sample), so only one row per query comes back, whatever the sample size.
 
 The sample is the narrowest of plan -> payer -> payer type -> all payers that holds at least the
-minimum sample (a setting); each step and why it was left is reported. No evidence at all: no figure.
+minimum sample (a setting), widening no further than the facility allows (by default never past the payer's
+own type); each step and why it was left is reported. No evidence at all: no figure.
 
 Owns: settings (`config`), evidence from payment history, the patient's share, the estimate, leads,
 the backtest, history import (`history`) and Good Faith Estimates (`gfe`).
@@ -26,13 +27,14 @@ from portal.estimates.config import (
     UNIT_NAMES,
     VALID_STATUSES,
     EstimateError,
+    count_of,
     settings,
     unit_name,
 )
-from portal.estimates.estimator import Request, Result, estimate
+from portal.estimates.estimator import Request, Result, estimate, offered_levels
 from portal.estimates.evidence import DENIAL, SERIES, Evidence, Step, effective_n, gather, line
 from portal.estimates.leads import admit, create_lead, for_account, lead_email, save
-from portal.estimates.share import Benefits, ShareDay, apply_benefits
+from portal.estimates.share import Benefits, ShareDay, apply_benefits, grouped_days
 
 __all__ = [
     "BASIS_NAMES",
@@ -54,13 +56,16 @@ __all__ = [
     "apply_benefits",
     "backtest",
     "backtest_summary",
+    "count_of",
     "create_lead",
     "effective_n",
     "estimate",
     "for_account",
     "gather",
+    "grouped_days",
     "lead_email",
     "line",
+    "offered_levels",
     "save",
     "settings",
     "unit_name",

@@ -33,24 +33,29 @@ def _score(pairs: list[tuple[int, int]]) -> dict:
             "median_abs_error_bps": _median(errors_bps)}
 
 
-def backtest(since: date | None = None) -> dict:
+def backtest(since: date | None = None, *, as_of: date | None = None) -> dict:
     """Estimate each past episode from the lines paid before its first date of service only, and score it.
 
     An episode is the evidence lines (not denied, not reversed) sharing an `episode_key`; its days are their
     units. The estimate uses no benefits (none are on record for past stays): the payer's and the
     patient's medians per day times the days, compared with what the payer paid and the patient owed.
+    With `as_of`, the stays are scored as known on that day: later payments and reversals are left out.
     """
+    not_reversed = line.reversed_on.is_(None) if as_of is None else or_(line.reversed_on.is_(None),
+                                                                         line.reversed_on > as_of)
     query = (
         select(line.episode_key, func.min(line.payer_id), func.min(line.plan_id), func.min(line.level_of_care),
                func.min(line.service_date), func.sum(line.units), func.sum(line.paid_cents),
                func.sum(line.patient_resp_cents))
-        .where(line.episode_key.is_not(None), line.level_of_care.is_not(None), line.reversed_on.is_(None),
+        .where(line.episode_key.is_not(None), line.level_of_care.is_not(None), not_reversed,
                line.denied.is_(False), line.allowed_cents > 0,
                or_(line.claim_status.is_(None), line.claim_status.in_(PROCESSED)))
         .group_by(line.episode_key).order_by(func.min(line.service_date), line.episode_key)
     )
     if since:
         query = query.having(func.min(line.service_date) >= since)
+    if as_of:
+        query = query.where(line.paid_on <= as_of)
     payers = {p.id: p.name for p in db.session.scalars(select(Payer))}
     episodes, mix = [], {}
     for key, payer_id, plan_id, level, first_day, days, paid, patient in db.session.execute(query).all():

@@ -26,3 +26,8 @@ def settings() -> EstimateSettings:
 
 def unit_name(level: str) -> str:
     return UNIT_NAMES.get(level, "day")
+
+
+def count_of(n: int, unit: str) -> str:
+    """ "1 day", "20 days": a count with its unit, as the copy says it."""
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"

@@ -2,13 +2,18 @@
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+from sqlalchemy import select
+
 from portal import money
-from portal.estimates.config import LEVEL_NAMES, EstimateError, settings, unit_name
-from portal.estimates.evidence import SERIES, Evidence, Step, gather
+from portal.clock import facility_today
+from portal.estimates.config import BASIS_NAMES, LEVEL_NAMES, EstimateError, count_of, settings, unit_name
+from portal.estimates.evidence import DENIAL, SERIES, Evidence, Step, gather
 from portal.estimates.share import Benefits, apply_benefits
 from portal.extensions import db
 from portal.models import (
     LEVELS_OF_CARE,
+    AdjudicatedLine,
+    BillingCode,
     InsurancePlan,
     Payer,
 )
@@ -46,6 +51,7 @@ class Result:
     balance_bill_total: dict = field(default_factory=dict)
     share_basis: str = ""  # "benefits" or "history"
     arithmetic: dict = field(default_factory=dict)  # scenario -> [ShareDay as dict]
+    oop_reached: dict = field(default_factory=dict)  # scenario -> the share is the out-of-pocket maximum
 
     @property
     def has_data(self) -> bool:
@@ -59,7 +65,9 @@ class Result:
             "fallback": [asdict(s) for s in self.steps], "share_basis": self.share_basis,
             "allowed_total_cents": self.allowed_total, "paid_total_cents": self.paid_total,
             "patient_total_cents": self.patient_total, "balance_bill_total_cents": self.balance_bill_total,
-            "arithmetic": self.arithmetic,
+            "arithmetic": self.arithmetic, "oop_reached": self.oop_reached,
+            "oop_max_cents": self.request.benefits.oop_remaining_cents if self.request.benefits else None,
+            "stay": count_of(self.request.days, self.unit),
         }
 
     def summary(self) -> str:
@@ -71,11 +79,24 @@ class Result:
                  f"{usd(ev.allowed['high'])} (25th/50th/75th percentile)",
                  f"  based on {ev.label}: n={ev.n}, effective n={ev.effective_n}, paid {ev.first_paid} to "
                  f"{ev.last_paid}; denial rate {ev.denial_rate_bps / 100:.1f}%",
-                 f"  patient's share for {self.request.days} {self.unit}s ({self.share_basis}): "
+                 f"  patient's share for {count_of(self.request.days, self.unit)} ({self.share_basis}): "
                  f"{usd(self.patient_total['low'])} to {usd(self.patient_total['high'])} "
-                 f"(most likely {usd(self.patient_total['mid'])})"]
+                 f"(most likely {usd(self.patient_total['mid'])})"
+                 + (", the out-of-pocket maximum" if self.oop_reached.get("mid") else "")]
         lines += [f"  step {s.level}: {s.reason}" for s in self.steps]
         return "\n".join(lines)
+
+
+def offered_levels() -> list[str]:
+    """The programs a prospect may ask about: those with payments on record within the lookback, or a
+    self-pay price (a level the facility never billed has nothing to estimate from)."""
+    config = settings()
+    since = facility_today() - timedelta(days=config.lookback_days)
+    paid = set(db.session.scalars(select(AdjudicatedLine.level_of_care).distinct().where(
+        AdjudicatedLine.paid_on >= since, ~DENIAL)))
+    priced = set(db.session.scalars(select(BillingCode.level_of_care).distinct().where(
+        BillingCode.kind == "billable", BillingCode.default_price_cents > 0)))
+    return [level for level in LEVELS_OF_CARE if level != "other" and level in paid | priced]
 
 
 def estimate(request: Request, *, as_of: date, before: date | None = None, detail: bool = False) -> Result:
@@ -107,8 +128,10 @@ def estimate(request: Request, *, as_of: date, before: date | None = None, detai
     result = Result(request, as_of, payer.name if payer else None, plan.name if plan else None, unit, evidence,
                     steps, "")
     if evidence is None:
-        result.message = (f"Not enough history: no {LEVEL_NAMES[request.level]} payments on record to estimate "
-                          "from, so we give no figure.")
+        widest = steps[-1].level if steps else "all"
+        source = "any insurer" if widest == "all" else BASIS_NAMES[widest]
+        result.message = (f"Not enough history: no {LEVEL_NAMES[request.level]} payments from {source} on record "
+                          "to estimate from, so we give no figure.")
         return result
     days = request.days
     for scenario in ("low", "mid", "high"):
@@ -121,12 +144,14 @@ def estimate(request: Request, *, as_of: date, before: date | None = None, detai
             result.patient_total[scenario] = sum(line.patient + line.balance_bill for line in lines)
             result.paid_total[scenario] = sum(line.payer for line in lines)
             result.balance_bill_total[scenario] = bb * days
+            cap = request.benefits.oop_remaining_cents
+            result.oop_reached[scenario] = cap is not None and sum(line.patient for line in lines) >= cap
         else:
             result.patient_total[scenario] = evidence.patient_resp[scenario] * days
             result.paid_total[scenario] = evidence.paid[scenario] * days
             result.balance_bill_total[scenario] = 0
     result.share_basis = "benefits" if request.benefits is not None else "history"
-    result.message = (f"Estimate for {days} {unit}s of {LEVEL_NAMES[request.level]}"
+    result.message = (f"Estimate for {count_of(days, unit)} of {LEVEL_NAMES[request.level]}"
                       + (f" with {payer.name}" if payer else " (all insurers)")
                       + (f", {plan.name}" if plan else "") + f", based on {evidence.label}.")
     return result

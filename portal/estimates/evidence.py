@@ -8,6 +8,7 @@ from portal import money
 from portal.estimates.config import BASIS_NAMES, SAMPLE_LINES, VALID_STATUSES
 from portal.extensions import db
 from portal.models import (
+    FALLBACK_STOPS,
     AdjudicatedLine,
     EstimateSettings,
     Payer,
@@ -53,7 +54,8 @@ line = AdjudicatedLine
 DENIAL = or_(line.denied.is_(True), line.claim_status == "4", line.allowed_cents <= 0)
 
 
-def _scopes(payer: Payer | None, plan_id: int | None):
+def _scopes(payer: Payer | None, plan_id: int | None, stop: str):
+    """The ladder plan -> payer -> payer type -> all, cut after `stop` (the facility's fallback setting)."""
     if payer is None:
         return [("all", None)]
     scopes = [("plan", and_(line.payer_id == payer.id, line.plan_id == plan_id))] if plan_id else []
@@ -61,7 +63,8 @@ def _scopes(payer: Payer | None, plan_id: int | None):
     scopes.append(("payer_type", line.payer_id.in_(
         select(Payer.id).where(Payer.payer_type == payer.payer_type).scalar_subquery())))
     scopes.append(("all", None))
-    return scopes
+    widest = max(FALLBACK_STOPS.index(stop), FALLBACK_STOPS.index(scopes[0][0]))  # "plan" without a plan: payer
+    return [scope for scope in scopes if FALLBACK_STOPS.index(scope[0]) <= widest]
 
 
 def _conditions(level: str, scope, before: date, lookback_days: int) -> list:
@@ -151,15 +154,18 @@ def gather(level: str, payer: Payer | None, plan_id: int | None, before: date, c
            *, series: tuple[str, ...] = SERIES, detail: bool = False) -> tuple[Evidence | None, list[Step]]:
     """The evidence for an estimate made on the day before `before` (lines paid before it only)."""
     steps: list[Step] = []
-    for name, scope in _scopes(payer, plan_id):
+    scopes = _scopes(payer, plan_id, config.fallback_stop)
+    for index, (name, scope) in enumerate(scopes):
+        last = index == len(scopes) - 1
         conditions = _conditions(level, scope, before, config.lookback_days)
         row = _quartiles(conditions, before - timedelta(days=1), config.half_life_days, series)
         n, label = row[0], BASIS_NAMES[name]
-        if n >= config.minimum_sample or (name == "all" and n > 0):
+        if n >= config.minimum_sample or (last and n > 0):
             reason = (f"{n} payments, at least the minimum of {config.minimum_sample}" if n >= config.minimum_sample
                       else f"only {n} payments in all; fewer than {config.minimum_sample}, read with care")
             steps.append(Step(name, label, n, True, reason))
             return _evidence(name, row, conditions, before, config, series, detail), steps
         steps.append(Step(name, label, n, False,
-                          f"{n} payments, fewer than the minimum of {config.minimum_sample}: widened"))
+                          f"{n} payments, fewer than the minimum of {config.minimum_sample}"
+                          + ("" if last else ": widened")))
     return None, steps

@@ -61,3 +61,20 @@ def apply_benefits(allowed: int, days: int, benefits: Benefits, *, balance_bill:
         lines.append(ShareDay(day, allowed, copay, deductible, coinsurance, patient, allowed - patient,
                               balance_bill, deductible_left, oop_left, capped))
     return lines
+
+
+def grouped_days(days: list[dict]) -> list[dict]:
+    """The day-by-day arithmetic with runs of identical days folded into one row ("Days 3-20"), so that a
+    20-day stay reads as the two or three rows where something changes."""
+    rows: list[dict] = []
+    figures = ("allowed", "copay", "deductible", "coinsurance", "patient", "balance_bill")
+    for day in days:
+        same = rows and all(rows[-1][key] == day[key] for key in figures)
+        if same:
+            rows[-1]["last"] = day["day"]
+        else:
+            rows.append({**{key: day[key] for key in figures}, "first": day["day"], "last": day["day"]})
+    for row in rows:
+        row["count"] = row["last"] - row["first"] + 1
+        row["you"] = row["patient"] + row["balance_bill"]
+    return rows

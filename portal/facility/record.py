@@ -6,9 +6,10 @@ from portal import audit
 from portal.extensions import db
 from portal.models import Facility
 
-EDITABLE = ("name", "neutral_name", "npi", "tin", "phone", "address_line1", "city", "state", "zip_code",
-            "statement_descriptor", "statement_minimum_cents", "statement_due_days", "payment_minimum_cents",
-            "charge_review", "era_strict", "x12_submitter_id", "x12_receiver_id", "x12_receiver_name")
+EDITABLE = ("name", "neutral_name", "npi", "tin", "phone", "admissions_phone", "address_line1", "city", "state",
+            "zip_code", "statement_descriptor", "statement_minimum_cents", "statement_due_days",
+            "payment_minimum_cents", "charge_review", "era_strict", "x12_submitter_id", "x12_receiver_id",
+            "x12_receiver_name")
 NUMBERS = ("statement_minimum_cents", "statement_due_days", "payment_minimum_cents")
 FLAGS = ("charge_review", "era_strict")
 

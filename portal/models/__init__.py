@@ -49,7 +49,7 @@ from portal.models.collections import (
 from portal.models.denials import DENIAL_STATE_WORDS, DENIAL_STATES, SETTLED_STATES, Denial, DenialStep
 from portal.models.deposits import BATCH_KINDS, AdjustmentLimit, DepositBatch, DepositItem
 from portal.models.episodes import Episode, EpisodeDiagnosis, ExternalId
-from portal.models.estimates import LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead
+from portal.models.estimates import FALLBACK_STOPS, LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead
 from portal.models.history import HISTORY_SOURCES, LEVELS_OF_CARE, AdjudicatedLine
 from portal.models.invoices import INVOICE_STATUSES, Invoice, InvoiceLine
 from portal.models.iop import (
@@ -100,6 +100,7 @@ __all__ = [
     "DENIAL_STATE_WORDS",
     "EXCEPTION_REASONS",
     "EXCEPTION_STATES",
+    "FALLBACK_STOPS",
     "GROUPINGS",
     "HISTORY_SOURCES",
     "INVOICE_STATUSES",

@@ -9,6 +9,7 @@ from portal.models.base import Model, UTCDateTime, utcnow
 from portal.models.history import AdjudicatedLine
 
 LEAD_STATUSES = ("new", "contacted", "admitted", "closed")
+FALLBACK_STOPS = ("plan", "payer", "payer_type", "all")  # the estimator's ladder, narrowest first
 
 # The estimator reads one level of care for one payer (and plan) at a time, within a payment-date window;
 # on PostgreSQL the index also carries the columns it reads, so the estimate never visits the table.
@@ -24,6 +25,7 @@ class EstimateSettings(Model):
     __tablename__ = "estimate_settings"
     __table_args__ = (
         CheckConstraint("half_life_days > 0 AND minimum_sample > 0 AND lookback_days > 0", name="positive"),
+        CheckConstraint(f"fallback_stop IN {FALLBACK_STOPS}", name="fallback_stop"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), unique=True)
@@ -31,6 +33,9 @@ class EstimateSettings(Model):
     minimum_sample: Mapped[int] = mapped_column(default=20)
     # Payments older than this are not evidence any more (at the default half-life they weigh 1/8).
     lookback_days: Mapped[int] = mapped_column(default=1095)
+    # The widest evidence a thin sample may widen to: by default an insurer borrows only from insurers of its
+    # own type (a Medicaid estimate never rests on commercial payments).
+    fallback_stop: Mapped[str] = mapped_column(String(12), default="payer_type", server_default="payer_type")
     # Out of network the patient also owes billed - allowed, unless the facility waives it.
     waive_balance_bill: Mapped[bool] = mapped_column(default=False)
     # No Surprises Act: billed this much or more above the GFE total makes the patient eligible for dispute.

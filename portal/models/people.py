@@ -15,7 +15,8 @@ class Facility(Model):
     neutral_name: Mapped[str] = mapped_column(String(200))
     npi: Mapped[str | None] = mapped_column(String(10))
     tin: Mapped[str | None] = mapped_column(String(10))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32))  # the billing office's
+    admissions_phone: Mapped[str | None] = mapped_column(String(32))  # what prospects call; empty: the billing phone
     address_line1: Mapped[str | None] = mapped_column(String(200))
     city: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str | None] = mapped_column(String(2))
@@ -35,6 +36,11 @@ class Facility(Model):
     x12_submitter_id: Mapped[str | None] = mapped_column(String(15))
     x12_receiver_id: Mapped[str | None] = mapped_column(String(15))
     x12_receiver_name: Mapped[str | None] = mapped_column(String(60))
+
+    @property
+    def admissions_line(self) -> str | None:
+        """The number a prospect calls: admissions' own, else the billing office's."""
+        return self.admissions_phone or self.phone
 
 
 class Role(Model):

@@ -4,10 +4,11 @@ from sqlalchemy import select
 
 from portal import estimates
 from portal.clock import facility_today
-from portal.estimate_forms import CallbackForm, EstimateForm
+from portal.estimate_forms import SELF_PAY, CallbackForm, PublicEstimateForm
 from portal.estimates import gfe
 from portal.extensions import db, limiter
 from portal.models import Payer
+from portal.plans.enrolment import policy as plan_policy
 from portal.web import audit_context
 
 bp = Blueprint("public_estimate", __name__, url_prefix="/estimate")
@@ -18,34 +19,42 @@ def _limit() -> str:
     return current_app.config["ESTIMATE_PUBLIC_LIMIT"]
 
 
-def _form() -> EstimateForm:
-    form = EstimateForm()
-    form.payer.choices = [("", "I don't have insurance / paying myself")] + [
-        (str(p.id), p.name) for p in db.session.scalars(select(Payer).where(Payer.payer_type != "self_pay")
-                                                        .order_by(Payer.name))]
+def _form() -> PublicEstimateForm:
+    form = PublicEstimateForm()
+    insurers = [(str(p.id), p.name) for p in db.session.scalars(
+        select(Payer).where(Payer.payer_type != "self_pay").order_by(Payer.name))]
+    form.payer.choices = [("", "Choose your insurance"), *insurers,
+                          (SELF_PAY, "I don't have insurance")]
+    form.level.choices = [(level, estimates.LEVEL_NAMES[level]) for level in estimates.offered_levels()]
     return form
+
+
+def _page(form: PublicEstimateForm, status: int = 200, **context):
+    return render_template("public/estimate.html", form=form, level_names=estimates.LEVEL_NAMES, **context), status
 
 
 @bp.route("", methods=["GET", "POST"])
 @limiter.limit(_limit, methods=["POST"])
 def estimate():
     form = _form()
+    if not form.level.choices:  # nothing to estimate from yet: admissions answers instead
+        return _page(form, callback=CallbackForm())
     if not form.validate_on_submit():
-        return render_template("public/estimate.html", form=form), 400 if form.is_submitted() else 200
-    if form.payer_id() is None:  # uninsured: the facility's own prices, and the right to a Good Faith Estimate
+        return _page(form, 400 if form.is_submitted() else 200)
+    if form.self_pay():  # uninsured: the facility's own prices, a plan to spread them, the right to a GFE
         items = gfe.default_items(form.level.data, form.days.data)
-        return render_template("public/estimate.html", form=form, self_pay=items,
-                               self_pay_total=sum(i.total_cents for i in items),
-                               callback=CallbackForm(data={"level": form.level.data}))
+        return _page(form, self_pay=items, self_pay_total=sum(i.total_cents for i in items),
+                     plan_months=plan_policy().self_service_max_months, unit=estimates.unit_name(form.level.data),
+                     callback=CallbackForm(data={"level": form.level.data}))
     request = estimates.Request(level=form.level.data, days=form.days.data, payer_id=form.payer_id(),
                                 benefits=form.benefits())
     try:
         result = estimates.estimate(request, as_of=facility_today())
     except estimates.EstimateError as error:
         form.payer.errors = [str(error)]
-        return render_template("public/estimate.html", form=form), 400
-    return render_template("public/estimate.html", form=form, r=result.as_dict(), level_names=estimates.LEVEL_NAMES,
-                           callback=CallbackForm(data={"payer": form.payer.data, "level": form.level.data}))
+        return _page(form, 400)
+    return _page(form, r=result.as_dict(),
+                 callback=CallbackForm(data={"payer": form.payer.data, "level": form.level.data}))
 
 
 @bp.post("/callback")

@@ -58,6 +58,9 @@ class FacilityForm(Form):
     npi = StringField("NPI", validators=[Optional(), Regexp(r"^\d{10}$", message="An NPI has 10 digits."), valid_npi])
     tin = StringField("Tax id (TIN)", validators=[Optional(), Regexp(r"^\d{9}$", message="A TIN has 9 digits.")])
     phone = StringField("Billing phone", validators=[Optional(), Length(max=32)])
+    admissions_phone = StringField("Admissions phone", validators=[Optional(), Length(max=32)],
+                                   description="What prospects call about treatment and its cost. "
+                                               "Empty: the billing phone.")
     address_line1 = StringField("Street address", validators=[Optional(), Length(max=200)])
     city = StringField("City", validators=[Optional(), Length(max=100)])
     state = StringField("State", validators=[Optional(), Regexp(r"^[A-Z]{2}$", message="Two capital letters.")])

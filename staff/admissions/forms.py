@@ -56,6 +56,11 @@ class SettingsForm(Form):
     half_life_days = IntegerField("Half-life of a payment's weight (days)", validators=[NumberRange(min=1, max=3650)])
     minimum_sample = IntegerField("Minimum sample before widening", validators=[NumberRange(min=1, max=10000)])
     lookback_days = IntegerField("Use payments from the last (days)", validators=[NumberRange(min=1, max=3650)])
+    fallback_stop = SelectField(
+        "When an insurer's own history is thin, widen at most to",
+        choices=[("payer", "this insurer's plans (never other insurers)"),
+                 ("payer_type", "insurers of the same type (commercial, Medicaid, Medicare)"),
+                 ("all", "all insurers (a Medicaid estimate may rest on commercial payments)")])
     waive_balance_bill = BooleanField("Waive the balance bill out of network (billed − allowed)")
     gfe_dispute_threshold = IntegerField("GFE dispute threshold (whole dollars)",
                                          validators=[NumberRange(min=1, max=100000)])

@@ -38,13 +38,20 @@ def _estimate_form() -> StaffEstimateForm:
     form = StaffEstimateForm(data={"lead": request.args.get("lead", "")} if request.method == "GET" else None)
     form.payer.choices = [("", "Self-pay / all insurers")] + [
         (str(p.id), p.name) for p in db.session.scalars(select(Payer).order_by(Payer.name))]
-    form.plan.choices = [("", "Any plan")] + [
-        (str(p.id), f"{p.payer.name}: {p.name}") for p in db.session.scalars(
-            select(InsurancePlan).join(Payer).order_by(Payer.name, InsurancePlan.name))]
+    form.plan.choices = _plan_choices(form.payer.data)
     form.lead.choices = [("", "—")] + [
         (str(lead.id), f"#{lead.id} {lead.name}") for lead in db.session.scalars(
             select(Lead).where(Lead.status != "closed").order_by(Lead.id.desc()).limit(200))]
     return form
+
+
+def _plan_choices(payer_id: str | None) -> list:
+    """The plans as "Payer: Plan"; once a payer is chosen, its plans only (the page's script hides the other
+    payers' plans as the payer changes)."""
+    query = select(InsurancePlan).join(Payer).order_by(Payer.name, InsurancePlan.name)
+    if (payer_id or "").isdigit() and len(payer_id) <= 9:  # an id, not a number too big for the database
+        query = query.where(InsurancePlan.payer_id == int(payer_id))
+    return [("", "Any plan")] + [(str(p.id), f"{p.payer.name}: {p.name}") for p in db.session.scalars(query)]
 
 
 @bp.route("/estimate", methods=["GET", "POST"])
@@ -315,6 +322,7 @@ def estimate_settings():
     if form.validate_on_submit():
         estimates.update_settings(config, half_life_days=form.half_life_days.data,
                                   minimum_sample=form.minimum_sample.data, lookback_days=form.lookback_days.data,
+                                  fallback_stop=form.fallback_stop.data,
                                   waive_balance_bill=form.waive_balance_bill.data,
                                   gfe_dispute_threshold_cents=form.gfe_dispute_threshold.data * 100, actor=_actor(),
                                   **audit_context())

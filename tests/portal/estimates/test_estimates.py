@@ -66,7 +66,7 @@ def test_denials_and_reversals_stay_out_of_the_range(payer):
 # ---------------------------------------------------------------- fallback ladder
 
 
-def test_fallback_from_plan_to_payer_to_payer_type_to_all(payer):
+def test_fallback_from_plan_to_payer_to_payer_type_and_no_further_by_default(payer):
     plan = InsurancePlan(payer=payer, name="Acme PPO")
     sibling = make_payer("Other Commercial", x12="OTH1")
     medicaid = make_payer("State Plan", payer_type="medicaid", x12="MCD1")
@@ -74,11 +74,13 @@ def test_fallback_from_plan_to_payer_to_payer_type_to_all(payer):
     db.session.commit()
     request = Request(level="iop", days=1, payer_id=payer.id, plan_id=plan.id)
 
-    add_lines(medicaid, [30000] * 25)
+    add_lines(medicaid, [30000] * 25)  # a commercial prospect never gets Medicaid's figures unless allowed
     result = estimates.estimate(request, as_of=TODAY)
     assert [(s.level, s.n, s.used) for s in result.steps] == [
-        ("plan", 0, False), ("payer", 0, False), ("payer_type", 0, False), ("all", 25, True)]
-    assert result.evidence.allowed["mid"] == 30000 and "fewer than the minimum of 20" in result.steps[0].reason
+        ("plan", 0, False), ("payer", 0, False), ("payer_type", 0, False)]
+    assert not result.has_data and "fewer than the minimum of 20" in result.steps[0].reason
+    assert result.message.startswith("Not enough history: no Intensive outpatient (IOP) payments from insurers "
+                                     "of this type")
 
     add_lines(sibling, [50000] * 10)
     add_lines(payer, [60000] * 10, plan=plan)
@@ -90,6 +92,28 @@ def test_fallback_from_plan_to_payer_to_payer_type_to_all(payer):
     add_lines(payer, [61000] * 15, plan=plan)
     result = estimates.estimate(request, as_of=TODAY)
     assert [s.level for s in result.steps] == ["plan"] and result.evidence.allowed["mid"] == 61000
+
+
+def test_where_the_fallback_stops_is_a_setting(payer):
+    medicaid = make_payer("State Plan", payer_type="medicaid", x12="MCD1")
+    add_lines(medicaid, [30000] * 25)
+    add_lines(make_payer("Other Commercial", x12="OTH1"), [50000] * 25)
+    request = Request(level="iop", days=1, payer_id=medicaid.id)
+    config = save_settings(estimates.settings())
+
+    config.fallback_stop = "all"  # the old behaviour: a thin insurer borrows from everyone
+    db.session.commit()
+    thin = make_payer("County Plan", payer_type="medicare", x12="MCR1")
+    result = estimates.estimate(Request(level="iop", days=1, payer_id=thin.id), as_of=TODAY)
+    assert result.evidence.level == "all" and result.evidence.n == 50
+
+    config.fallback_stop = "payer"  # an insurer's own payments only, however few
+    db.session.commit()
+    add_lines(thin, [40000] * 3)
+    result = estimates.estimate(Request(level="iop", days=1, payer_id=thin.id), as_of=TODAY)
+    assert [s.level for s in result.steps] == ["payer"]
+    assert result.evidence.n == 3 and "read with care" in result.steps[0].reason
+    assert estimates.estimate(request, as_of=TODAY).evidence.allowed["mid"] == 30000
 
 
 def test_minimum_sample_is_a_setting(payer):
@@ -228,3 +252,18 @@ def test_demo_history_is_deterministic_and_meaningful(app):
     payment_history.seed(TODAY)
     assert db.session.scalars(db.select(AdjudicatedLine.allowed_cents).order_by(AdjudicatedLine.source_key)
                               .limit(50)).all() == first
+
+
+def test_a_stay_that_reaches_the_out_of_pocket_maximum_says_so(payer):
+    add_lines(payer, [65000] * 20)
+    capped = estimates.estimate(Request(level="iop", days=20, payer_id=payer.id, benefits=Benefits(
+        deductible_remaining_cents=50000, coinsurance_bps=2000, oop_remaining_cents=290000)), as_of=TODAY)
+    assert capped.patient_total == {"low": 290000, "mid": 290000, "high": 290000}
+    assert capped.oop_reached == {"low": True, "mid": True, "high": True}
+    assert "the out-of-pocket maximum" in capped.summary() and "for 20 days" in capped.summary()
+    # Day 1 meets the $500 deductible (+20% of the rest), 18 days of 20% coinsurance, then the cap's remainder.
+    grouped = estimates.grouped_days(capped.as_dict()["arithmetic"]["mid"])
+    assert [(g["first"], g["last"], g["you"]) for g in grouped] == [(1, 1, 53000), (2, 19, 13000), (20, 20, 3000)]
+    one_day = estimates.estimate(Request(level="iop", days=1, payer_id=payer.id, benefits=Benefits(
+        coinsurance_bps=2000, oop_remaining_cents=290000)), as_of=TODAY)
+    assert one_day.oop_reached["mid"] is False and one_day.message.startswith("Estimate for 1 day of")

@@ -1,4 +1,5 @@
 """The public estimate page: plain-language range, no data, self-pay, call-back lead, rate limit."""
+import re
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -7,7 +8,7 @@ from portal.extensions import db
 from portal.models import Lead
 from tests.conftest import post_form
 from tests.fixtures import factories
-from tests.fixtures.estimates import add_lines
+from tests.fixtures.estimates import add_lines, make_payer
 
 
 def ask(client, **fields):
@@ -31,9 +32,56 @@ def test_estimate_in_plain_language_with_its_basis_and_limits(client, payer):
     assert "<strong>$600.00</strong>" in page and "How we worked it out" in page
 
 
-def test_no_history_gives_no_figure(client, payer):
+def test_no_history_of_its_own_type_gives_no_figure(client, payer):
+    add_lines(make_payer("State Plan", payer_type="medicaid", x12="MCD1"), [30000] * 30)
     page = ask(client, payer=str(payer.id)).get_data(as_text=True)
     assert "Not enough history" in page and "you would likely pay" not in page
+    assert "Leave your number below" in page and "Call me back" in page
+
+
+def test_only_programs_with_history_or_a_price_are_offered(client, payer):
+    page = client.get("/estimate").get_data(as_text=True)
+    assert "Online estimates are not available yet" in page and "See my estimate" not in page
+    assert "Call me back" in page  # admissions still answers
+    add_lines(payer, [60000] * 20, level="php")
+    page = client.get("/estimate").get_data(as_text=True)
+    options = re.findall(r'<option value="(\w*)"', page.split('name="level"')[1].split("</select>")[0])
+    assert options == ["php"]
+    response = ask(client, payer=str(payer.id), level="residential")
+    assert response.status_code == 400 and "Not a valid choice" in response.get_data(as_text=True)
+
+
+def test_the_insurer_is_chosen_not_defaulted_to_no_insurance(client, payer):
+    add_lines(payer, [60000] * 20)
+    page = client.get("/estimate").get_data(as_text=True)
+    select = page.split('name="payer"')[1].split("</select>")[0]
+    assert re.findall(r"<option[^>]*>([^<]*)", select) == ["Choose your insurance", "Acme Health",
+                                                           "I don&#39;t have insurance"]
+    assert "selected" not in select
+    response = ask(client, payer="")
+    assert response.status_code == 400
+    assert "Choose your insurance company, or that you don&#39;t have insurance." in response.get_data(as_text=True)
+
+
+def test_the_answer_names_the_out_of_pocket_maximum_and_dates_in_words(client, payer):
+    add_lines(payer, [65000] * 20, paid_on=date(2026, 9, 14))
+    page = ask(client, payer=str(payer.id), deductible="500", coinsurance="20", oop="2900").get_data(as_text=True)
+    assert "about\n      <strong>$2,900.00</strong>, your out-of-pocket maximum." in page
+    assert "\n      on Sep 14, 2026, with recent" in page and not re.search(r"\d{4}-\d{2}-\d{2}", page)
+    table = page.split('<table class="stack">')[1].split("</table>")[0]
+    assert [re.sub(r"\s+", " ", row) for row in re.findall(r'<th scope="row">([^<]*)</th>', table)] == [
+        "Day 1", "Days 2–19", "Day 20"]
+    assert 'data-label="You pay, each day"><strong>$130.00</strong>' in table
+    one = ask(client, payer=str(payer.id), days="1").get_data(as_text=True)
+    assert "For 1 day you would" in one and "1 days" not in one
+
+
+def test_the_prospect_calls_admissions_on_its_own_line(client, payer):
+    facility = factories.facility()
+    facility.phone, facility.admissions_phone = "(973) 555-0100", "(973) 555-0142"
+    db.session.commit()
+    page = client.get("/estimate").get_data(as_text=True)
+    assert "Call Test Health admissions at <a href=\"tel:(973)555-0142\">(973) 555-0142</a>" in page
 
 
 def test_uninsured_see_the_self_pay_price_and_their_right_to_a_gfe(client, app):
@@ -41,11 +89,13 @@ def test_uninsured_see_the_self_pay_price_and_their_right_to_a_gfe(client, app):
     code = factories.code("S9480")
     code.level_of_care, code.default_price_cents = "iop", 95000
     db.session.commit()
-    page = ask(client, payer="").get_data(as_text=True)
-    assert "$19,000.00" in page and "Good Faith Estimate" in page
+    page = ask(client, payer="self").get_data(as_text=True)
+    assert "Our standard price for 20 days is <strong>$19,000.00</strong>" in page and "Good Faith Estimate" in page
+    assert "up to 12 monthly payments with a payment plan" in page and "financial help" in page
 
 
 def test_bad_input_rerenders_with_400(client, payer):
+    add_lines(payer, [60000] * 20)
     response = ask(client, payer=str(payer.id), days="abc", coinsurance="x")
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "Enter an amount like 1500.00." in page

@@ -73,10 +73,12 @@ def test_facility_settings_validate_and_audit(login_as):
         "name": "Clinic", "neutral_name": "Clinic", "npi": "1234567894", "statement_descriptor": "CLINIC"})
     assert mistyped.status_code == 400 and "check digit is wrong" in mistyped.get_data(as_text=True)
     good = post_form(admin, "/staff/admin/facility", {
-        "name": "Clinic", "neutral_name": "Riverside Health", "npi": "1234567893", "statement_descriptor": "RIVERSIDE"})
+        "name": "Clinic", "neutral_name": "Riverside Health", "npi": "1234567893", "statement_descriptor": "RIVERSIDE",
+        "phone": "(973) 555-0100", "admissions_phone": "(973) 555-0142"})
     assert good.status_code == 302
     facility = db.session.scalar(select(Facility))
     assert (facility.neutral_name, facility.npi) == ("Riverside Health", "1234567893")
+    assert (facility.phone, facility.admissions_line) == ("(973) 555-0100", "(973) 555-0142")
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "facility.updated"))
 
 

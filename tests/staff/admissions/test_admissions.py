@@ -143,7 +143,11 @@ def test_staff_estimate_with_detail_saved_to_a_lead_then_admitted_onto_an_accoun
     assert (saved.lead_id, saved.patient_id, saved.patient_mid_cents, saved.basis_level) == (lead.id, None, 60000,
                                                                                             "payer")
     pdf = client.get(f"/staff/admissions/estimates/{saved.id}/pdf")
-    assert "$600.00 – $600.00" in pdf_text(pdf.data) and "not a guarantee" in pdf_text(pdf.data)
+    text = pdf_text(pdf.data)
+    assert "$600.00 – $600.00" in text and "not a guarantee" in text
+    assert "The benefits it assumes" in text and "Deductible left to meet $500.00" in text
+    assert "Coinsurance 20%" in text and "Out-of-pocket maximum left $600.00: reached during this stay" in text
+    assert "3 days of" in text and not re.search(r"\d{4}-\d{2}-\d{2}", text)
 
     missing = post_form(client, f"/staff/admissions/leads/{lead.id}/admit", {"first_name": "Sam"},
                         page=f"/staff/admissions/leads/{lead.id}")
@@ -203,6 +207,12 @@ def test_leads_list_and_settings_page(app, login_as):
     config = estimates.settings()
     db.session.refresh(config)
     assert (config.half_life_days, config.minimum_sample, config.waive_balance_bill) == (180, 30, False)
+    assert config.fallback_stop == "payer_type"  # the default: never across payer types
+    values = {"half_life_days": "180", "minimum_sample": "30", "lookback_days": "730", "gfe_dispute_threshold": "400"}
+    assert post_form(admin, "/staff/admissions/settings", {**values, "fallback_stop": "all"}).status_code == 302
+    db.session.refresh(config)
+    assert config.fallback_stop == "all"
+    assert post_form(admin, "/staff/admissions/settings", {**values, "fallback_stop": "x"}).status_code == 400
     assert "stays scored" not in admin.get("/staff/admissions/backtest").get_data(as_text=True)
     add_lines(factories.payer(), [50000] * 20, paid_on=TODAY - timedelta(days=50))
     add_lines(factories.payer(), [55000] * 4, paid_on=TODAY, service_date=TODAY - timedelta(days=30), episode="S1")
@@ -220,3 +230,22 @@ def test_a_staff_lead_email_is_one_valid_address(app, login_as):
     with pytest.raises(estimates.EstimateError):
         estimates.create_lead(name="Sam", phone=None, email="a@b.org,c@d.org", consent=True, consent_text=None,
                               payer_id=None, level=None, source="staff", actor="test")
+
+
+def test_the_plan_list_follows_the_chosen_insurer(app, login_as, payer):
+    from portal.models import InsurancePlan
+    from tests.fixtures.estimates import make_payer
+
+    other = make_payer("Gold Cross", x12="GOLD1")
+    ppo, hmo = InsurancePlan(payer=payer, name="Acme PPO"), InsurancePlan(payer=other, name="Gold HMO")
+    db.session.add_all([ppo, hmo])
+    db.session.commit()
+    client = login_as("admissions")
+    page = client.get("/staff/admissions/estimate").get_data(as_text=True)
+    assert "Acme Health: Acme PPO" in page and f"{other.name}: Gold HMO" in page and "plan_filter.js" in page
+    chosen = post_form(client, "/staff/admissions/estimate", {"payer": str(payer.id), "level": "iop", "days": "5"})
+    plans = chosen.get_data(as_text=True).split('name="plan"')[1].split("</select>")[0]
+    assert "Acme PPO" in plans and "Gold HMO" not in plans
+    wrong = post_form(client, "/staff/admissions/estimate", {"payer": str(payer.id), "plan": str(hmo.id),
+                                                             "level": "iop", "days": "5"})
+    assert wrong.status_code == 400 and "Not a valid choice" in wrong.get_data(as_text=True)
