@@ -15,6 +15,7 @@ PYTEST_WORKERS ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run setup lint test test-sqlite test-postgres system-deps worker bench clean
+AXE := node_modules/axe-core/axe.min.js
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The accessibility engine the browser tests inject into every patient and public page (npm package, exact
+# version in package.json).
+$(AXE): package.json
+	npm install --no-audit --no-fund --no-package-lock --silent
+	touch $(AXE)
 
 # Without STRIPE_SECRET_KEY the demo takes cards through the local Stripe emulator (test cards such as
 # 4242 4242 4242 4242), started here on a loopback port and stopped with the server.
@@ -46,14 +53,16 @@ lint: setup
 	$(BIN)/ruff check portal staff tests bench migrations
 	$(BIN)/mypy
 
-# Debian packages the tests need: Chromium for the browser tests.
+# Debian packages the tests need: Chromium for the browser tests, poppler for reading PDFs, npm for axe-core.
 system-deps:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then echo "Installing Debian packages for the tests:$$missing"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+	  $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -qq && $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq $$missing >/dev/null; fi
 
 test: setup system-deps
+	@$(MAKE) --no-print-directory $(AXE)
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory test-sqlite && $(MAKE) --no-print-directory test-postgres; \
 	status=$$?; echo "make test took $$(( $$(date +%s) - start )) s"; exit $$status

@@ -53,6 +53,11 @@ def format_usd(cents: int) -> str:
     return f"{sign}${whole:,}.{frac:02d}"
 
 
+def format_deduction(cents: int) -> str:
+    """An amount taken off a line, after a minus sign; "$0.00" when nothing was (never a minus zero)."""
+    return f"\u2212{format_usd(cents)}" if cents else format_usd(0)
+
+
 def format_usd_short(cents: int) -> str:
     """'$400' for whole dollars, '$400.50' otherwise: figures in headings."""
     return format_usd(cents).removesuffix(".00")

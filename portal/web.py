@@ -88,6 +88,7 @@ def register_web(app: Flask) -> None:
     app.register_error_handler(IntegrityError, _conflict)
     app.add_template_filter(money.format_usd, "usd")
     app.add_template_filter(money.format_plain, "plain")
+    app.add_template_filter(money.format_deduction, "less")
     app.add_template_filter(clock.facility_time, "facility_time")
     app.add_template_filter(clock.long_date, "day")
     app.add_template_filter(count_of, "count_of")
