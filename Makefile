@@ -14,8 +14,9 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_WORKERS ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run setup lint test test-sqlite test-postgres system-deps worker bench clean
+.PHONY: run setup translations lint test test-sqlite test-postgres system-deps worker bench clean
 AXE := node_modules/axe-core/axe.min.js
+CATALOG := portal/translations/es/LC_MESSAGES/messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) $(CATALOG).mo
+
+# The Spanish catalog is kept as text (.po) and compiled at install.
+$(CATALOG).mo: $(CATALOG).po $(STAMP)
+	$(BIN)/pybabel compile -d portal/translations -D messages -f
+
+# After changing patient or public text: re-extract it, and merge new strings into the catalog to translate.
+translations: setup
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -D messages --no-fuzzy-matching
 
 # The accessibility engine the browser tests inject into every patient and public page (npm package, exact
 # version in package.json).

@@ -26,17 +26,19 @@ def create_app(config: Config | None = None) -> Flask:
 
     celery_init_app(app, BEAT_SCHEDULE)
 
-    from portal import auth, cli, models  # noqa: F401  (models registers the tables)
+    from portal import auth, cli, i18n, models  # noqa: F401  (models registers the tables)
     from portal.patient.views import bp as patient_bp
     from portal.public.email_stop import bp as email_stop_bp
     from portal.public.estimates import bp as public_estimate_bp
+    from portal.public.language import bp as language_bp
     from portal.public.registration import bp as registration_bp
     from portal.public.views import bp as public_bp
     from portal.web import register_web
     from portal.webhooks.views import bp as webhooks_bp
 
     auth.init_app(app)
-    for blueprint in (patient_bp, public_bp, public_estimate_bp, registration_bp, email_stop_bp,
+    i18n.init_app(app)
+    for blueprint in (patient_bp, public_bp, public_estimate_bp, registration_bp, email_stop_bp, language_bp,
                       webhooks_bp):
         app.register_blueprint(blueprint)
     register_web(app)

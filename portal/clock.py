@@ -31,4 +31,10 @@ def long_date(value: date | datetime | str | None) -> str:
         value = date.fromisoformat(value)
     elif isinstance(value, datetime):
         value = value.astimezone(facility_zone()).date()
+    from portal import i18n  # a page or mail in Spanish writes "6 dic 2026"
+
+    if i18n.current() == "es":
+        from babel.dates import format_date
+
+        return format_date(value, "d MMM y", locale="es").replace(".", "")
     return f"{value:%b} {value.day}, {value.year}"
