@@ -32,7 +32,7 @@ $(CATALOG).mo: $(CATALOG).po $(STAMP)
 
 # After changing patient or public text: re-extract it, and merge new strings into the catalog to translate.
 translations: setup
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o portal/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-location --sort-output -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations -D messages --no-fuzzy-matching
 
 # The accessibility engine the browser tests inject into every patient and public page (npm package, exact

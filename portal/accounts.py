@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -43,27 +45,32 @@ def standing(account: Account, latest: Statement | None = None) -> Standing:
     due = account.patient_due_cents
     plan = plans.active_plan(account)
     if plan is not None and plan.status == "pending_approval":
-        return Standing("plan_waiting", "Your payment plan is waiting for our billing office to approve it.", 0)
+        return Standing("plan_waiting", _("Your payment plan is waiting for our billing office to approve it."), 0)
     if plan is not None:
         upcoming = next((i for i in plan.installments if i.status == "scheduled"), None)
         apart = plans.billed_apart_cents(plan)
-        words = (f"On a plan: next payment {money.format_usd(upcoming.amount_cents)} on "
-                 f"{long_date(upcoming.next_attempt_on)}." if upcoming else "On a plan: no payment is scheduled.")
+        words = (_("On a plan: next payment %(amount)s on %(day)s.", amount=money.format_usd(upcoming.amount_cents),
+                   day=long_date(upcoming.next_attempt_on)) if upcoming else _("On a plan: no payment is scheduled."))
         if apart:
-            words += f" New charges of {money.format_usd(apart)} are due apart from the plan."
+            words += " " + _("New charges of %(amount)s are due apart from the plan.", amount=money.format_usd(apart))
         return Standing("on_plan", words, apart)
     if due > 0:
-        when = f" by {long_date(latest.due_date)}" if latest is not None and latest.due_date >= facility_today() else ""
-        return Standing("due", f"Payment due{when}: {money.format_usd(due)}.", due)
+        if latest is not None and latest.due_date >= facility_today():
+            words = _("Payment due by %(day)s: %(amount)s.", day=long_date(latest.due_date),
+                      amount=money.format_usd(due))
+        else:
+            words = _("Payment due: %(amount)s.", amount=money.format_usd(due))
+        return Standing("due", words, due)
     if due < 0:
-        return Standing("credit", f"Paid in full, with a credit of {money.format_usd(-due)}.", 0)
+        return Standing("credit", _("Paid in full, with a credit of %(amount)s.", amount=money.format_usd(-due)), 0)
     paid_before = db.session.scalar(select(Payment.id).where(Payment.account_id == account.id,
                                                              Payment.source == "patient").limit(1))
-    waiting = (f" Insurance is still reviewing {money.format_usd(account.insurance_balance_cents)}."
+    reviewing = money.format_usd(account.insurance_balance_cents)
+    waiting = (" " + _("Insurance is still reviewing %(amount)s.", amount=reviewing)
                if account.insurance_balance_cents else "")
     if paid_before is not None:
-        return Standing("paid_in_full", "Paid in full." + waiting, 0)
-    return Standing("nothing_owed", "Nothing to pay now." + waiting, 0)
+        return Standing("paid_in_full", _("Paid in full.") + waiting, 0)
+    return Standing("nothing_owed", _("Nothing to pay now.") + waiting, 0)
 
 
 def accounts_for_patient_user(user: User) -> list[Account]:
@@ -110,11 +117,11 @@ def detail(account: Account) -> AccountDetail:
     for refund in db.session.scalars(select(Refund).join(Payment, Payment.id == Refund.payment_id)
                                      .where(Payment.account_id == account.id).order_by(Refund.id)):
         refunds.setdefault(refund.payment_id, []).append(RefundLine(
-            refund.amount_cents, REFUND_WORDS[refund.method], facility_today(refund.created_at)))
+            refund.amount_cents, str(REFUND_WORDS[refund.method]), facility_today(refund.created_at)))
     return AccountDetail(account, list(charges), list(payments), refunds)
 
 
-REFUND_WORDS = {"card": "to your card", "check": "by check", "cash": "in cash"}
+REFUND_WORDS = {"card": _l("to your card"), "check": _l("by check"), "cash": _l("in cash")}
 
 
 @dataclass(frozen=True)

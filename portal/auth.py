@@ -4,6 +4,8 @@ import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from portal.extensions import db, limiter, login_manager
@@ -18,7 +20,8 @@ bp = Blueprint("auth", __name__)
 def init_app(app) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.localize_callback = str  # the lazy message in the language of the request, flashed as text
     login_manager.session_protection = "strong"
     app.before_request(_end_idle_patient_session)
     app.register_blueprint(bp)
@@ -45,7 +48,7 @@ def _end_idle_patient_session():
     if now - session.get("last_seen", 0) > current_app.config["PATIENT_IDLE_MINUTES"] * 60:
         logout_user()
         session.clear()
-        flash("You were signed out after a period of inactivity.", "info")
+        flash(_("You were signed out after a period of inactivity."), "info")
         return None  # the page's own guard sends the visitor to sign in
     session["last_seen"] = now
     return None
@@ -102,7 +105,7 @@ def login():
         if result.user:
             start_session(result.user)
             return redirect(safe_next(url_for("patient.home")))
-        flash(result.error, "error")
+        flash(str(result.error), "error")
         return render_template("login.html", form=form, side="patient"), 401
     status = 400 if form.is_submitted() else 200
     return render_template("login.html", form=form, side="patient"), status
@@ -140,7 +143,7 @@ def reset_password(token: str):
             password_reset.set_new_password(user, password, **audit_context())
         except password_reset.LinkUsed:  # another tab or device used this link a moment ago
             return render_template("login_reset.html", form=None), 409
-        flash("Your password is changed. Sign in with the new one.", "info")
+        flash(_("Your password is changed. Sign in with the new one."), "info")
         return redirect(url_for(".login"))
 
     return choose_password("login_reset.html", save)
@@ -170,7 +173,7 @@ def end_session() -> None:
 def logout():
     end_session()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 

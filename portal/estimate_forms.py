@@ -1,4 +1,8 @@
-"""The estimate form, shared by the public page and the admissions tool: shapes and bounds only."""
+"""The estimate form, shared by the public page and the admissions tool: shapes and bounds only.
+
+Labels and messages are lazy: Spanish on a Spanish public page, English on staff pages."""
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
@@ -8,7 +12,7 @@ from portal.estimates.share import Benefits
 from portal.forms import Form
 from portal.models import LEVELS_OF_CARE
 
-NETWORK_CHOICES = [("yes", "In network"), ("no", "Out of network"), ("", "I don't know")]
+NETWORK_CHOICES = [("yes", _l("In network")), ("no", _l("Out of network")), ("", _l("I don't know"))]
 BENEFIT_FIELDS = ("copay", "deductible", "coinsurance", "oop")
 
 
@@ -18,29 +22,29 @@ def _cents(field) -> int | None:
     try:
         cents = money.parse_cents(field.data)
     except ValueError:
-        raise ValidationError("Enter an amount like 1500.00.") from None
+        raise ValidationError(_("Enter an amount like 1500.00.")) from None
     if cents < 0:
-        raise ValidationError("Enter an amount of zero or more.")
+        raise ValidationError(_("Enter an amount of zero or more."))
     return cents
 
 
 class EstimateForm(Form):
-    payer = SelectField("Insurance company", validators=[Optional()])
-    level = SelectField("Type of program", choices=[(k, LEVEL_NAMES[k]) for k in LEVELS_OF_CARE if k != "other"])
-    days = IntegerField("Number of days or sessions", default=20,
-                        validators=[DataRequired(message="Enter a number of days."), NumberRange(min=1, max=366)],
+    payer = SelectField(_l("Insurance company"), validators=[Optional()])
+    level = SelectField(_l("Type of program"), choices=[(k, LEVEL_NAMES[k]) for k in LEVELS_OF_CARE if k != "other"])
+    days = IntegerField(_l("Number of days or sessions"), default=20,
+                        validators=[DataRequired(message=_l("Enter a number of days.")), NumberRange(min=1, max=366)],
                         render_kw={"inputmode": "numeric"})
-    network = SelectField("Is the program in your plan's network?", choices=NETWORK_CHOICES, default="yes",
+    network = SelectField(_l("Is the program in your plan's network?"), choices=NETWORK_CHOICES, default="yes",
                           validators=[Optional()])
-    copay = StringField("Copay per day or visit", validators=[Optional(), Length(max=12)],
-                        render_kw={"inputmode": "decimal", "placeholder": "e.g. 40.00"})
-    deductible = StringField("Deductible left to meet this year", validators=[Optional(), Length(max=12)],
-                             render_kw={"inputmode": "decimal", "placeholder": "e.g. 500.00"})
-    coinsurance = StringField("Coinsurance (%)", validators=[Optional(), Length(max=6)],
-                              render_kw={"inputmode": "decimal", "placeholder": "e.g. 20"})
-    oop = StringField("Out-of-pocket maximum left this year", validators=[Optional(), Length(max=12)],
-                      render_kw={"inputmode": "decimal", "placeholder": "e.g. 3000.00"})
-    copay_waives_deductible = BooleanField("The copay replaces the deductible (deductible waived)")
+    copay = StringField(_l("Copay per day or visit"), validators=[Optional(), Length(max=12)],
+                        render_kw={"inputmode": "decimal", "placeholder": _l("e.g. %(amount)s", amount="40.00")})
+    deductible = StringField(_l("Deductible left to meet this year"), validators=[Optional(), Length(max=12)],
+                             render_kw={"inputmode": "decimal", "placeholder": _l("e.g. %(amount)s", amount="500.00")})
+    coinsurance = StringField(_l("Coinsurance (%)"), validators=[Optional(), Length(max=6)],
+                              render_kw={"inputmode": "decimal", "placeholder": _l("e.g. %(amount)s", amount="20")})
+    oop = StringField(_l("Out-of-pocket maximum left this year"), validators=[Optional(), Length(max=12)],
+                      render_kw={"inputmode": "decimal", "placeholder": _l("e.g. %(amount)s", amount="3000.00")})
+    copay_waives_deductible = BooleanField(_l("The copay replaces the deductible (deductible waived)"))
 
     def validate_copay(self, field):
         self.copay_cents = _cents(field)
@@ -54,7 +58,7 @@ class EstimateForm(Form):
     def validate_coinsurance(self, field):
         bps = _cents(field)  # "20" -> 2000 hundredths of a percent = basis points
         if bps is not None and bps > 10000:
-            raise ValidationError("Enter a percentage from 0 to 100.")
+            raise ValidationError(_("Enter a percentage from 0 to 100."))
         self.coinsurance_bps = bps
 
     def payer_id(self) -> int | None:
@@ -79,8 +83,8 @@ SELF_PAY = "self"  # the public form's "I don't have insurance" choice
 
 class PublicEstimateForm(EstimateForm):
     """The prospect's form: the insurer is chosen on purpose (no insurance is a choice, not the default)."""
-    payer = SelectField("Insurance company", validators=[
-        DataRequired(message="Choose your insurance company, or that you don't have insurance.")])
+    payer = SelectField(_l("Insurance company"), validators=[
+        DataRequired(message=_l("Choose your insurance company, or that you don't have insurance."))])
 
     def self_pay(self) -> bool:
         return self.payer.data == SELF_PAY
@@ -100,17 +104,19 @@ def single_email(_form, field) -> None:
 
 
 class CallbackForm(Form):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=200)], render_kw={"autocomplete": "name"})
-    phone = StringField("Phone", validators=[Optional(), Length(max=32)],
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)],
+                       render_kw={"autocomplete": "name"})
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)],
                         render_kw={"autocomplete": "tel", "inputmode": "tel"})
-    email = StringField("Email", validators=[Optional(), Length(max=254)], render_kw={"autocomplete": "email"})
-    consent = BooleanField("You may call, text or email me about this estimate and admission.",
-                           validators=[DataRequired(message="Tick the box so we may contact you.")])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)], render_kw={"autocomplete": "email"})
+    # The same words as public.estimates.CONSENT_TEXT, kept with the lead as what the person agreed to.
+    consent = BooleanField(_l("You may call, text or email me about this estimate and admission."),
+                           validators=[DataRequired(message=_l("Tick the box so we may contact you."))])
     payer = HiddenField(validators=[Optional()])
     level = HiddenField(validators=[Optional()])
 
     def validate_email(self, field):
         if not field.data and not self.phone.data:
-            raise ValidationError("Enter a phone number or an email address.")
+            raise ValidationError(_("Enter a phone number or an email address."))
         if field.data:
             single_email(self, field)

@@ -3,6 +3,8 @@ from datetime import date, datetime
 
 import wtforms
 from flask import abort, has_request_context, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, StopValidation
@@ -15,19 +17,19 @@ def refuse_nul(_form, field) -> None:
     """No field may hold a NUL byte (PostgreSQL cannot store or even compare it)."""
     if any(isinstance(raw, str) and "\x00" in raw for raw in (field.raw_data or ())):
         field.errors[:] = []  # whatever the field's own parsing said, this is the one thing to fix
-        raise StopValidation("This contains a character that is not allowed (NUL).")
+        raise StopValidation(_("This contains a character that is not allowed (NUL)."))
 
 
 def bounded_integer(_form, field) -> None:
     if isinstance(field.data, int) and not -INT_LIMIT <= field.data <= INT_LIMIT:
-        raise StopValidation("Enter a smaller number.")
+        raise StopValidation(_("Enter a smaller number."))
 
 
 def record_id(_form, field) -> None:
     """A hidden field naming a record: digits, and a number an id can be."""
     text = str(field.data or "")
     if not (text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= INT_LIMIT):
-        raise StopValidation("Choose one from the list.")
+        raise StopValidation(_("Choose one from the list."))
 
 
 def _bind_field(_meta, form, unbound_field, options):
@@ -42,8 +44,8 @@ class BirthDateField(StringField):
     scroll, worst on a phone); YYYY-MM-DD is understood too. `data` is a date."""
 
     def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("description", "As MM/DD/YYYY, for example 04/27/1986.")
-        kwargs.setdefault("render_kw", {"inputmode": "numeric", "placeholder": "MM/DD/YYYY", "autocomplete": "off",
+        kwargs.setdefault("description", _l("As MM/DD/YYYY, for example 04/27/1986."))
+        kwargs.setdefault("render_kw", {"inputmode": "numeric", "placeholder": _l("MM/DD/YYYY"), "autocomplete": "off",
                                         "pattern": r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2}"})
         super().__init__(label, validators, **kwargs)
 
@@ -63,10 +65,10 @@ class BirthDateField(StringField):
             except ValueError:
                 continue
             if found.year < 1900:
-                raise ValueError("Check the year: it is before 1900.")
+                raise ValueError(_("Check the year: it is before 1900."))
             self.data = found
             return
-        raise ValueError("Enter the date as MM/DD/YYYY.")
+        raise ValueError(_("Enter the date as MM/DD/YYYY."))
 
 
 class Form(FlaskForm):
@@ -79,7 +81,7 @@ class Form(FlaskForm):
         def wrap_formdata(self, form, formdata):
             # Flask-WTF reads a JSON body as the form's fields: it must then be an object.
             if has_request_context() and request.is_json and not isinstance(request.get_json(silent=True), dict):
-                abort(400, description="Send the form's fields as a JSON object.")
+                abort(400, description=_("Send the form's fields as a JSON object."))
             return super().wrap_formdata(form, formdata)
 
 
@@ -92,23 +94,23 @@ class RowForm(wtforms.Form):
 
 class LoginForm(Form):
     # No format check here: a sign-in only has to match an existing login.
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
 class ForgotPasswordForm(Form):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)],
-                       description="The email you sign in with.", render_kw={"autocomplete": "email"})
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)],
+                       description=_l("The email you sign in with."), render_kw={"autocomplete": "email"})
 
 
 class NewPasswordForm(Form):
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=12, max=200,
-                             message="Use 12 to 200 characters.")], render_kw={"autocomplete": "new-password"},
-                             description="At least 12 characters. A few unrelated words make a good one.")
-    confirm = PasswordField("New password again", validators=[DataRequired(), EqualTo(
-        "password", message="The two passwords are not the same.")], render_kw={"autocomplete": "new-password"})
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=12, max=200,
+                             message=_l("Use 12 to 200 characters."))], render_kw={"autocomplete": "new-password"},
+                             description=_l("At least 12 characters. A few unrelated words make a good one."))
+    confirm = PasswordField(_l("New password again"), validators=[DataRequired(), EqualTo(
+        "password", message=_l("The two passwords are not the same."))], render_kw={"autocomplete": "new-password"})
 
 
 class TotpForm(Form):
-    code = StringField("Six-digit code", validators=[DataRequired(), Length(min=6, max=7)],
+    code = StringField(_l("Six-digit code"), validators=[DataRequired(), Length(min=6, max=7)],
                        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"})

@@ -57,6 +57,19 @@ def current() -> str:
     return locale.language if locale and locale.language in LANGUAGES else "en"
 
 
+def N_(text: str) -> str:
+    """Mark a word that is stored in English (a statement snapshot's reason, a line's description) for the
+    catalog; pages and PDFs translate it when they show it (the `tr` filter)."""
+    return text
+
+
+def stored_word(text: str | None) -> str | None:
+    """A stored English word in the page's language; a word the catalog does not know stays as it is."""
+    from flask_babel import gettext
+
+    return gettext(text) if text else text
+
+
 @contextmanager
 def for_account(account):
     """Render mail or a PDF in the account's preferred language, whatever the page's language is."""
@@ -70,4 +83,5 @@ def init_app(app: Flask) -> None:
                    default_domain="messages")
     app.jinja_env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's msgid ignores line breaks
     app.jinja_env.globals["languages"] = LANGUAGES
+    app.add_template_filter(stored_word, "tr")
     app.jinja_env.globals["current_language"] = current

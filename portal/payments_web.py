@@ -7,11 +7,13 @@ attempt, and the attempt must belong to the account the page is about.
 import uuid
 
 from flask import current_app, g, jsonify
+from flask_babel import gettext as _
 
 from portal import money, payments
 from portal.extensions import db
 from portal.models import Account, CardPayment, Statement
 from portal.payments import gateway
+from portal.payments.errors import shown
 from portal.web import json_id, json_object
 
 
@@ -38,8 +40,9 @@ def _publishable_key() -> str:
 
 
 def _error(message: str, status: int = 400, field: str | None = None):
-    """A refusal the form shows: beside `field` (the amount) when one field is wrong, else above the button."""
-    return jsonify(status="failed", message=message, field=field, token=new_token()), status
+    """A refusal the form shows: beside `field` (the amount) when one field is wrong, else above the button
+    (in the page's language)."""
+    return jsonify(status="failed", message=shown(message), field=field, token=new_token()), status
 
 
 def start(account: Account, *, channel: str, actor: str, statement: Statement | None = None,
@@ -48,7 +51,7 @@ def start(account: Account, *, channel: str, actor: str, statement: Statement | 
     try:
         amount = money.parse_cents(str(data.get("amount", "")))
     except ValueError:
-        return _error("Enter an amount like 25.00.", field="amount")
+        return _error(_("Enter an amount like 25.00."), field="amount")
     saved = data.get("saved_card_id") if allow_saved else None
     try:
         attempt, secret = payments.start(
@@ -69,7 +72,7 @@ def _attempt(account: Account) -> CardPayment | None:
 def confirm(account: Account, *, actor: str, receipt_url):
     attempt = _attempt(account)
     if attempt is None:
-        return _error("This payment was not found. Please reload the page.", 404)
+        return _error(_("This payment was not found. Please reload the page."), 404)
     payment_method = json_object().get("payment_method_id")
     payment_method = str(payment_method)[:255] if payment_method is not None else None
     try:
@@ -83,7 +86,7 @@ def confirm(account: Account, *, actor: str, receipt_url):
 def complete(account: Account, *, actor: str, receipt_url):
     attempt = _attempt(account)
     if attempt is None:
-        return _error("This payment was not found. Please reload the page.", 404)
+        return _error(_("This payment was not found. Please reload the page."), 404)
     try:
         outcome = payments.complete(attempt.id, actor=actor)
     except (payments.PaymentError, gateway.GatewayError) as exc:
@@ -94,6 +97,8 @@ def complete(account: Account, *, actor: str, receipt_url):
 
 def _answer(outcome: payments.Outcome, receipt_url):
     body = outcome.as_dict()
+    if body.get("message"):
+        body["message"] = shown(body["message"])  # kept in English on the attempt; said in the page's language
     if outcome.status == "succeeded":
         body["redirect"] = receipt_url(outcome.payment_id)
     elif outcome.status == "failed":

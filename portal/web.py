@@ -1,5 +1,8 @@
 """What every page shares: the request's transaction, security headers, template filters, error pages."""
 from flask import Flask, abort, current_app, g, make_response, render_template, request
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
@@ -21,7 +24,7 @@ CSP = (
 MAX_ID = 2 ** 31 - 1
 FIXED_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
                  ("Referrer-Policy", "same-origin"), ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
-NUL_MESSAGE = "The request contains a character that is not allowed (NUL)."
+NUL_MESSAGE = _l("The request contains a character that is not allowed (NUL).")
 
 
 class IdConverter(IntegerConverter):
@@ -59,7 +62,7 @@ def json_object() -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        abort(400, description="Send the details as a JSON object.")
+        abort(400, description=_("Send the details as a JSON object."))
     return data
 
 
@@ -112,32 +115,35 @@ def register_web(app: Flask) -> None:
             headers.set("Cache-Control", "no-store")
         return response
 
-    for code, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"), (409, "Changed meanwhile"),
-                        (413, "Too large"), (429, "Too many requests"), (500, "Something went wrong")):
+    for code, title in ((400, _l("Bad request")), (403, _l("Not allowed")), (404, _l("Not found")),
+                        (409, _l("Changed meanwhile")), (413, _l("Too large")), (429, _l("Too many requests")),
+                        (500, _l("Something went wrong"))):
         app.register_error_handler(code, _error_page(code, title))
 
 
-def _error_page(code: int, title: str):
+def _error_page(code: int, title: str | LazyString):
     def handler(error):
         if code == 500:
             db.session.rollback()  # the page itself reads the database (the header's counts)
         description = getattr(error, "description", None) if code != 500 else None
         if code == 413 and description == RequestEntityTooLarge.description:
             limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-            description = f"What you sent is larger than the {limit // (1024 * 1024)} MB this site accepts."
+            description = _("What you sent is larger than the %(megabytes)s MB this site accepts.",
+                            megabytes=limit // (1024 * 1024))
         return render_template("errors/error.html", code=code, title=title, description=description), code
 
     return handler
 
 
-CONFLICT_MESSAGE = ("Someone else saved the same thing at the same moment, so this was not saved. "
-                    "Reload the page to see the latest, then try again.")
+CONFLICT_MESSAGE = _l("Someone else saved the same thing at the same moment, so this was not saved. "
+                      "Reload the page to see the latest, then try again.")
 
 
 def _conflict(_error):
     """A unique constraint lost a race (two people, or a double click): 409, never a 500."""
     db.session.rollback()
-    return render_template("errors/error.html", code=409, title="Changed meanwhile", description=CONFLICT_MESSAGE), 409
+    return render_template("errors/error.html", code=409, title=_("Changed meanwhile"),
+                           description=CONFLICT_MESSAGE), 409
 
 
 def card_page_csp() -> str:

@@ -40,7 +40,7 @@ def login():
     if form.validate_on_submit():
         result = check_password(form, kind="staff")
         if result.user is None:
-            flash(result.error, "error")
+            flash(str(result.error), "error")
             return render_template("login.html", form=form, side="staff"), 401
         if not (result.needs_totp or result.needs_totp_enrolment):
             session["pending_next"] = safe_next("")

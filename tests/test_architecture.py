@@ -101,8 +101,8 @@ def test_no_module_grows_past_the_size_a_reader_holds():
 VIEW_DIRS = ("staff", "portal/patient", "portal/public", "portal/webhooks")
 # The web layer: views, guards, forms and the request hook may read the request and the signed-in user;
 # extensions.py binds Flask-Login.
-WEB_LAYER = ("portal/auth.py", "portal/web.py", "portal/forms.py", "portal/patient", "portal/public",
-             "portal/webhooks", "portal/payments_web.py", "portal/estimate_forms.py", "portal/cli.py",
+WEB_LAYER = ("portal/auth.py", "portal/web.py", "portal/i18n.py", "portal/forms.py", "portal/patient",
+             "portal/public", "portal/webhooks", "portal/payments_web.py", "portal/estimate_forms.py", "portal/cli.py",
              "portal/extensions.py")
 # Where a commit may be written: the ledger's unit of work (after its locks), the named helpers in
 # portal/transaction.py (before an outside call; before the SQLite write lock), and the edges: the request

@@ -1,15 +1,23 @@
 """Estimate settings and the names of levels of care and units."""
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
 from portal import facility
 from portal.models import (
     EstimateSettings,
 )
 
-LEVEL_NAMES = {"iop": "Intensive outpatient (IOP)", "php": "Partial hospitalization (PHP)",
-               "outpatient": "Outpatient therapy", "residential": "Residential", "other": "Other services"}
-UNIT_NAMES = {"outpatient": "session"}  # per-diem levels count days, outpatient counts sessions
-BASIS_NAMES = {"plan": "this plan", "payer": "this insurer (all its plans)", "payer_type": "insurers of this type",
-               "all": "all insurers"}
+# Names shown to people, in the page's language (lazy: str() one where it is stored or joined).
+LEVEL_NAMES = {"iop": _l("Intensive outpatient (IOP)"), "php": _l("Partial hospitalization (PHP)"),
+               "outpatient": _l("Outpatient therapy"), "residential": _l("Residential"),
+               "other": _l("Other services")}
+# The unit a level counts: per-diem levels count days, outpatient counts sessions. A key, not a word shown:
+# `Result.unit` carries it (saved with estimates, compared by the templates); count_of and the templates
+# say it in the page's language.
+UNIT_NAMES = {"outpatient": "session"}
+BASIS_NAMES = {"plan": _l("this plan"), "payer": _l("this insurer (all its plans)"),
+               "payer_type": _l("insurers of this type"), "all": _l("all insurers")}
 PROCESSED = ("1", "2", "3", "19", "20", "21")  # CLP02 processed; 4 denied; 22 (reversal), 23 (not ours) ignored
 VALID_STATUSES = (*PROCESSED, "4")
 SAMPLE_LINES = 25
@@ -29,5 +37,7 @@ def unit_name(level: str) -> str:
 
 
 def count_of(n: int, unit: str) -> str:
-    """ "1 day", "20 days": a count with its unit, as the copy says it."""
-    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+    """ "1 day", "20 days", "3 sessions": a count with its unit, in the page's language."""
+    if unit == "session":
+        return ngettext("%(num)d session", "%(num)d sessions", n)
+    return ngettext("%(num)d day", "%(num)d days", n)

@@ -2,6 +2,7 @@
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import money
@@ -102,15 +103,16 @@ def offered_levels() -> list[str]:
 def estimate(request: Request, *, as_of: date, before: date | None = None, detail: bool = False) -> Result:
     """The estimate for a stay starting after `as_of`; evidence is what was paid by then (or before `before`)."""
     if request.level not in LEVELS_OF_CARE:
-        raise EstimateError(f"Unknown level of care {request.level!r}; choose one of {', '.join(LEVELS_OF_CARE)}.")
+        raise EstimateError(_("Unknown level of care %(level)s; choose one of %(levels)s.",
+                              level=repr(request.level), levels=", ".join(LEVELS_OF_CARE)))
     if not 1 <= request.days <= 366:
-        raise EstimateError("The number of days or sessions must be between 1 and 366.")
+        raise EstimateError(_("The number of days or sessions must be between 1 and 366."))
     payer = db.session.get(Payer, request.payer_id) if request.payer_id else None
     if request.payer_id and payer is None:
-        raise EstimateError("Unknown insurer.")
+        raise EstimateError(_("Unknown insurer."))
     plan = db.session.get(InsurancePlan, request.plan_id) if request.plan_id else None
     if request.plan_id and (plan is None or payer is None or plan.payer_id != payer.id):
-        raise EstimateError("The plan does not belong to the insurer.")
+        raise EstimateError(_("The plan does not belong to the insurer."))
     if request.benefits:
         request.benefits.validate()
     config = settings()
@@ -127,11 +129,13 @@ def estimate(request: Request, *, as_of: date, before: date | None = None, detai
     unit = unit_name(request.level)
     result = Result(request, as_of, payer.name if payer else None, plan.name if plan else None, unit, evidence,
                     steps, "")
+    # The message is saved with the estimate: plain text, in the language of the page asking (English for staff).
+    level = str(LEVEL_NAMES[request.level])
     if evidence is None:
         widest = steps[-1].level if steps else "all"
-        source = "any insurer" if widest == "all" else BASIS_NAMES[widest]
-        result.message = (f"Not enough history: no {LEVEL_NAMES[request.level]} payments from {source} on record "
-                          "to estimate from, so we give no figure.")
+        source = _("any insurer") if widest == "all" else str(BASIS_NAMES[widest])
+        result.message = _("Not enough history: no %(level)s payments from %(source)s on record to estimate from, "
+                           "so we give no figure.", level=level, source=source)
         return result
     days = request.days
     for scenario in ("low", "mid", "high"):
@@ -151,7 +155,14 @@ def estimate(request: Request, *, as_of: date, before: date | None = None, detai
             result.paid_total[scenario] = evidence.paid[scenario] * days
             result.balance_bill_total[scenario] = 0
     result.share_basis = "benefits" if request.benefits is not None else "history"
-    result.message = (f"Estimate for {count_of(days, unit)} of {LEVEL_NAMES[request.level]}"
-                      + (f" with {payer.name}" if payer else " (all insurers)")
-                      + (f", {plan.name}" if plan else "") + f", based on {evidence.label}.")
+    stay, basis = count_of(days, unit), evidence.label
+    if payer is None:
+        result.message = _("Estimate for %(stay)s of %(level)s (all insurers), based on %(basis)s.",
+                           stay=stay, level=level, basis=basis)
+    elif plan is None:
+        result.message = _("Estimate for %(stay)s of %(level)s with %(payer)s, based on %(basis)s.",
+                           stay=stay, level=level, payer=payer.name, basis=basis)
+    else:
+        result.message = _("Estimate for %(stay)s of %(level)s with %(payer)s, %(plan)s, based on %(basis)s.",
+                           stay=stay, level=level, payer=payer.name, plan=plan.name, basis=basis)
     return result

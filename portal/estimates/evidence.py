@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from flask_babel import ngettext
 from sqlalchemy import Date, Float, and_, case, cast, func, literal, or_, select
 
 from portal import money
@@ -118,7 +119,7 @@ def _evidence(name: str, row, conditions: list, before: date, config: EstimateSe
     ranges = dict.fromkeys(SERIES)  # series not asked for stay None
     ranges.update({key: dict(zip(("low", "mid", "high"), values[i * 3:i * 3 + 3])) for i, key in enumerate(series)})
     denials = scanned - n
-    evidence = Evidence(level=name, label=BASIS_NAMES[name], n=n, effective_n=effective_n(sum_w, sum_w2),
+    evidence = Evidence(level=name, label=str(BASIS_NAMES[name]), n=n, effective_n=effective_n(sum_w, sum_w2),
                         first_paid=str(first), last_paid=str(last), denials=denials,
                         denial_rate_bps=money.round_half_up(denials * 10000, scanned), **ranges)
     if detail:
@@ -159,13 +160,22 @@ def gather(level: str, payer: Payer | None, plan_id: int | None, before: date, c
         last = index == len(scopes) - 1
         conditions = _conditions(level, scope, before, config.lookback_days)
         row = _quartiles(conditions, before - timedelta(days=1), config.half_life_days, series)
-        n, label = row[0], BASIS_NAMES[name]
-        if n >= config.minimum_sample or (last and n > 0):
-            reason = (f"{n} payments, at least the minimum of {config.minimum_sample}" if n >= config.minimum_sample
-                      else f"only {n} payments in all; fewer than {config.minimum_sample}, read with care")
+        # The label and reason are saved with the estimate: plain text, in the language of the page asking.
+        n, label, minimum = row[0], str(BASIS_NAMES[name]), config.minimum_sample
+        if n >= minimum or (last and n > 0):
+            reason = (ngettext("%(num)d payment, at least the minimum of %(minimum)d",
+                               "%(num)d payments, at least the minimum of %(minimum)d", n, minimum=minimum)
+                      if n >= minimum else
+                      ngettext("only %(num)d payment in all; fewer than %(minimum)d, read with care",
+                               "only %(num)d payments in all; fewer than %(minimum)d, read with care", n,
+                               minimum=minimum))
             steps.append(Step(name, label, n, True, reason))
             return _evidence(name, row, conditions, before, config, series, detail), steps
         steps.append(Step(name, label, n, False,
-                          f"{n} payments, fewer than the minimum of {config.minimum_sample}"
-                          + ("" if last else ": widened")))
+                          ngettext("%(num)d payment, fewer than the minimum of %(minimum)d",
+                                   "%(num)d payments, fewer than the minimum of %(minimum)d", n, minimum=minimum)
+                          if last else
+                          ngettext("%(num)d payment, fewer than the minimum of %(minimum)d: widened",
+                                   "%(num)d payments, fewer than the minimum of %(minimum)d: widened", n,
+                                   minimum=minimum)))
     return None, steps

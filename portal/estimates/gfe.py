@@ -15,7 +15,7 @@ import holidays
 from flask import current_app
 from sqlalchemy import func, select
 
-from portal import audit, documents, facility
+from portal import audit, documents, facility, i18n
 from portal.estimates.config import LEVEL_NAMES, EstimateError, settings
 from portal.extensions import db
 from portal.models import BillingCode, Charge, GoodFaithEstimate, Patient, Posting, utcnow
@@ -172,6 +172,8 @@ def flagged() -> list[GoodFaithEstimate]:
 
 
 def pdf(gfe: GoodFaithEstimate) -> bytes:
-    return documents.render_pdf("pdf/good_faith_estimate.html", gfe=gfe, facility=facility.current(),
-                                level_name=LEVEL_NAMES.get(gfe.level_of_care or "", ""),
-                                threshold_cents=settings().gfe_dispute_threshold_cents)
+    """The estimate in the account's language: it goes to the patient, whoever prints it."""
+    with i18n.for_account(gfe.account):
+        return documents.render_pdf("pdf/good_faith_estimate.html", gfe=gfe, facility=facility.current(),
+                                    level_name=LEVEL_NAMES.get(gfe.level_of_care or "", ""),
+                                    threshold_cents=settings().gfe_dispute_threshold_cents)

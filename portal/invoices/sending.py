@@ -1,7 +1,8 @@
 """An invoice as a PDF, and sent to the guarantor by email with the PDF attached (both audited)."""
 from flask import current_app
+from flask_babel import gettext as _
 
-from portal import audit, documents, facility, mail, money
+from portal import audit, documents, facility, i18n, mail, money
 from portal.clock import long_date
 from portal.invoices.issuing import InvoiceError, InvoiceFigures
 from portal.mail import email_stop
@@ -18,9 +19,11 @@ def pdf(figures: InvoiceFigures, *, actor: User | str, ip: str | None = None, us
 
 
 def _render(figures: InvoiceFigures) -> bytes:
+    """The PDF in the guarantor's language: it goes to them, whoever prints or sends it."""
     invoice = figures.invoice
-    return documents.render_pdf("pdf/invoice.html", f=figures, invoice=invoice, account=invoice.account,
-                                facility=facility.current())
+    with i18n.for_account(invoice.account):
+        return documents.render_pdf("pdf/invoice.html", f=figures, invoice=invoice, account=invoice.account,
+                                    facility=facility.current())
 
 
 def filename(figures: InvoiceFigures) -> str:
@@ -38,15 +41,18 @@ def send(figures: InvoiceFigures, *, actor: User | str, ip: str | None = None, u
     if email_stop.has_stopped(account):
         raise InvoiceError("The guarantor asked for no billing email: print the invoice and mail it.")
     fac = facility.current()
-    body = (f"Hello {account.guarantor_name},\n\n"
-            f"Your invoice {invoice.number} from {fac.neutral_name} is attached.\n"
-            f"Amount due: {money.format_usd(figures.balance_cents)} by {long_date(invoice.due_on)}.\n\n"
-            f"Sign in to pay: {current_app.config['BASE_URL']}/login\n"
-            f"Questions? Call {fac.phone or 'our billing office'}.\n\n"
-            f"{email_stop.footer(account)}\n")
+    with i18n.for_account(account):
+        questions = (_("Questions? Call %(phone)s.", phone=fac.phone) if fac.phone
+                     else _("Questions? Call our billing office."))
+        body = _("Hello %(person)s,\n\nYour invoice %(number)s from %(name)s is attached.\nAmount due: %(amount)s by "
+                 "%(day)s.\n\nSign in to pay: %(login)s",
+                 person=account.guarantor_name, number=invoice.number, name=fac.neutral_name,
+                 amount=money.format_usd(figures.balance_cents), day=long_date(invoice.due_on),
+                 login=current_app.config["BASE_URL"] + "/login") + f"\n{questions}\n\n{email_stop.footer(account)}\n"
+        subject = _("Your invoice %(number)s from %(name)s", number=invoice.number, name=fac.neutral_name)
     data = _render(figures)
     try:
-        mail.send([account.email], f"Your invoice {invoice.number} from {fac.neutral_name}", body,
+        mail.send([account.email], subject, body,
                   email_stop.headers(account), attachments=[(filename(figures), "application/pdf", data)])
     except OSError as exc:
         current_app.logger.error("invoice %s could not be sent: %s", invoice.number, exc)

@@ -6,6 +6,7 @@ payer set in motion (receipts, a plan's set-up link, a plan payment that failed 
 still goes. Statements keep coming by post either way.
 """
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal import collections
@@ -32,7 +33,7 @@ def headers(account: Account) -> dict[str, str]:
 
 
 def footer(account: Account) -> str:
-    return f"To stop these emails (your statements will still come by mail), open:\n{link(account)}"
+    return _("To stop these emails (your statements will still come by mail), open:\n%(link)s", link=link(account))
 
 
 def account_for(token: str) -> Account | None:

@@ -14,12 +14,14 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from portal import accounts, documents, estimates, facility, money, payments, payments_web, plans, statements
+from portal import accounts, documents, estimates, facility, i18n, money, payments, payments_web, plans, statements
 from portal.auth import patient_required
 from portal.clock import facility_today
 from portal.estimates import gfe as good_faith
@@ -72,7 +74,8 @@ def remove_card(account_id: int, card_id: int):
         db.session.rollback()
         flash(str(exc), "error")
     else:
-        flash(f"Your {card.brand.title()} ending {card.last4} is no longer saved.", "info")
+        flash(_("Your %(brand)s ending %(last4)s is no longer saved.", brand=card.brand.title(), last4=card.last4),
+              "info")
     return redirect(url_for(".account", account_id=found.id))
 
 
@@ -172,11 +175,11 @@ def receipt_pdf(account_id: int, payment_id: int):
 
 
 class PlanForm(Form):
-    months = IntegerField("Number of months", validators=[Optional(), NumberRange(min=1, max=60)])
-    monthly = StringField("Or a monthly amount (dollars)", validators=[Optional(), Length(max=12)])
-    card = SelectField("Card for automatic payments", coerce=int)
-    agreement_name = StringField("Type your full name to sign", validators=[Optional(), Length(max=200)])
-    accept = BooleanField("I agree to the payment plan terms above and authorize the automatic payments")
+    months = IntegerField(_l("Number of months"), validators=[Optional(), NumberRange(min=1, max=60)])
+    monthly = StringField(_l("Or a monthly amount (dollars)"), validators=[Optional(), Length(max=12)])
+    card = SelectField(_l("Card for automatic payments"), coerce=int)
+    agreement_name = StringField(_l("Type your full name to sign"), validators=[Optional(), Length(max=200)])
+    accept = BooleanField(_l("I agree to the payment plan terms above and authorize the automatic payments"))
 
 
 def _schedule_from(form: PlanForm, account, rules):
@@ -198,16 +201,16 @@ def plan(account_id: int):
     rules = plans.policy()
     cards = payments.saved_cards(found)
     form = PlanForm(request.form if request.method == "POST" else request.args)  # GET only previews
-    form.card.choices = [(c.id, f"{c.brand.title()} ending {c.last4}") for c in cards]
+    form.card.choices = [(c.id, _("%(brand)s ending %(last4)s", brand=c.brand.title(), last4=c.last4)) for c in cards]
     schedule, error = None, None
     if form.months.data or form.monthly.data:
         try:
             schedule = _schedule_from(form, found, rules)
         except ValueError as exc:
-            error = str(exc) if isinstance(exc, plans.PlanError) else "Enter an amount like 50.00."
+            error = str(exc) if isinstance(exc, plans.PlanError) else _("Enter an amount like 50.00.")
     if request.method == "POST" and schedule is not None and form.validate():
         if not form.accept.data:
-            form.accept.errors.append("Tick the box to accept the agreement.")
+            form.accept.errors.append(_("Tick the box to accept the agreement."))
         else:
             card = next((c for c in cards if c.id == form.card.data), None)
             try:
@@ -216,8 +219,8 @@ def plan(account_id: int):
             except plans.PlanError as exc:
                 error = str(exc)
             else:
-                flash("Your payment plan is set up." if made.status == "active" else
-                      "Thanks. A member of our billing team will review your plan and confirm it by email.", "info")
+                flash(_("Your payment plan is set up.") if made.status == "active" else
+                      _("Thanks. A member of our billing team will review your plan and confirm it by email."), "info")
                 return redirect(url_for(".plan", account_id=found.id))
     status = 400 if request.method == "POST" else 200
     return render_template("patient/plan_enrol.html", account=found, form=form, schedule=schedule, error=error,
@@ -226,7 +229,7 @@ def plan(account_id: int):
 
 
 class ChangeCardForm(Form):
-    card = SelectField("Card for automatic payments", coerce=int)
+    card = SelectField(_l("Card for automatic payments"), coerce=int)
 
 
 @bp.post("/accounts/<int:account_id>/plan/card")
@@ -238,7 +241,7 @@ def plan_card(account_id: int):
     form.card.choices = [(c.id, c.last4) for c in payments.saved_cards(found)]
     if form.validate_on_submit():
         plans.change_card(existing, form.card.data, actor=_actor())
-        flash("Future payments will use the card you chose.", "info")
+        flash(_("Future payments will use the card you chose."), "info")
     return redirect(url_for(".plan", account_id=found.id))
 
 
@@ -247,8 +250,10 @@ def plan_card(account_id: int):
 def plan_agreement(account_id: int):
     found = _account(account_id)
     existing = plans.active_plan(found) or abort(404)
-    return _pdf(documents.render_pdf("pdf/plan_agreement.html", plan=existing, account=found,
-                                     facility=facility.current()), f"payment-plan-{existing.id}.pdf")
+    with i18n.for_account(found):  # the guarantor's agreement, in the guarantor's language
+        data = documents.render_pdf("pdf/plan_agreement.html", plan=existing, account=found,
+                                    facility=facility.current())
+    return _pdf(data, f"payment-plan-{existing.id}.pdf")
 
 
 @bp.get("/accounts/<int:account_id>/cards/new")
@@ -281,5 +286,5 @@ def card_finish(account_id: int):
         card = payments.finish_card_setup(found, setup_id)
     except (payments.PaymentError, gateway.GatewayError) as exc:
         return jsonify(message=getattr(exc, "message", None) or str(exc)), 400
-    flash(f"Saved your {card.brand.title()} ending {card.last4}.", "info")
+    flash(_("Saved your %(brand)s ending %(last4)s.", brand=card.brand.title(), last4=card.last4), "info")
     return jsonify(redirect=url_for(".plan", account_id=found.id))

@@ -3,9 +3,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from portal import facility, invoices, ledger, mail, money
+from portal import facility, i18n, invoices, ledger, mail, money
 from portal.clock import long_date
 from portal.extensions import db
 from portal.locking import lock_rows
@@ -48,22 +49,25 @@ class Receipt:
 
     @property
     def balance_words(self) -> str:
-        """The sentence a receipt ends with: paid in full, or what is left (or the credit kept)."""
+        """The sentence a receipt ends with: paid in full, or what is left (or the credit kept), in the language
+        of the page or mail it is read for."""
         if self.balance_after_cents == 0:
-            return "Your account is paid in full."
+            return _("Your account is paid in full.")
         if self.balance_after_cents < 0:
-            return f"Your account is paid in full, with a credit of {money.format_usd(-self.balance_after_cents)}."
-        return f"Remaining balance after this payment: {money.format_usd(self.balance_after_cents)}."
+            return _("Your account is paid in full, with a credit of %(amount)s.",
+                     amount=money.format_usd(-self.balance_after_cents))
+        return _("Remaining balance after this payment: %(amount)s.", amount=money.format_usd(self.balance_after_cents))
 
 
 def receipt(payment: Payment) -> Receipt:
     attempt = db.session.scalar(select(CardPayment).where(CardPayment.payment_id == payment.id))
     card = None
     if attempt is not None and attempt.card_last4:
-        card = f"{(attempt.card_brand or 'card').title()} ending {attempt.card_last4}"
+        card = _("%(brand)s ending %(last4)s", brand=attempt.card_brand.title() if attempt.card_brand else _("Card"),
+                 last4=attempt.card_last4)
     paid = db.session.execute(select(Allocation, Charge).join(Charge, Charge.id == Allocation.charge_id)
                               .where(Allocation.payment_id == payment.id).order_by(Charge.service_date)).all()
-    numbers = invoices.numbers_by_charge({c.id for _, c in paid})
+    numbers = invoices.numbers_by_charge({c.id for _a, c in paid})
     applied = [(c.service_date, a.amount_cents, numbers.get(c.id)) for a, c in paid]
     return Receipt(receipt_number(payment), payment, db.session.get(Account, payment.account_id), card, applied,
                    ledger.unapplied_credit(payment.id), _balance_after(payment))
@@ -81,18 +85,23 @@ def _balance_after(payment: Payment) -> int:
 
 
 def send_receipt(payment: Payment) -> None:
-
+    """Mail the receipt, in the account's preferred language."""
     account = db.session.get(Account, payment.account_id)
     if not account.email:
         return
     fac = facility.current()
-    contact = "\n".join(filter(None, (fac.remit_address, f"Billing: {fac.phone}" if fac.phone else None)))
-    body = (f"Thank you. We received {money.format_usd(payment.amount_cents)} on {long_date(payment.received_on)} "
-            f"for account {account.number}.\nReceipt {receipt_number(payment)}.\n"
-            f"{receipt(payment).balance_words}\n\n"
-            f"See your receipts after signing in at {current_app.config['BASE_URL']}/login\n\n"
-            f"{fac.neutral_name}\n{contact}\n")
-    mail.queue([account.email], f"Your payment receipt from {fac.neutral_name}", body)
+    with i18n.for_account(account):
+        contact = "\n".join(filter(None, (fac.remit_address, _("Billing: %(phone)s", phone=fac.phone) if fac.phone
+                                           else None)))
+        thanks = _("Thank you. We received %(amount)s on %(day)s for account %(number)s.",
+                   amount=money.format_usd(payment.amount_cents), day=long_date(payment.received_on),
+                   number=account.number)
+        number = _("Receipt %(number)s.", number=receipt_number(payment))
+        login_url = current_app.config["BASE_URL"] + "/login"
+        sign_in = _("See your receipts after signing in at %(url)s", url=login_url)
+        body = f"{thanks}\n{number}\n{receipt(payment).balance_words}\n\n{sign_in}\n\n{fac.neutral_name}\n{contact}\n"
+        subject = _("Your payment receipt from %(name)s", name=fac.neutral_name)
+    mail.queue([account.email], subject, body)
 
 
 def refund(payment: Payment, amount_cents: int, *, reason: str, actor: str, key: str) -> CardRefund:

@@ -7,6 +7,7 @@ for a link answers the same whether or not the email has a login, and sends noth
 whose passwords an administrator resets.
 """
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
@@ -36,12 +37,11 @@ def request_link(email: str, *, ip: str | None = None, user_agent: str | None = 
         return
     name = facility.current().neutral_name
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    body = (f"Hello {user.full_name},\n\n"
-            f"Someone asked to reset the password for your {name} billing login. To choose a new one, open\n"
-            f"{link(user)}\n\n"
-            f"The link works once, within {minutes} minutes. If you did not ask, ignore this email: your password "
-            f"stays as it is.\n\n{name}\n")
-    mail.queue([user.email], f"Reset your password - {name}", body)
+    body = _("Hello %(person)s,\n\nSomeone asked to reset the password for your %(name)s billing login. To choose "
+             "a new one, open\n%(link)s\n\nThe link works once, within %(minutes)s minutes. If you did not ask, "
+             "ignore this email: your password stays as it is.", person=user.full_name, name=name, link=link(user),
+             minutes=minutes) + f"\n\n{name}\n"
+    mail.queue([user.email], _("Reset your password - %(name)s", name=name), body)  # the page's language
     audit.record("password_reset.requested", "user", actor="password-reset", object_id=user.id,
                  ip=ip, user_agent=user_agent)
 
@@ -81,6 +81,6 @@ def set_new_password(user: User, password: str, *,
     audit.record("password_reset.completed", "user", actor=user, object_id=user.id,
                  ip=ip, user_agent=user_agent)
     name = facility.current().neutral_name
-    mail.queue([user.email], f"Your password was changed - {name}",
-                    f"Hello {user.full_name},\n\nThe password for your {name} billing login was just changed. "
-                    f"If this was not you, call us right away.\n\n{name}\n")
+    mail.queue([user.email], _("Your password was changed - %(name)s", name=name),
+               _("Hello %(person)s,\n\nThe password for your %(name)s billing login was just changed. If this was "
+                 "not you, call us right away.", person=user.full_name, name=name) + f"\n\n{name}\n")

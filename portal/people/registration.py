@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -42,17 +43,20 @@ def start(statement: Statement, *, full_name: str, email: str,
     name = facility.current().neutral_name
     base = current_app.config["BASE_URL"]
     if _login_for(email) is not None:  # told to the mailbox, never on the page
-        body = (f"Someone asked to create a {name} billing login for this email, which already has one.\n"
-                f"Sign in at {base}/login, or choose a new password at {base}/login/forgot.\n\n{name}\n")
+        body = _("Someone asked to create a %(name)s billing login for this email, which already has one.\n"
+                 "Sign in at %(login)s, or choose a new password at %(forgot)s.", name=name, login=base + "/login",
+                 forgot=base + "/login/forgot") + f"\n\n{name}\n"
     else:
         token = secrets.token_urlsafe(32)
         db.session.add(RegistrationLink(token_digest=_digest(token), account_id=statement.account_id,
                                         email=email.strip().lower(), full_name=full_name.strip()))
         db.session.flush()
-        body = (f"Hello {full_name.strip()},\n\nTo finish creating your {name} billing login, open\n"
-                f"{base}/register/finish/{token}\nand choose a password. The link works for {LINK_HOURS} hours.\n\n"
-                f"If you did not ask for a login, ignore this email.\n\n{name}\n")
-    mail.queue([email.strip()], f"Your billing login - {name}", body)
+        body = _("Hello %(person)s,\n\nTo finish creating your %(name)s billing login, open\n%(link)s\nand choose "
+                 "a password. The link works for %(hours)s hours.\n\nIf you did not ask for a login, ignore this "
+                 "email.", person=full_name.strip(), name=name, link=base + "/register/finish/" + token,
+                 hours=LINK_HOURS) + f"\n\n{name}\n"
+    # In the language of the page the login was asked from.
+    mail.queue([email.strip()], _("Your billing login - %(name)s", name=name), body)
     audit.record("registration.requested", "account", actor="registration", object_id=statement.account_id,
                  account_id=statement.account_id, ip=ip, user_agent=user_agent)
 

@@ -9,6 +9,8 @@ import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, delete, func, literal, null, or_, select, update
 
 from portal import audit
@@ -29,7 +31,7 @@ class UserError(ValueError):
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
+        raise UserError(_("Passwords need at least %(count)s characters.", count=MIN_PASSWORD_LENGTH))
     return _hasher.hash(password)
 
 
@@ -54,7 +56,7 @@ class LoginResult:
     needs_totp_enrolment: bool = False
 
 
-GENERIC_LOGIN_ERROR = "That email and password do not match an active login."
+GENERIC_LOGIN_ERROR = _l("That email and password do not match an active login.")
 
 
 def _count_attempt(user: User, *, max_failures: int, lockout_minutes: int) -> int | None:
@@ -103,15 +105,15 @@ def authenticate(email: str, password: str, *, kind: str, max_failures: int, loc
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None or user.kind != kind:
         _verify(_DUMMY_HASH, password)
-        return LoginResult(None, GENERIC_LOGIN_ERROR)
+        return LoginResult(None, str(GENERIC_LOGIN_ERROR))
     count = _count_attempt(user, max_failures=max_failures, lockout_minutes=lockout_minutes)
     if count is None:
         _verify(_DUMMY_HASH, password)  # the same time as a real check
         _refused_locked(user, ip=ip, user_agent=user_agent)
-        return LoginResult(None, GENERIC_LOGIN_ERROR)
+        return LoginResult(None, str(GENERIC_LOGIN_ERROR))
     if not user.active or not _verify(user.password_hash, password):
         _attempt_failed(user, count, max_failures=max_failures, action="login.failed", ip=ip, user_agent=user_agent)
-        return LoginResult(None, GENERIC_LOGIN_ERROR)
+        return LoginResult(None, str(GENERIC_LOGIN_ERROR))
     _attempt_succeeded(user)
     if user.is_staff and user.totp_enabled:
         return LoginResult(user, needs_totp=True)

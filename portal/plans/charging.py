@@ -3,9 +3,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
-from portal import audit, facility, ledger, money, payments
+from portal import audit, facility, i18n, ledger, money, payments
 from portal.clock import long_date
 from portal.extensions import db
 from portal.locking import lock_rows
@@ -130,8 +131,10 @@ def charge_installment(installment_id: int, as_of: date, *, actor: str) -> Charg
         attempt.status, installment.status, installment.payment_id = "succeeded", "paid", payment.id
         _complete_if_done(installment.plan)
         commit_before_outside_call()  # the mail says the payment was received: store that first
-        _mail(account, "Your plan payment was received",
-              f"We received your scheduled payment of {money.format_usd(attempt.amount_cents)}. Thank you.")
+        with i18n.for_account(account):
+            _mail(account, _("Your plan payment was received"),
+                  _("We received your scheduled payment of %(amount)s. Thank you.",
+                    amount=money.format_usd(attempt.amount_cents)))
         return outcome
     db.session.flush()
     if intent.hard_decline:
@@ -195,18 +198,21 @@ def _failed(installment_id: int, attempt_id: int, message: str | None, as_of: da
         account.collection_stage = "plan_defaulted"  # collections picks the account up from here
         outcome.result = "defaulted"
         commit_before_outside_call()  # the mail says the plan ended: store that first
-        _mail(account, "Your payment plan has ended",
-              "We could not charge your card for your payment plan after several tries, so the plan has ended. "
-              f"Please sign in to pay or call us to set up a new plan: {base}/login")
+        with i18n.for_account(account):
+            _mail(account, _("Your payment plan has ended"),
+                  _("We could not charge your card for your payment plan after several tries, so the plan has ended. "
+                    "Please sign in to pay or call us to set up a new plan: %(login)s", login=base + "/login"))
         return outcome
     schedule = rules.retry_schedule
     wait = schedule[min(installment.failures, len(schedule)) - 1] if schedule else 1
     installment.next_attempt_on = as_of + timedelta(days=wait)
     outcome.result = "failed"
     commit_before_outside_call()  # the mail gives the retry date: store it first
-    _mail(account, "We could not take your plan payment",
-          f"Your scheduled payment of {money.format_usd(attempt.amount_cents)} did not go through. "
-          f"We will try again on {long_date(installment.next_attempt_on)}. To use another card, sign in: {base}/login")
+    with i18n.for_account(account):
+        _mail(account, _("We could not take your plan payment"),
+              _("Your scheduled payment of %(amount)s did not go through. We will try again on %(day)s. "
+                "To use another card, sign in: %(login)s", amount=money.format_usd(attempt.amount_cents),
+                day=long_date(installment.next_attempt_on), login=base + "/login"))
     return outcome
 
 
@@ -225,10 +231,12 @@ def _card_refused(installment_id: int, attempt_id: int, message: str | None, as_
     account = db.session.get(Account, plan.account_id)
     card = plan.card
     commit_before_outside_call()  # the mail says the card will not be tried again: store that first
-    _mail(account, "Your plan payment needs a new card",
-          f"Your scheduled payment of {money.format_usd(attempt.amount_cents)} was refused by the bank that issued "
-          f"your {card.brand.title()} ending {card.last4}, and we will not try that card again. Please sign in and "
-          f"choose another card for your payment plan: {current_app.config['BASE_URL']}/login")
+    with i18n.for_account(account):
+        _mail(account, _("Your plan payment needs a new card"),
+              _("Your scheduled payment of %(amount)s was refused by the bank that issued your %(brand)s ending "
+                "%(last4)s, and we will not try that card again. Please sign in and choose another card for your "
+                "payment plan: %(login)s", amount=money.format_usd(attempt.amount_cents), brand=card.brand.title(),
+                last4=card.last4, login=current_app.config["BASE_URL"] + "/login"))
     return outcome
 
 
@@ -253,9 +261,11 @@ def end_plans_left_without_a_card(as_of: date, *, actor: str) -> list[ChargeOutc
                                       refused.failures if refused else 0, "defaulted",
                                       refused.amount_cents if refused else 0, plan.end_reason))
         commit_before_outside_call()  # the mail says the plan ended: store that first
-        _mail(account, "Your payment plan has ended",
-              "We asked for a new card for your payment plan and did not receive one, so the plan has ended. "
-              f"Please sign in to pay or call us to set up a new plan: {current_app.config['BASE_URL']}/login")
+        with i18n.for_account(account):
+            _mail(account, _("Your payment plan has ended"),
+                  _("We asked for a new card for your payment plan and did not receive one, so the plan has ended. "
+                    "Please sign in to pay or call us to set up a new plan: %(login)s",
+                    login=current_app.config["BASE_URL"] + "/login"))
     return outcomes
 
 
@@ -279,10 +289,12 @@ def send_reminders(as_of: date) -> int:
         account = db.session.get(Account, installment.plan.account_id)
         card = installment.plan.card
         if not email_stop.has_stopped(account):
-            _mail(account, "Your plan payment is coming up",
-                  f"On {long_date(installment.due_date)} we will charge {money.format_usd(installment.amount_cents)} "
-                  f"to your {card.brand.title()} ending {card.last4}.\n\n{email_stop.footer(account)}",
-                  headers=email_stop.headers(account))
+            with i18n.for_account(account):
+                body = _("On %(day)s we will charge %(amount)s to your %(brand)s ending %(last4)s.",
+                         day=long_date(installment.due_date), amount=money.format_usd(installment.amount_cents),
+                         brand=card.brand.title(), last4=card.last4)
+                _mail(account, _("Your plan payment is coming up"), f"{body}\n\n{email_stop.footer(account)}",
+                      headers=email_stop.headers(account))
             mailed += 1
         installment.reminded_on = as_of
     db.session.flush()

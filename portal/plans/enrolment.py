@@ -4,10 +4,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, facility, mail, money
+from portal import audit, facility, i18n, mail, money
 from portal.clock import facility_today
 from portal.extensions import db
 from portal.locking import lock_rows
@@ -21,7 +23,7 @@ from portal.models import (
 )
 
 GOOD_STANDING = ("active",)
-ALREADY_ON_A_PLAN = "This account already has a payment plan. Open it to see or change the payments."
+ALREADY_ON_A_PLAN = _l("This account already has a payment plan. Open it to see or change the payments.")
 
 
 class PlanError(ValueError):
@@ -75,26 +77,26 @@ def build_schedule(balance_cents: int, first_due: date, rules: PlanPolicy, *, mo
                    monthly_cents: int | None = None, down_payment_cents: int | None = None) -> Schedule:
     """The installments for a balance, by number of months or by monthly amount, checked against policy."""
     if (months is None) == (monthly_cents is None):
-        raise PlanError("Choose a number of months or a monthly amount.")
+        raise PlanError(_("Choose a number of months or a monthly amount."))
     if balance_cents < rules.min_balance_cents:
-        raise PlanError(f"Plans start at balances of {money.format_usd(rules.min_balance_cents)}.")
+        raise PlanError(_("Plans start at balances of %(amount)s.", amount=money.format_usd(rules.min_balance_cents)))
     least_down = required_down_payment(balance_cents, rules)
     down = least_down if down_payment_cents is None else down_payment_cents
     if down < least_down:
-        raise PlanError(f"The down payment must be at least {money.format_usd(least_down)}.")
+        raise PlanError(_("The down payment must be at least %(amount)s.", amount=money.format_usd(least_down)))
     if down >= balance_cents:
-        raise PlanError("The down payment would pay the whole balance; pay it instead.")
+        raise PlanError(_("The down payment would pay the whole balance; pay it instead."))
     rest = balance_cents - down
     if monthly_cents is not None:
         if monthly_cents <= 0:
-            raise PlanError("Enter a monthly amount.")
+            raise PlanError(_("Enter a monthly amount."))
         months = -(-rest // monthly_cents)  # ceiling: enough months to cover the rest
     if months < 1 or months > rules.max_term_months:
-        raise PlanError(f"Plans run from 1 to {rules.max_term_months} months.")
+        raise PlanError(_("Plans run from 1 to %(months)s months.", months=rules.max_term_months))
     base, remainder = divmod(rest, months)
     if base < rules.min_installment_cents:
-        raise PlanError(f"Each payment must be at least {money.format_usd(rules.min_installment_cents)}; "
-                        f"choose fewer months.")
+        raise PlanError(_("Each payment must be at least %(amount)s; choose fewer months.",
+                          amount=money.format_usd(rules.min_installment_cents)))
     amounts = [base + remainder] + [base] * (months - 1)
     dates = [add_months(first_due, n, first_due.day) for n in range(months)]
     return Schedule(balance_cents, down, tuple(zip(dates, amounts, strict=True)))
@@ -115,13 +117,13 @@ def create(account: Account, schedule: Schedule, *, card: SavedCard | None, acto
     rules = policy()
     account = lock_rows(Account, [account.id])[account.id]  # concurrent enrolments of one account take turns
     if active_plan(account) is not None:
-        raise PlanError(ALREADY_ON_A_PLAN)
+        raise PlanError(str(ALREADY_ON_A_PLAN))
     if schedule.balance_cents > account.patient_due_cents:
-        raise PlanError("The plan cannot be larger than what is owed.")
+        raise PlanError(_("The plan cannot be larger than what is owed."))
     if card is None or card.account_id != account.id or card.removed_at is not None:
-        raise PlanError("Choose the card for automatic payments.")
+        raise PlanError(_("Choose the card for automatic payments."))
     if by_patient and not (agreement_name or "").strip():
-        raise PlanError("Type your name to accept the agreement.")
+        raise PlanError(_("Type your name to accept the agreement."))
     status = "pending_approval" if by_patient and needs_approval(schedule, rules) else "active"
     plan = PaymentPlan(
         account_id=account.id, status=status, balance_cents=schedule.balance_cents,
@@ -142,7 +144,7 @@ def create(account: Account, schedule: Schedule, *, card: SavedCard | None, acto
         db.session.flush()
     except IntegrityError as exc:  # the database's own rule: one open plan per account
         db.session.rollback()
-        raise PlanError(ALREADY_ON_A_PLAN) from exc
+        raise PlanError(str(ALREADY_ON_A_PLAN)) from exc
     return plan
 
 
@@ -163,7 +165,7 @@ def cancel(plan: PaymentPlan, *, reason: str, actor: str) -> None:
 def change_card(plan: PaymentPlan, card_id: int, *, actor: str) -> None:
     card = db.session.get(SavedCard, card_id)
     if card is None or card.account_id != plan.account_id or card.removed_at is not None:
-        raise PlanError("Choose one of the account's saved cards.")
+        raise PlanError(_("Choose one of the account's saved cards."))
     plan.saved_card_id = card.id
     plan.card_refused_on = None  # the refused card's installment is charged again at the next daily run
     db.session.flush()
@@ -221,9 +223,10 @@ def invite(account: Account, *, actor, ip: str | None = None, user_agent: str | 
     if not account.email:
         raise PlanError("This account has no email address.")
     base = current_app.config["BASE_URL"]
-    _mail(account, "Set up a payment plan",
-          f"You can spread your balance over monthly payments with no interest. Sign in at {base}/login, "
-          "open your account and choose Payment plan.")
+    with i18n.for_account(account):
+        _mail(account, _("Set up a payment plan"),
+              _("You can spread your balance over monthly payments with no interest. Sign in at %(login)s, "
+                "open your account and choose Payment plan.", login=base + "/login"))
     audit.record("plan.invited", "account", actor=actor, object_id=account.id, account_id=account.id,
                  ip=ip, user_agent=user_agent)
 
@@ -236,9 +239,11 @@ def _end(plan: PaymentPlan, status: str, reason: str) -> None:
 
 
 def _mail(account: Account, subject: str, body: str, headers: dict[str, str] | None = None) -> None:
+    """Mail the guarantor: the caller composes `subject` and `body` inside `i18n.for_account(account)`."""
     if not account.email:
         return
 
     name = facility.current().neutral_name
-    mail.queue([account.email], f"{subject} - {name}", f"Hello {account.guarantor_name},\n\n{body}\n\n{name}\n",
-                    headers)
+    with i18n.for_account(account):
+        greeting = _("Hello %(person)s,", person=account.guarantor_name)
+    mail.queue([account.email], f"{subject} - {name}", f"{greeting}\n\n{body}\n\n{name}\n", headers)

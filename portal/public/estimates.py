@@ -1,5 +1,7 @@
 """The public estimate page: a prospect asks what a stay would cost, and may ask to be called back."""
 from flask import Blueprint, current_app, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal import estimates
@@ -12,7 +14,8 @@ from portal.plans.enrolment import policy as plan_policy
 from portal.web import audit_context
 
 bp = Blueprint("public_estimate", __name__, url_prefix="/estimate")
-CONSENT_TEXT = "You may call, text or email me about this estimate and admission."
+# The consent box's words (CallbackForm.consent): kept with the lead in the language they were shown in.
+CONSENT_TEXT = _l("You may call, text or email me about this estimate and admission.")
 
 
 def _limit() -> str:
@@ -23,8 +26,8 @@ def _form() -> PublicEstimateForm:
     form = PublicEstimateForm()
     insurers = [(str(p.id), p.name) for p in db.session.scalars(
         select(Payer).where(Payer.payer_type != "self_pay").order_by(Payer.name))]
-    form.payer.choices = [("", "Choose your insurance"), *insurers,
-                          (SELF_PAY, "I don't have insurance")]
+    form.payer.choices = [("", _("Choose your insurance")), *insurers,
+                          (SELF_PAY, _("I don't have insurance"))]
     form.level.choices = [(level, estimates.LEVEL_NAMES[level]) for level in estimates.offered_levels()]
     return form
 
@@ -69,7 +72,7 @@ def callback():
         payer_id = None
     try:
         estimates.create_lead(name=form.name.data, phone=form.phone.data, email=form.email.data, consent=True,
-                              consent_text=CONSENT_TEXT, payer_id=payer_id, level=level, source="public",
+                              consent_text=str(CONSENT_TEXT), payer_id=payer_id, level=level, source="public",
                               actor="guest:estimate", **audit_context())
     except estimates.EstimateError as error:
         form.email.errors = [*form.email.errors, str(error)]

@@ -1,5 +1,7 @@
 """Guarantors create their own login from a statement, and add more accounts to it."""
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Email, Length
@@ -14,11 +16,11 @@ bp = Blueprint("registration", __name__)
 
 
 class RegisterForm(PayLinkForm):
-    full_name = StringField("Your name", validators=[DataRequired(), Length(max=200)],
+    full_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)],
                             render_kw={"autocomplete": "name"})
-    email = EmailField("Your email", validators=[DataRequired(), Length(max=254), Email(
-        message="Enter an email address, like name@example.org.")], render_kw={"autocomplete": "email"},
-        description="We send a link here to finish your login.")
+    email = EmailField(_l("Your email"), validators=[DataRequired(), Length(max=254), Email(
+        message=_l("Enter an email address, like name@example.org."))], render_kw={"autocomplete": "email"},
+        description=_l("We send a link here to finish your login."))
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -49,7 +51,7 @@ def finish(token: str):
         except registration.LinkUsed:  # another tab or device finished with this link a moment ago
             return render_template("register_finish.html", form=None), 409
         start_session(user)
-        flash("Your login is ready. This is your account.", "info")
+        flash(_("Your login is ready. This is your account."), "info")
         return redirect(url_for("patient.account", account_id=claims["account"]))
 
     return choose_password("register_finish.html", save, claims=claims)
@@ -67,6 +69,7 @@ def add_account():
             flash(NO_MATCH, "error")
             return render_template("patient/account_add.html", form=form), 404
         added = registration.add_account(current_user, statement, **audit_context())
-        flash("The account is added to your login." if added else "That account is already on your login.", "info")
+        flash(_("The account is added to your login.") if added else _("That account is already on your login."),
+              "info")
         return redirect(url_for("patient.account", account_id=statement.account_id))
     return render_template("patient/account_add.html", form=form), 400 if form.is_submitted() else 200

@@ -2,6 +2,8 @@
 import time
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
@@ -13,17 +15,17 @@ from portal.web import keep_refusal
 
 bp = Blueprint("public", __name__, url_prefix="/pay")
 GUEST_MINUTES = 20
-# One answer for every mismatch: never say which detail was wrong.
-NO_MATCH = "We could not find a statement with those details. Check them against your statement."
+# One answer for every mismatch: never say which detail was wrong. (Lazy: flash `str(NO_MATCH)`.)
+NO_MATCH = _l("We could not find a statement with those details. Check them against your statement.")
 
 
 class PayLinkForm(Form):
-    code = StringField("Statement code", validators=[DataRequired(), Length(min=6, max=12)],
-                       description="Printed at the top of your statement.",
+    code = StringField(_l("Statement code"), validators=[DataRequired(), Length(min=6, max=12)],
+                       description=_l("Printed at the top of your statement."),
                        render_kw={"autocomplete": "off", "autocapitalize": "characters"})
-    date_of_birth = BirthDateField("Patient's date of birth", validators=[InputRequired()])  # keeps its own error
-    zip_code = StringField("Patient's ZIP code", validators=[DataRequired(), Regexp(r"^\d{5}(-\d{4})?$",
-                                                                                    message="Enter a 5-digit ZIP.")],
+    date_of_birth = BirthDateField(_l("Patient's date of birth"), validators=[InputRequired()])  # keeps its own error
+    zip_code = StringField(_l("Patient's ZIP code"), validators=[DataRequired(), Regexp(
+        r"^\d{5}(-\d{4})?$", message=_l("Enter a 5-digit ZIP."))],
                            render_kw={"inputmode": "numeric", "autocomplete": "postal-code"})
 
 
@@ -66,7 +68,7 @@ def find():
         if found is not None:
             session["pay_statement_id"], session["pay_since"] = found.id, time.time()
             return redirect(url_for(".statement"))
-        flash(NO_MATCH, "error")
+        flash(str(NO_MATCH), "error")
         return render_template("public/pay_find.html", form=form), 404
     return render_template("public/pay_find.html", form=form), 400 if form.is_submitted() else 200
 
@@ -74,7 +76,7 @@ def find():
 def _guest_statement() -> Statement:
     statement_id, since = session.get("pay_statement_id"), session.get("pay_since", 0)
     if not statement_id or time.time() - since > GUEST_MINUTES * 60:
-        abort(403, "Your session to pay this statement has ended. Please enter the statement details again.")
+        abort(403, _("Your session to pay this statement has ended. Please enter the statement details again."))
     return db.session.get(Statement, statement_id) or abort(404)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 from portal import collections, facility, invoices, money, plans
 from portal.clock import long_date
 from portal.extensions import db
+from portal.i18n import N_
 from portal.models import (
     Account,
     Adjustment,
@@ -26,8 +27,8 @@ from portal.statements.reading import send_notice
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read from paper
 CODE_LENGTH = 8
-REASON_WORDS = {"deductible": "Deductible", "coinsurance": "Coinsurance", "copay": "Copay",
-                "noncovered": "Not covered by your plan", "self_pay": "Self-pay", "other": "Your share"}
+REASON_WORDS = {"deductible": N_("Deductible"), "coinsurance": N_("Coinsurance"), "copay": N_("Copay"),
+                "noncovered": N_("Not covered by your plan"), "self_pay": N_("Self-pay"), "other": N_("Your share")}
 
 
 def new_code() -> str:
@@ -165,7 +166,7 @@ def build_snapshot(account: Account, as_of: date, since: date | None,
             # still owes = what you owe: every figure of the line, so it adds up on its face.
             taken = reductions[charge.id]
             group["lines"].append({
-                "description": "Outpatient services", "charge_cents": charge.amount_cents,
+                "description": N_("Outpatient services"), "charge_cents": charge.amount_cents,
                 "insurance_paid_cents": taken["insurance", "paid"],
                 "insurance_adjusted_cents": taken["insurance", "adjusted"],
                 "reasons": reasons.get(charge.id, []),

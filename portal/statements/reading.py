@@ -3,10 +3,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import case, func, literal, null, or_, select, update
 from sqlalchemy.orm import undefer
 
-from portal import documents, facility, mail, money
+from portal import documents, facility, i18n, mail, money
 from portal.clock import long_date
 from portal.extensions import db
 from portal.mail import email_stop
@@ -98,12 +99,14 @@ def find_for_pay_link(code: str, date_of_birth: date, zip_code: str, *, max_miss
 
 
 def pdf(statement: Statement) -> bytes:
-    """The mailed statement as a PDF, rendered once and kept (a statement never changes)."""
+    """The mailed statement as a PDF in the account's language, rendered once per language and kept (a
+    statement never changes; whoever prints or downloads it, it is the guarantor's)."""
     folder = Path(current_app.config["PDF_CACHE_DIR"])
-    path = folder / f"statement-{statement.id}-{statement.code}.pdf"
-    if path.exists():
-        return path.read_bytes()
-    data = documents.render_pdf("pdf/statement.html", statement=statement, s=statement.snapshot)
+    with i18n.for_account(statement.account) as language:
+        path = folder / f"statement-{statement.id}-{statement.code}-{language}.pdf"
+        if path.exists():
+            return path.read_bytes()
+        data = documents.render_pdf("pdf/statement.html", statement=statement, s=statement.snapshot)
     folder.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return data
@@ -123,13 +126,17 @@ def send_notice(statement: Statement) -> None:
         return
     fac = facility.current()
     base = current_app.config["BASE_URL"]
-    body = (f"Hello {account.guarantor_name},\n\n"
-            f"Your statement from {fac.neutral_name} is ready.\n"
-            f"Amount due: {money.format_usd(statement.amount_due_cents)} by {long_date(statement.due_date)}.\n\n"
-            f"Pay now, no account needed: {base}/pay?code={statement.code}\n"
-            f"Or sign in to see it and pay: {base}/login?next=/accounts/{account.id}/pay\n\n"
-            f"Questions? Call {fac.phone or 'our billing office'}.\n\n"
-            f"{email_stop.footer(account)}\n")
-    mail.queue(recipients, f"Your statement from {fac.neutral_name}", body, email_stop.headers(account))
+    with i18n.for_account(account):
+        questions = (_("Questions? Call %(phone)s.", phone=fac.phone) if fac.phone
+                     else _("Questions? Call our billing office."))
+        body = _("Hello %(person)s,\n\nYour statement from %(name)s is ready.\nAmount due: %(amount)s by %(day)s.\n\n"
+                 "Pay now, no account needed: %(pay_link)s\nOr sign in to see it and pay: %(login)s",
+                 person=account.guarantor_name, name=fac.neutral_name,
+                 amount=money.format_usd(statement.amount_due_cents), day=long_date(statement.due_date),
+                 pay_link=base + "/pay?code=" + statement.code,
+                 login=base + "/login?next=/accounts/" + str(account.id) + "/pay")
+        body += f"\n\n{questions}\n\n{email_stop.footer(account)}\n"
+        subject = _("Your statement from %(name)s", name=fac.neutral_name)
+    mail.queue(recipients, subject, body, email_stop.headers(account))
     statement.notified_at = utcnow()
     db.session.flush()

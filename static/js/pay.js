@@ -1,12 +1,13 @@
 // Card payment form: Stripe.js saves the card (SetupIntent), our server charges it, and the
-// browser finishes 3-D Secure when the bank asks. Card numbers never reach our server.
+// browser finishes 3-D Secure when the bank asks. Card numbers never reach our server. The words it writes
+// come from the form's data-text-* attributes, in the page's language.
 (function () {
   "use strict";
   var form = document.getElementById("pay-form");
   if (!form) { return; }
   var data = form.dataset;
   var stripe = Stripe(data.stripeKey);
-  var card = stripe.elements().create("card");
+  var card = stripe.elements({locale: data.locale}).create("card");
   card.mount("#card-element");
   var statusLine = document.getElementById("pay-status");
   var button = document.getElementById("pay-button");
@@ -21,7 +22,9 @@
   function buttonText() {
     var dollars = Number(amount.value.replace(/[$,\s]/g, ""));
     button.textContent = amount.value.trim() && isFinite(dollars) && dollars > 0
-      ? "Pay $" + dollars.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2}) : "Pay";
+      ? data.textPayAmount.replace("{amount}", "$" + dollars.toLocaleString("en-US", {minimumFractionDigits: 2,
+                                                                                      maximumFractionDigits: 2}))
+      : data.textPay;
   }
   function followChoice() {
     amount.readOnly = full.checked;
@@ -74,13 +77,13 @@
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
       body: JSON.stringify(body)
     }).then(function (response) {
-      return response.json().catch(function () { return {status: "failed", message: "Something went wrong. Nothing was charged."}; });
+      return response.json().catch(function () { return {status: "failed", message: data.textWentWrong}; });
     });
   }
   function finish(outcome) {
-    if (outcome.status === "succeeded") { say("Payment received. Opening your receipt…"); window.location.assign(outcome.redirect); return; }
+    if (outcome.status === "succeeded") { say(data.textReceived); window.location.assign(outcome.redirect); return; }
     if (outcome.token) { data.token = outcome.token; }
-    var text = outcome.message || "The payment did not go through. Nothing was charged.";
+    var text = outcome.message || data.textFailed;
     if (outcome.field) { sayAt(outcome.field, text); } else { say(text, true); }
     button.disabled = false;
   }
@@ -89,7 +92,7 @@
     event.preventDefault();
     clearErrors();
     button.disabled = true;
-    say("Processing your payment…");
+    say(data.textProcessing);
     var saved = chosenCard();
     var saveBox = document.getElementById("save_card");
     var started = await post(data.startUrl, {
@@ -104,18 +107,18 @@
         // to confirm the card is said plainly.
         finish(setup.error.type === "validation_error"
           ? {status: "failed", field: "card", message: setup.error.message}
-          : {status: "failed", message: "Your bank did not accept this card. Nothing was charged. Try again or use another card."});
+          : {status: "failed", message: data.textCardRefused});
         return;
       }
       paymentMethod = setup.setupIntent.payment_method;
     }
     var outcome = await post(data.confirmUrl, {attempt_id: started.attempt_id, payment_method_id: paymentMethod});
     if (outcome.status === "requires_action") {
-      say("Your bank wants to confirm this payment…");
+      say(data.textBankConfirming);
       var confirmed = await stripe.confirmCardPayment(outcome.client_secret);
       outcome = await post(data.completeUrl, {attempt_id: started.attempt_id});
       if (confirmed.error && outcome.status !== "succeeded") {
-        outcome.message = "Your bank did not confirm this payment, so nothing was charged. Try again or use another card.";
+        outcome.message = data.textNotConfirmed;
       }
     }
     finish(outcome);

@@ -5,7 +5,7 @@
   if (!form) { return; }
   var data = form.dataset;
   var stripe = Stripe(data.stripeKey);
-  var card = stripe.elements().create("card");
+  var card = stripe.elements({locale: data.locale}).create("card");
   card.mount("#card-element");
   var statusLine = document.getElementById("card-status");
   var button = form.querySelector("button[type=submit]");
@@ -18,7 +18,7 @@
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     button.disabled = true;
-    statusLine.textContent = "Saving your card…";
+    statusLine.textContent = data.textSaving;
     var started = await post(data.startUrl, {});
     if (!started.setup_client_secret) { statusLine.textContent = started.message; button.disabled = false; return; }
     var result = await stripe.confirmCardSetup(started.setup_client_secret, {payment_method: {card: card}});
