@@ -2,18 +2,15 @@
 
 The pages are reached as a person reaches them (signed out, then signed in), each in the state that shows the
 most of it: a statement with visits, a receipt, a Good Faith Estimate, an estimate with its arithmetic."""
-from datetime import date
 
 import pytest
 from playwright.sync_api import expect
 
-from portal import ledger, statements
-from portal.estimates import gfe
 from portal.extensions import db
 from tests.conftest import PASSWORD
 from tests.fixtures import factories
 from tests.fixtures.browser import axe_violations
-from tests.fixtures.estimates import add_lines, make_payer, ready_facility
+from tests.fixtures.estimates import add_lines, make_payer, patient_documents, ready_facility
 
 pytestmark = pytest.mark.browser
 
@@ -33,12 +30,7 @@ def test_every_patient_and_public_page_passes_axe(app, live_server, accessible_p
     facility.phone = "(973) 555-0100"
     account = factories.account()
     factories.charge(account, 34500)
-    statement, _ = statements.issue(account, date(2026, 11, 10), actor="test")
-    payment = ledger.post_payment(account.id, amount_cents=4500, method="cash", key="a11y-1", actor="test")
-    estimate = gfe.create(account.patients[0], primary_service="Intensive outpatient program", level="iop",
-                          start=date(2026, 11, 2), end=date(2026, 11, 27), scheduled_on=date(2026, 10, 14),
-                          requested=False, items=[gfe.Item("S9480", "IOP per diem", 20, 95000)], actor="test")
-    gfe.mark_delivered(estimate, how="portal", actor="test")
+    statement, payment, estimate = patient_documents(account)
     add_lines(make_payer("Acme Health", x12="ACME1"), [60000, 65000, 70000] * 10)
     user = factories.patient_login(account, PASSWORD)
     code, dob = statement.code, account.patients[0].date_of_birth

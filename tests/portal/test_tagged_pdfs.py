@@ -2,14 +2,11 @@
 so a screen reader can read it."""
 import re
 import subprocess
-from datetime import date
 
-from portal import ledger, statements
-from portal.estimates import gfe
 from portal.extensions import db
 from tests.conftest import PASSWORD, post_form
 from tests.fixtures import factories
-from tests.fixtures.estimates import ready_facility
+from tests.fixtures.estimates import patient_documents, ready_facility
 
 
 def accessibility_of(pdf: bytes) -> dict:
@@ -28,12 +25,7 @@ def test_statement_receipt_plan_and_estimate_pdfs_are_tagged(app, client, make_p
     ready_facility()
     plan = make_plan()
     account = plan.account
-    statement, _ = statements.issue(account, date(2026, 11, 10), actor="test")
-    payment = ledger.post_payment(account.id, amount_cents=4500, method="cash", key="ua-1", actor="test")
-    estimate = gfe.create(account.patients[0], primary_service="Intensive outpatient program", level="iop",
-                          start=date(2026, 11, 2), end=date(2026, 11, 27), scheduled_on=date(2026, 10, 14),
-                          requested=False, items=[gfe.Item("S9480", "IOP per diem", 20, 95000)], actor="test")
-    gfe.mark_delivered(estimate, how="portal", actor="test")
+    statement, payment, estimate = patient_documents(account)
     user = factories.patient_login(account, PASSWORD)
     db.session.commit()
     post_form(client, "/login", {"email": user.email, "password": PASSWORD})
