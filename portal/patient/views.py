@@ -1,4 +1,5 @@
 """The patient's side: accounts, statements, paying by card, receipts."""
+import re
 from datetime import timedelta
 
 from flask import (
@@ -182,11 +183,25 @@ class PlanForm(Form):
     accept = BooleanField(_l("I agree to the payment plan terms above and authorize the automatic payments"))
 
 
+def _first_due():
+    return facility_today() + timedelta(days=7)
+
+
 def _schedule_from(form: PlanForm, account, rules):
     monthly = money.parse_cents(form.monthly.data) if form.monthly.data else None
     months = form.months.data if monthly is None else None
-    return plans.build_schedule(account.patient_due_cents, facility_today() + timedelta(days=7), rules,
-                                months=months, monthly_cents=monthly)
+    return plans.build_schedule(account.patient_due_cents, _first_due(), rules, months=months, monthly_cents=monthly)
+
+
+def _plan_choice() -> dict:
+    """The plan being chosen (months or a monthly amount), carried to the card page and back so that adding a
+    card keeps the schedule; anything that is not a short number is dropped."""
+    choice = {}
+    for name, pattern in (("months", r"\d{1,2}"), ("monthly", r"\d{1,7}(\.\d{1,2})?")):
+        value = (request.values.get(name) or "").strip()
+        if re.fullmatch(pattern, value):
+            choice[name] = value
+    return choice
 
 
 @bp.route("/accounts/<int:account_id>/plan", methods=["GET", "POST"])
@@ -208,10 +223,12 @@ def plan(account_id: int):
             schedule = _schedule_from(form, found, rules)
         except ValueError as exc:
             error = str(exc) if isinstance(exc, plans.PlanError) else _("Enter an amount like 50.00.")
-    if request.method == "POST" and schedule is not None and form.validate():
+    if request.method == "POST":  # every field's error at once, the schedule's included
+        valid = form.validate()
         if not form.accept.data:
             form.accept.errors.append(_("Tick the box to accept the agreement."))
-        else:
+            valid = False
+        if schedule is not None and valid:
             card = next((c for c in cards if c.id == form.card.data), None)
             try:
                 made = plans.create(found, schedule, card=card, actor=_actor(), by_patient=True,
@@ -224,7 +241,8 @@ def plan(account_id: int):
                 return redirect(url_for(".plan", account_id=found.id))
     status = 400 if request.method == "POST" else 200
     return render_template("patient/plan_enrol.html", account=found, form=form, schedule=schedule, error=error,
-                           rules=rules, cards=cards,
+                           rules=rules, cards=cards, choice=_plan_choice(),
+                           presets=plans.presets(found.patient_due_cents, _first_due(), rules),
                            needs_approval=schedule is not None and plans.needs_approval(schedule, rules)), status
 
 
@@ -261,7 +279,7 @@ def plan_agreement(account_id: int):
 def card_new(account_id: int):
     found = _account(account_id)
     g.stripe_page = True
-    return render_template("patient/card_new.html", account=found, stripe_js=gateway.js_url(),
+    return render_template("patient/card_new.html", account=found, stripe_js=gateway.js_url(), choice=_plan_choice(),
                            stripe_key=current_app.config.get("STRIPE_PUBLISHABLE_KEY") or "",
                            card_ready=gateway.configured())
 
@@ -287,4 +305,4 @@ def card_finish(account_id: int):
     except (payments.PaymentError, gateway.GatewayError) as exc:
         return jsonify(message=getattr(exc, "message", None) or str(exc)), 400
     flash(_("Saved your %(brand)s ending %(last4)s.", brand=card.brand.title(), last4=card.last4), "info")
-    return jsonify(redirect=url_for(".plan", account_id=found.id))
+    return jsonify(redirect=url_for(".plan", account_id=found.id, **_plan_choice()))

@@ -102,6 +102,23 @@ def build_schedule(balance_cents: int, first_due: date, rules: PlanPolicy, *, mo
     return Schedule(balance_cents, down, tuple(zip(dates, amounts, strict=True)))
 
 
+PRESET_MONTHS = (3, 6, 12)
+
+
+def presets(balance_cents: int, first_due: date, rules: PlanPolicy) -> list[Schedule]:
+    """The plans offered with one tap: 3, 6 and 12 months and the longest a patient may set up alone, those the
+    policy allows for this balance (none needs the billing team's approval)."""
+    found = []
+    for months in sorted({*PRESET_MONTHS, rules.self_service_max_months}):
+        if months > rules.self_service_max_months:
+            continue
+        try:
+            found.append(build_schedule(balance_cents, first_due, rules, months=months))
+        except PlanError:
+            continue
+    return found
+
+
 def needs_approval(schedule: Schedule, rules: PlanPolicy) -> bool:
     return schedule.months > rules.self_service_max_months
 
