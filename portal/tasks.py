@@ -7,6 +7,7 @@ from celery.schedules import crontab
 from portal import collections, iop, ledger, mail, payments, plans, remittances, statements
 from portal.clock import facility_today
 from portal.estimates import gfe
+from portal.extensions import db
 from portal.remittances import underpayments
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,20 @@ def send_mail(self, to: list[str], subject: str, body: str, headers: dict[str, s
     try:
         mail.send(to, subject, body, headers)
     except OSError as exc:  # SMTP down or refusing: try again later
+        raise self.retry(exc=exc, countdown=300) from exc
+
+
+@shared_task(name="portal.tasks.send_plan_confirmation", bind=True, acks_late=True, max_retries=5)
+def send_plan_confirmation(self, plan_id: int) -> bool:
+    """The new plan's schedule and agreement, mailed (SMTP down: tried again later)."""
+    from portal.models import PaymentPlan
+
+    plan = db.session.get(PaymentPlan, plan_id)
+    if plan is None:  # queued only after the plan was committed: it was deleted since
+        return False
+    try:
+        return plans.send_confirmation(plan)
+    except OSError as exc:
         raise self.retry(exc=exc, countdown=300) from exc
 
 

@@ -36,6 +36,7 @@ from portal.plans.enrolment import (
     presets,
     reamortise,
     required_down_payment,
+    send_confirmation,
     skip,
     update_policy,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "reamortise",
     "remaining_cents",
     "required_down_payment",
+    "send_confirmation",
     "send_reminders",
     "skip",
     "update_policy",

@@ -3,14 +3,15 @@ import calendar
 from dataclasses import dataclass
 from datetime import date
 
+from celery import current_app as celery_app
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, facility, i18n, mail, money
-from portal.clock import facility_today
+from portal.clock import facility_today, long_date
 from portal.extensions import db
 from portal.locking import lock_rows
 from portal.models import (
@@ -162,7 +163,58 @@ def create(account: Account, schedule: Schedule, *, card: SavedCard | None, acto
     except IntegrityError as exc:  # the database's own rule: one open plan per account
         db.session.rollback()
         raise PlanError(str(ALREADY_ON_A_PLAN)) from exc
+    if account.email:
+        _confirm_after_commit(plan.id)
     return plan
+
+
+def _confirm_after_commit(plan_id: int) -> None:
+    """Hand the confirmation to a worker once the plan is committed (never for a plan rolled back; a worker
+    must find the plan it is told about)."""
+    session = db.session()
+
+    def send(_session) -> None:
+        try:
+            celery_app.tasks[CONFIRM_TASK].delay(plan_id)
+        except Exception:  # the plan stands without its mail: log it, never fail the enrolment after commit
+            current_app.logger.exception("plan %s: the confirmation mail could not be queued", plan_id)
+
+    def forget(_session, _previous=None) -> None:
+        if event.contains(session, "after_commit", send):
+            event.remove(session, "after_commit", send)
+
+    event.listen(session, "after_commit", send, once=True)
+    event.listen(session, "after_soft_rollback", forget, once=True)
+
+
+CONFIRM_TASK = "portal.tasks.send_plan_confirmation"
+
+
+def send_confirmation(plan: PaymentPlan) -> bool:
+    """Mail the guarantor the plan's schedule with the agreement as a PDF, in their language. False when there
+    is no one to send it to (no email, or they asked for no billing email)."""
+    from portal import documents
+    from portal.mail import email_stop
+
+    account = db.session.get(Account, plan.account_id)
+    if account is None or not account.email or email_stop.has_stopped(account):
+        return False
+    fac = facility.current()
+    with i18n.for_account(account):
+        lines = [f"{n}. {long_date(i.due_date)}: {money.format_usd(i.amount_cents)}"
+                 for n, i in enumerate(sorted(plan.installments, key=lambda i: i.sequence), start=1)]
+        state = (_("Your payment plan is set up. The payments are charged to your card on these dates:")
+                 if plan.status == "active" else
+                 _("We received your payment plan. Our billing team confirms it by email before anything is "
+                   "charged. The payments would be:"))
+        body = (_("Hello %(person)s,", person=account.guarantor_name) + "\n\n" + state + "\n" + "\n".join(lines)
+                + "\n\n" + _("The agreement you signed is attached.") + "\n\n" + f"{fac.neutral_name}\n\n"
+                + email_stop.footer(account) + "\n")
+        subject = _("Your payment plan - %(name)s", name=fac.neutral_name)
+        pdf = documents.render_pdf("pdf/plan_agreement.html", plan=plan, account=account, facility=fac)
+    mail.send([account.email], subject, body, email_stop.headers(account),
+              attachments=[(f"payment-plan-{plan.id}.pdf", "application/pdf", pdf)])
+    return True
 
 
 def approve(plan: PaymentPlan, *, actor: str) -> None:

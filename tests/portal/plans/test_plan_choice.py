@@ -47,3 +47,28 @@ def test_a_refused_enrolment_says_every_error_at_once(app, client):
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Tick the box to accept the agreement." in page and "Field cannot be longer than 200 characters." in page
+
+
+def test_a_new_plan_is_confirmed_by_mail_with_its_schedule_and_the_signed_agreement(app, stripe_emulator,
+                                                                                   smtp_server):
+    import subprocess
+    from datetime import date
+
+    from portal import plans
+    from tests.fixtures.plans import account_with_card
+
+    account, card = account_with_card(stripe_emulator, 90000)
+    schedule = plans.build_schedule(90000, date(2026, 12, 10), plans.policy(), months=3)
+    plans.create(account, schedule, card=card, actor="patient", by_patient=True, agreement_name="Pat Payer",
+                 agreement_ip="127.0.0.1")
+    db.session.commit()
+    [message] = [m for m in smtp_server.messages if m["To"] == account.email]
+    assert message["Subject"] == "Your payment plan - Test Health"
+    parts = {part.get_content_type(): part for part in message.walk()}
+    body = parts["text/plain"].get_payload(decode=True).decode().replace("\r\n", "\n")
+    assert "Your payment plan is set up." in body
+    assert "1. Dec 10, 2026: $300.00\n2. Jan 10, 2027: $300.00\n3. Feb 10, 2027: $300.00" in body
+    assert parts["application/pdf"].get_filename().startswith("payment-plan-")
+    text = subprocess.run(["pdftotext", "-", "-"], input=parts["application/pdf"].get_payload(decode=True),
+                          capture_output=True, check=True).stdout.decode()
+    assert "Pat Payer" in text and "$300.00" in text
