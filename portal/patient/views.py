@@ -240,8 +240,9 @@ def plan(account_id: int):
                       _("Thanks. A member of our billing team will review your plan and confirm it by email."), "info")
                 return redirect(url_for(".plan", account_id=found.id))
     status = 400 if request.method == "POST" else 200
+    g.stripe_page = schedule is not None and not cards  # the card is saved on this page
     return render_template("patient/plan_enrol.html", account=found, form=form, schedule=schedule, error=error,
-                           rules=rules, cards=cards, choice=_plan_choice(),
+                           rules=rules, cards=cards, choice=_plan_choice(), **_card_form_context(),
                            presets=plans.presets(found.patient_due_cents, _first_due(), rules),
                            needs_approval=schedule is not None and plans.needs_approval(schedule, rules)), status
 
@@ -279,9 +280,12 @@ def plan_agreement(account_id: int):
 def card_new(account_id: int):
     found = _account(account_id)
     g.stripe_page = True
-    return render_template("patient/card_new.html", account=found, stripe_js=gateway.js_url(), choice=_plan_choice(),
-                           stripe_key=current_app.config.get("STRIPE_PUBLISHABLE_KEY") or "",
-                           card_ready=gateway.configured())
+    return render_template("patient/card_new.html", account=found, choice=_plan_choice(), **_card_form_context())
+
+
+def _card_form_context() -> dict:
+    return {"stripe_js": gateway.js_url(), "stripe_key": current_app.config.get("STRIPE_PUBLISHABLE_KEY") or "",
+            "card_ready": gateway.configured()}
 
 
 @bp.post("/accounts/<int:account_id>/cards/start")

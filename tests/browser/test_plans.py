@@ -27,16 +27,13 @@ def test_patient_saves_a_card_and_enrols_in_a_plan_within_policy(app, live_serve
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="See details").click()
     page.get_by_role("link", name="Payment plan").click()
-    page.get_by_label("Number of months").fill("6")
-    page.get_by_role("button", name="See the schedule").click()
+    page.get_by_role("button", name="6 months: $150.00 a month").click()  # a preset: one tap
     schedule = page.get_by_role("region", name="2. Your schedule")
     expect(schedule.locator("tbody tr")).to_have_count(6)
-    page.get_by_role("link", name="Use a new card").click()
-    fill_card(page, "4242424242424242")
+    fill_card(page, "4242424242424242")  # on the same page, no card saved yet
     page.get_by_role("button", name="Save card").click()
     expect(page.get_by_role("status").first).to_contain_text("Saved your Visa ending 4242")
-    page.get_by_label("Number of months").fill("6")
-    page.get_by_role("button", name="See the schedule").click()
+    expect(schedule.locator("tbody tr")).to_have_count(6)  # the chosen schedule is still there
     page.get_by_label("Type your full name to sign").fill("Pat Guarantor")
     page.get_by_label("I agree to the payment plan terms").check()
     page.screenshot(path=str(artifacts_dir / "plan-enrol-phone.png"), full_page=True)

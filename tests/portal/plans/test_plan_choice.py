@@ -1,5 +1,5 @@
-"""Choosing a plan as a patient: presets with their monthly amounts, every error at once, and a schedule that
-survives adding a card."""
+"""Choosing a plan as a patient: presets with their monthly amounts, the card entered on the same page, every error
+at once, a schedule that survives adding a card, and the confirmation mail."""
 import re
 
 from portal.extensions import db
@@ -34,8 +34,12 @@ def test_presets_offer_the_plans_the_policy_allows_with_their_monthly_amounts(ap
 
 def test_the_card_page_keeps_the_chosen_schedule(app, client):
     account = signed_in(client, 90000)
-    page = client.get(f"/accounts/{account.id}/plan?months=6").get_data(as_text=True)
-    assert f'href="/accounts/{account.id}/cards/new?months=6"' in page
+    page = client.get(f"/accounts/{account.id}/plan?months=6")
+    text = page.get_data(as_text=True)  # no card saved yet: it is entered here, under the schedule
+    assert f'data-finish-url="/accounts/{account.id}/cards/finish?months=6"' in text and 'id="card-element"' in text
+    card_policy = client.get(f"/accounts/{account.id}/cards/new").headers["Content-Security-Policy"]
+    assert page.headers["Content-Security-Policy"] == card_policy  # Stripe's frame is let through here
+    assert client.get("/").headers["Content-Security-Policy"] != card_policy  # and only where a card is taken
     card_page = client.get(f"/accounts/{account.id}/cards/new?months=6&monthly=%3Cscript%3E").get_data(as_text=True)
     assert f'data-finish-url="/accounts/{account.id}/cards/finish?months=6"' in card_page  # junk is dropped
 
