@@ -7,6 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.extensions import db
+from portal.mail import email_stop
+from portal.people import password_reset
 from tests.conftest import PASSWORD
 from tests.fixtures import factories
 from tests.fixtures.browser import axe_violations
@@ -34,11 +36,15 @@ def test_every_patient_and_public_page_passes_axe(app, live_server, accessible_p
     add_lines(make_payer("Acme Health", x12="ACME1"), [60000, 65000, 70000] * 10)
     user = factories.patient_login(account, PASSWORD)
     code, dob = statement.code, account.patients[0].date_of_birth
+    # The pages a mail opens: stopping billing email, choosing a new password.
+    mailed = [email_stop.link(account), password_reset.link(user)]
     ids = (account.id, statement.id, payment.id, estimate.id)
     db.session.commit()
 
     for path in ("/login", "/login/forgot", "/register", "/pay", "/estimate", "/no-such-page"):
         check(page, live_server + path, problems)
+    for url in mailed:
+        check(page, live_server + url[url.index("/", len("http://")):], problems)
     page.goto(f"{live_server}/estimate")
     page.get_by_label("Insurance company").select_option(label="Acme Health")
     page.get_by_text("Add your plan's benefits").click()
