@@ -68,7 +68,6 @@ class Result:
             "patient_total_cents": self.patient_total, "balance_bill_total_cents": self.balance_bill_total,
             "arithmetic": self.arithmetic, "oop_reached": self.oop_reached,
             "oop_max_cents": self.request.benefits.oop_remaining_cents if self.request.benefits else None,
-            "stay": count_of(self.request.days, self.unit),
         }
 
     def summary(self) -> str:
