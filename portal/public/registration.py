@@ -31,7 +31,7 @@ def register():
     if form.validate_on_submit():
         statement = find_statement(form)
         if statement is None:
-            flash(NO_MATCH, "error")
+            flash(str(NO_MATCH), "error")
             return render_template("register.html", form=form, sent=False), 404
         registration.start(statement, full_name=form.full_name.data, email=form.email.data, **audit_context())
         return render_template("register.html", form=form, sent=True)
@@ -66,7 +66,7 @@ def add_account():
     if form.validate_on_submit():
         statement = find_statement(form)
         if statement is None:
-            flash(NO_MATCH, "error")
+            flash(str(NO_MATCH), "error")
             return render_template("patient/account_add.html", form=form), 404
         added = registration.add_account(current_user, statement, **audit_context())
         flash(_("The account is added to your login.") if added else _("That account is already on your login."),
