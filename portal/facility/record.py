@@ -24,6 +24,14 @@ def current() -> Facility:
     return facility
 
 
+def questions_line() -> str:
+    """The line a guarantor's mail ends with: whom to call, in the language the mail is written in."""
+    from flask_babel import gettext as _
+
+    phone = current().phone
+    return _("Questions? Call %(phone)s.", phone=phone) if phone else _("Questions? Call our billing office.")
+
+
 def saved() -> Facility:
     """The facility's row, stored now (flushed) if it never was."""
     facility = current()

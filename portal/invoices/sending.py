@@ -42,8 +42,7 @@ def send(figures: InvoiceFigures, *, actor: User | str, ip: str | None = None, u
         raise InvoiceError("The guarantor asked for no billing email: print the invoice and mail it.")
     fac = facility.current()
     with i18n.for_account(account):
-        questions = (_("Questions? Call %(phone)s.", phone=fac.phone) if fac.phone
-                     else _("Questions? Call our billing office."))
+        questions = facility.questions_line()
         body = _("Hello %(person)s,\n\nYour invoice %(number)s from %(name)s is attached.\nAmount due: %(amount)s by "
                  "%(day)s.\n\nSign in to pay: %(login)s",
                  person=account.guarantor_name, number=invoice.number, name=fac.neutral_name,

@@ -127,8 +127,7 @@ def send_notice(statement: Statement) -> None:
     fac = facility.current()
     base = current_app.config["BASE_URL"]
     with i18n.for_account(account):
-        questions = (_("Questions? Call %(phone)s.", phone=fac.phone) if fac.phone
-                     else _("Questions? Call our billing office."))
+        questions = facility.questions_line()
         body = _("Hello %(person)s,\n\nYour statement from %(name)s is ready.\nAmount due: %(amount)s by %(day)s.\n\n"
                  "Pay now, no account needed: %(pay_link)s\nOr sign in to see it and pay: %(login)s",
                  person=account.guarantor_name, name=fac.neutral_name,
