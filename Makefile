@@ -95,7 +95,7 @@ worker: setup
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker"; exit 2; }
 	$(BIN)/celery -A portal.worker worker --beat --loglevel INFO
 
-# Benchmarks print JSON figures; the IOP, collections, estimate, ERA, FHIR import and staff search ones need PostgreSQL (BENCH_POSTGRES_URL, default the local server),
+# Benchmarks print JSON figures; the IOP, collections, estimate, ERA, FHIR import, staff search and GL export ones need PostgreSQL (BENCH_POSTGRES_URL, default the local server),
 # the statement page one needs wrk (Debian package, installed here when missing).
 bench: setup
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
@@ -109,6 +109,7 @@ bench: setup
 	$(BIN)/python -m bench.claims_out
 	$(BIN)/python -m bench.fhir_import
 	$(BIN)/python -m bench.staff_search
+	$(BIN)/python -m bench.gl_export
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts *.egg-info

@@ -31,6 +31,7 @@ from portal.cli_common import emit, read_file
 from portal.clock import facility_today
 from portal.estimates import gfe, history
 from portal.extensions import db
+from portal.finance_cli import gl_cli
 from portal.models import PAYER_TYPES, Account, AccountAccess, User
 from portal.payments import deposits
 from portal.people import users
@@ -57,6 +58,7 @@ codes_cli = AppGroup("codes", help="The published CARC and RARC code lists.")
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(gl_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(iop_cli)
     app.cli.add_command(sessions_cli)

@@ -27,6 +27,8 @@ PERMISSIONS = {
     "admin.audit": "Read the audit log",
     "admin.settings": "Change facility settings",
     "payers.manage": "Add and change payers and their plans",
+    "finance.view": "Export the general-ledger journal, reconcile deposits, read the month-end report",
+    "finance.close": "Change the chart of accounts mapping, close months, explain reconciliation differences",
 }
 
 DEFAULT_ROLES = {
@@ -47,4 +49,8 @@ DEFAULT_ROLES = {
         {"dashboard.view", "estimates.run", "authorizations.manage"},
     ),
     "clinician": ("Clinician or front desk: records attendance", {"dashboard.view", "attendance.record"}),
+    "finance": (
+        "Business office: the general ledger, month-end close and deposit reconciliation",
+        {"dashboard.view", "accounts.view", "claims.view", "finance.view", "finance.close"},
+    ),
 }

@@ -85,6 +85,19 @@ def refuse_nul():
         abort(400, description=NUL_MESSAGE)
 
 
+def person(actor: str | None) -> str:
+    """Who did something, as staff read it: "user:4" is the user's name; a task or command label stays as
+    written. The names are read once per request."""
+    text = actor or ""
+    if not text.startswith("user:") or not text[5:].isdigit() or len(text) > 15:
+        return text
+    if "staff_names" not in g:
+        from portal.models import User
+
+        g.staff_names = dict(db.session.execute(db.select(User.id, User.full_name)).all())
+    return g.staff_names.get(int(text[5:]), text)
+
+
 def register_web(app: Flask) -> None:
     app.before_request(refuse_nul)
     app.after_request(commit_or_roll_back)
@@ -96,6 +109,7 @@ def register_web(app: Flask) -> None:
     app.add_template_filter(clock.long_date, "day")
     app.add_template_filter(count_of, "count_of")
     app.add_template_filter(grouped_days, "grouped_days")
+    app.add_template_filter(person, "person")
     # What patients see the facility called: its stored neutral name (read only where a page shows it).
     app.jinja_env.globals["facility_name"] = lambda: facility.current().neutral_name
     app.jinja_env.globals["current_facility"] = facility.current

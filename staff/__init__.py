@@ -21,6 +21,8 @@ AREAS = (
     "staff.collections.views",
     "staff.iop.views",
     "staff.admissions.views",
+    "staff.finance.views",
+    "staff.finance.reconciliation",
     "staff.admin.views",
     "staff.admin.setup",
     "staff.admin.payers",

@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.ledger.engine import UnitOfWork, fingerprint, require_positive
 from portal.ledger.errors import CHARGE_BUCKETS, IdempotencyConflict, LedgerError
 from portal.models import (
+    BillingCode,
     Charge,
     Patient,
     Posting,
@@ -128,10 +129,14 @@ def _post_charges(requests: list[ChargeRequest], actor: str, admit) -> ChargeBat
         batch.replayed = {replayed[posting_id]: charge_id for charge_id, posting_id in db.session.execute(
             select(Charge.id, Charge.posting_id).where(Charge.posting_id.in_(list(replayed))))}
     today = facility_today()
+    levels = dict(db.session.execute(select(BillingCode.id, BillingCode.level_of_care).where(
+        BillingCode.id.in_({r.billing_code_id for r in fresh}))).all()) if fresh else {}
     for request in fresh:
         # A new charge owes its whole amount in one bucket: the money rules hold by construction.
         owed_by_patient = request.responsibility == "patient"
-        posting_id = uow.posting(request.account_id, "charge", request.key, request.fingerprint())
+        # Gross revenue in the general ledger is by level of care (a code of none: "other").
+        posting_id = uow.posting(request.account_id, "charge", request.key, request.fingerprint(),
+                                 gl_source=f"revenue:{levels.get(request.billing_code_id) or 'other'}")
         charge_id = uow.row(
             Charge, account_id=request.account_id, patient_id=request.patient_id, coverage_id=request.coverage_id,
             billing_code_id=request.billing_code_id, posting_id=posting_id, service_date=request.service_date,

@@ -1,4 +1,5 @@
-"""Checking the ledger whole: every cached balance recomputed from the entries (`flask ledger check`)."""
+"""Checking the ledger whole: every cached balance recomputed from the entries, and the entries bookable in the
+general ledger (`flask ledger check`)."""
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -72,6 +73,18 @@ def check_all() -> tuple[int, list[Discrepancy]]:
         if total > 0:
             acc_id = db.session.scalar(select(Payment.account_id).where(Payment.id == posting_id))
             problems[acc_id].append(f"payment {posting_id}: applied more than was paid")
+    # The general ledger books each posting on one day, and an entry with nothing on its other side only
+    # where its posting's entries net to zero: else the journal could not balance.
+    for posting_id, account_id in db.session.execute(
+        select(LedgerEntry.posting_id, LedgerEntry.account_id).where(LedgerEntry.gl_source == "internal")
+        .group_by(LedgerEntry.posting_id, LedgerEntry.account_id).having(func.sum(LedgerEntry.amount_cents) != 0)
+    ):
+        problems[account_id].append(f"posting {posting_id}: entries booked as internal do not net to zero")
+    for posting_id, account_id in db.session.execute(
+        select(LedgerEntry.posting_id, LedgerEntry.account_id).group_by(LedgerEntry.posting_id, LedgerEntry.account_id)
+        .having(func.count(func.distinct(LedgerEntry.gl_date)) > 1)
+    ):
+        problems[account_id].append(f"posting {posting_id}: entries booked on different days")
     numbers = {a.id: a.number for a in accounts}
     found = [Discrepancy(acc_id, numbers.get(acc_id, "?"), msgs) for acc_id, msgs in sorted(problems.items())]
     return len(accounts), found

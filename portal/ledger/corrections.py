@@ -93,7 +93,7 @@ def post_agency_payment(account_id: int, *, gross_cents: int, fee_cents: int, ke
         allocate(uow, payment_id, account_id, "patient", net_cents, to_pay, f"{key}#allocation")
         for charge_id, amount in to_fee:
             add_adjustment(uow, account_id, charge_id, amount, kind="administrative", bucket="patient",
-                           key=f"{key}#fee:{charge_id}", reason=fee_reason,
+                           key=f"{key}#fee:{charge_id}", reason=fee_reason, gl_source="agency_fee",
                            fp=fingerprint(op="agency_fee", key=key, charge=charge_id, amount=amount))
         return posting_id
 

@@ -26,6 +26,7 @@ from portal.models import (
     Allocation,
     BalanceTransfer,
     Charge,
+    GlPeriod,
     LedgerEntry,
     Payment,
     Posting,
@@ -91,6 +92,9 @@ class UnitOfWork:
         self.touched_payments: set[int] = set()
         self.new_charges: set[int] = set()  # written whole by this unit: the rules hold by construction
         self._account_of_posting: dict[int, int] = {}
+        self._booking: dict[int, tuple[str, date, date | None]] = {}  # posting id -> GL source, date, corrects
+        self._closed: dict[int, set[date]] = {}  # facility id -> its closed months
+        self.today = facility_today()
         self._defaults: dict[type, dict] = {}
         self._ids: dict[type, list[int]] = {}
         self._fetches: dict[type, int] = defaultdict(int)
@@ -169,23 +173,49 @@ class UnitOfWork:
         return defaults
 
     def posting(self, account_id: int, kind: str, key: str, fp: str, *, memo: str | None = None,
-                reverses: int | None = None) -> int:
-        """Queue a posting on a locked account; its id (entries name it)."""
+                reverses: int | None = None, gl_source: str = "internal", gl_date: date | None = None) -> int:
+        """Queue a posting on a locked account; its id (entries name it). `gl_source` is what the general
+        ledger books against its buckets (the default: nothing, its entries net to zero); `gl_date` the day
+        it belongs to (default: today)."""
         if account_id not in self.accounts:
             raise LedgerError(f"account {account_id} is not locked by this unit of work")
         posting_id = self.row(Posting, account_id=account_id, kind=kind, idempotency_key=key, fingerprint=fp,
                               memo=memo, actor=self.actor, reverses_posting_id=reverses)
         self._account_of_posting[posting_id] = account_id
+        self._booking[posting_id] = (gl_source, *self._book(account_id, gl_date or self.today))
         return posting_id
 
+    def closed_months(self, account_id: int) -> set[date]:
+        facility_id = self.accounts[account_id].facility_id
+        if facility_id not in self._closed:
+            self._closed[facility_id] = set(db.session.scalars(
+                select(GlPeriod.month).where(GlPeriod.facility_id == facility_id)))
+        return self._closed[facility_id]
+
+    def _book(self, account_id: int, day: date) -> tuple[date, date | None]:
+        """The GL day for something that belongs to `day`: that day, or today when its month is closed
+        (then the line says which month it corrects)."""
+        month = day.replace(day=1)
+        if month < self.today.replace(day=1) and month in self.closed_months(account_id):
+            return self.today, month
+        return day, None
+
     def entry(self, posting_id: int, bucket: str, amount: int, *, charge_id: int | None = None,
-              payment_id: int | None = None) -> None:
-        """Queue what the posting changes in one bucket (nothing for zero); keep the running balances."""
+              payment_id: int | None = None, mirrors: LedgerEntry | None = None) -> None:
+        """Queue what the posting changes in one bucket (nothing for zero); keep the running balances.
+        An entry that `mirrors` another (a reversal's) books against the same GL source, today."""
         if amount == 0:
             return
         account_id = self._account_of_posting[posting_id]
+        gl_source, gl_date, corrects = self._booking[posting_id]
+        if mirrors is not None:  # undoing a line of a closed month corrects that month; of an open one, what it did
+            gl_source = mirrors.gl_source
+            month = mirrors.gl_date.replace(day=1)
+            closed = month < self.today.replace(day=1) and month in self.closed_months(account_id)
+            corrects = month if closed else mirrors.gl_corrects
         self.row(LedgerEntry, posting_id=posting_id, account_id=account_id, charge_id=charge_id,
-                 payment_id=payment_id, bucket=bucket, amount_cents=amount)
+                 payment_id=payment_id, bucket=bucket, amount_cents=amount, gl_date=gl_date, gl_source=gl_source,
+                 gl_corrects=corrects)
         self.deltas[account_id][bucket] += amount
         if charge_id is not None:
             self.touched_charges.add(charge_id)
@@ -206,9 +236,11 @@ class UnitOfWork:
         check the money rules on everything touched, refresh the cached balances, commit once. Any
         error rolls everything back."""
         try:
+            late = self._months_written_late()
             with db.session.no_autoflush:
                 for model in (*MONEY_ROWS, *self.before_session):
                     self._insert(model)
+            self._refuse_if_closed_meanwhile(late)
             db.session.flush()
             for other in list(self.rows):  # what is left: rows that may point at the session's
                 self._insert(other)
@@ -221,6 +253,21 @@ class UnitOfWork:
         except Exception:
             db.session.rollback()
             raise
+
+    def _months_written_late(self) -> set[tuple[int, date]]:
+        """(facility, month) of the entries booked in a month before this one (by the clock now)."""
+        this_month = facility_today().replace(day=1)
+        return {(self.accounts[row["account_id"]].facility_id, row["gl_date"].replace(day=1))
+                for row in self.rows.get(LedgerEntry, ()) if row["gl_date"] < this_month}
+
+    def _refuse_if_closed_meanwhile(self, late: set[tuple[int, date]]) -> None:
+        """A month closed while this unit was writing into it (the unit began before midnight ended it):
+        closing waits for the rows written, so reading the period row now tells."""
+        for facility_id, month in sorted(late):
+            closed = db.session.scalar(select(GlPeriod.id).where(
+                GlPeriod.facility_id == facility_id, GlPeriod.month == month).with_for_update(read=True))
+            if closed is not None and month not in self._closed.get(facility_id, ()):
+                raise LedgerError(f"{month:%B %Y} was closed while this was being posted; post it again")
 
     def _insert(self, model) -> None:
         rows = self.rows.pop(model, None)

@@ -164,7 +164,7 @@ def refund_payment(payment_id: int, *, amount_cents: int, key: str, actor: str, 
             raise LedgerError(f"payment {payment_id} has only {amount_cents - shortfall} cents of unapplied credit")
         if shortfall > 0:
             unallocate(uow, account_id, f"{key}#unallocate", reason, payment_id=payment_id, up_to=shortfall)
-        posting_id = uow.posting(account_id, "refund", key, fp, memo=reason)
+        posting_id = uow.posting(account_id, "refund", key, fp, memo=reason, gl_source=f"refund:{method}")
         uow.row(Refund, payment_id=payment_id, posting_id=posting_id, amount_cents=amount_cents, method=method,
                 check_number=check_number, stripe_refund_id=processor_reference, reason=reason, created_by=actor)
         uow.entry(posting_id, "unapplied", amount_cents, payment_id=payment_id)

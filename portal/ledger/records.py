@@ -10,7 +10,8 @@ def add_payment(uow: UnitOfWork, account_id: int, *, key: str, fp: str, amount_c
                 method: str, received_on: date, payer_id: int | None = None,
                 reference: str | None = None) -> tuple[int, int]:
     """Money received, all of it unapplied credit until allocated; (posting id, payment id)."""
-    posting_id = uow.posting(account_id, "payment", key, fp, memo=reference)
+    posting_id = uow.posting(account_id, "payment", key, fp, memo=reference, gl_source=f"cash:{method}",
+                             gl_date=received_on)
     payment_id = uow.row(Payment, account_id=account_id, posting_id=posting_id, source=source, method=method,
                          payer_id=payer_id, reference=reference, amount_cents=amount_cents, received_on=received_on,
                          created_by=uow.actor)
@@ -29,9 +30,11 @@ def add_allocation(uow: UnitOfWork, posting_id: int, payment_id: int, charge_id:
 
 def add_adjustment(uow: UnitOfWork, account_id: int, charge_id: int, amount_cents: int, *, kind: str, bucket: str,
                    key: str, fp: str, group_code: str | None = None, carc: str | None = None,
-                   rarc: str | None = None, reason: str | None = None) -> int:
-    """Less owed on one bucket of a charge (contractual, write-off, ...); the posting id."""
-    posting_id = uow.posting(account_id, "adjustment", key, fp, memo=reason)
+                   rarc: str | None = None, reason: str | None = None, gl_source: str | None = None) -> int:
+    """Less owed on one bucket of a charge (contractual, write-off, ...); the posting id. The general
+    ledger books it by its kind unless `gl_source` says otherwise (an agency's fee)."""
+    posting_id = uow.posting(account_id, "adjustment", key, fp, memo=reason,
+                             gl_source=gl_source or f"adjustment:{kind}")
     uow.row(Adjustment, posting_id=posting_id, account_id=account_id, charge_id=charge_id, bucket=bucket, kind=kind,
             amount_cents=amount_cents, group_code=group_code, carc=carc, rarc=rarc, reason=reason,
             created_by=uow.actor)
@@ -55,5 +58,5 @@ def add_reversal(uow: UnitOfWork, original: Posting, *, key: str, fp: str, reaso
     """A posting that negates every entry of `original` and points at it; its id."""
     posting_id = uow.posting(original.account_id, "reversal", key, fp, memo=reason, reverses=original.id)
     for e in original.entries:
-        uow.entry(posting_id, e.bucket, -e.amount_cents, charge_id=e.charge_id, payment_id=e.payment_id)
+        uow.entry(posting_id, e.bucket, -e.amount_cents, charge_id=e.charge_id, payment_id=e.payment_id, mirrors=e)
     return posting_id

@@ -50,6 +50,15 @@ from portal.models.denials import DENIAL_STATE_WORDS, DENIAL_STATES, SETTLED_STA
 from portal.models.deposits import BATCH_KINDS, AdjustmentLimit, DepositBatch, DepositItem
 from portal.models.episodes import Episode, EpisodeDiagnosis, ExternalId
 from portal.models.estimates import FALLBACK_STOPS, LEAD_STATUSES, Estimate, EstimateSettings, GoodFaithEstimate, Lead
+from portal.models.finance import (
+    GL_ACCOUNT_TYPES,
+    GL_EXPORT_FORMATS,
+    GlAccount,
+    GlExport,
+    GlMapping,
+    GlPeriod,
+    GlPeriodLine,
+)
 from portal.models.history import HISTORY_SOURCES, LEVELS_OF_CARE, AdjudicatedLine
 from portal.models.invoices import INVOICE_STATUSES, Invoice, InvoiceLine
 from portal.models.iop import (
@@ -71,6 +80,15 @@ from portal.models.ledger import (
 from portal.models.people import AccountAccess, Facility, RegistrationLink, Role, RolePermission, TotpEnrolment, User
 from portal.models.plans import PaymentPlan, PlanChargeAttempt, PlanInstallment, PlanPolicy
 from portal.models.providers import PROGRAM_LEVELS, PROVIDER_KINDS, Location, Program, Provider
+from portal.models.reconciliation import (
+    BANK_FORMATS,
+    NOTE_KINDS,
+    BankStatement,
+    BankTransaction,
+    CardPayout,
+    CardPayoutItem,
+    ReconciliationNote,
+)
 from portal.models.remits import (
     EXCEPTION_STATES,
     AdjustmentCode,
@@ -92,6 +110,7 @@ from portal.models.underpayments import (
 __all__ = [
     "ACKNOWLEDGMENT_KINDS",
     "ACKNOWLEDGMENT_OUTCOMES",
+    "BANK_FORMATS",
     "BATCH_KINDS",
     "CLAIM_STATUSES",
     "CLAIM_TYPES",
@@ -101,11 +120,14 @@ __all__ = [
     "EXCEPTION_REASONS",
     "EXCEPTION_STATES",
     "FALLBACK_STOPS",
+    "GL_ACCOUNT_TYPES",
+    "GL_EXPORT_FORMATS",
     "GROUPINGS",
     "HISTORY_SOURCES",
     "INVOICE_STATUSES",
     "LEAD_STATUSES",
     "LEVELS_OF_CARE",
+    "NOTE_KINDS",
     "PAYER_TYPES",
     "PROGRAM_LEVELS",
     "PROVIDER_KINDS",
@@ -126,10 +148,14 @@ __all__ = [
     "AuditEvent",
     "Authorization",
     "BalanceTransfer",
+    "BankStatement",
+    "BankTransaction",
     "BillingCode",
     "BillingCodeGroup",
     "BillingCodeGroupMember",
     "CardPayment",
+    "CardPayout",
+    "CardPayoutItem",
     "CardRefund",
     "Charge",
     "Claim",
@@ -160,6 +186,11 @@ __all__ = [
     "EstimateSettings",
     "ExternalId",
     "Facility",
+    "GlAccount",
+    "GlExport",
+    "GlMapping",
+    "GlPeriod",
+    "GlPeriodLine",
     "GoodFaithEstimate",
     "InsurancePlan",
     "Invoice",
@@ -183,6 +214,7 @@ __all__ = [
     "PromiseToPay",
     "Provider",
     "ProviderAdjustment",
+    "ReconciliationNote",
     "Refund",
     "RegistrationLink",
     "Remittance",

@@ -71,6 +71,13 @@ class LedgerEntry(Model):
     bucket: Mapped[str] = mapped_column(String(10))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The general ledger's view, fixed when written: the day it is booked on (a payment: the day received,
+    # else the facility day it was posted; never a day of a closed month), the movement on the other side of
+    # the bucket (a mapping source of the chart: "revenue:iop", "cash:card", "internal" when the posting's
+    # entries net to zero) and, for a late line, the closed month it belongs to.
+    gl_date: Mapped[date] = mapped_column(Date, index=True)
+    gl_source: Mapped[str] = mapped_column(String(40))
+    gl_corrects: Mapped[date | None] = mapped_column(Date)
 
     posting: Mapped[Posting] = relationship(back_populates="entries")
 

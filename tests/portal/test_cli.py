@@ -15,7 +15,7 @@ def test_seed_demo_is_idempotent_and_the_ledger_checks_clean(app):
     payload = json.loads(first.output)
     assert payload["created"] is True
     roles = {login["role"] for login in payload["logins"]}
-    assert roles == {"admin", "biller", "collector", "admissions", "clinician", "patient"}
+    assert roles == {"admin", "biller", "collector", "admissions", "clinician", "finance", "patient"}
     assert sum(1 for login in payload["logins"] if login["side"] == "patient") == 2
     entries = db.session.scalar(select(func.count(LedgerEntry.id)))
     second = runner.invoke(args=["seed-demo", "--json"])

@@ -20,7 +20,7 @@ def test_setup_on_an_empty_database_makes_an_admin_who_can_sign_in(app):
     assert facility.statement_descriptor == "RIVERSIDE RECOVERY CEN"
     admin = db.session.scalar(select(User).where(User.email == "owner@riverside.example"))
     assert admin.role.name == "admin" and admin.is_staff
-    assert db.session.scalar(select(func.count(Role.id))) == 5  # the default roles, ready for new users
+    assert db.session.scalar(select(func.count(Role.id))) == 6  # the default roles, ready for new users
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "facility.created"))
     client = app.test_client()
     response = post_form(client, "/staff/login", {"email": "owner@riverside.example", "password": PASSWORD})

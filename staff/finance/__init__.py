@@ -1,0 +1,2 @@
+"""Finance pages: the chart of accounts, the journal export, month-end close and report (`views`), and
+deposit reconciliation (`reconciliation`)."""
