@@ -89,28 +89,31 @@ def index():
     return _page(start_text=request.args.get("from"), end_text=request.args.get("to"))
 
 
-def _read(field) -> tuple[bytes, str]:
-    data = field.data
-    content = data.read(MAX_FILE_BYTES + 1)
-    return content, (data.filename or "upload")
+def _upload(form, field, form_name: str, import_file, refusal: type[Exception]):
+    """Read the uploaded file (refused over the size limit) and import it; the page again with the reason
+    beside the field when refused, else the import's result."""
+    if not form.validate_on_submit():
+        return None, _page(400, **{form_name: form})
+    content = field.data.read(MAX_FILE_BYTES + 1)
+    if len(content) > MAX_FILE_BYTES:
+        field.errors.append(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+        return None, _page(400, **{form_name: form})
+    try:
+        return import_file(content, field.data.filename or "upload"), None
+    except refusal as exc:
+        db.session.rollback()
+        field.errors.append(str(exc))
+        return None, _page(400, **{form_name: form})
 
 
 @bp.post("/payouts")
 @permission_required("finance.view")
 def upload_payouts():
     form = PayoutReportForm()
-    if not form.validate_on_submit():
-        return _page(400, payout_form=form)
-    content, filename = _read(form.report)
-    if len(content) > MAX_FILE_BYTES:
-        form.report.errors.append(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
-        return _page(400, payout_form=form)
-    try:
-        result = payouts.import_report(_facility_id(), content, filename, actor=current_user, **audit_context())
-    except payouts.PayoutError as exc:
-        db.session.rollback()
-        form.report.errors.append(str(exc))
-        return _page(400, payout_form=form)
+    result, refused = _upload(form, form.report, "payout_form", lambda content, filename: payouts.import_report(
+        _facility_id(), content, filename, actor=current_user, **audit_context()), payouts.PayoutError)
+    if refused is not None:
+        return refused
     flash(result.summary().capitalize() + ".", "info")
     for item in result.unmatched[:20]:
         flash(f"Not matched to our records: {item.reporting_category} {item.balance_transaction_id} "
@@ -122,19 +125,10 @@ def upload_payouts():
 @permission_required("finance.view")
 def upload_bank():
     form = BankStatementForm()
-    if not form.validate_on_submit():
-        return _page(400, bank_form=form)
-    content, filename = _read(form.statement)
-    if len(content) > MAX_FILE_BYTES:
-        form.statement.errors.append(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
-        return _page(400, bank_form=form)
-    try:
-        result = bank.import_statement(_facility_id(), content, filename, form.format.data, actor=current_user,
-                                       **audit_context())
-    except bank.BankError as exc:
-        db.session.rollback()
-        form.statement.errors.append(str(exc))
-        return _page(400, bank_form=form)
+    result, refused = _upload(form, form.statement, "bank_form", lambda content, filename: bank.import_statement(
+        _facility_id(), content, filename, form.format.data, actor=current_user, **audit_context()), bank.BankError)
+    if refused is not None:
+        return refused
     flash(result.summary().capitalize() + ".", "info")
     return redirect(url_for(".index"))
 
