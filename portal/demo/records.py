@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from portal import facility, iop, ledger, statements
-from portal.demo import collection_cases, deposit_batch, era_files, payment_history, underpayment_scan
+from portal.demo import bank_deposits, collection_cases, deposit_batch, era_files, payment_history, underpayment_scan
 from portal.extensions import db
 from portal.models import (
     Account,
@@ -79,6 +79,7 @@ def seed(today: date) -> DemoResult:
             statements.issue(account, today, actor=ACTOR)
         deposit_batch.seed(today, list(db.session.scalars(select(Account).order_by(Account.id))), actor=ACTOR)
         collection_cases.seed(today, actor=ACTOR)
+        bank_deposits.seed(today, fac.id, actor=ACTOR)
     logins = []
     for role in roles:
         email = f"{role}@{DEMO_DOMAIN}"
@@ -248,7 +249,7 @@ def _seed_episode(account: Account, patient: Patient, coverage: Coverage | None,
                         key=f"demo:era:{claim.control_number}", actor=ACTOR, received_on=today - timedelta(days=15))
     if patient.mrn == "MRN1001":
         ledger.post_payment(account.id, amount_cents=10000, method="card", key="demo:payment:MRN1001",
-                            actor=ACTOR, received_on=today - timedelta(days=7), reference="demo card")
+                            actor=ACTOR, received_on=today - timedelta(days=7), reference="pi_demo_MRN1001")
 
 
 def _seed_iop(today: date) -> None:
