@@ -14,15 +14,20 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_WORKERS ?= 2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run setup translations lint test test-sqlite test-postgres system-deps worker bench clean
+.PHONY: run setup constraints translations lint test test-sqlite test-postgres system-deps worker beat bench clean
 AXE := node_modules/axe-core/axe.min.js
 CATALOG := portal/translations/es/LC_MESSAGES/messages
 
-$(STAMP): pyproject.toml
+# Versions come from constraints.txt (the set CI last passed with); pyproject.toml keeps the ranges. Refresh it
+# with `make constraints` after changing a dependency. Production installs `pip install -c constraints.txt .`
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,test]'
 	touch $(STAMP)
+
+constraints:
+	$(BIN)/pip freeze --exclude-editable --exclude parity | grep -v '^-e ' > constraints.txt
 
 setup: $(STAMP) $(CATALOG).mo
 
@@ -90,10 +95,15 @@ test-postgres: setup
 	  TEST_DATABASE_URL=$(TEST_POSTGRES_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) -q; \
 	fi
 
-# A Celery worker with the beat scheduler; needs REDIS_URL (and DATABASE_URL for a shared database).
+# A Celery worker; needs REDIS_URL (and DATABASE_URL for a shared database). Start as many as needed, on any machine.
 worker: setup
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker"; exit 2; }
-	$(BIN)/celery -A portal.worker worker --beat --loglevel INFO
+	$(BIN)/celery -A portal.worker worker --loglevel INFO
+
+# The scheduler, one for the whole installation (a second one sends nothing twice: see portal/beat.py).
+beat: setup
+	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make beat"; exit 2; }
+	$(BIN)/celery -A portal.worker beat --loglevel INFO
 
 # Benchmarks print JSON figures; the IOP, collections, estimate, ERA, FHIR import, staff search and GL export ones need PostgreSQL (BENCH_POSTGRES_URL, default the local server),
 # the statement page one needs wrk (Debian package, installed here when missing).

@@ -3,8 +3,9 @@ from importlib import import_module
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal.config import ROOT, Config, check_for_production, config_for_environment
+from portal.config import ROOT, Config, check_for_production, config_for_environment, engine_options
 from portal.extensions import celery_init_app, csrf, db, limiter, migrate
 
 
@@ -14,6 +15,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_object(config or config_for_environment())
     check_for_production(app.config)
     _ensure_sqlite_folder(app)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config))
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # The client's address, scheme and host as the proxies saw them (X-Forwarded-*), one hop each.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
+    from portal import logs
+
+    logs.init_app(app)
     from portal.web import register_converters
 
     register_converters(app)  # before any route is added
@@ -26,7 +34,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     celery_init_app(app, BEAT_SCHEDULE)
 
-    from portal import auth, cli, i18n, models  # noqa: F401  (models registers the tables)
+    from portal import auth, cli, health, i18n, models  # noqa: F401  (models registers the tables)
     from portal.patient.views import bp as patient_bp
     from portal.public.email_stop import bp as email_stop_bp
     from portal.public.estimates import bp as public_estimate_bp
@@ -39,7 +47,7 @@ def create_app(config: Config | None = None) -> Flask:
     auth.init_app(app)
     i18n.init_app(app)
     for blueprint in (patient_bp, public_bp, public_estimate_bp, registration_bp, email_stop_bp, language_bp,
-                      webhooks_bp):
+                      webhooks_bp, health.bp):
         app.register_blueprint(blueprint)
     register_web(app)
     cli.init_app(app)

@@ -1,6 +1,7 @@
 """Flask extensions, bound to the app in create_app()."""
 import sqlite3
 from contextvars import ContextVar
+from pathlib import Path
 
 from celery import Celery, Task
 from flask import Flask
@@ -78,8 +79,19 @@ def celery_init_app(app: Flask, beat_schedule: dict | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # A task that hangs (a stuck SMTP or database connection) is stopped rather than holding a worker for
+        # ever; the nightly runs set longer limits of their own (portal/tasks.py).
+        task_soft_time_limit=600,
+        task_time_limit=660,
+        # A task not acknowledged within this time is handed to another worker: longer than any task's limit,
+        # or a long nightly run would be started a second time while the first still works.
+        broker_transport_options={"visibility_timeout": 5 * 3600},
         timezone=app.config["FACILITY_TIMEZONE"],
         broker_connection_retry_on_startup=True,
+        beat_scheduler="portal.beat:OneBeatScheduler",
+        beat_schedule_filename=str(Path(app.instance_path) / "celerybeat-schedule"),
+        parity_redis_url=redis_url,
+        worker_hijack_root_logger=False,
     )
     celery_app.conf.beat_schedule = beat_schedule or {}
     celery_app.set_default()

@@ -3,6 +3,7 @@ import logging
 
 from celery import shared_task
 from celery.schedules import crontab
+from sqlalchemy.exc import OperationalError
 
 from portal import collections, iop, ledger, mail, payments, plans, remittances, statements
 from portal.clock import facility_today
@@ -12,22 +13,29 @@ from portal.remittances import underpayments
 
 log = logging.getLogger(__name__)
 
-# Times are in the facility's zone (the Celery timezone is set from FACILITY_TIMEZONE).
+# Times are in the facility's zone (the Celery timezone is set from FACILITY_TIMEZONE). Nothing runs between
+# 01:00 and 03:00, the hours daylight saving skips or repeats: a job there would not run, or run twice, one night.
 BEAT_SCHEDULE = {
-    "iop-charges-nightly": {"task": "portal.tasks.iop_nightly", "schedule": crontab(hour=1, minute=30)},
-    "plans-daily": {"task": "portal.tasks.plans_daily", "schedule": crontab(hour=9, minute=0)},
-    "statements-daily": {"task": "portal.tasks.statements_daily", "schedule": crontab(hour=6, minute=0)},
+    "iop-charges-nightly": {"task": "portal.tasks.iop_nightly", "schedule": crontab(hour=0, minute=30)},
+    "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=3, minute=45)},
+    "gfe-check-nightly": {"task": "portal.tasks.gfe_check", "schedule": crontab(hour=4, minute=0)},
+    "underpayments-nightly": {"task": "portal.tasks.underpayments_scan", "schedule": crontab(hour=4, minute=15)},
     # Before the statements: a statement carries the message of the stage the account is in that day.
     "collections-nightly": {"task": "portal.tasks.collections_nightly", "schedule": crontab(hour=5, minute=30)},
-    "ledger-check-nightly": {"task": "portal.tasks.ledger_check", "schedule": crontab(hour=2, minute=15)},
-    "gfe-check-nightly": {"task": "portal.tasks.gfe_check", "schedule": crontab(hour=3, minute=0)},
-    "underpayments-nightly": {"task": "portal.tasks.underpayments_scan", "schedule": crontab(hour=3, minute=0)},
+    "statements-daily": {"task": "portal.tasks.statements_daily", "schedule": crontab(hour=6, minute=0)},
+    "plans-daily": {"task": "portal.tasks.plans_daily", "schedule": crontab(hour=9, minute=0)},
     "card-refunds-pending": {"task": "portal.tasks.settle_card_refunds", "schedule": crontab(minute="*/15")},
     "stripe-events-left": {"task": "portal.tasks.requeue_stripe_events", "schedule": crontab(minute="*/10")},
 }
 
+# The nightly runs go over every account: hours, not the default ten minutes.
+NIGHTLY_LIMITS = {"soft_time_limit": 3 * 3600, "time_limit": 3 * 3600 + 300}
+# A database or network hiccup (a failover, a dropped connection) is tried again, a few times, spaced out.
+TRANSIENT = (OperationalError, OSError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 30, "retry_backoff_max": 600, "max_retries": 5}
 
-@shared_task(name="portal.tasks.ledger_check", acks_late=True)
+
+@shared_task(name="portal.tasks.ledger_check", acks_late=True, **NIGHTLY_LIMITS, **RETRY)
 def ledger_check() -> dict:
     """Recompute every account; a disagreement is logged as an error for the on-call person."""
     checked, problems = ledger.check_all()
@@ -36,19 +44,19 @@ def ledger_check() -> dict:
     return {"accounts_checked": checked, "accounts_with_problems": [p.as_dict() for p in problems]}
 
 
-@shared_task(name="portal.tasks.settle_card_refunds", acks_late=True)
+@shared_task(name="portal.tasks.settle_card_refunds", acks_late=True, **RETRY)
 def settle_card_refunds(older_than_minutes: int = 10) -> dict:
     """Card refunds left pending by a crash: posted if Stripe made them, voided if it did not."""
     return payments.settle_pending_refunds(older_than_minutes)
 
 
-@shared_task(name="portal.tasks.process_stripe_event", acks_late=True)
+@shared_task(name="portal.tasks.process_stripe_event", acks_late=True, **RETRY)
 def process_stripe_event(event_row_id: int) -> str:
     """A stored Stripe webhook event, processed once (idempotent: a second run changes nothing)."""
     return payments.process_event(event_row_id)
 
 
-@shared_task(name="portal.tasks.requeue_stripe_events", acks_late=True)
+@shared_task(name="portal.tasks.requeue_stripe_events", acks_late=True, **RETRY)
 def requeue_stripe_events(older_than_minutes: int = 10) -> dict:
     """Stripe events stored but never processed (a crash between storing and processing): queued again."""
     ids = payments.events_left_received(older_than_minutes)
@@ -57,7 +65,7 @@ def requeue_stripe_events(older_than_minutes: int = 10) -> dict:
     return {"requeued": len(ids)}
 
 
-@shared_task(name="portal.tasks.iop_nightly", bind=True, acks_late=True)
+@shared_task(name="portal.tasks.iop_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
 def iop_nightly(self, as_of: str | None = None) -> dict:
     """Per-diem charges for the service date in arrears, then the authorization run-out alerts."""
     from datetime import date
@@ -90,7 +98,7 @@ def send_plan_confirmation(self, plan_id: int) -> bool:
         raise self.retry(exc=exc, countdown=300) from exc
 
 
-@shared_task(name="portal.tasks.statements_daily", bind=True, acks_late=True)
+@shared_task(name="portal.tasks.statements_daily", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
 def statements_daily(self, as_of: str | None = None) -> dict:
     """Statements for the accounts whose statement day it is; each guarantor is mailed once."""
     from datetime import date
@@ -99,7 +107,7 @@ def statements_daily(self, as_of: str | None = None) -> dict:
     return statements.run(day, actor=f"task:{self.request.id}").as_dict()
 
 
-@shared_task(name="portal.tasks.plans_daily", bind=True, acks_late=True)
+@shared_task(name="portal.tasks.plans_daily", bind=True, acks_late=True, **NIGHTLY_LIMITS)
 def plans_daily(self, as_of: str | None = None) -> dict:
     """Charge the plan installments due (and retries), then remind payers of upcoming charges."""
     from datetime import date
@@ -110,25 +118,25 @@ def plans_daily(self, as_of: str | None = None) -> dict:
             "reminders": plans.send_reminders(day)}
 
 
-@shared_task(name="portal.tasks.collections_nightly", bind=True, acks_late=True)
+@shared_task(name="portal.tasks.collections_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
 def collections_nightly(self, as_of: str | None = None) -> dict:
     """Age accounts, decide promises, advance dunning stages and score the collectors' queue."""
     from datetime import date
 
     day = date.fromisoformat(as_of) if as_of else facility_today()
     return collections.run(day, actor=f"task:{self.request.id}").as_dict()
-@shared_task(name="portal.tasks.gfe_check", bind=True, acks_late=True)
+@shared_task(name="portal.tasks.gfe_check", bind=True, acks_late=True, **RETRY)
 def gfe_check(self) -> dict:
     """Flag Good Faith Estimates whose billed charges reached the estimate plus the dispute threshold."""
     return {"flagged": [g.id for g in gfe.check_overages(actor=f"task:{self.request.id}")]}
-@shared_task(name="portal.tasks.era_import", bind=True, acks_late=True)
+@shared_task(name="portal.tasks.era_import", bind=True, acks_late=True, **RETRY)
 def era_import(self, upload_id: int) -> dict:
     """Import an uploaded 835 whole (or record why it was refused), then check its lines for underpayment."""
     upload = remittances.run_upload(upload_id, actor=f"task:{self.request.id}")
     return remittances.status(upload) if upload else {"id": upload_id, "status": "missing"}
 
 
-@shared_task(name="portal.tasks.underpayments_scan", bind=True, acks_late=True)
+@shared_task(name="portal.tasks.underpayments_scan", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
 def underpayments_scan(self, as_of: str | None = None, days: int = 7) -> dict:
     """Check lines paid in the last `days` days; catches hand-posted insurance payments (uploads check at once)."""
     from datetime import date, timedelta

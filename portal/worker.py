@@ -1,4 +1,4 @@
-"""Entry point for `celery -A portal.worker worker --beat`."""
+"""Entry point for Celery: `celery -A portal.worker worker` (as many as needed) and `... beat` (one)."""
 from portal import create_app
 
 flask_app = create_app()

@@ -134,7 +134,7 @@ class IsolatedClient(FlaskClient):
 @pytest.fixture(scope="session")
 def app(database_url, stripe_emulator, tmp_path_factory):
     SESSION_DIRS.update(
-        PDF_CACHE_DIR=str(tmp_path_factory.mktemp("pdf")), MAIL_OUTBOX=str(tmp_path_factory.mktemp("outbox")),
+        DOCUMENT_STORE=str(tmp_path_factory.mktemp("documents")), MAIL_OUTBOX=str(tmp_path_factory.mktemp("outbox")),
         STRIPE_API_BASE=stripe_emulator, STRIPE_SECRET_KEY="sk_test_parity", STRIPE_PUBLISHABLE_KEY="pk_test_parity",
         STRIPE_WEBHOOK_SECRET="whsec_parity_test")
     app = create_app(make_config(database_url))

@@ -103,7 +103,7 @@ VIEW_DIRS = ("staff", "portal/patient", "portal/public", "portal/webhooks")
 # extensions.py binds Flask-Login.
 WEB_LAYER = ("portal/auth.py", "portal/web.py", "portal/i18n.py", "portal/forms.py", "portal/patient",
              "portal/public", "portal/webhooks", "portal/payments_web.py", "portal/estimate_forms.py", "portal/cli.py",
-             "portal/extensions.py")
+             "portal/extensions.py", "portal/logs.py", "portal/health.py")
 # Where a commit may be written: the ledger's unit of work (after its locks), the named helpers in
 # portal/transaction.py (before an outside call; before the SQLite write lock), and the edges: the request
 # hook (web.py), the Celery task (extensions.py) and the CLI command (cli.py). The demo seeding runs under the

@@ -1,7 +1,9 @@
 """Outgoing mail: SMTP when configured; otherwise messages are written to an outbox folder."""
 import smtplib
+import ssl
 import uuid
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from celery import current_app as celery_app
@@ -19,6 +21,9 @@ def build(to: list[str], subject: str, body: str, headers: dict[str, str] | None
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = ", ".join(to)
     message["Subject"] = subject
+    # Large providers refuse or junk mail without these two; the id's domain is the sender's.
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain=_sender_domain(current_app.config["MAIL_FROM"]))
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(body)
@@ -36,9 +41,7 @@ def send(to: list[str], subject: str, body: str, headers: dict[str, str] | None 
     config = current_app.config
     message = build(to, subject, body, headers, attachments)
     if config.get("MAIL_SERVER"):
-        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
-            if config.get("MAIL_USE_TLS"):
-                smtp.starttls()
+        with _connect(config) as smtp:
             if config.get("MAIL_USERNAME"):
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
             smtp.send_message(message)
@@ -47,6 +50,26 @@ def send(to: list[str], subject: str, body: str, headers: dict[str, str] | None 
     outbox.mkdir(parents=True, exist_ok=True)
     name = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
     (outbox / name).write_bytes(bytes(message))
+
+
+def _connect(config) -> smtplib.SMTP:
+    """SMTPS (TLS from the start, port 465), STARTTLS on a plain port (587), or plain SMTP (a local relay).
+    TLS checks the server's certificate and name."""
+    host, port, timeout = config["MAIL_SERVER"], config["MAIL_PORT"], config["MAIL_TIMEOUT"]
+    if config.get("MAIL_USE_SSL"):
+        return smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    smtp = smtplib.SMTP(host, port, timeout=timeout)
+    if config.get("MAIL_USE_TLS"):
+        try:
+            smtp.starttls(context=ssl.create_default_context())
+        except BaseException:
+            smtp.close()
+            raise
+    return smtp
+
+
+def _sender_domain(address: str) -> str:
+    return address.rpartition("@")[2].strip("> ") or "parity.invalid"
 
 
 SEND_TASK = "portal.tasks.send_mail"

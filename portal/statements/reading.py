@@ -1,13 +1,12 @@
 """Reading statements back: lists, the page, pay-by-link look-up, the PDF and the notice mail."""
 from datetime import date, timedelta
-from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import case, func, literal, null, or_, select, update
 from sqlalchemy.orm import undefer
 
-from portal import documents, facility, i18n, mail, money
+from portal import documents, facility, i18n, mail, money, storage
 from portal.clock import long_date
 from portal.extensions import db
 from portal.mail import email_stop
@@ -101,14 +100,13 @@ def find_for_pay_link(code: str, date_of_birth: date, zip_code: str, *, max_miss
 def pdf(statement: Statement) -> bytes:
     """The mailed statement as a PDF in the account's language, rendered once per language and kept (a
     statement never changes; whoever prints or downloads it, it is the guarantor's)."""
-    folder = Path(current_app.config["PDF_CACHE_DIR"])
     with i18n.for_account(statement.account) as language:
-        path = folder / f"statement-{statement.id}-{statement.code}-{language}.pdf"
-        if path.exists():
-            return path.read_bytes()
+        # The code (unique) is in the key with the id: ids start again in a rebuilt database, the store keeps its files.
+        key = f"statement-{statement.id}-{statement.code}-{language}.pdf"
+        if (kept := storage.get(key)) is not None:
+            return kept
         data = documents.render_pdf("pdf/statement.html", statement=statement, s=statement.snapshot)
-    folder.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    storage.put(key, data, "application/pdf")
     return data
 
 

@@ -13,12 +13,13 @@ pytestmark = pytest.mark.postgres
 
 def test_thirty_concurrent_wrong_passwords_check_at_most_the_limit(app, make_staff):
     user = make_staff("collector", totp=False)
+    email = user.email  # read here: threads must not load attributes through the test's own session
     limit = app.config["LOGIN_MAX_FAILURES"]
     clients = [app.test_client() for _ in range(30)]
     tokens = [csrf_from(c.get("/staff/login").get_data(as_text=True)) for c in clients]
 
     def attempt(i):
-        return clients[i].post("/staff/login", data={"csrf_token": tokens[i], "email": user.email,
+        return clients[i].post("/staff/login", data={"csrf_token": tokens[i], "email": email,
                                                      "password": f"wrong password {i}"}).status_code
 
     results, errors = run_concurrently(app, 30, attempt)
