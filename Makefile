@@ -68,11 +68,13 @@ lint: setup
 	$(BIN)/ruff check portal staff tests bench migrations
 	$(BIN)/mypy
 
-# Debian packages the tests need: Chromium for the browser tests, poppler for reading PDFs, npm for axe-core.
+# Debian packages the tests need: Chromium for the browser tests, poppler for reading PDFs, npm for axe-core,
+# nginx for the reverse-proxy example (deploy/nginx.conf) the deployment tests and the soak put in front of gunicorn.
 system-deps:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then echo "Installing Debian packages for the tests:$$missing"; \
 	  $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -qq && $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq $$missing >/dev/null; fi
 
@@ -96,14 +98,15 @@ test-postgres: setup
 	fi
 
 # A Celery worker; needs REDIS_URL (and DATABASE_URL for a shared database). Start as many as needed, on any machine.
+# These two run as `make run` does (PARITY_ENV=development); production starts the Procfile's commands.
 worker: setup
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make worker"; exit 2; }
-	$(BIN)/celery -A portal.worker worker --loglevel INFO
+	PARITY_ENV=$${PARITY_ENV:-development} $(BIN)/celery -A portal.worker worker --loglevel INFO
 
 # The scheduler, one for the whole installation (a second one sends nothing twice: see portal/beat.py).
 beat: setup
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make beat"; exit 2; }
-	$(BIN)/celery -A portal.worker beat --loglevel INFO
+	PARITY_ENV=$${PARITY_ENV:-development} $(BIN)/celery -A portal.worker beat --loglevel INFO
 
 # Benchmarks print JSON figures; the IOP, collections, estimate, ERA, FHIR import, staff search and GL export ones need PostgreSQL (BENCH_POSTGRES_URL, default the local server),
 # the statement page one needs wrk (Debian package, installed here when missing).

@@ -91,7 +91,8 @@ def celery_init_app(app: Flask, beat_schedule: dict | None = None) -> Celery:
         beat_scheduler="portal.beat:OneBeatScheduler",
         beat_schedule_filename=str(Path(app.instance_path) / "celerybeat-schedule"),
         parity_redis_url=redis_url,
-        worker_hijack_root_logger=False,
+        # JSON logs (production) are set up by portal/logs.py; for a terminal Celery sets up its own.
+        worker_hijack_root_logger=app.config.get("LOG_FORMAT") != "json",
     )
     celery_app.conf.beat_schedule = beat_schedule or {}
     celery_app.set_default()

@@ -78,6 +78,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def listening(port: int, process: subprocess.Popen, seconds: float = 20) -> bool:
+    """Wait until the server `process` started accepts connections on the loopback port (False if it exited or
+    took too long)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 @pytest.fixture(scope="session")
 def stripe_emulator():
     """The local Stripe emulator on a loopback port, one per test worker."""
@@ -85,14 +98,7 @@ def stripe_emulator():
     process = subprocess.Popen([sys.executable, "-m", "portal.stripe_emulator", "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
+    if not listening(port, process):
         process.kill()
         pytest.fail("the Stripe emulator did not start", pytrace=False)
     yield url

@@ -1,11 +1,9 @@
 """Document storage: a local folder written atomically, and an S3-compatible store (moto's server, a real HTTP
 endpoint on loopback) shared by two app instances as two web servers would share it."""
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from portal import create_app, statements, storage
 from portal.extensions import db
 from portal.models import Statement
 from portal.storage import LocalStore, S3Store
-from tests.conftest import CI, free_port, make_config
+from tests.conftest import CI, free_port, listening, make_config
 from tests.fixtures import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,14 +102,7 @@ def moto_endpoint(tmp_path_factory):
         process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                    stdout=output, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 20
-        while time.time() < deadline and process.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
+        if not listening(port, process):
             message = f"moto's S3 server did not start: {log.read_text()[-2000:]}"
             if CI:  # in CI a missing service is a failure, never a skip
                 pytest.fail(message, pytrace=False)
