@@ -108,7 +108,8 @@ beat: setup
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL, e.g. REDIS_URL=redis://127.0.0.1:6379/0 make beat"; exit 2; }
 	PARITY_ENV=$${PARITY_ENV:-development} $(BIN)/celery -A portal.worker beat --loglevel INFO
 
-# Benchmarks print JSON figures; the IOP, collections, estimate, ERA, FHIR import, staff search and GL export ones need PostgreSQL (BENCH_POSTGRES_URL, default the local server),
+# Benchmarks print JSON figures; the IOP, collections, estimate, ERA, FHIR import, staff search, GL export, statement
+# run and soak ones need PostgreSQL (BENCH_POSTGRES_URL, default the local server; the statement run and the soak Redis too),
 # the statement page one needs wrk (Debian package, installed here when missing).
 bench: setup
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
@@ -123,6 +124,8 @@ bench: setup
 	$(BIN)/python -m bench.fhir_import
 	$(BIN)/python -m bench.staff_search
 	$(BIN)/python -m bench.gl_export
+	REDIS_URL=$${BENCH_REDIS_URL:-redis://127.0.0.1:6379/6} $(BIN)/python -m bench.statement_run
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts *.egg-info

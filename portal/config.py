@@ -100,7 +100,7 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "billing@parity.invalid")
     MAIL_OUTBOX = os.environ.get("MAIL_OUTBOX", str(INSTANCE / "outbox"))
     # Stripe. STRIPE_API_BASE points the SDK at the local emulator (make run, tests); unset means Stripe itself.
-    # Card payments through Stripe; off, the portal shows the office's phone and mailing address instead.
+    # Card payments through Stripe; off, no card is taken anywhere (production then needs no Stripe keys).
     CARD_PAYMENTS = _flag("CARD_PAYMENTS", True)
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
     STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY") or None

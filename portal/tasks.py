@@ -26,11 +26,13 @@ BEAT_SCHEDULE = {
     "plans-daily": {"task": "portal.tasks.plans_daily", "schedule": crontab(hour=9, minute=0)},
     "card-refunds-pending": {"task": "portal.tasks.settle_card_refunds", "schedule": crontab(minute="*/15")},
     "stripe-events-left": {"task": "portal.tasks.requeue_stripe_events", "schedule": crontab(minute="*/10")},
+    "plan-charges-interrupted": {"task": "portal.tasks.resume_plan_charges", "schedule": crontab(minute="5-59/15")},
 }
 
 # The nightly runs go over every account: hours, not the default ten minutes.
 NIGHTLY_LIMITS = {"soft_time_limit": 3 * 3600, "time_limit": 3 * 3600 + 300}
-# A database or network hiccup (a failover, a dropped connection) is tried again, a few times, spaced out.
+# A database or network hiccup (a failover, a dropped connection) is tried again, a few times, spaced out —
+# for tasks that send no mail before their commit (a retried statement run would mail its notices twice).
 TRANSIENT = (OperationalError, OSError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 30, "retry_backoff_max": 600, "max_retries": 5}
 
@@ -65,7 +67,7 @@ def requeue_stripe_events(older_than_minutes: int = 10) -> dict:
     return {"requeued": len(ids)}
 
 
-@shared_task(name="portal.tasks.iop_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
+@shared_task(name="portal.tasks.iop_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS)
 def iop_nightly(self, as_of: str | None = None) -> dict:
     """Per-diem charges for the service date in arrears, then the authorization run-out alerts."""
     from datetime import date
@@ -98,7 +100,7 @@ def send_plan_confirmation(self, plan_id: int) -> bool:
         raise self.retry(exc=exc, countdown=300) from exc
 
 
-@shared_task(name="portal.tasks.statements_daily", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
+@shared_task(name="portal.tasks.statements_daily", bind=True, acks_late=True, **NIGHTLY_LIMITS)
 def statements_daily(self, as_of: str | None = None) -> dict:
     """Statements for the accounts whose statement day it is; each guarantor is mailed once."""
     from datetime import date
@@ -118,7 +120,14 @@ def plans_daily(self, as_of: str | None = None) -> dict:
             "reminders": plans.send_reminders(day)}
 
 
-@shared_task(name="portal.tasks.collections_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
+@shared_task(name="portal.tasks.resume_plan_charges", bind=True, acks_late=True)
+def resume_plan_charges(self) -> dict:
+    """Plan charges a worker started and never finished: settled (posted if Stripe charged) within minutes."""
+    outcomes = plans.resume_interrupted(facility_today(), actor=f"task:{self.request.id}")
+    return {"resumed": [vars(o) for o in outcomes]}
+
+
+@shared_task(name="portal.tasks.collections_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS)
 def collections_nightly(self, as_of: str | None = None) -> dict:
     """Age accounts, decide promises, advance dunning stages and score the collectors' queue."""
     from datetime import date

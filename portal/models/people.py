@@ -120,7 +120,7 @@ class AccountAccess(Model):
     __table_args__ = (UniqueConstraint("user_id", "account_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     user: Mapped[User] = relationship(back_populates="accesses")
 
 

@@ -214,7 +214,10 @@ def record_success(attempt: CardPayment, payment_intent_id: str, *, actor: str) 
     payment = ledger.post_payment(
         attempt.account_id, amount_cents=attempt.amount_cents, method="card", key=f"stripe:{payment_intent_id}",
         actor=actor, reference=payment_intent_id)
-    attempt = db.session.get(CardPayment, attempt.id)
+    # The posting committed and let go of its locks: a second confirm (on another server) or the webhook may
+    # be settling the same attempt now. Whoever marks it first, under its row lock, keeps the card and sends
+    # the receipt; the other finds it marked and only returns the payment.
+    attempt = lock_rows(CardPayment, [attempt.id])[attempt.id]
     first_time = attempt.payment_id is None
     attempt.status, attempt.payment_id = "succeeded", payment.id
     attempt.payment_intent_id = payment_intent_id

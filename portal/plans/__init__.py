@@ -17,6 +17,7 @@ from portal.plans.charging import (
     charge_installment,
     due_installments,
     remaining_cents,
+    resume_interrupted,
     send_reminders,
 )
 from portal.plans.enrolment import (
@@ -71,6 +72,7 @@ __all__ = [
     "reamortise",
     "remaining_cents",
     "required_down_payment",
+    "resume_interrupted",
     "send_confirmation",
     "send_reminders",
     "skip",

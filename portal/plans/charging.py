@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal import audit, facility, i18n, ledger, money, payments
 from portal.clock import long_date
@@ -84,6 +84,21 @@ def charge_due(as_of: date, *, actor: str) -> list[ChargeOutcome]:
     for installment_id in due_installments(as_of):
         outcome = charge_installment(installment_id, as_of, actor=actor)
         if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def resume_interrupted(as_of: date, *, actor: str) -> list[ChargeOutcome]:
+    """Charges a worker claimed and never finished (it died, or lost its connection) once their claim has run
+    out: Stripe may have charged already, and that payment belongs on the account now, not at tomorrow's run.
+    Installments nobody started wait for the daily run."""
+    now = utcnow()
+    stalled = db.session.scalars(select(PlanChargeAttempt.installment_id).where(
+        PlanChargeAttempt.status == "started",
+        or_(PlanChargeAttempt.claimed_until.is_(None), PlanChargeAttempt.claimed_until <= now))).all()
+    outcomes = []
+    for installment_id in sorted(set(stalled)):
+        if (outcome := charge_installment(installment_id, as_of, actor=actor)) is not None:
             outcomes.append(outcome)
     return outcomes
 

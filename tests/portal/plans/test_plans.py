@@ -11,7 +11,7 @@ from portal import ledger, plans
 from portal.extensions import db
 from portal.facility import save_settings
 from portal.mail import email_stop
-from portal.models import Account, Payment, PlanChargeAttempt, PlanPolicy
+from portal.models import Account, Payment, PlanChargeAttempt, PlanInstallment, PlanPolicy
 from tests.fixtures import stripe_helpers
 
 RULES = PlanPolicy(min_balance_cents=5000, min_installment_cents=2500, max_term_months=24, down_payment_bps=1000,
@@ -256,3 +256,29 @@ def test_cli_time_travel_walks_a_declined_card_to_default(app, make_plan):
     assert seen == [(1, 1, "failed"), (4, 2, "failed"), (9, 3, "failed"), (16, 4, "defaulted")]
     db.session.refresh(plan)
     assert plan.status == "defaulted"
+
+
+def test_a_charge_interrupted_after_stripe_charged_is_posted_within_minutes_not_tomorrow(app, make_plan,
+                                                                                       stripe_emulator):
+    from portal.payments import gateway
+
+    interrupted = make_plan(balance=60000, months=3)
+    untouched = make_plan(balance=30000, months=3)  # due the same day, never started: waits for the daily run
+    installment = interrupted.installments[0]
+    attempt_id, _ = plans._claim(installment.id, date(2026, 12, 1))
+    account = db.session.get(Account, interrupted.account_id)
+    params = gateway.payment_intent_params(
+        amount_cents=installment.amount_cents, customer_id=account.stripe_customer_id,
+        payment_method_id=interrupted.card.payment_method_id, card_payment_id=attempt_id, account_id=account.id,
+        descriptor="TEST", payer_name="Test", off_session=True)
+    params["metadata"] = {"parity_plan_attempt": str(attempt_id), "parity_account": str(account.id)}
+    gateway.create_payment_intent(params, idempotency_key="interrupted")  # charged, then the worker died
+    assert plans.resume_interrupted(date(2026, 12, 1), actor="test") == []  # its claim still holds
+    db.session.get(PlanChargeAttempt, attempt_id).claimed_until = None  # the claim runs out
+    db.session.commit()
+    [outcome] = plans.resume_interrupted(date(2026, 12, 1), actor="test")
+    assert (outcome.plan_id, outcome.result) == (interrupted.id, "paid")
+    assert db.session.get(PlanInstallment, installment.id).status == "paid"
+    assert db.session.get(PlanInstallment, untouched.installments[0].id).status == "scheduled"
+    assert card_payment_count() == 1
+    assert plans.resume_interrupted(date(2026, 12, 1), actor="test") == []
