@@ -67,3 +67,33 @@ def test_two_attempts_for_the_whole_balance_charge_it_once(app, stripe_emulator)
     assert sum(i["amount"] for i in intents) == 51000
     db.session.refresh(account)
     assert account.patient_balance_cents == 0
+
+
+def test_the_browsers_return_and_the_webhooks_at_once_send_one_receipt_and_save_the_card_once(app, stripe_emulator,
+                                                                                             smtp_server):
+    from portal.models import SavedCard
+
+    client, account, csrf = signed_in_patient(app)
+    _, started = call(client, f"/accounts/{account.id}/pay/start", csrf,
+                      {"token": uuid.uuid4().hex, "amount": "60.00", "save_card": True})
+    method = stripe_helpers.save_card(stripe_emulator, started["setup_client_secret"], stripe_helpers.CARD_3DS)
+    _, outcome = call(client, f"/accounts/{account.id}/pay/confirm", csrf,
+                      {"attempt_id": started["attempt_id"], "payment_method_id": method})
+    stripe_helpers.authenticate(stripe_emulator, outcome["client_secret"])
+    attempt = db.session.get(CardPayment, started["attempt_id"])
+    payload = succeeded_event(attempt.payment_intent_id, attempt.id, attempt.amount_cents, "evt_receipt_race")
+
+    def settle(i):  # the Pay button's return (twice: both servers got it) and Stripe's webhook retries
+        if i == 0:
+            return call(client, f"/accounts/{account.id}/pay/complete", csrf, {"attempt_id": attempt.id})[0]
+        if i == 1:
+            return payments.complete(attempt.id, actor="the other server")
+        return app.test_client().post("/webhooks/stripe", data=payload, content_type="application/json",
+                                      headers={"Stripe-Signature": sign(payload)}).status_code
+
+    results, errors = run_concurrently(app, 12, settle)
+    assert errors == []
+    receipts = [m for m in smtp_server.messages if "receipt" in m["Subject"].lower()]
+    assert len(receipts) == 1  # not one per settler
+    assert db.session.scalar(select(func.count(SavedCard.id)).where(SavedCard.account_id == account.id)) == 1
+    assert db.session.scalar(select(func.count(Payment.id)).where(Payment.method == "card")) == 1
