@@ -82,8 +82,12 @@ def start(account: Account, amount_cents: int, *, token: str, channel: str, acto
     if existing is not None:
         if existing.account_id != account.id:
             raise PaymentError("This payment form has expired. Please reload the page.")
-        secret = gateway.setup_intent_secret(existing.setup_intent_id) if existing.setup_intent_id else None
-        return existing, secret
+        if existing.setup_intent_id:
+            return existing, gateway.setup_intent_secret(existing.setup_intent_id)
+        if existing.payment_method_id or existing.status != "started":
+            return existing, None  # a saved card needs no setup; a settled attempt none either
+        # Stored, then interrupted before its SetupIntent was (the server died): set up the card now.
+        return existing, _set_up_card(existing)
     check_amount(account, amount_cents)
     card = None
     if saved_card_id is not None:
@@ -92,7 +96,7 @@ def start(account: Account, amount_cents: int, *, token: str, channel: str, acto
                                                          SavedCard.removed_at.is_(None)))
         if card is None:
             raise PaymentError("Choose one of your saved cards, or enter a card.")
-    customer = _customer(account)
+    _customer(account)  # made (and stored) before the attempt: a retry finds it
     attempt = CardPayment(token=token, account_id=account.id, statement_id=statement.id if statement else None,
                           amount_cents=amount_cents, channel=channel, save_card=save_card and card is None,
                           payment_method_id=card.payment_method_id if card else None, created_by=actor)
@@ -105,10 +109,16 @@ def start(account: Account, amount_cents: int, *, token: str, channel: str, acto
                      statement=statement, saved_card_id=saved_card_id)
     if card is not None:
         return attempt, None
-    # Only a card the payer asked to keep is set up on the Stripe customer (and so attached to it).
+    return attempt, _set_up_card(attempt)
+
+
+def _set_up_card(attempt: CardPayment) -> str:
+    """The SetupIntent the browser confirms the new card with; its client secret. Only a card the payer asked
+    to keep is set up on the Stripe customer (and so attached to it)."""
+    customer = db.session.scalar(select(Account.stripe_customer_id).where(Account.id == attempt.account_id))
     attempt.setup_intent_id, secret = gateway.create_setup_intent(customer if attempt.save_card else None, attempt.id)
     db.session.flush()
-    return attempt, secret
+    return secret
 
 
 def confirm(attempt_id: int, *, payment_method_id: str | None, actor: str) -> Outcome:

@@ -105,7 +105,10 @@ def create_setup_intent(customer_id: str | None, card_payment_id: int) -> tuple[
     params: dict = {"usage": "on_session", "metadata": {"parity_card_payment": str(card_payment_id)}}
     if customer_id is not None:
         params.update(customer=customer_id, usage="off_session")
-    intent = _call(_client().v1.setup_intents.create, params=params)
+    # Keyed by the attempt: a start retried after a crash (or on another server) gets the same SetupIntent.
+    # (A card saved from the cards page, attempt 0, has no attempt to repeat.)
+    options = {"idempotency_key": f"parity-card-setup-{card_payment_id}"} if card_payment_id else {}
+    intent = _call(_client().v1.setup_intents.create, params=params, options=options)
     return intent.id, intent.client_secret
 
 

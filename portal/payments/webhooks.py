@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from portal import audit
 from portal.extensions import db
@@ -64,6 +64,11 @@ def process_event(event_row_id: int) -> str:
     except gateway.GatewayError as exc:  # Stripe did not answer: left received, the job queues it again later
         db.session.rollback()
         status, error = "received", exc.message
+    except OperationalError as exc:  # the database's own hiccup (a deadlock, a dropped connection): likewise
+        db.session.rollback()
+        current_app.logger.warning("stripe event %s: %s; it is processed again later", row.event_id,
+                                   type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__)
+        status, error = "received", "The database was busy; processed again shortly."
     except Exception as exc:  # recorded for staff; what the ledger committed stays, under keys a retry reuses
         db.session.rollback()
         current_app.logger.exception("stripe event %s failed", row.event_id)

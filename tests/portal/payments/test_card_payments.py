@@ -243,3 +243,20 @@ def test_an_amount_refused_names_the_amount_field(app, stripe_emulator):
                               {"token": uuid.uuid4().hex, "amount": amount})
         assert (status, answer["field"], answer["message"]) == (400, "amount", message)
     assert payments_count() == 0
+
+
+def test_a_start_interrupted_before_its_card_setup_was_stored_sets_the_card_up_on_retry(app, stripe_emulator):
+    client, account, csrf = signed_in_patient(app)
+    token = uuid.uuid4().hex
+    _, first = call(client, f"/accounts/{account.id}/pay/start", csrf, {"token": token, "amount": "40.00"})
+    attempt = db.session.get(CardPayment, first["attempt_id"])
+    setup_id = attempt.setup_intent_id
+    attempt.setup_intent_id = None  # the server died after storing the attempt, before storing its SetupIntent
+    db.session.commit()
+    _, retried = call(client, f"/accounts/{account.id}/pay/start", csrf, {"token": token, "amount": "40.00"})
+    assert retried["attempt_id"] == attempt.id and retried["setup_client_secret"]
+    assert db.session.get(CardPayment, attempt.id).setup_intent_id == setup_id  # Stripe's, once (idempotent)
+    method = stripe_helpers.save_card(stripe_emulator, retried["setup_client_secret"])
+    status, outcome = call(client, f"/accounts/{account.id}/pay/confirm", csrf,
+                           {"attempt_id": attempt.id, "payment_method_id": method})
+    assert status == 200 and outcome["status"] == "succeeded"
