@@ -6,10 +6,8 @@ server gets a new database for each pytest worker, dropped at the end.
 """
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -22,6 +20,7 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
+from bench.proxy import free_port, wait_listening
 from portal import create_app
 from portal.config import TestConfig
 from portal.extensions import db, limiter
@@ -73,25 +72,6 @@ def database_url(tmp_path_factory):
     admin.dispose()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def listening(port: int, process: subprocess.Popen, seconds: float = 20) -> bool:
-    """Wait until the server `process` started accepts connections on the loopback port (False if it exited or
-    took too long)."""
-    deadline = time.time() + seconds
-    while time.time() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 @pytest.fixture(scope="session")
 def stripe_emulator():
     """The local Stripe emulator on a loopback port, one per test worker."""
@@ -99,7 +79,7 @@ def stripe_emulator():
     process = subprocess.Popen([sys.executable, "-m", "portal.stripe_emulator", "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    if not listening(port, process):
+    if not wait_listening(port, process, 20):
         process.kill()
         pytest.fail("the Stripe emulator did not start", pytrace=False)
     yield url

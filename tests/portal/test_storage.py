@@ -12,11 +12,12 @@ import pytest
 import weasyprint
 from botocore.exceptions import ClientError
 
+from bench.proxy import free_port, wait_listening
 from portal import create_app, statements, storage
 from portal.extensions import db
 from portal.models import Statement
 from portal.storage import LocalStore, S3Store
-from tests.conftest import CI, free_port, listening, make_config
+from tests.conftest import CI, make_config
 from tests.fixtures import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +103,7 @@ def moto_endpoint(tmp_path_factory):
         process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                    stdout=output, stderr=subprocess.STDOUT)
     try:
-        if not listening(port, process):
+        if not wait_listening(port, process, 20):
             message = f"moto's S3 server did not start: {log.read_text()[-2000:]}"
             if CI:  # in CI a missing service is a failure, never a skip
                 pytest.fail(message, pytrace=False)

@@ -165,10 +165,11 @@ def test_no_reminder_after_the_payer_stopped_billing_email(app, make_plan, smtp_
     assert plan.installments[0].reminded_on == date(2026, 11, 28)  # handled: not mailed on a later day
 
 
-def test_a_worker_that_died_after_charging_is_not_charged_again(app, make_plan, stripe_emulator):
+def charge_then_die(plan) -> int:
+    """A worker claims the plan's first installment and Stripe charges it; the worker dies before recording it.
+    Returns the claimed attempt's id."""
     from portal.payments import gateway
 
-    plan = make_plan(balance=60000, months=3)
     installment = plan.installments[0]
     attempt_id, _ = plans._claim(installment.id, date(2026, 12, 1))
     account = db.session.get(Account, plan.account_id)
@@ -177,7 +178,14 @@ def test_a_worker_that_died_after_charging_is_not_charged_again(app, make_plan, 
         payment_method_id=plan.card.payment_method_id, card_payment_id=attempt_id, account_id=account.id,
         descriptor="TEST", payer_name="Test", off_session=True)
     params["metadata"] = {"parity_plan_attempt": str(attempt_id), "parity_account": str(account.id)}
-    gateway.create_payment_intent(params, idempotency_key="died")  # charged, then the worker died
+    gateway.create_payment_intent(params, idempotency_key=f"died-{attempt_id}")
+    return attempt_id
+
+
+def test_a_worker_that_died_after_charging_is_not_charged_again(app, make_plan, stripe_emulator):
+    plan = make_plan(balance=60000, months=3)
+    attempt_id = charge_then_die(plan)
+    account = db.session.get(Account, plan.account_id)
     db.session.get(PlanChargeAttempt, attempt_id).claimed_until = None
     db.session.commit()
     assert [o.result for o in plans.charge_due(date(2026, 12, 1), actor="test")] == ["paid"]
@@ -260,19 +268,10 @@ def test_cli_time_travel_walks_a_declined_card_to_default(app, make_plan):
 
 def test_a_charge_interrupted_after_stripe_charged_is_posted_within_minutes_not_tomorrow(app, make_plan,
                                                                                        stripe_emulator):
-    from portal.payments import gateway
-
     interrupted = make_plan(balance=60000, months=3)
     untouched = make_plan(balance=30000, months=3)  # due the same day, never started: waits for the daily run
     installment = interrupted.installments[0]
-    attempt_id, _ = plans._claim(installment.id, date(2026, 12, 1))
-    account = db.session.get(Account, interrupted.account_id)
-    params = gateway.payment_intent_params(
-        amount_cents=installment.amount_cents, customer_id=account.stripe_customer_id,
-        payment_method_id=interrupted.card.payment_method_id, card_payment_id=attempt_id, account_id=account.id,
-        descriptor="TEST", payer_name="Test", off_session=True)
-    params["metadata"] = {"parity_plan_attempt": str(attempt_id), "parity_account": str(account.id)}
-    gateway.create_payment_intent(params, idempotency_key="interrupted")  # charged, then the worker died
+    attempt_id = charge_then_die(interrupted)
     assert plans.resume_interrupted(date(2026, 12, 1), actor="test") == []  # its claim still holds
     db.session.get(PlanChargeAttempt, attempt_id).claimed_until = None  # the claim runs out
     db.session.commit()
