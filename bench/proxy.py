@@ -4,6 +4,7 @@ paths pointed at a scratch folder; every other line as shipped), so the tests an
 operator installs.
 """
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -63,7 +64,9 @@ def render_nginx(folder: Path, upstream_ports: list[int], https_port: int, http_
         raise RuntimeError("deploy/nginx.conf changed shape: update bench/proxy.py's substitutions")
     (folder / "site.conf").write_text(site)
     main = folder / "nginx.conf"
-    main.write_text(f"""worker_processes 1;
+    # Started by root, nginx's workers would run as "nobody", who cannot read a checkout in a private folder.
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
+    main.write_text(f"""{user}worker_processes 1;
 error_log {folder / 'error.log'} warn;
 pid {folder / 'nginx.pid'};
 events {{ worker_connections 512; }}
