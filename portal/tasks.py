@@ -27,6 +27,7 @@ BEAT_SCHEDULE = {
     "card-refunds-pending": {"task": "portal.tasks.settle_card_refunds", "schedule": crontab(minute="*/15")},
     "stripe-events-left": {"task": "portal.tasks.requeue_stripe_events", "schedule": crontab(minute="*/10")},
     "plan-charges-interrupted": {"task": "portal.tasks.resume_plan_charges", "schedule": crontab(minute="5-59/15")},
+    "era-uploads-stalled": {"task": "portal.tasks.requeue_era_uploads", "schedule": crontab(minute="*/10")},
 }
 
 # The nightly runs go over every account: hours, not the default ten minutes.
@@ -138,11 +139,22 @@ def collections_nightly(self, as_of: str | None = None) -> dict:
 def gfe_check(self) -> dict:
     """Flag Good Faith Estimates whose billed charges reached the estimate plus the dispute threshold."""
     return {"flagged": [g.id for g in gfe.check_overages(actor=f"task:{self.request.id}")]}
-@shared_task(name="portal.tasks.era_import", bind=True, acks_late=True, **RETRY)
+@shared_task(name="portal.tasks.era_import", bind=True, acks_late=True, **RETRY,
+             soft_time_limit=int(remittances.IMPORT_TIME_LIMIT.total_seconds()) - 60,
+             time_limit=int(remittances.IMPORT_TIME_LIMIT.total_seconds()))
 def era_import(self, upload_id: int) -> dict:
     """Import an uploaded 835 whole (or record why it was refused), then check its lines for underpayment."""
     upload = remittances.run_upload(upload_id, actor=f"task:{self.request.id}")
     return remittances.status(upload) if upload else {"id": upload_id, "status": "missing"}
+
+
+@shared_task(name="portal.tasks.requeue_era_uploads", acks_late=True, **RETRY)
+def requeue_era_uploads() -> dict:
+    """Uploads a dead worker left running (or a lost message left queued): imported again, from the start."""
+    ids = remittances.stalled_uploads()
+    for upload_id in ids:
+        era_import.delay(upload_id)
+    return {"requeued": ids}
 
 
 @shared_task(name="portal.tasks.underpayments_scan", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)

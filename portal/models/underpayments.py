@@ -109,4 +109,6 @@ class EraUpload(Model):
     remittance_id: Mapped[int | None] = mapped_column(ForeignKey("remittances.id"))
     uploaded_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When a worker began the import: one still "running" long after it was stopped by its time limit.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -45,12 +45,14 @@ from portal.remittances.reading import (
     underpaid_lines,
 )
 from portal.remittances.uploads import (
+    IMPORT_TIME_LIMIT,
     MAX_UPLOAD_BYTES,
     UploadError,
     create_upload,
     log,
     recent_uploads,
     run_upload,
+    stalled_uploads,
     status,
 )
 from portal.remittances.worklists import (
@@ -65,6 +67,7 @@ from portal.remittances.worklists import (
 __all__ = [
     "CARC",
     "GROUPS",
+    "IMPORT_TIME_LIMIT",
     "MANUAL_METHODS",
     "MAX_UPLOAD_BYTES",
     "PAYMENT_METHODS",
@@ -102,6 +105,7 @@ __all__ = [
     "resolve_exception",
     "run_upload",
     "search_claims",
+    "stalled_uploads",
     "status",
     "underpaid_lines",
 ]

@@ -6,13 +6,15 @@ uploaded file, runs the import with a progress callback, and answers the staff p
 import json
 import logging
 import threading
+from datetime import timedelta
 from typing import ClassVar
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal import audit
 from portal.extensions import db
+from portal.locking import lock_rows
 from portal.models import (
     EraUpload,
     Remittance,
@@ -84,12 +86,21 @@ class _Progress:
             return dict(cls._local.get(upload_id, {}))
 
 
+# The worker's hard time limit for one import (portal/tasks.py). An upload still "running" well after it, or
+# still "queued" that long after it arrived, was left by a worker that died (or a message the broker lost).
+IMPORT_TIME_LIMIT = timedelta(minutes=25)
+STALLED_AFTER = IMPORT_TIME_LIMIT + timedelta(minutes=5)
+
+
 def run_upload(upload_id: int, *, actor: str) -> EraUpload:
     """Import an uploaded file; a refused file records its reasons and posts nothing."""
-    upload = db.session.get(EraUpload, upload_id)
+    upload = lock_rows(EraUpload, [upload_id]).get(upload_id)
     if upload is None or upload.status not in ("queued", "running"):
         return upload  # a redelivered task after the import finished changes nothing
-    upload.status = "running"
+    if upload.status == "running" and upload.started_at and utcnow() - upload.started_at < STALLED_AFTER:
+        db.session.rollback()
+        return upload  # another worker is importing it (a task queued twice)
+    upload.status, upload.started_at = "running", utcnow()
     commit_before_outside_call()  # the status page polls this row on its own connection
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -119,6 +130,15 @@ def run_upload(upload_id: int, *, actor: str) -> EraUpload:
     audit.record(f"era_upload.{upload.status}", "era_upload", actor=actor, object_id=upload.id,
                  detail={"remittance_id": remittance_id, "problems": len(problems or [])})
     return upload
+
+
+def stalled_uploads() -> list[int]:
+    """Uploads whose import a dead worker left (see STALLED_AFTER): the job queues them again, and the import,
+    all or nothing, starts over."""
+    cutoff = utcnow() - STALLED_AFTER
+    return list(db.session.scalars(select(EraUpload.id).where(or_(
+        (EraUpload.status == "running") & or_(EraUpload.started_at.is_(None), EraUpload.started_at <= cutoff),
+        (EraUpload.status == "queued") & (EraUpload.created_at <= cutoff))).order_by(EraUpload.id)))
 
 
 def status(upload: EraUpload) -> dict:
