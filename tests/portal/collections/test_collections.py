@@ -281,6 +281,7 @@ def test_an_email_opt_out_is_recorded_audited_and_honoured(app, login_as, smtp_s
     assert post_form(collector, f"{other_page}/contacts", email, page=other_page).status_code == 302
     # The statement notice: none to the opted-out guarantor; the other one's offers the opt-out.
     statements.run(date(2026, 2, 1), actor="test")  # statement day 1
+    db.session.commit()  # the task's commit: mail goes out after it
     [message] = smtp_server.messages
     text = message.get_payload(decode=True).decode()
     assert message["To"] == other.email and "To stop these emails" in text and "/email/stop/" in text

@@ -34,6 +34,7 @@ def test_the_statement_emails_link_stops_the_next_notice_and_opening_it_alone_ch
                                                                                               smtp_server):
     account = account_due()
     statements.run(AS_OF, actor="test")
+    db.session.commit()  # the task's commit: mail goes out after it
     [mail] = smtp_server.messages
     path = stop_path(mail)
 
@@ -49,6 +50,7 @@ def test_the_statement_emails_link_stops_the_next_notice_and_opening_it_alone_ch
 
     factories.charge(account, 5000, day=date(2026, 11, 1))
     next_run = statements.run(AS_OF + timedelta(days=30), actor="test")
+    db.session.commit()  # the task's commit: mail goes out after it
     assert [i["account"] for i in next_run.issued] == [account.number]  # still issued (and mailed by post)
     assert len(smtp_server.messages) == 1  # but no second email
 
@@ -56,6 +58,7 @@ def test_the_statement_emails_link_stops_the_next_notice_and_opening_it_alone_ch
 def test_a_mail_clients_one_click_needs_no_cookie_or_form_token_but_the_page_form_does(app, smtp_server):
     first, second = account_due(), account_due(20000)
     statements.run(AS_OF, actor="test")
+    db.session.commit()  # the task's commit: mail goes out after it
     by_account = {first.id if "$123.45" in m.get_payload() else second.id: m for m in smtp_server.messages}
 
     no_token = app.test_client().post(stop_path(by_account[second.id]), data={})
@@ -69,6 +72,7 @@ def test_a_mail_clients_one_click_needs_no_cookie_or_form_token_but_the_page_for
 def test_an_altered_link_finds_nothing_and_stops_nothing(app, client, smtp_server):
     account = account_due()
     statements.run(AS_OF, actor="test")
+    db.session.commit()  # the task's commit: mail goes out after it
     path = stop_path(smtp_server.messages[0])
     other = factories.account()
     forged = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
@@ -80,6 +84,7 @@ def test_an_altered_link_finds_nothing_and_stops_nothing(app, client, smtp_serve
 def test_a_link_mailed_before_a_key_change_still_works_while_the_old_key_is_a_fallback(app, client, smtp_server):
     account = account_due()
     statements.run(AS_OF, actor="test")
+    db.session.commit()  # the task's commit: mail goes out after it
     path = stop_path(smtp_server.messages[0])
     old_key = app.secret_key
     app.config.update(SECRET_KEY="a-new-secret-key", SECRET_KEY_FALLBACKS=[old_key])

@@ -68,6 +68,7 @@ def test_a_lost_card_stops_the_retries_asks_for_a_new_card_and_shows_to_billers(
     for _ in range(14):  # the retry schedule (3, 5 and 7 days) would have tried three more times by now
         assert plans.charge_due(day, actor="test") == []
         day += timedelta(days=1)
+    db.session.commit()  # the daily task's commit: its mail goes out then
     [mail] = [m for m in smtp_server.messages if "Your payment plan" not in m["Subject"]]  # after the confirmation
     assert mail["Subject"] == "Your plan payment needs a new card - Test Health"
     body = mail.get_payload(decode=True).decode()

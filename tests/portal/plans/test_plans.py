@@ -107,10 +107,12 @@ def test_declined_card_retries_on_schedule_then_defaults_to_collections(app, mak
     for _ in range(10):
         for outcome in plans.charge_due(day, actor="test"):
             results.append((day, outcome.attempt, outcome.result))
+        db.session.commit()  # each day's task commits: its mail goes out then
         day += timedelta(days=1)
     assert results == [(date(2026, 12, 1), 1, "failed"), (date(2026, 12, 4), 2, "failed"),
                        (date(2026, 12, 9), 3, "failed")]
     results = [(o.attempt, o.result) for o in plans.charge_due(date(2026, 12, 16), actor="test")]
+    db.session.commit()
     assert results == [(4, "defaulted")]
     db.session.refresh(plan)
     account = db.session.get(Account, plan.account_id)
@@ -150,7 +152,8 @@ def test_reminder_goes_out_once_before_the_charge(app, make_plan, smtp_server):
     assert plans.send_reminders(date(2026, 11, 27)) == 0  # more than three days ahead
     assert plans.send_reminders(date(2026, 11, 28)) == 1
     assert plans.send_reminders(date(2026, 11, 29)) == 0
-    [mail] = smtp_server.messages
+    db.session.commit()  # the daily task's commit: the reminder goes out then (after the plan's confirmation)
+    [mail] = [m for m in smtp_server.messages if "coming up" in m["Subject"]]
     assert "Visa ending 4242" in mail.get_payload()
     assert mail["List-Unsubscribe"].strip().startswith("<http")
     assert "/email/stop/" in mail.get_payload(decode=True).decode()

@@ -31,12 +31,14 @@ def test_run_issues_due_accounts_once_and_skips_zero_credit_and_small_balances(a
     ledger.post_payment(credit.id, amount_cents=3000, method="cash", key="over", actor="test")
     other_day = account_due(5000, statement_day=11)
     result = statements.run(AS_OF, actor="test")
+    db.session.commit()  # the task's commit: mail goes out after it
     assert [i["account"] for i in result.issued] == [due.number]
     reasons = {s["account"]: s["reason"] for s in result.skipped}
     assert reasons == {zero.number: "nothing is due", small.number: "below the $5.00 minimum",
                        credit.number: "the account has a credit"}
     assert other_day.number not in reasons
     again = statements.run(AS_OF, actor="test")
+    db.session.commit()  # the task's commit: mail goes out after it
     assert again.issued == [] and again.skipped[0]["reason"] == "a statement for this date already exists"
     assert db.session.scalar(select(func.count(Statement.id))) == 1
     [mail] = smtp_server.messages
@@ -140,6 +142,7 @@ def test_cli_statements_run_json(app):
 def test_the_statement_mail_links_open_the_pay_page_with_the_code_or_sign_in_to_pay(app, client, smtp_server):
     account = account_due(30000)
     statements.run(AS_OF, actor="test")
+    db.session.commit()  # the task's commit: mail goes out after it
     body = smtp_server.messages[0].get_payload()
     statement = db.session.scalar(select(Statement))
     pay_link, sign_in = (urlsplit(next(w for w in body.split() if marker in w)) for marker in ("/pay?", "/login?"))
