@@ -32,8 +32,8 @@ BEAT_SCHEDULE = {
 
 # The nightly runs go over every account: hours, not the default ten minutes.
 NIGHTLY_LIMITS = {"soft_time_limit": 3 * 3600, "time_limit": 3 * 3600 + 300}
-# A database or network hiccup (a failover, a dropped connection) is tried again, a few times, spaced out —
-# for tasks that send no mail before their commit (a retried statement run would mail its notices twice).
+# A database or network hiccup (a failover, a dropped connection) is tried again, a few times, spaced out: the
+# failed try rolled back, mail included (mail leaves at the commit), so nothing is done or sent twice.
 TRANSIENT = (OperationalError, OSError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 30, "retry_backoff_max": 600, "max_retries": 5}
 
@@ -68,7 +68,7 @@ def requeue_stripe_events(older_than_minutes: int = 10) -> dict:
     return {"requeued": len(ids)}
 
 
-@shared_task(name="portal.tasks.iop_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS)
+@shared_task(name="portal.tasks.iop_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
 def iop_nightly(self, as_of: str | None = None) -> dict:
     """Per-diem charges for the service date in arrears, then the authorization run-out alerts."""
     from datetime import date
@@ -101,7 +101,7 @@ def send_plan_confirmation(self, plan_id: int) -> bool:
         raise self.retry(exc=exc, countdown=300) from exc
 
 
-@shared_task(name="portal.tasks.statements_daily", bind=True, acks_late=True, **NIGHTLY_LIMITS)
+@shared_task(name="portal.tasks.statements_daily", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
 def statements_daily(self, as_of: str | None = None) -> dict:
     """Statements for the accounts whose statement day it is; each guarantor is mailed once."""
     from datetime import date
@@ -128,7 +128,7 @@ def resume_plan_charges(self) -> dict:
     return {"resumed": [vars(o) for o in outcomes]}
 
 
-@shared_task(name="portal.tasks.collections_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS)
+@shared_task(name="portal.tasks.collections_nightly", bind=True, acks_late=True, **NIGHTLY_LIMITS, **RETRY)
 def collections_nightly(self, as_of: str | None = None) -> dict:
     """Age accounts, decide promises, advance dunning stages and score the collectors' queue."""
     from datetime import date
