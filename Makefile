@@ -1,6 +1,6 @@
 # Parity: two commands set everything up on a fresh machine.
 #   make run   - install, migrate a SQLite database, seed the demo facility, serve on 127.0.0.1:5000
-#   make test  - install test needs (Python extras, Debian chromium, poppler-utils and npm, axe-core), run the suite on SQLite and on PostgreSQL
+#   make test  - install test needs (Python extras, Debian chromium, poppler-utils, npm and nginx, axe-core), run the suite on SQLite and on PostgreSQL
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
