@@ -8,10 +8,9 @@ from pathlib import Path
 
 from celery import current_app as celery_app
 from flask import current_app
-from sqlalchemy import event
 
-from portal.extensions import db
 from portal.models import utcnow
+from portal.transaction import after_commit
 
 # (file name, MIME type such as "application/pdf", content)
 Attachment = tuple[str, str, bytes]
@@ -77,39 +76,11 @@ def _sender_domain(address: str) -> str:
 SEND_TASK = "portal.tasks.send_mail"
 
 
-# Mail queued in a transaction waits in the session for its commit (kept in `session.info`).
-PENDING = "parity_mail_pending"
-
-
 def queue(to: list[str], subject: str, body: str, headers: dict[str, str] | None = None) -> None:
     """Send from a worker (inline when there is no broker) once the work that wrote the mail is committed: a
     statement run, payment or request rolled back sends nothing, and a task retried after a rollback does not
     mail twice. The task is looked up by name, so domain code never imports the tasks module."""
-    session = db.session()
-    if not session.in_transaction():
-        _hand_over(to, subject, body, headers)
-        return
-    if PENDING not in session.info:
-        session.info[PENDING] = []
-        if not event.contains(session, "after_commit", _send_pending):
-            event.listen(session, "after_commit", _send_pending)
-            event.listen(session, "after_soft_rollback", _drop_pending)
-    # With the savepoint it was queued in, if any: rolling that back takes the mail with it.
-    session.info[PENDING].append((session.get_nested_transaction(), (to, subject, body, headers)))
-
-
-def _send_pending(session) -> None:
-    if session.get_nested_transaction() is not None:
-        return  # a savepoint was released (SQLAlchemy reports that as a commit too): the transaction goes on
-    for _savepoint, message in session.info.pop(PENDING, []):
-        _hand_over(*message)
-
-
-def _drop_pending(session, previous) -> None:
-    if not previous.nested:
-        session.info.pop(PENDING, None)
-    elif PENDING in session.info:
-        session.info[PENDING] = [item for item in session.info[PENDING] if item[0] is not previous]
+    after_commit(lambda: _hand_over(to, subject, body, headers))
 
 
 def _hand_over(to, subject, body, headers) -> None:

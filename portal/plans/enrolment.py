@@ -7,7 +7,7 @@ from celery import current_app as celery_app
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, facility, i18n, mail, money
@@ -22,6 +22,7 @@ from portal.models import (
     SavedCard,
     utcnow,
 )
+from portal.transaction import after_commit
 
 GOOD_STANDING = ("active",)
 ALREADY_ON_A_PLAN = _l("This account already has a payment plan. Open it to see or change the payments.")
@@ -171,20 +172,13 @@ def create(account: Account, schedule: Schedule, *, card: SavedCard | None, acto
 def _confirm_after_commit(plan_id: int) -> None:
     """Hand the confirmation to a worker once the plan is committed (never for a plan rolled back; a worker
     must find the plan it is told about)."""
-    session = db.session()
-
-    def send(_session) -> None:
+    def send() -> None:
         try:
             celery_app.tasks[CONFIRM_TASK].delay(plan_id)
         except Exception:  # the plan stands without its mail: log it, never fail the enrolment after commit
             current_app.logger.exception("plan %s: the confirmation mail could not be queued", plan_id)
 
-    def forget(_session, _previous=None) -> None:
-        if event.contains(session, "after_commit", send):
-            event.remove(session, "after_commit", send)
-
-    event.listen(session, "after_commit", send, once=True)
-    event.listen(session, "after_soft_rollback", forget, once=True)
+    after_commit(send)
 
 
 CONFIRM_TASK = "portal.tasks.send_plan_confirmation"
